@@ -1,0 +1,228 @@
+/**
+ * `Btf`: a parsed BTF blob with an id-addressed index.
+ *
+ * Ids are dense: a base BTF holds ids 1..N (0 is void); a split BTF (kernel module)
+ * holds ids base.lastId+1 .. and resolves lower ids through its base, exactly as
+ * libbpf's `start_id` does. `typeById` therefore works across the base/split chain.
+ *
+ * Name indexes are built lazily on first use, so a pure dump pays nothing for them.
+ */
+import {BtfError} from '../errors.js'
+import type {StringTable} from './strings.js'
+import {Kind, KIND_NAMES} from './wire.js'
+import {type BtfType, type TypeId, VOID, isModifier} from './types.js'
+
+/** libbpf caps every walk through typedefs/modifiers/arrays at this depth (MAX_RESOLVE_DEPTH). */
+export const MAX_RESOLVE_DEPTH = 32
+
+export interface BtfHeaderInfo {
+  magic: number
+  version: number
+  flags: number
+  hdrLen: number
+  typeOff: number
+  typeLen: number
+  strOff: number
+  strLen: number
+  /** Header bytes past the 24 this code knows, kept so a write reproduces them. */
+  extra: Uint8Array
+}
+
+export class Btf {
+  /** Types of this BTF only, index 0 = id `startId`. */
+  readonly types: BtfType[]
+  readonly strings: StringTable
+  readonly base: Btf | undefined
+  /** First id held by this BTF (1 for base BTF). */
+  readonly startId: number
+  readonly littleEndian: boolean
+  readonly header: BtfHeaderInfo
+  private nameIndex: Map<string, TypeId[]> | undefined
+
+  constructor(init: {
+    types: BtfType[]
+    strings: StringTable
+    base?: Btf
+    littleEndian: boolean
+    header: BtfHeaderInfo
+  }) {
+    this.types = init.types
+    this.strings = init.strings
+    this.base = init.base
+    this.startId = init.base ? init.base.lastId + 1 : 1
+    this.littleEndian = init.littleEndian
+    this.header = init.header
+  }
+
+  /** Highest valid type id (including the base). */
+  get lastId(): number {
+    return this.startId + this.types.length - 1
+  }
+
+  /** Number of types in this BTF and its base, not counting void. */
+  get typeCount(): number {
+    return this.lastId
+  }
+
+  hasId(id: TypeId): boolean {
+    return Number.isInteger(id) && id >= 0 && id <= this.lastId
+  }
+
+  /**
+   * The type with `id`; id 0 is void.
+   * @throws BtfError `BTF_BAD_TYPE_ID` when no such type exists.
+   */
+  typeById(id: TypeId): BtfType {
+    if (id >= this.startId) {
+      const t = this.types[id - this.startId]
+      if (t !== undefined) return t
+    } else if (id === 0) {
+      return VOID
+    } else if (id > 0 && this.base) {
+      return this.base.typeById(id)
+    }
+    throw new BtfError('BTF_BAD_TYPE_ID', `type id ${id} does not exist (last id is ${this.lastId})`)
+  }
+
+  /** All ids named `name` (any kind), in id order, this BTF's base first. */
+  idsByName(name: string): TypeId[] {
+    const own = this.ownNameIndex().get(name) ?? []
+    if (!this.base) return own
+    const inBase = this.base.idsByName(name)
+    return inBase.length === 0 ? own : [...inBase, ...own]
+  }
+
+  /** The first id named `name` of `kind`, or undefined. */
+  findByName(name: string, kind: number): TypeId | undefined {
+    for (const id of this.idsByName(name)) if (this.typeById(id).kind === kind) return id
+    return undefined
+  }
+
+  private ownNameIndex(): Map<string, TypeId[]> {
+    if (this.nameIndex) return this.nameIndex
+    const idx = new Map<string, TypeId[]>()
+    for (let i = 0; i < this.types.length; i++) {
+      const name = this.types[i]!.name
+      if (name === '') continue
+      const list = idx.get(name)
+      if (list) list.push(this.startId + i)
+      else idx.set(name, [this.startId + i])
+    }
+    this.nameIndex = idx
+    return idx
+  }
+
+  /**
+   * Follows typedefs and modifiers (const/volatile/restrict/type_tag) to the type
+   * they stand for, like libbpf's btf__resolve_type without stopping at arrays.
+   * @throws BtfError `BTF_CYCLE` past MAX_RESOLVE_DEPTH steps.
+   */
+  skipTypedefsAndModifiers(id: TypeId): TypeId {
+    let cur = id
+    for (let depth = 0; depth <= MAX_RESOLVE_DEPTH; depth++) {
+      const t = this.typeById(cur)
+      if (t.kind !== Kind.TYPEDEF && !isModifier(t.kind)) return cur
+      cur = (t as {type: TypeId}).type
+    }
+    throw new BtfError('BTF_CYCLE', `type id ${id}: typedef/modifier chain deeper than ${MAX_RESOLVE_DEPTH}`)
+  }
+
+  /** Follows modifiers only (keeps typedefs). */
+  skipModifiers(id: TypeId): TypeId {
+    let cur = id
+    for (let depth = 0; depth <= MAX_RESOLVE_DEPTH; depth++) {
+      const t = this.typeById(cur)
+      if (!isModifier(t.kind)) return cur
+      cur = (t as {type: TypeId}).type
+    }
+    throw new BtfError('BTF_CYCLE', `type id ${id}: modifier chain deeper than ${MAX_RESOLVE_DEPTH}`)
+  }
+
+  /**
+   * Size in bytes of a value of type `id`, following libbpf's btf__resolve_size:
+   * typedefs and modifiers are followed, arrays multiply, pointers are the target's
+   * pointer size (8 unless given), func/func_proto/fwd/void have no size.
+   * @throws BtfError `BTF_NO_SIZE` for sizeless types, `BTF_CYCLE` for loops.
+   */
+  sizeOf(id: TypeId, pointerSize = 8): number {
+    let nelems = 1
+    let cur = id
+    for (let depth = 0; depth <= MAX_RESOLVE_DEPTH; depth++) {
+      const t = this.typeById(cur)
+      switch (t.kind) {
+        case Kind.INT:
+        case Kind.STRUCT:
+        case Kind.UNION:
+        case Kind.ENUM:
+        case Kind.ENUM64:
+        case Kind.DATASEC:
+        case Kind.FLOAT:
+          return nelems * t.size
+        case Kind.PTR:
+          return nelems * pointerSize
+        case Kind.TYPEDEF:
+        case Kind.VOLATILE:
+        case Kind.CONST:
+        case Kind.RESTRICT:
+        case Kind.TYPE_TAG:
+        case Kind.VAR:
+        case Kind.DECL_TAG:
+          cur = t.type
+          break
+        case Kind.ARRAY:
+          nelems *= t.nelems
+          cur = t.type
+          break
+        default:
+          throw new BtfError('BTF_NO_SIZE', `type id ${id} (${KIND_NAMES[t.kind]}) has no size`)
+      }
+    }
+    throw new BtfError('BTF_CYCLE', `type id ${id}: reference chain deeper than ${MAX_RESOLVE_DEPTH}`)
+  }
+
+  /**
+   * Natural alignment in bytes, as libbpf's btf__align_of computes it: ints, floats,
+   * enums and pointers align to their size (capped at the pointer size); arrays to
+   * their element; structs/unions to their largest member unless the layout shows
+   * they are packed, in which case 1.
+   */
+  alignOf(id: TypeId, pointerSize = 8): number {
+    return this.alignOfDepth(id, pointerSize, 0)
+  }
+
+  private alignOfDepth(id: TypeId, pointerSize: number, depth: number): number {
+    if (depth > MAX_RESOLVE_DEPTH) throw new BtfError('BTF_CYCLE', `type id ${id}: alignment recursion too deep`)
+    const t = this.typeById(id)
+    switch (t.kind) {
+      case Kind.INT:
+      case Kind.ENUM:
+      case Kind.ENUM64:
+      case Kind.FLOAT:
+        return Math.min(t.size, pointerSize)
+      case Kind.PTR:
+        return pointerSize
+      case Kind.TYPEDEF:
+      case Kind.VOLATILE:
+      case Kind.CONST:
+      case Kind.RESTRICT:
+      case Kind.TYPE_TAG:
+      case Kind.ARRAY:
+        return this.alignOfDepth(t.type, pointerSize, depth + 1)
+      case Kind.STRUCT:
+      case Kind.UNION: {
+        let maxAlign = 1
+        for (const m of t.members) {
+          const a = this.alignOfDepth(m.type, pointerSize, depth + 1)
+          if (a <= 0) return a
+          // A non-bitfield member placed off its type's alignment means the struct is packed.
+          if (m.bitfieldSize === 0 && m.bitOffset % (8 * a) !== 0) return 1
+          if (a > maxAlign) maxAlign = a
+        }
+        if (t.size % maxAlign !== 0) return 1
+        return maxAlign
+      }
+      default:
+        throw new BtfError('BTF_NO_SIZE', `type id ${id} (${KIND_NAMES[t.kind]}) has no alignment`)
+    }
+  }
+}
