@@ -1,0 +1,162 @@
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {decompressSync} from '@napi-rs/lzma/xz'
+import {describe, expect, it} from 'vitest'
+import {parseBtf} from '../../src/btf/decode.js'
+import {BtfBuilder, encodeBtf} from '../../src/btf/encode.js'
+import {dumpRawString} from '../../src/btf/rawdump.js'
+import {Kind} from '../../src/btf/wire.js'
+import {FIXTURES, SYS_VMLINUX, kernelFixtures, moduleFixtures, scratchDir, sysVmlinux} from '../helpers/fixtures.js'
+import {findTool, firstDifference, requireTool, run} from '../helpers/tools.js'
+import {writeFileSync, existsSync} from 'node:fs'
+
+const kernels = kernelFixtures()
+const modules = moduleFixtures()
+const sys = sysVmlinux()
+
+function expectSameText(actual: string, expected: string): void {
+  const diff = firstDifference(actual, expected)
+  expect(diff, diff).toBeUndefined()
+}
+
+describe('parse -> encode is byte-identical on real kernel BTF', () => {
+  it.skipIf(!sys)('this machine: /sys/kernel/btf/vmlinux', () => {
+    const btf = parseBtf(sys!)
+    expect(btf.typeCount).toBeGreaterThan(10_000)
+    expect(Buffer.compare(Buffer.from(encodeBtf(btf)), sys!)).toBe(0)
+  })
+  it('has at least two Debian kernel fixtures (6.1 and 6.12)', () => {
+    expect(kernels.map((k) => k.release).join(' ')).toMatch(/6\.1\.0-.*6\.12\./)
+  })
+  for (const k of kernels) {
+    it(`Debian ${k.release}`, () => {
+      const btf = parseBtf(k.btf)
+      expect(Buffer.compare(Buffer.from(encodeBtf(btf)), k.btf)).toBe(0)
+    })
+  }
+  for (const m of modules) {
+    it(`module ${m.module} (split BTF on ${m.release})`, () => {
+      const base = parseBtf(m.base.btf)
+      const btf = parseBtf(m.btf, {base})
+      expect(btf.startId).toBe(base.lastId + 1)
+      expect(Buffer.compare(Buffer.from(encodeBtf(btf)), m.btf)).toBe(0)
+    })
+  }
+})
+
+describe('byte order', () => {
+  for (const k of kernels.slice(0, 1)) {
+    it(`${k.release} written big-endian parses to the same types`, () => {
+      const le = parseBtf(k.btf)
+      const beBytes = encodeBtf(le, {littleEndian: false})
+      expect(beBytes[0]).toBe(0xeb)
+      const be = parseBtf(beBytes)
+      expect(be.littleEndian).toBe(false)
+      expect(dumpRawString(be)).toBe(dumpRawString(le))
+      // and back again, to the original bytes
+      expect(Buffer.compare(Buffer.from(encodeBtf(be, {littleEndian: true})), k.btf)).toBe(0)
+    })
+  }
+})
+
+describe('raw dump is identical to bpftool format raw', () => {
+  const haveBpftool = requireTool('bpftool', 'raw dump comparison with bpftool')
+  it.skipIf(!haveBpftool || !sys)('this machine: /sys/kernel/btf/vmlinux', () => {
+    const expected = run('bpftool', ['btf', 'dump', 'file', SYS_VMLINUX, 'format', 'raw']).toString()
+    expectSameText(dumpRawString(parseBtf(sys!)), expected)
+  })
+  for (const k of kernels) {
+    it.skipIf(!haveBpftool)(`Debian ${k.release}`, () => {
+      const expected = run('bpftool', ['btf', 'dump', 'file', k.path, 'format', 'raw']).toString()
+      expectSameText(dumpRawString(parseBtf(k.btf)), expected)
+    })
+  }
+  for (const m of modules) {
+    it.skipIf(!haveBpftool)(`module ${m.module} over ${m.release}`, () => {
+      const expected = run('bpftool', ['-B', m.base.path, 'btf', 'dump', 'file', m.path, 'format', 'raw']).toString()
+      const base = parseBtf(m.base.btf)
+      expectSameText(dumpRawString(parseBtf(m.btf, {base})), expected)
+    })
+  }
+})
+
+describe('raw dump matches committed bpftool golden output (for machines without bpftool)', () => {
+  for (const k of kernels) {
+    const golden = join(FIXTURES, 'golden', `${k.release}.raw.txt.xz`)
+    it.skipIf(!existsSync(golden))(`Debian ${k.release}`, () => {
+      const expected = decompressSync(readFileSync(golden)).toString()
+      expectSameText(dumpRawString(parseBtf(k.btf)), expected)
+    })
+  }
+})
+
+describe('model: lookups, resolution, size and alignment', () => {
+  const k = kernels[0]
+  it.skipIf(!k)('finds named types by kind and resolves typedef chains', () => {
+    const btf = parseBtf(k!.btf)
+    const ts = btf.findByName('task_struct', Kind.STRUCT)
+    expect(ts).toBeDefined()
+    const t = btf.typeById(ts!)
+    expect(t.kind).toBe(Kind.STRUCT)
+    // u32 -> __u32 -> unsigned int
+    const u32 = btf.findByName('u32', Kind.TYPEDEF)!
+    const resolved = btf.typeById(btf.skipTypedefsAndModifiers(u32))
+    expect(resolved).toMatchObject({kind: Kind.INT, name: 'unsigned int', size: 4})
+    expect(btf.sizeOf(u32)).toBe(4)
+    expect(btf.alignOf(u32)).toBe(4)
+    // every struct's size is what sizeOf reports
+    expect(btf.sizeOf(ts!)).toBe((t as {size: number}).size)
+  })
+  it.skipIf(!k)('sizes of arrays multiply through typedefs', () => {
+    const btf = parseBtf(k!.btf)
+    for (let id = 1; id <= btf.lastId; id++) {
+      const t = btf.typeById(id)
+      if (t.kind !== Kind.ARRAY) continue
+      expect(btf.sizeOf(id)).toBe(t.nelems * btf.sizeOf(t.type))
+    }
+  })
+})
+
+describe('builder', () => {
+  it('builds BTF that bpftool reads back as intended', () => {
+    const b = new BtfBuilder()
+    const int = b.add({kind: Kind.INT, name: 'int', nameOff: 0, kindFlag: false, size: 4, encoding: 1, bitOffset: 0, bits: 32})
+    const ptr = b.add({kind: Kind.PTR, name: '', nameOff: 0, kindFlag: false, type: 0})
+    const s = b.add({
+      kind: Kind.STRUCT,
+      name: 'pair',
+      nameOff: 0,
+      kindFlag: true,
+      size: 16,
+      members: [
+        {name: 'a', nameOff: 0, type: int, bitOffset: 0, bitfieldSize: 3},
+        {name: 'next', nameOff: 0, type: ptr, bitOffset: 64, bitfieldSize: 0},
+      ],
+    })
+    b.add({kind: Kind.TYPEDEF, name: 'pair_t', nameOff: 0, kindFlag: false, type: s})
+    b.add({
+      kind: Kind.ENUM64,
+      name: 'big',
+      nameOff: 0,
+      kindFlag: true,
+      size: 8,
+      values: [
+        {name: 'NEG', nameOff: 0, value: -5n},
+        {name: 'HUGE', nameOff: 0, value: 1n << 40n},
+      ],
+    })
+    b.add({kind: Kind.TYPEDEF, name: 'int', nameOff: 0, kindFlag: false, type: int}) // name reuse -> one string
+    const bytes = b.encode()
+    const btf = parseBtf(bytes)
+    expect(btf.typeCount).toBe(6)
+    // 'int' stored once: "\0int\0pair\0a\0next\0pair_t\0big\0NEG\0HUGE\0"
+    expect(btf.strings.bytes.length).toBe('\0int\0pair\0a\0next\0pair_t\0big\0NEG\0HUGE\0'.length)
+    const text = dumpRawString(btf)
+    expect(text).toContain("[3] STRUCT 'pair' size=16 vlen=2\n\t'a' type_id=1 bits_offset=0 bitfield_size=3")
+    if (findTool('bpftool')) {
+      const path = join(scratchDir(), 'built.btf')
+      writeFileSync(path, bytes)
+      expectSameText(text, run('bpftool', ['btf', 'dump', 'file', path, 'format', 'raw']).toString())
+    }
+  })
+})
