@@ -15,6 +15,32 @@ import {type BtfType, type TypeId, VOID, isModifier} from './types.js'
 /** libbpf caps every walk through typedefs/modifiers/arrays at this depth (MAX_RESOLVE_DEPTH). */
 export const MAX_RESOLVE_DEPTH = 32
 
+/**
+ * The essential name of a CO-RE type, field or enumerator: the name without its
+ * `___flavor` suffix, so that a BPF program may define `struct task_struct___old` next
+ * to `struct task_struct` and have both match the kernel's `task_struct`.
+ *
+ * The rule (libbpf's bpf_core_essential_name_len): find the *last* place where a
+ * character other than `_` is followed by exactly three underscores and then another
+ * character other than `_`; the essential name ends just before those underscores.
+ * `a___b` → `a`, `x___y___z` → `x___y`, `a____b` (four underscores) and `___x` are
+ * their own essential names.
+ */
+export function essentialName(name: string): string {
+  for (let i = name.length - 5; i >= 0; i--) {
+    if (
+      name.charCodeAt(i) !== 0x5f &&
+      name.charCodeAt(i + 1) === 0x5f &&
+      name.charCodeAt(i + 2) === 0x5f &&
+      name.charCodeAt(i + 3) === 0x5f &&
+      name.charCodeAt(i + 4) !== 0x5f
+    ) {
+      return name.slice(0, i + 1)
+    }
+  }
+  return name
+}
+
 export interface BtfHeaderInfo {
   magic: number
   version: number
@@ -38,6 +64,7 @@ export class Btf {
   readonly littleEndian: boolean
   readonly header: BtfHeaderInfo
   private nameIndex: Map<string, TypeId[]> | undefined
+  private essentialIndex: Map<string, TypeId[]> | undefined
 
   constructor(init: {
     types: BtfType[]
@@ -96,6 +123,29 @@ export class Btf {
   findByName(name: string, kind: number): TypeId | undefined {
     for (const id of this.idsByName(name)) if (this.typeById(id).kind === kind) return id
     return undefined
+  }
+
+  /**
+   * Ids whose essential name is `name` (see {@link essentialName}), base first: the
+   * candidate set libbpf starts from when it relocates a CO-RE access.
+   */
+  idsByEssentialName(name: string): TypeId[] {
+    if (!this.essentialIndex) {
+      const idx = new Map<string, TypeId[]>()
+      for (let i = 0; i < this.types.length; i++) {
+        const n = this.types[i]!.name
+        if (n === '') continue
+        const e = essentialName(n)
+        const list = idx.get(e)
+        if (list) list.push(this.startId + i)
+        else idx.set(e, [this.startId + i])
+      }
+      this.essentialIndex = idx
+    }
+    const own = this.essentialIndex.get(name) ?? []
+    if (!this.base) return own
+    const inBase = this.base.idsByEssentialName(name)
+    return inBase.length === 0 ? own : [...inBase, ...own]
   }
 
   private ownNameIndex(): Map<string, TypeId[]> {

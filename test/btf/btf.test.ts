@@ -2,6 +2,7 @@ import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {decompressSync} from '@napi-rs/lzma/xz'
 import {describe, expect, it} from 'vitest'
+import {essentialName} from '../../src/btf/btf.js'
 import {parseBtf} from '../../src/btf/decode.js'
 import {BtfBuilder, encodeBtf} from '../../src/btf/encode.js'
 import {dumpRawString} from '../../src/btf/rawdump.js'
@@ -158,5 +159,30 @@ describe('builder', () => {
       writeFileSync(path, bytes)
       expectSameText(text, run('bpftool', ['btf', 'dump', 'file', path, 'format', 'raw']).toString())
     }
+  })
+})
+
+describe('essential names (libbpf ___flavor rule)', () => {
+  // Cases from the rule in libbpf's bpf_core_essential_name_len (relo_core.c):
+  // the last "X___Y" with X and Y not underscores splits off the flavor.
+  it.each([
+    ['task_struct___old', 'task_struct'],
+    ['task_struct', 'task_struct'],
+    ['a___b', 'a'],
+    ['x___y___z', 'x___y'],
+    ['a____b', 'a____b'],
+    ['___x', '___x'],
+    ['a___', 'a___'],
+    ['a___b_', 'a'],
+    ['__a___b', '__a'],
+    ['', ''],
+  ])('%s -> %s', (name, expected) => {
+    expect(essentialName(name)).toBe(expected)
+  })
+  const k = kernels[0]
+  it.skipIf(!k)('indexes a kernel by essential name', () => {
+    const btf = parseBtf(k!.btf)
+    const ids = btf.idsByEssentialName('task_struct')
+    expect(ids.map((id) => btf.typeById(id).name)).toContain('task_struct')
   })
 })
