@@ -1,0 +1,115 @@
+/**
+ * The `kcompat btf dump` command as a user runs it: a real process, real files in every
+ * supported container, output compared with bpftool's.
+ */
+import {spawnSync} from 'node:child_process'
+import {copyFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {gzipSync} from 'node:zlib'
+import {describe, expect, it} from 'vitest'
+import {bpfObjectFixtures, kernelFixtures, moduleFixtures, scratchDir, sysVmlinux} from '../helpers/fixtures.js'
+import {firstDifference, requireTool, run} from '../helpers/tools.js'
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'run.js')
+
+function kcompat(args: string[]): {status: number; stdout: string; stderr: string} {
+  const r = spawnSync(process.execPath, [BIN, ...args], {encoding: 'utf8', maxBuffer: 1 << 30})
+  return {status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr}
+}
+
+function expectSame(actual: string, expected: string): void {
+  const diff = firstDifference(actual, expected)
+  expect(diff, diff).toBeUndefined()
+}
+
+const kernel = kernelFixtures()[0]
+const haveBpftool = requireTool('bpftool', 'btf dump CLI comparisons')
+
+describe('kcompat btf dump reads every container bpftool reads, and BTFHub tarballs', () => {
+  it.skipIf(!kernel || !haveBpftool)('raw BTF, .btf.tar.xz (BTFHub layout), .xz and .gz give the same dump as bpftool', () => {
+    const expected = run('bpftool', ['btf', 'dump', 'file', kernel!.path, 'format', 'raw']).toString()
+    const dir = scratchDir()
+    const name = `${kernel!.release}.btf`
+    copyFileSync(kernel!.path, join(dir, name))
+    // the BTFHub layout, made with the system's tar and xz (not kcompat)
+    run('tar', ['-C', dir, '-cJf', join(dir, `${name}.tar.xz`), name])
+    writeFileSync(join(dir, `${name}.gz`), gzipSync(kernel!.btf))
+    for (const file of [kernel!.path, join(dir, `${name}.tar.xz`), join(dir, `${name}.gz`)]) {
+      const r = kcompat(['btf', 'dump', file])
+      expect(r.stderr).toBe('')
+      expect(r.status).toBe(0)
+      expectSame(r.stdout, expected)
+    }
+  })
+
+  for (const obj of bpfObjectFixtures().slice(0, 4)) {
+    it.skipIf(!haveBpftool)(`BPF object ${obj.split('/').pop()} (ELF), raw and JSON`, () => {
+      const r = kcompat(['btf', 'dump', obj, '--format', 'raw'])
+      expect(r.status).toBe(0)
+      expectSame(r.stdout, run('bpftool', ['btf', 'dump', 'file', obj, 'format', 'raw']).toString())
+      const j = kcompat(['btf', 'dump', obj, '--json'])
+      expect(j.status).toBe(0)
+      const ours = JSON.parse(j.stdout) as {types: Record<string, unknown>[]}
+      const theirs = JSON.parse(run('bpftool', ['-j', 'btf', 'dump', 'file', obj, 'format', 'raw']).toString()) as {
+        types: Record<string, unknown>[]
+      }
+      // bpftool prints 64-bit enum values as JSON numbers; kcompat as exact strings.
+      const norm = (t: Record<string, unknown>): unknown =>
+        t.kind === 'ENUM64' ? {...t, values: (t.values as {name: string}[]).map((v) => v.name)} : t
+      expect(ours.types.map(norm)).toEqual(theirs.types.map(norm))
+    })
+  }
+
+  for (const m of moduleFixtures().slice(0, 1)) {
+    it.skipIf(!haveBpftool)(`module ${m.module} with --base-btf`, () => {
+      const r = kcompat(['btf', 'dump', m.path, '--base-btf', m.base.path])
+      expect(r.status).toBe(0)
+      expectSame(r.stdout, run('bpftool', ['-B', m.base.path, 'btf', 'dump', 'file', m.path, 'format', 'raw']).toString())
+    })
+  }
+
+  it.skipIf(!kernel || !haveBpftool)('format c of a Debian kernel equals bpftool format c', () => {
+    const r = kcompat(['btf', 'dump', kernel!.path, '--format', 'c'])
+    expect(r.status).toBe(0)
+    expectSame(r.stdout, run('bpftool', ['btf', 'dump', 'file', kernel!.path, 'format', 'c']).toString())
+  })
+})
+
+describe('kcompat btf dump: errors', () => {
+  it('missing file: exit 1 with INPUT_NOT_FOUND', () => {
+    const r = kcompat(['btf', 'dump', '/nonexistent/file.btf'])
+    expect(r.status).toBe(1)
+    expect(r.stderr).toContain('[INPUT_NOT_FOUND]')
+  })
+  it('not BTF: exit 1 with INPUT_UNKNOWN_FORMAT; --json gives a JSON error', () => {
+    const f = join(scratchDir(), 'text.txt')
+    writeFileSync(f, 'hello world, not BTF\n')
+    const r = kcompat(['btf', 'dump', f])
+    expect(r.status).toBe(1)
+    expect(r.stderr).toContain('[INPUT_UNKNOWN_FORMAT]')
+    const j = kcompat(['btf', 'dump', f, '--json'])
+    expect(j.status).toBe(1)
+    expect(JSON.parse(j.stdout)).toMatchObject({error: {code: 'INPUT_UNKNOWN_FORMAT'}})
+  })
+  it.skipIf(!kernel)('truncated BTF: exit 1 with a BTF_ code and the file name', () => {
+    const f = join(scratchDir(), 'cut.btf')
+    writeFileSync(f, kernel!.btf.subarray(0, 1000))
+    const r = kcompat(['btf', 'dump', f])
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/\[BTF_TRUNCATED\]: .*cut\.btf/)
+  })
+  it('an ELF file without .BTF: INPUT_NO_BTF', () => {
+    const r = kcompat(['btf', 'dump', process.execPath])
+    expect(r.status).toBe(1)
+    expect(r.stderr).toContain('[INPUT_NO_BTF]')
+  })
+  it('bad flag value: usage error, exit 2', () => {
+    const r = kcompat(['btf', 'dump', '/sys/kernel/btf/vmlinux', '--format', 'yaml'])
+    expect(r.status).toBe(2)
+  })
+  it.skipIf(!sysVmlinux())('a closed pipe ends quietly', () => {
+    const r = spawnSync('sh', ['-c', `node ${BIN} btf dump /sys/kernel/btf/vmlinux | head -1`], {encoding: 'utf8'})
+    expect(r.stdout).toMatch(/^\[1\] /)
+    expect(r.stderr).toBe('')
+  })
+})
