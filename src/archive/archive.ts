@@ -1,0 +1,106 @@
+/**
+ * The archive as a whole: a directory holding `manifest.json` and BTF tarballs in
+ * btfhub-archive's layout (see layout.ts). This module adds kernels to it and reads
+ * their BTF back; it never talks to the network (sync.ts does) or to SQLite (src/store).
+ *
+ * The default archive is the `archive/` directory shipped in the package; `--archive DIR`
+ * or the KCOMPAT_ARCHIVE environment variable choose another.
+ */
+import {createHash} from 'node:crypto'
+import {existsSync, readFileSync} from 'node:fs'
+import {dirname, join, resolve} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {InputError} from '../errors.js'
+import {xzCompress, xzDecompress} from './compress.js'
+import {btfPath} from './layout.js'
+import {type KernelEntry, type Manifest, kernelKey, readManifest, writeFileAtomic, writeManifest} from './manifest.js'
+import {readTar, writeTar} from './tar.js'
+
+/** The archive shipped with kcompat (`archive/` at the package root). */
+export function defaultArchiveDir(): string {
+  // dist/archive/archive.js or src/archive/archive.ts → package root
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'archive')
+}
+
+/** --archive DIR, else KCOMPAT_ARCHIVE, else the shipped archive. */
+export function resolveArchiveDir(flag?: string): string {
+  return resolve(flag ?? process.env.KCOMPAT_ARCHIVE ?? defaultArchiveDir())
+}
+
+export function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+export type NewKernel = Omit<KernelEntry, 'sha256' | 'size' | 'path' | 'added'> & {added?: string}
+
+export interface AddResult {
+  entry: KernelEntry
+  /** false when an identical entry was already there (nothing written). */
+  changed: boolean
+}
+
+/**
+ * Adds (or replaces) one kernel: writes `<release>.btf.tar.xz` (deterministic tar, xz)
+ * atomically when there is BTF, then the manifest. Re-adding the same BTF with the same
+ * facts changes nothing.
+ */
+export async function addKernel(root: string, k: NewKernel, btf: Uint8Array | undefined): Promise<AddResult> {
+  const manifest = readManifest(root)
+  const hasBtf = btf !== undefined
+  if (hasBtf !== (k.btf !== 'none')) {
+    throw new InputError('ARCHIVE_BAD_ENTRY', `${k.release}: btf is '${k.btf}' but ${hasBtf ? 'BTF data was' : 'no BTF data was'} given`)
+  }
+  const path = hasBtf ? btfPath(k) : null
+  const entry: KernelEntry = {
+    release: k.release,
+    distro: k.distro,
+    version: k.version,
+    arch: k.arch,
+    flavor: k.flavor,
+    btf: k.btf,
+    sha256: hasBtf ? sha256(btf) : null,
+    size: hasBtf ? btf.length : null,
+    path,
+    config: k.config,
+    source: k.source,
+    added: k.added ?? new Date().toISOString().slice(0, 10),
+  }
+  const key = kernelKey(entry)
+  const old = manifest.kernels.find((e) => kernelKey(e) === key)
+  if (old && sameEntry(old, entry) && (!path || existsSync(join(root, path)))) return {entry: old, changed: false}
+  if (hasBtf && path) {
+    const tar = await writeTar([{name: `${k.release}.btf`, data: btf}])
+    writeFileAtomic(join(root, path), xzCompress(tar))
+  }
+  const next: Manifest = {...manifest, kernels: [...manifest.kernels.filter((e) => kernelKey(e) !== key), entry]}
+  writeManifest(root, next)
+  return {entry, changed: true}
+}
+
+function sameEntry(a: KernelEntry, b: KernelEntry): boolean {
+  const strip = (e: KernelEntry): unknown => ({...e, added: undefined})
+  return JSON.stringify(strip(a)) === JSON.stringify(strip(b))
+}
+
+/**
+ * Reads a kernel's raw BTF from the archive and checks it against the manifest's sha256.
+ * @throws InputError `ARCHIVE_NO_BTF` (kernel has none), `ARCHIVE_MISSING_FILE`,
+ *   `ARCHIVE_CHECKSUM` (file does not match the manifest), decompression/tar errors.
+ */
+export async function readKernelBtf(root: string, entry: KernelEntry): Promise<Uint8Array> {
+  if (!entry.path) throw new InputError('ARCHIVE_NO_BTF', `${entry.release} (${entry.arch}) has no BTF in the archive`)
+  const file = join(root, entry.path)
+  let bytes: Buffer
+  try {
+    bytes = readFileSync(file)
+  } catch {
+    throw new InputError('ARCHIVE_MISSING_FILE', `${file} is listed in the manifest but missing`)
+  }
+  const files = (await readTar(xzDecompress(bytes))).filter((f) => f.type === 'file')
+  const btf = files.find((f) => f.name === `${entry.release}.btf`) ?? (files.length === 1 ? files[0] : undefined)
+  if (!btf) throw new InputError('ARCHIVE_BAD_TARBALL', `${file} does not hold ${entry.release}.btf`)
+  if (entry.sha256 && sha256(btf.data) !== entry.sha256) {
+    throw new InputError('ARCHIVE_CHECKSUM', `${file}: BTF sha256 does not match the manifest`)
+  }
+  return btf.data
+}

@@ -1,0 +1,82 @@
+/**
+ * The archive's on-disk layout, compatible with btfhub-archive:
+ *
+ *   <os-id>/<version>/<arch>/<uname -r>.btf.tar.xz
+ *
+ * `os-id` is /etc/os-release's ID (`debian`, `ubuntu`, `centos`, …), `version` its
+ * VERSION_ID (`12`, `20.04`, `7`), `arch` the kernel's `uname -m` except that aarch64
+ * is spelled `arm64` (BTFHub's convention), and each tarball holds exactly one raw BTF
+ * file named `<uname -r>.btf`.
+ */
+import {InputError} from '../errors.js'
+
+/** Debian package architectures to the archive's arch directory names. */
+export const DEBIAN_ARCH_DIR: Readonly<Record<string, string>> = {
+  amd64: 'x86_64',
+  arm64: 'arm64',
+  i386: 'i686', // Debian's i386 kernels are 686/686-pae builds; uname -m prints i686
+  ppc64el: 'ppc64le',
+  s390x: 's390x',
+  armhf: 'armv7l',
+  riscv64: 'riscv64',
+  mips64el: 'mips64',
+}
+
+/** Normalises what users type (`aarch64`, `amd64`, `x86-64`) to archive arch names. */
+export function normalizeArch(arch: string): string {
+  const a = arch.toLowerCase()
+  if (a === 'aarch64') return 'arm64'
+  if (a === 'amd64' || a === 'x86-64' || a === 'x64') return 'x86_64'
+  if (a === 'ppc64el') return 'ppc64le'
+  if (a === 'i386' || a === 'i586' || a === 'x86') return 'i686'
+  return DEBIAN_ARCH_DIR[a] ?? a
+}
+
+export interface KernelLocation {
+  distro: string
+  version: string
+  arch: string
+  release: string
+}
+
+const SAFE = /^[A-Za-z0-9][A-Za-z0-9._+~-]*$/
+
+/**
+ * Relative path of a kernel's BTF tarball in the archive.
+ * @throws InputError `INPUT_BAD_NAME` for components that are empty or could escape
+ *   the archive directory.
+ */
+export function btfPath(k: KernelLocation): string {
+  for (const [what, v] of Object.entries(k)) {
+    if (!SAFE.test(v)) throw new InputError('INPUT_BAD_NAME', `${what} ${JSON.stringify(v)} is not a safe archive path component`)
+  }
+  return `${k.distro}/${k.version}/${k.arch}/${k.release}.btf.tar.xz`
+}
+
+/** Parses `<os-id>/<version>/<arch>/<release>.btf.tar.xz`; undefined when it is not one. */
+export function parseBtfPath(path: string): KernelLocation | undefined {
+  const parts = path.split('/')
+  if (parts.length !== 4) return undefined
+  const [distro, version, arch, file] = parts as [string, string, string, string]
+  if (!file.endsWith('.btf.tar.xz')) return undefined
+  const release = file.slice(0, -'.btf.tar.xz'.length)
+  if (![distro, version, arch, release].every((p) => SAFE.test(p))) return undefined
+  return {distro, version, arch, release}
+}
+
+/**
+ * Debian kernel flavor from a release string: the part between the ABI number and the
+ * architecture suffix. `6.1.0-56-cloud-amd64` → `cloud`, `6.1.0-56-amd64` → `generic`,
+ * `6.12.57+deb12-rt-arm64` → `rt`, `6.1.0-56-686-pae` → `pae`, `6.1.0-56-686` →
+ * `generic`, `6.1.0-56-rt-686-pae` → `rt`.
+ */
+export function debianFlavor(release: string): string {
+  const m = /^\d+\.\d+(?:\.\d+)?(?:-\d+|\+deb\d+)-(.+)$/.exec(release)
+  if (!m) return 'generic'
+  const rest = m[1]!
+  const arch = /(?:^|-)(amd64|arm64|s390x|powerpc64le|armmp-lpae|armmp|riscv64|loong64|mips64r2el|686-pae|686)$/.exec(rest)
+  if (!arch) return rest
+  const flavor = rest.slice(0, arch.index)
+  if (flavor !== '') return flavor
+  return arch[1] === '686-pae' ? 'pae' : 'generic'
+}
