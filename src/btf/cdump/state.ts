@@ -1,0 +1,186 @@
+/**
+ * State shared by the two passes of the C dumper (ordering, then emission).
+ *
+ * Everything that libbpf keeps per type id in `struct btf_dump_type_aux_state` lives
+ * here in flat typed arrays indexed by type id, so a 150,000-type vmlinux costs a few
+ * hundred kilobytes and no per-type objects:
+ *
+ * - order state (NOT_ORDERED / ORDERING / ORDERED): the depth-first ordering pass's
+ *   colouring, used both to skip finished types and to detect cycles;
+ * - emit state (NOT_EMITTED / EMITTING / EMITTED): where the emission pass is with a
+ *   type; meeting an EMITTING type again means a forward declaration is needed;
+ * - fwd_emitted: a forward declaration (or, for a typedef, its definition) was
+ *   already printed;
+ * - name_resolved + cached name: the type's final, de-duplicated C name;
+ * - referenced: some other type points at this one (decides whether an anonymous
+ *   enum is a stand-alone top-level declaration or is inlined where it is used).
+ *
+ * Text is appended to `out` (V8 builds a rope, flattened once when the caller joins);
+ * the dumper hands it to its consumer after every top-level `dumpType` call.
+ */
+import type {Btf} from '../btf.js'
+import type {BtfType, TypeId} from '../types.js'
+import {Kind} from '../wire.js'
+import {TextSink} from './sink.js'
+
+// Order states (libbpf's enum btf_dump_type_order_state).
+export const NOT_ORDERED = 0
+export const ORDERING = 1
+export const ORDERED = 2
+
+// Emit states (libbpf's enum btf_dump_type_emit_state).
+export const NOT_EMITTED = 0
+export const EMITTING = 1
+export const EMITTED = 2
+
+/** Names libbpf accepts as the C `long` type when guessing the pointer size. */
+const LONG_ALIASES = new Set([
+  'long',
+  'long int',
+  'int long',
+  'unsigned long',
+  'long unsigned',
+  'unsigned long int',
+  'unsigned int long',
+  'long unsigned int',
+  'long int unsigned',
+  'int unsigned long',
+  'int long unsigned',
+])
+
+/**
+ * The pointer size a BTF assumes: the size of the first 4- or 8-byte INT whose name
+ * spells `long` (in any word order), else 8 — libbpf's determine_ptr_size() with the
+ * host fallback of a 64-bit bpftool.
+ */
+export function detectPointerSize(types: readonly BtfType[]): number {
+  for (let id = 1; id < types.length; id++) {
+    const t = types[id]!
+    if (t.kind === Kind.INT && (t.size === 4 || t.size === 8) && LONG_ALIASES.has(t.name)) return t.size
+  }
+  return 8
+}
+
+/** All types of `btf` and of its base chain in one array indexed by id (0 = void). */
+function flattenTypes(btf: Btf): BtfType[] {
+  const chain: Btf[] = []
+  for (let b: Btf | undefined = btf; b; b = b.base) chain.unshift(b)
+  const all: BtfType[] = [btf.typeById(0)]
+  for (const b of chain) for (const t of b.types) all.push(t)
+  return all
+}
+
+export class DumpState {
+  readonly btf: Btf
+  /** Every type by id, base types included; index 0 is void. */
+  readonly types: BtfType[]
+  readonly lastId: number
+  /** Size of a pointer (and of `long`) in bytes: 8 or 4. */
+  readonly ptrSize: number
+
+  readonly orderState: Uint8Array
+  readonly emitState: Uint8Array
+  readonly fwdEmitted: Uint8Array
+  readonly nameResolved: Uint8Array
+  readonly referenced: Uint8Array
+  /** De-duplicated name (`foo___2`) when it differs from the BTF name. */
+  readonly cachedNames: (string | undefined)[]
+  /** Occurrence counts of struct/union/enum tags (C's tag namespace). */
+  readonly typeNames = new Map<string, number>()
+  /** Occurrence counts of typedef names and enumerators (C's ordinary identifiers). */
+  readonly identNames = new Map<string, number>()
+  /** Memoized alignment: value + 1, 0 = not computed yet. */
+  readonly alignCache: Int32Array
+
+  /** Named definitions in the order the current dumpType() must print them. */
+  readonly emitQueue: TypeId[] = []
+  emitQueueLen = 0
+  /**
+   * Shared stack of declarator chains; each chain works on its own frame of it.
+   * `declTop` is the number of ids in use.
+   */
+  declStack = new Int32Array(256)
+  declTop = 0
+  /** Text produced since the last flush. */
+  readonly out = new TextSink()
+
+  constructor(btf: Btf, pointerSize?: number) {
+    this.btf = btf
+    this.types = flattenTypes(btf)
+    this.lastId = this.types.length - 1
+    this.ptrSize = pointerSize ?? detectPointerSize(this.types)
+    const n = this.types.length
+    this.orderState = new Uint8Array(n)
+    this.emitState = new Uint8Array(n)
+    this.fwdEmitted = new Uint8Array(n)
+    this.nameResolved = new Uint8Array(n)
+    this.referenced = new Uint8Array(n)
+    this.cachedNames = new Array<string | undefined>(n)
+    this.alignCache = new Int32Array(n)
+    // void is always "defined": never ordered or emitted.
+    this.orderState[0] = ORDERED
+    this.emitState[0] = EMITTED
+    this.markReferenced()
+  }
+
+  /** Appends `id` to the emission queue of the current dumpType(). */
+  enqueue(id: TypeId): void {
+    this.emitQueue[this.emitQueueLen++] = id
+  }
+
+  /** Pushes `id` on the declarator stack, growing it when full. */
+  pushDecl(id: TypeId): void {
+    if (this.declTop === this.declStack.length) {
+      const bigger = new Int32Array(this.declStack.length * 2)
+      bigger.set(this.declStack)
+      this.declStack = bigger
+    }
+    this.declStack[this.declTop++] = id
+  }
+
+  /**
+   * Flags every type some other type refers to. Only anonymous enums care: one that
+   * nothing references is a top-level `enum { A = 1, ... };` holding constants, while a
+   * referenced one is written inline at its use.
+   *
+   * As in libbpf, a function prototype's return type does not count as a reference
+   * (only its parameters do), so an anonymous enum used solely as a return type is
+   * printed as a top-level declaration.
+   */
+  private markReferenced(): void {
+    const referenced = this.referenced
+    const types = this.types
+    for (let id = 1; id <= this.lastId; id++) {
+      const t = types[id]!
+      switch (t.kind) {
+        case Kind.PTR:
+        case Kind.TYPEDEF:
+        case Kind.VOLATILE:
+        case Kind.CONST:
+        case Kind.RESTRICT:
+        case Kind.TYPE_TAG:
+        case Kind.FUNC:
+        case Kind.VAR:
+        case Kind.DECL_TAG:
+          referenced[t.type] = 1
+          break
+        case Kind.ARRAY:
+          referenced[t.indexType] = 1
+          referenced[t.type] = 1
+          break
+        case Kind.STRUCT:
+        case Kind.UNION:
+          for (const m of t.members) referenced[m.type] = 1
+          break
+        case Kind.FUNC_PROTO:
+          for (const p of t.params) referenced[p.type] = 1
+          break
+        case Kind.DATASEC:
+          for (const v of t.vars) referenced[v.type] = 1
+          break
+        default:
+          break
+      }
+    }
+  }
+}
