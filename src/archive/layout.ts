@@ -47,7 +47,8 @@ const SAFE = /^[A-Za-z0-9][A-Za-z0-9._+~-]*$/
  *   the archive directory.
  */
 export function btfPath(k: KernelLocation): string {
-  for (const [what, v] of Object.entries(k)) {
+  const parts = {distro: k.distro, version: k.version, arch: k.arch, release: k.release}
+  for (const [what, v] of Object.entries(parts)) {
     if (!SAFE.test(v)) throw new InputError('INPUT_BAD_NAME', `${what} ${JSON.stringify(v)} is not a safe archive path component`)
   }
   return `${k.distro}/${k.version}/${k.arch}/${k.release}.btf.tar.xz`

@@ -50,6 +50,8 @@ export async function readTar(bytes: Uint8Array, limits: TarLimits = {}): Promis
   let total = 0
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, stream, next) => {
+      // errors of the entry stream also reach `extract`; this keeps them from being unhandled
+      stream.on('error', () => {})
       try {
         checkEntryName(header.name)
         if (entries.length >= maxEntries) throw new InputError('INPUT_TOO_LARGE', `tar has more than ${maxEntries} entries`)
@@ -66,7 +68,6 @@ export async function readTar(bytes: Uint8Array, limits: TarLimits = {}): Promis
         entries.push({name: header.name, type: header.type ?? 'file', data: Buffer.concat(chunks)})
         next()
       })
-      stream.on('error', reject)
     })
     extract.on('finish', resolve)
     extract.on('error', (e: Error) =>
