@@ -26,19 +26,24 @@ export function golden(name: string): string | undefined {
   return Buffer.from(decompressSync(readFileSync(file))).toString('utf8')
 }
 
+/** One expected C dump and where it comes from. */
+export interface Expectation {
+  source: string
+  text: () => string
+}
+
 /**
- * The expected C dump: bpftool's output when bpftool is installed, else the golden
- * file; `{skip}` with a reason when neither is available.
+ * What the C dump of `file` must equal: bpftool's live output when bpftool is
+ * installed, and the committed golden file when there is one (both when both exist).
+ * Empty when neither is available: the caller skips.
  */
-export function expectedC(
-  name: string,
-  file: string,
-  base?: string,
-): {text: string; source: string} | {skip: string} {
-  if (findTool('bpftool')) return {text: bpftoolC(file, base), source: 'bpftool'}
-  const g = golden(name)
-  if (g !== undefined) return {text: g, source: `fixtures/golden/${name}.h.xz`}
-  return {skip: `no bpftool and no fixtures/golden/${name}.h.xz`}
+export function expectations(name: string, file: string, base?: string): Expectation[] {
+  const out: Expectation[] = []
+  if (findTool('bpftool')) out.push({source: 'bpftool', text: () => bpftoolC(file, base)})
+  if (existsSync(join(GOLDEN_DIR, `${name}.h.xz`))) {
+    out.push({source: `fixtures/golden/${name}.h.xz`, text: () => golden(name)!})
+  }
+  return out
 }
 
 /** The raw `.BTF` section of a BPF object, via llvm-objcopy. */

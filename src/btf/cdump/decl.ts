@@ -30,7 +30,7 @@
  * A function prototype with no parameters, or only a `void` one (what clang emits for
  * `f(void)`), prints `(void)`; a last parameter of type void with no name is `...`.
  */
-import type {CompositeType, Enum64Type, EnumType, TypedefType, TypeId} from '../types.js'
+import {type CompositeType, type Enum64Type, type EnumType, type TypedefType, type TypeId, isModifier} from '../types.js'
 import {Kind} from '../wire.js'
 import {alignOf, isStructPacked, resolveSize} from './layout.js'
 import {identName, nameDups, typeName} from './names.js'
@@ -46,11 +46,6 @@ import type {DumpState} from './state.js'
 interface Frame {
   readonly base: number
   cnt: number
-}
-
-/** Whether a type is a qualifier that decorates the next one (libbpf's btf_is_mod). */
-function isMod(kind: number): boolean {
-  return kind === Kind.VOLATILE || kind === Kind.CONST || kind === Kind.RESTRICT || kind === Kind.TYPE_TAG
 }
 
 /**
@@ -110,7 +105,7 @@ function emitMods(st: DumpState, frame: Frame): void {
 
 /** Pops qualifiers (type tags included) without printing them. */
 function dropMods(st: DumpState, frame: Frame): void {
-  while (frame.cnt > 0 && isMod(st.types[st.declStack[frame.base + frame.cnt - 1]!]!.kind)) frame.cnt--
+  while (frame.cnt > 0 && isModifier(st.types[st.declStack[frame.base + frame.cnt - 1]!]!.kind)) frame.cnt--
 }
 
 /** The declared name, separated by a space unless it follows a `*`. */

@@ -23,7 +23,7 @@ import type {Btf} from '../btf.js'
 import type {TypeId} from '../types.js'
 import {emitType} from './emit.js'
 import {orderType} from './order.js'
-import {DumpState} from './state.js'
+import {DumpState, ORDERED} from './state.js'
 
 export interface CDumpOptions {
   /**
@@ -63,14 +63,17 @@ export const VMLINUX_H_FOOTER =
   '\n' +
   '#endif /* __VMLINUX_H__ */\n'
 
+function checkId(st: DumpState, id: TypeId): void {
+  if (!Number.isInteger(id) || id < 0 || id > st.lastId) {
+    throw new BtfError('BTF_BAD_TYPE_ID', `type id ${id} does not exist (last id is ${st.lastId})`)
+  }
+}
+
 /**
  * Dumps `id` and its not-yet-dumped dependencies into `st.out`: order them, then
  * print the queued definitions (libbpf's btf_dump__dump_type).
  */
 function dumpOne(st: DumpState, id: TypeId): void {
-  if (!Number.isInteger(id) || id < 0 || id > st.lastId) {
-    throw new BtfError('BTF_BAD_TYPE_ID', `type id ${id} does not exist (last id is ${st.lastId})`)
-  }
   st.emitQueueLen = 0
   orderType(st, id, false)
   const queue = st.emitQueue
@@ -99,6 +102,7 @@ export class CDumper {
    *   bpftool stops there too).
    */
   dumpType(id: TypeId): void {
+    checkId(this.st, id)
     dumpOne(this.st, id)
     if (this.st.out.length !== 0) this.emit(this.st.out.take())
   }
@@ -106,13 +110,19 @@ export class CDumper {
 
 /** The whole C header for `btf`, as `bpftool btf dump file F format c` prints it. */
 export function dumpC(btf: Btf, options: CDumpOptions = {}): string {
-  const st = new DumpState(btf, options.pointerSize)
+  // a vmlinux.h takes about 22 bytes per type id
+  const st = new DumpState(btf, options.pointerSize, (btf.lastId + 1) * 24)
   const header = options.header ?? true
   if (header) st.out.put(VMLINUX_H_HEADER)
   if (options.rootIds) {
-    for (const id of options.rootIds) dumpOne(st, id)
+    for (const id of options.rootIds) {
+      checkId(st, id)
+      dumpOne(st, id)
+    }
   } else {
-    for (let id = 1, last = st.lastId; id <= last; id++) dumpOne(st, id)
+    // an id already ORDERED (as a dependency of an earlier one) has nothing left to print
+    const orderState = st.orderState
+    for (let id = 1, last = st.lastId; id <= last; id++) if (orderState[id] !== ORDERED) dumpOne(st, id)
   }
   if (header) st.out.put(VMLINUX_H_FOOTER)
   return st.out.take()

@@ -45,13 +45,13 @@ function suffixed(name: string, n: number): string {
 function resolveName(st: DumpState, id: TypeId, names: Map<string, number>): string {
   const t = st.types[id]!
   if (t.nameOff === 0) return ''
-  if (st.nameResolved[id] === 1) return st.cachedNames[id] ?? t.name
+  if (st.nameResolved[id] === 1) return st.cachedNames.get(id) ?? t.name
   st.nameResolved[id] = 1
   if (t.kind === Kind.FWD || (t.kind === Kind.ENUM && t.values.length === 0)) return t.name
   const n = nameDups(names, t.name)
   if (n > 1) {
     const renamed = suffixed(t.name, n)
-    st.cachedNames[id] = renamed
+    st.cachedNames.set(id, renamed)
     return renamed
   }
   return t.name

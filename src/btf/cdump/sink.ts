@@ -8,9 +8,14 @@
  * a piece with other characters is encoded as UTF-8 and the buffer decoded as such.
  */
 export class TextSink {
-  private buf = new Uint8Array(1 << 16)
+  private buf: Uint8Array
   private len = 0
   private ascii = true
+
+  /** @param capacity initial size in bytes (the buffer grows as needed). */
+  constructor(capacity = 1 << 16) {
+    this.buf = new Uint8Array(Math.max(1 << 12, capacity))
+  }
 
   /** Bytes written since the last take(). */
   get length(): number {

@@ -15,8 +15,8 @@
  * - referenced: some other type points at this one (decides whether an anonymous
  *   enum is a stand-alone top-level declaration or is inlined where it is used).
  *
- * Text is appended to `out` (V8 builds a rope, flattened once when the caller joins);
- * the dumper hands it to its consumer after every top-level `dumpType` call.
+ * Text goes to `out`, a byte buffer (see sink.ts) that the dumper empties into a
+ * string after each top-level `dumpType` call, or once at the end of `dumpC`.
  */
 import type {Btf} from '../btf.js'
 import type {BtfType, TypeId} from '../types.js'
@@ -63,11 +63,9 @@ export function detectPointerSize(types: readonly BtfType[]): number {
 
 /** All types of `btf` and of its base chain in one array indexed by id (0 = void). */
 function flattenTypes(btf: Btf): BtfType[] {
-  const chain: Btf[] = []
-  for (let b: Btf | undefined = btf; b; b = b.base) chain.unshift(b)
-  const all: BtfType[] = [btf.typeById(0)]
-  for (const b of chain) for (const t of b.types) all.push(t)
-  return all
+  const chain: BtfType[][] = []
+  for (let b: Btf | undefined = btf; b; b = b.base) chain.unshift(b.types)
+  return [btf.typeById(0)].concat(...chain)
 }
 
 export class DumpState {
@@ -83,8 +81,8 @@ export class DumpState {
   readonly fwdEmitted: Uint8Array
   readonly nameResolved: Uint8Array
   readonly referenced: Uint8Array
-  /** De-duplicated name (`foo___2`) when it differs from the BTF name. */
-  readonly cachedNames: (string | undefined)[]
+  /** De-duplicated names (`foo___2`) of the types whose name had to change. */
+  readonly cachedNames = new Map<TypeId, string>()
   /** Occurrence counts of struct/union/enum tags (C's tag namespace). */
   readonly typeNames = new Map<string, number>()
   /** Occurrence counts of typedef names and enumerators (C's ordinary identifiers). */
@@ -102,9 +100,13 @@ export class DumpState {
   declStack = new Int32Array(256)
   declTop = 0
   /** Text produced since the last flush. */
-  readonly out = new TextSink()
+  readonly out: TextSink
 
-  constructor(btf: Btf, pointerSize?: number) {
+  /**
+   * @param pointerSize overrides the size guessed from the BTF's `long`.
+   * @param outCapacity initial size of the output buffer in bytes.
+   */
+  constructor(btf: Btf, pointerSize?: number, outCapacity?: number) {
     this.btf = btf
     this.types = flattenTypes(btf)
     this.lastId = this.types.length - 1
@@ -115,8 +117,8 @@ export class DumpState {
     this.fwdEmitted = new Uint8Array(n)
     this.nameResolved = new Uint8Array(n)
     this.referenced = new Uint8Array(n)
-    this.cachedNames = new Array<string | undefined>(n)
     this.alignCache = new Int32Array(n)
+    this.out = new TextSink(outCapacity)
     // void is always "defined": never ordered or emitted.
     this.orderState[0] = ORDERED
     this.emitState[0] = EMITTED
