@@ -7,7 +7,9 @@
 //
 // Output goes to /dev/null for both. Max RSS comes from GNU time (/usr/bin/time -f %M).
 import {spawnSync} from 'node:child_process'
-import {existsSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 function arg(name, dflt) {
   const i = process.argv.indexOf(`--${name}`)
@@ -23,13 +25,17 @@ if (!ref || !ours) {
 }
 const haveTime = existsSync('/usr/bin/time')
 
+const scratch = mkdtempSync(join(tmpdir(), 'kcompat-bench-'))
+process.on('exit', () => rmSync(scratch, {recursive: true, force: true}))
+const rssFile = join(scratch, 'rss')
+
 function once(cmd) {
-  const wrapped = haveTime ? `/usr/bin/time -f '%M' -o /dev/fd/3 sh -c '${cmd.replace(/'/g, "'\\''")} >/dev/null' 3>&2` : `${cmd} >/dev/null`
+  const wrapped = haveTime ? `/usr/bin/time -f '%M' -o ${rssFile} sh -c '${cmd.replace(/'/g, "'\\''")} >/dev/null'` : `${cmd} >/dev/null`
   const t0 = process.hrtime.bigint()
   const r = spawnSync('sh', ['-c', wrapped], {encoding: 'utf8', maxBuffer: 1 << 26})
   const ms = Number(process.hrtime.bigint() - t0) / 1e6
   if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr}`)
-  const rssKb = haveTime ? Number(r.stderr.trim().split('\n').pop()) : NaN
+  const rssKb = haveTime ? Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) : NaN
   return {ms, rssKb}
 }
 

@@ -12,8 +12,8 @@ import {firstDifference, requireTool, run} from '../helpers/tools.js'
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'run.js')
 
-function kcompat(args: string[]): {status: number; stdout: string; stderr: string} {
-  const r = spawnSync(process.execPath, [BIN, ...args], {encoding: 'utf8', maxBuffer: 1 << 30})
+function kcompat(args: string[], env: Record<string, string> = {}): {status: number; stdout: string; stderr: string} {
+  const r = spawnSync(process.execPath, [BIN, ...args], {encoding: 'utf8', maxBuffer: 1 << 30, env: {...process.env, ...env}})
   return {status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr}
 }
 
@@ -79,6 +79,28 @@ describe('kcompat btf dump reads every container bpftool reads, and BTFHub tarba
     const r = kcompat(['btf', 'dump', kernel!.path, '--format', 'c'])
     expect(r.status).toBe(0)
     expectSame(r.stdout, run('bpftool', ['btf', 'dump', 'file', kernel!.path, 'format', 'c']).toString())
+  })
+})
+
+describe('the start-up fast path and oclif give the same results', () => {
+  const oclif = {KCOMPAT_NO_FASTPATH: '1'}
+  it.skipIf(!kernel)('same output for raw, c, json and -B forms, same errors', () => {
+    const m = moduleFixtures()[0]
+    const forms: string[][] = [
+      ['btf', 'dump', kernel!.path],
+      ['btf', 'dump', kernel!.path, '-f', 'c'],
+      ['btf', 'dump', '--format=c', kernel!.path],
+      ['btf', 'dump', kernel!.path, '--json'],
+      ['btf', 'dump', '/nonexistent'],
+      ['btf', 'dump', '/nonexistent', '--json'],
+      ...(m ? [['btf', 'dump', m.path, '-B', m.base.path], ['btf', 'dump', m.path, '--base-btf', m.base.path, '--format', 'c']] : []),
+    ]
+    for (const args of forms) {
+      const fast = kcompat(args)
+      const slow = kcompat(args, oclif)
+      expect({args, status: fast.status, stderr: fast.stderr}).toEqual({args, status: slow.status, stderr: slow.stderr})
+      expect(fast.stdout === slow.stdout, `stdout differs for ${args.join(' ')}`).toBe(true)
+    }
   })
 })
 

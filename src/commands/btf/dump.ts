@@ -1,8 +1,6 @@
 import {Args, Flags} from '@oclif/core'
-import {dumpC} from '../../btf/cdump/index.js'
-import {loadBtf} from '../../btf/load.js'
-import {dumpRaw, rawTypeJson} from '../../btf/rawdump.js'
 import {BaseCommand} from '../../lib/base-command.js'
+import {btfDumpText} from '../../lib/btf-dump.js'
 
 export default class BtfDump extends BaseCommand {
   static override summary = 'Dump BTF as bpftool does: raw type listing or a C header (vmlinux.h).'
@@ -34,18 +32,7 @@ export default class BtfDump extends BaseCommand {
   async run(): Promise<void> {
     const {args, flags} = await this.parse(BtfDump)
     if (flags.json && flags.format === 'c') this.error('--json is only available with --format raw', {exit: 2})
-    const base = flags['base-btf'] ? (await loadBtf(flags['base-btf'])).parsed : undefined
-    const {parsed} = await loadBtf(args.file, {base})
-    if (flags.format === 'c') {
-      await this.writeOut(dumpC(parsed))
-    } else if (flags.json) {
-      const types = []
-      for (let id = parsed.startId; id <= parsed.lastId; id++) types.push(rawTypeJson(parsed, id, parsed.typeById(id)))
-      await this.writeOut(`${JSON.stringify({types})}\n`)
-    } else {
-      const chunks: string[] = []
-      dumpRaw(parsed, (c) => chunks.push(c))
-      await this.writeOut(chunks.join(''))
-    }
+    const format = flags.format === 'c' ? 'c' : 'raw'
+    await this.writeOut(await btfDumpText(args.file, {format, baseBtf: flags['base-btf'], json: flags.json}))
   }
 }
