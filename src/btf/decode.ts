@@ -125,6 +125,9 @@ export function parseBtf(bytes: Uint8Array, options: ParseOptions = {}): Btf {
     return strings.get(off)
   }
 
+  // Largest type id referenced anywhere: checked against the last id once at the end,
+  // so the common (valid) case needs no second pass over all references.
+  let maxRef = 0
   let pos = typeStart
   while (pos < typeEnd) {
     if (pos + BTF_TYPE_SIZE > typeEnd) {
@@ -182,6 +185,7 @@ export function parseBtf(bytes: Uint8Array, options: ParseOptions = {}): Btf {
       case Kind.RESTRICT:
       case Kind.TYPE_TAG:
         t = {kind, name: tname, nameOff, kindFlag, type: sizeOrType}
+        if (sizeOrType > maxRef) maxRef = sizeOrType
         break
       case Kind.FWD:
         t = {kind, name: tname, nameOff, kindFlag}
@@ -191,28 +195,28 @@ export function parseBtf(bytes: Uint8Array, options: ParseOptions = {}): Btf {
         break
       case Kind.FUNC:
         t = {kind, name: tname, nameOff, kindFlag, type: sizeOrType, linkage: vlen}
+        if (sizeOrType > maxRef) maxRef = sizeOrType
         break
-      case Kind.ARRAY:
-        t = {
-          kind,
-          name: tname,
-          nameOff,
-          kindFlag,
-          type: dv.getUint32(tr, littleEndian),
-          indexType: dv.getUint32(tr + 4, littleEndian),
-          nelems: dv.getUint32(tr + 8, littleEndian),
-        }
+      case Kind.ARRAY: {
+        const elem = dv.getUint32(tr, littleEndian)
+        const index = dv.getUint32(tr + 4, littleEndian)
+        if (elem > maxRef) maxRef = elem
+        if (index > maxRef) maxRef = index
+        t = {kind, name: tname, nameOff, kindFlag, type: elem, indexType: index, nelems: dv.getUint32(tr + 8, littleEndian)}
         break
+      }
       case Kind.STRUCT:
       case Kind.UNION: {
         const members: Member[] = new Array(vlen)
         for (let i = 0, p = tr; i < vlen; i++, p += 12) {
           const mOff = dv.getUint32(p, littleEndian)
+          const mType = dv.getUint32(p + 4, littleEndian)
           const off = dv.getUint32(p + 8, littleEndian)
+          if (mType > maxRef) maxRef = mType
           members[i] = {
             name: name(mOff, p),
             nameOff: mOff,
-            type: dv.getUint32(p + 4, littleEndian),
+            type: mType,
             bitOffset: kindFlag ? off & 0xffffff : off,
             bitfieldSize: kindFlag ? off >>> 24 : 0,
           }
@@ -246,19 +250,25 @@ export function parseBtf(bytes: Uint8Array, options: ParseOptions = {}): Btf {
         const params = new Array(vlen)
         for (let i = 0, p = tr; i < vlen; i++, p += 8) {
           const pOff = dv.getUint32(p, littleEndian)
-          params[i] = {name: name(pOff, p), nameOff: pOff, type: dv.getUint32(p + 4, littleEndian)}
+          const pType = dv.getUint32(p + 4, littleEndian)
+          if (pType > maxRef) maxRef = pType
+          params[i] = {name: name(pOff, p), nameOff: pOff, type: pType}
         }
+        if (sizeOrType > maxRef) maxRef = sizeOrType
         t = {kind, name: tname, nameOff, kindFlag, returnType: sizeOrType, params}
         break
       }
       case Kind.VAR:
         t = {kind, name: tname, nameOff, kindFlag, type: sizeOrType, linkage: dv.getUint32(tr, littleEndian)}
+        if (sizeOrType > maxRef) maxRef = sizeOrType
         break
       case Kind.DATASEC: {
         const vars = new Array(vlen)
         for (let i = 0, p = tr; i < vlen; i++, p += 12) {
+          const vType = dv.getUint32(p, littleEndian)
+          if (vType > maxRef) maxRef = vType
           vars[i] = {
-            type: dv.getUint32(p, littleEndian),
+            type: vType,
             offset: dv.getUint32(p + 4, littleEndian),
             size: dv.getUint32(p + 8, littleEndian),
           }
@@ -268,6 +278,7 @@ export function parseBtf(bytes: Uint8Array, options: ParseOptions = {}): Btf {
       }
       case Kind.DECL_TAG:
         t = {kind, name: tname, nameOff, kindFlag, type: sizeOrType, componentIdx: dv.getInt32(tr, littleEndian)}
+        if (sizeOrType > maxRef) maxRef = sizeOrType
         break
       default:
         throw new BtfError('BTF_UNKNOWN_KIND', `unknown kind ${kind}`, {offset: pos + 4})
@@ -278,20 +289,13 @@ export function parseBtf(bytes: Uint8Array, options: ParseOptions = {}): Btf {
   }
 
   const btf = new Btf({types, strings, base, littleEndian, header})
-  validateReferences(btf, offsets)
+  if (maxRef > btf.lastId) findBadReference(btf, offsets)
+  checkCycles(btf, offsets)
   return btf
 }
 
-/**
- * Checks that every referenced type id exists, and that no chain of single-successor
- * kinds (pointer, typedef, modifiers, array element, var, func, decl_tag) loops back
- * on itself without passing through a struct, union, enum, func_proto or base type.
- * Such a loop cannot come from C and would make size and name resolution diverge.
- *
- * The loop check walks each chain once, colouring ids: 1 = on the current path,
- * 2 = known to terminate. Meeting a 1 again is a cycle. Linear in the number of types.
- */
-function validateReferences(btf: Btf, offsets: number[]): void {
+/** Finds and reports the first reference to a type id past the last one. */
+function findBadReference(btf: Btf, offsets: number[]): void {
   const last = btf.lastId
   const start = btf.startId
   const types = btf.types
@@ -336,7 +340,20 @@ function validateReferences(btf: Btf, offsets: number[]): void {
         break
     }
   }
+}
 
+/**
+ * Checks that no chain of single-successor kinds (pointer, typedef, modifiers, array
+ * element, var, func, decl_tag) loops back on itself without passing through a struct,
+ * union, enum, func_proto or base type. Such a loop cannot come from C and would make
+ * size and name resolution diverge.
+ *
+ * Each chain is walked once, colouring ids: 1 = on the current path, 2 = known to
+ * terminate. Meeting a 1 again is a cycle. Linear in the number of types.
+ */
+function checkCycles(btf: Btf, offsets: number[]): void {
+  const start = btf.startId
+  const types = btf.types
   const state = new Uint8Array(types.length)
   const path: number[] = []
   for (let i = 0; i < types.length; i++) {
