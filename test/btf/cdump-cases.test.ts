@@ -330,6 +330,33 @@ describe.skipIf(findTool('bpftool') === undefined)('C dump of hand-built BTF mat
     })
   })
 
+  it('type tags (kind_flag ignored, as libbpf 1.1 does), decl tags and datasecs print nothing extra', () => {
+    check('tags', (b) => {
+      const int = b.add({...INT, name: 'int', size: 4, encoding: 1, bits: 32})
+      const tag = b.add({kind: Kind.TYPE_TAG, name: 'user', nameOff: 0, kindFlag: false, type: int})
+      const attr = b.add({kind: Kind.TYPE_TAG, name: 'aligned(8)', nameOff: 0, kindFlag: true, type: tag})
+      const p = b.add({kind: Kind.PTR, name: '', nameOff: 0, kindFlag: false, type: attr})
+      const cp = b.add({kind: Kind.CONST, name: '', nameOff: 0, kindFlag: false, type: p})
+      const tp = b.add({kind: Kind.TYPE_TAG, name: 'rcu', nameOff: 0, kindFlag: false, type: cp})
+      const s = b.add({
+        kind: Kind.STRUCT,
+        name: 'tagged',
+        nameOff: 0,
+        kindFlag: false,
+        size: 16,
+        members: [
+          {name: 'p', nameOff: 0, type: tp, bitOffset: 0, bitfieldSize: 0},
+          {name: 'q', nameOff: 0, type: p, bitOffset: 64, bitfieldSize: 0},
+        ],
+      })
+      b.add({kind: Kind.DECL_TAG, name: 'st', nameOff: 0, kindFlag: false, type: s, componentIdx: -1})
+      b.add({kind: Kind.DECL_TAG, name: 'fld', nameOff: 0, kindFlag: true, type: s, componentIdx: 1})
+      b.add({kind: Kind.TYPEDEF, name: 'tagged_ptr', nameOff: 0, kindFlag: false, type: tp})
+      const v = b.add({kind: Kind.VAR, name: 'g', nameOff: 0, kindFlag: false, type: s, linkage: 1})
+      b.add({kind: Kind.DATASEC, name: '.data', nameOff: 0, kindFlag: false, size: 16, vars: [{type: v, offset: 0, size: 16}]})
+    })
+  })
+
   it('anonymous enums: unreferenced ones are top-level, a proto return type does not count', () => {
     check('anon-enums', (b) => {
       const e1 = b.add({kind: Kind.ENUM, name: '', nameOff: 0, kindFlag: false, size: 4, values: [{name: 'TOP1', nameOff: 0, value: 1}]})

@@ -237,7 +237,8 @@ export function emitStructFwd(st: DumpState, id: TypeId, t: CompositeType<number
 
 /**
  * A struct or union with its body, at nesting level `lvl` (its members at lvl + 1).
- * Walks the members keeping `off`, the bit offset where the previous member ended,
+ * Walks the members keeping `off`, the bit offset where the previous member ended
+ * (a C `int` as in libbpf: offsets past 2^31 bits wrap the same way),
  * and asks {@link emitBitPadding} to bridge any gap to the next member and, for
  * structs, to the declared size. Bitfield widths come from the member (kind_flag
  * encoding); an old-style bitfield (an INT type with fewer bits) prints as a plain
@@ -260,7 +261,7 @@ export function emitStructDef(st: DumpState, id: TypeId, t: CompositeType<number
   for (let i = 0; i < members.length; i++) {
     const m = members[i]!
     const mSize = m.bitfieldSize
-    const mOff = m.bitOffset
+    const mOff = m.bitOffset | 0
     const mAlign = packed ? 1 : alignOf(st, m.type)
     emitBitPadding(st, off, mOff, mAlign, prevBitfield && mSize !== 0, lvl + 1)
     st.out.put('\n')
@@ -268,15 +269,15 @@ export function emitStructDef(st: DumpState, id: TypeId, t: CompositeType<number
     emitTypeDecl(st, m.type, m.name, lvl + 1)
     if (mSize !== 0) {
       st.out.put(`: ${mSize}`)
-      off = mOff + mSize
+      off = (mOff + mSize) | 0
       prevBitfield = true
     } else {
-      off = mOff + Math.max(0, resolveSize(st, m.type)) * 8
+      off = (mOff + Math.imul(Math.max(0, resolveSize(st, m.type)), 8)) | 0
       prevBitfield = false
     }
     st.out.put(';')
   }
-  if (isStruct) emitBitPadding(st, off, t.size * 8, align, false, lvl + 1)
+  if (isStruct) emitBitPadding(st, off, Math.imul(t.size, 8), align, false, lvl + 1)
 
   // `struct empty {}` stays on one line
   if (members.length > 0 || t.size !== 0) st.out.put(`\n${indent(lvl)}}`)

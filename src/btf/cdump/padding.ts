@@ -37,9 +37,13 @@ export function indent(lvl: number): string {
   return lvl >= MAX_INDENT ? INDENTS[MAX_INDENT]! : INDENTS[lvl]!
 }
 
-/** Smallest multiple of `to` that is >= `x` (C integer semantics for x >= 0). */
+/**
+ * Smallest multiple of `to` that is >= `x`, computed like C's roundup() on `int`
+ * (wrapping, truncating division), so absurdly large offsets misbehave exactly as
+ * they do in bpftool.
+ */
 function roundUp(x: number, to: number): number {
-  return Math.floor((x + to - 1) / to) * to
+  return Math.imul(Math.trunc(((x + to - 1) | 0) / to), to)
 }
 
 const PAD_NAMES = ['long', 'int', 'short', 'char'] as const
@@ -48,6 +52,7 @@ const PAD_NAMES = ['long', 'int', 'short', 'char'] as const
  * Appends the padding markers that move a struct from bit offset `curOff` to
  * `nextOff`, where the next member (aligned to `nextAlign` bytes) or the struct's end
  * lies. `inBitfield` says that both the previous and the next member are bitfields.
+ * Offsets are C `int`s, as in libbpf.
  */
 export function emitBitPadding(
   st: DumpState,
@@ -78,19 +83,19 @@ export function emitBitPadding(
     if (
       inBitfield ||
       (newOff === nextOff && roundUp(curOff, nextAlign * 8) !== newOff) ||
-      (newOff !== nextOff && nextOff - newOff <= newOff - curOff)
+      (newOff !== nextOff && ((nextOff - newOff) | 0) <= ((newOff - curOff) | 0))
     ) {
-      st.out.put(`\n${pfx}${padType}: ${inBitfield ? newOff - curOff : 0};`)
+      st.out.put(`\n${pfx}${padType}: ${inBitfield ? (newOff - curOff) | 0 : 0};`)
     }
     curOff = newOff
   }
 
   // 3. full-width markers, then the smallest type that holds the remainder
   while (curOff !== nextOff) {
-    const bits = Math.min(nextOff - curOff, padBits)
+    const bits = Math.min((nextOff - curOff) | 0, padBits)
     if (bits === padBits) {
       st.out.put(`\n${pfx}${padType}: ${padBits};`)
-      curOff += bits
+      curOff = (curOff + bits) | 0
       continue
     }
     for (let j = 3; j >= 0; j--) {
@@ -98,7 +103,7 @@ export function emitBitPadding(
       padBits = padBitsOf[j]!
       if (padBits < bits) continue
       st.out.put(`\n${pfx}${padType}: ${bits};`)
-      curOff += bits
+      curOff = (curOff + bits) | 0
       break
     }
   }
