@@ -304,7 +304,8 @@ export function emitEnumDef(st: DumpState, id: TypeId, t: EnumType | Enum64Type,
   const pfx = indent(lvl + 1)
   const signed = t.kindFlag
   if (t.kind === Kind.ENUM) {
-    for (const v of t.values) {
+    for (let i = 0, values = t.values; i < values.length; i++) {
+      const v = values[i]!
       const n = nameDups(st.identNames, v.name)
       // the model already holds the value with the enum's signedness
       const val = signed ? v.value | 0 : v.value >>> 0
@@ -312,7 +313,8 @@ export function emitEnumDef(st: DumpState, id: TypeId, t: EnumType | Enum64Type,
     }
   } else {
     const suffix = signed ? 'LL' : 'ULL'
-    for (const v of t.values) {
+    for (let i = 0, values = t.values; i < values.length; i++) {
+      const v = values[i]!
       const n = nameDups(st.identNames, v.name)
       const val = signed ? BigInt.asIntN(64, v.value) : BigInt.asUintN(64, v.value)
       st.out.put(n > 1 ? `\n${pfx}${v.name}___${n} = ${val}${suffix},` : `\n${pfx}${v.name} = ${val}${suffix},`)

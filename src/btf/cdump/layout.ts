@@ -111,7 +111,9 @@ export function alignOf(st: DumpState, id: TypeId): number {
 
 function compositeAlign(st: DumpState, t: CompositeType<number>): number {
   let maxAlign = 1
-  for (const m of t.members) {
+  const members = t.members
+  for (let i = 0; i < members.length; i++) {
+    const m = members[i]!
     const a = alignOf(st, m.type)
     if (a <= 0) return a
     if (a > maxAlign) maxAlign = a
@@ -129,7 +131,9 @@ function compositeAlign(st: DumpState, t: CompositeType<number>): number {
  */
 export function isStructPacked(st: DumpState, t: CompositeType<number>): boolean {
   let maxAlign = 1
-  for (const m of t.members) {
+  const members = t.members
+  for (let i = 0; i < members.length; i++) {
+    const m = members[i]!
     const a = alignOf(st, m.type)
     if (a !== 0 && m.bitfieldSize === 0 && m.bitOffset % (8 * a) !== 0) return true
     if (a > maxAlign) maxAlign = a

@@ -172,13 +172,13 @@ export class DumpState {
           break
         case Kind.STRUCT:
         case Kind.UNION:
-          for (const m of t.members) referenced[m.type] = 1
+          for (let i = 0, ms = t.members; i < ms.length; i++) referenced[ms[i]!.type] = 1
           break
         case Kind.FUNC_PROTO:
-          for (const p of t.params) referenced[p.type] = 1
+          for (let i = 0, ps = t.params; i < ps.length; i++) referenced[ps[i]!.type] = 1
           break
         case Kind.DATASEC:
-          for (const v of t.vars) referenced[v.type] = 1
+          for (let i = 0, vs = t.vars; i < vs.length; i++) referenced[vs[i]!.type] = 1
           break
         default:
           break
