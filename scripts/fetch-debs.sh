@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Prefetch the real Debian kernel packages that kcompat's opt-in tests use
+# (test/archive/deb-real.test.ts, test/kernel/config-real.test.ts) into
+#
+#   ${KCOMPAT_TEST_CACHE:-$HOME/.cache/kcompat-test}/debs
+#
+# Packages are fetched with `apt-get download`, i.e. from whatever mirror apt's own
+# sources list points at (no mirror is named here), and apt checks each file
+# against the SHA256 of its signed index.  Foreign architectures (arm64, s390x,
+# ppc64el, i386) use a private package index under the cache directory, so the
+# system's dpkg architecture list and /var/lib/apt/lists are left alone.
+#
+# Usage:
+#   scripts/fetch-debs.sh                 # every architecture
+#   scripts/fetch-debs.sh amd64 arm64     # only these
+#   KCOMPAT_ABI=56 scripts/fetch-debs.sh  # pin the 6.1 ABI (default: newest available)
+#
+# Per architecture, the package is the 6.1 (bookworm) kernel image:
+#   amd64   linux-image-6.1.0-N-cloud-amd64     (BTF; bzImage, lz4 payload)
+#   arm64   linux-image-6.1.0-N-cloud-arm64     (BTF; uncompressed Image)
+#   s390x   linux-image-6.1.0-N-s390x           (no BTF in Debian 12)
+#   ppc64el linux-image-6.1.0-N-powerpc64le     (no BTF in Debian 12)
+#   i386    linux-image-6.1.0-N-686             (no BTF in Debian 12)
+#
+# Prints one line per package: ARCH PACKAGE VERSION FILE.  Exit status is non-zero
+# if any requested architecture could not be fetched.
+set -euo pipefail
+
+CACHE=${KCOMPAT_TEST_CACHE:-$HOME/.cache/kcompat-test}
+DEBS=$CACHE/debs
+mkdir -p "$DEBS"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+for t in apt-get apt-cache; do
+  command -v "$t" >/dev/null || { echo "error: missing tool: $t" >&2; exit 1; }
+done
+
+# Package-name regex (ABI number in group) per architecture.
+flavor_of() {
+  case $1 in
+    amd64) echo cloud-amd64 ;;
+    arm64) echo cloud-arm64 ;;
+    s390x) echo s390x ;;
+    ppc64el) echo powerpc64le ;;
+    i386) echo 686 ;;
+    *) return 1 ;;
+  esac
+}
+
+HOST_ARCH=$(dpkg --print-architecture 2>/dev/null || echo amd64)
+
+# apt options for a private index of one foreign architecture.
+apt_opts() {
+  local arch=$1
+  if [[ "$arch" == "$HOST_ARCH" ]]; then return 0; fi
+  local d=$CACHE/apt-$arch
+  printf '%s\n' -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache" \
+    -o "APT::Architecture=$arch" -o "APT::Architectures::=$arch"
+}
+
+SANDBOX=()
+if [[ $(id -u) == 0 ]]; then SANDBOX=(-o APT::Sandbox::User=root); fi
+
+fetch_arch() {
+  local arch=$1 flavor opts=() pkg deb ver
+  flavor=$(flavor_of "$arch") || { echo "error: unknown architecture $arch" >&2; return 1; }
+  mapfile -t opts < <(apt_opts "$arch")
+  if [[ ${#opts[@]} -gt 0 ]]; then
+    local d=$CACHE/apt-$arch
+    mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
+    # refresh the private index at most once a day
+    if [[ -z $(find "$d/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1) ]]; then
+      log "apt-get update (private $arch index)"
+      apt-get "${opts[@]}" "${SANDBOX[@]}" -q update >&2
+    fi
+  fi
+  if [[ -n "${KCOMPAT_ABI:-}" ]]; then
+    pkg=linux-image-6.1.0-$KCOMPAT_ABI-$flavor
+  else
+    pkg=$(apt-cache "${opts[@]}" search --names-only "^linux-image-6\\.1\\.0-[0-9]+-${flavor}\$" |
+      awk '{print $1}' | sort -V | tail -n1)
+  fi
+  [[ -n "$pkg" ]] || { echo "error: no 6.1 $flavor kernel package for $arch" >&2; return 1; }
+  ver=$(apt-cache "${opts[@]}" show --no-all-versions "$pkg" | awk '/^Version:/{print $2; exit}')
+  deb=$(ls "$DEBS/${pkg}_"*"_${arch}.deb" 2>/dev/null | grep -F "_${ver//:/%3a}_" | head -1 || true)
+  if [[ -z "$deb" ]]; then
+    log "downloading $pkg $ver ($arch)"
+    (cd "$DEBS" && apt-get "${opts[@]}" "${SANDBOX[@]}" -q download "$pkg=$ver" >&2)
+    deb=$(ls "$DEBS/${pkg}_"*"_${arch}.deb" | head -1)
+  fi
+  printf '%s %s %s %s\n' "$arch" "$pkg" "$ver" "$deb"
+}
+
+ARCHES=("$@")
+[[ ${#ARCHES[@]} -gt 0 ]] || ARCHES=(amd64 arm64 s390x ppc64el i386)
+status=0
+for a in "${ARCHES[@]}"; do
+  fetch_arch "$a" || status=1
+done
+exit $status

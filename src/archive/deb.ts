@@ -1,0 +1,650 @@
+/**
+ * Reading Debian binary packages (`.deb`) without dpkg and without unpacking them to disk.
+ *
+ * Format (deb(5)): an `ar` archive whose members are, in order,
+ *
+ * 1. `debian-binary`: the format version, `2.0\n` (dpkg accepts any 2.x);
+ * 2. `control.tar`, `control.tar.gz`, `control.tar.xz` or `control.tar.zst`: the
+ *    package's control file (deb-control(5)) and maintainer scripts;
+ * 3. `data.tar` with no compression or `.gz`, `.xz`, `.zst`, `.bz2`, `.lzma`: the files.
+ *
+ * Members whose names start with `_` are reserved for local use and skipped, as dpkg
+ * does.
+ *
+ * Memory: the compressed `.deb` is held in memory (the caller passes its bytes;
+ * linux-image packages are 20-60 MiB, -dbg packages up to ~0.8 GiB, which still fits),
+ * but `data.tar` is *streamed*: it is decompressed piece by piece and fed through
+ * tar-stream, and only the entries the caller's predicate selects are kept. For xz (what
+ * Debian uses) the pieces are the xz blocks (dpkg-deb compresses with threads, so a
+ * data.tar.xz has one block per ~24 MiB of tar); a single-block file is decompressed in
+ * one piece. gzip and zstd stream in 1 MiB input chunks; bzip2 and lzma (old packages
+ * only) are decompressed in one piece, capped.
+ *
+ * Error codes: `INPUT_BAD_DEB` (with the byte offset of the bad ar header or member),
+ * `INPUT_BAD_TAR_PATH` (an entry that is absolute or has a `..` component),
+ * `INPUT_CORRUPT_TAR`, `INPUT_CORRUPT_<FORMAT>`, `INPUT_TOO_LARGE`.
+ */
+import {readFile} from 'node:fs/promises'
+import {crc32, createGunzip} from 'node:zlib'
+import {Readable} from 'node:stream'
+import {decompressSync as xzDecompressSync} from '@napi-rs/lzma/xz'
+import {Decompress as ZstdDecompress} from 'fzstd'
+import tarStream, {type Header as TarHeader} from 'tar-stream'
+import {InputError, KcompatError} from '../errors.js'
+import {DEFAULT_MAX_OUTPUT, GZIP_MAGIC, XZ_MAGIC, startsWith, xzDecompress} from './compress.js'
+import {bpfConfigFacts, parseKernelConfig, type BpfConfigSymbol, type KernelConfig} from '../kernel/config.js'
+import {bunzip2, decompressPrefix, extractKernelBtf, type KernelBtf, type KernelImageOptions} from './kernel-image.js'
+import {checkEntryName, readTar} from './tar.js'
+
+// ---------------------------------------------------------------------------------
+// ar (the common "!<arch>" format; /usr/include/ar.h, deb(5)): an 8-byte global header
+// "!<arch>\n", then members, each a 60-byte header
+//   ar_name[16] ar_date[12] ar_uid[6] ar_gid[6] ar_mode[8] (octal) ar_size[10] ar_fmag[2] = "`\n"
+// (ASCII, space padded, decimal unless noted) followed by ar_size bytes of data, padded
+// with "\n" to an even offset. GNU ar ends names with "/"; deb members never use the
+// long-name tables ("/", "//", BSD "#1/").
+// ---------------------------------------------------------------------------------
+export const AR_MAGIC = Uint8Array.of(0x21, 0x3c, 0x61, 0x72, 0x63, 0x68, 0x3e, 0x0a)
+const AR_HEADER = 60
+
+export interface ArMember {
+  name: string
+  /** Byte offset of the member's data in the archive. */
+  offset: number
+  size: number
+  mtime: number
+  uid: number
+  gid: number
+  mode: number
+  data: Uint8Array
+}
+
+function ascii(b: Uint8Array, at: number, len: number): string {
+  let s = ''
+  for (let i = at; i < at + len; i++) s += String.fromCharCode(b[i]!)
+  return s
+}
+
+function arNumber(b: Uint8Array, at: number, len: number, radix: 8 | 10, what: string, header: number): number {
+  const s = ascii(b, at, len).trimEnd()
+  const re = radix === 8 ? /^[0-7]+$/ : /^[0-9]+$/
+  if (s === '' && what !== 'size') return 0
+  if (!re.test(s)) throw new InputError('INPUT_BAD_DEB', `ar member header has a bad ${what} field ${JSON.stringify(s)}`, {offset: at})
+  void header
+  return parseInt(s, radix)
+}
+
+/**
+ * Lists the members of an ar archive (data as views of `bytes`).
+ * @throws InputError `INPUT_BAD_DEB` with the offset of the bad header.
+ */
+export function readAr(bytes: Uint8Array, maxMembers = 1000): ArMember[] {
+  if (!startsWith(bytes, AR_MAGIC)) throw new InputError('INPUT_BAD_DEB', 'not an ar archive (no "!<arch>" header)', {offset: 0})
+  const members: ArMember[] = []
+  let p = AR_MAGIC.length
+  while (p < bytes.length) {
+    if (bytes.length - p === 1 && bytes[p] === 0x0a) break // padding of the last member
+    if (p + AR_HEADER > bytes.length) {
+      throw new InputError('INPUT_BAD_DEB', `ar member header is cut short (${bytes.length - p} of ${AR_HEADER} bytes)`, {offset: p})
+    }
+    if (bytes[p + 58] !== 0x60 || bytes[p + 59] !== 0x0a) {
+      throw new InputError('INPUT_BAD_DEB', 'ar member header does not end with "`\\n"', {offset: p + 58})
+    }
+    let name = ascii(bytes, p, 16).trimEnd()
+    if (name.endsWith('/') && name.length > 1) name = name.slice(0, -1)
+    if (name === '' || name.startsWith('#1/') || name === '/' || name === '//' || /[^\x21-\x7e]/.test(name)) {
+      throw new InputError('INPUT_BAD_DEB', `ar member name ${JSON.stringify(name)} is not supported`, {offset: p})
+    }
+    const size = arNumber(bytes, p + 48, 10, 10, 'size', p)
+    const member: ArMember = {
+      name,
+      offset: p + AR_HEADER,
+      size,
+      mtime: arNumber(bytes, p + 16, 12, 10, 'date', p),
+      uid: arNumber(bytes, p + 28, 6, 10, 'uid', p),
+      gid: arNumber(bytes, p + 34, 6, 10, 'gid', p),
+      mode: arNumber(bytes, p + 40, 8, 8, 'mode', p),
+      data: new Uint8Array(0),
+    }
+    if (member.offset + size > bytes.length) {
+      throw new InputError('INPUT_BAD_DEB', `ar member ${name} (${size} bytes) runs past the end of the archive (${bytes.length} bytes)`, {
+        offset: p + 48,
+      })
+    }
+    member.data = bytes.subarray(member.offset, member.offset + size)
+    members.push(member)
+    if (members.length > maxMembers) throw new InputError('INPUT_BAD_DEB', `ar archive has more than ${maxMembers} members`, {offset: p})
+    p = member.offset + size + (size & 1)
+  }
+  return members
+}
+
+// ---------------------------------------------------------------------------------
+// Control file (deb-control(5), deb822(5)): "Field: value" lines; a line starting with
+// a space or tab continues the previous field (kept with that first blank removed, joined
+// by "\n"); field names are case-insensitive and must not repeat; a blank line ends the
+// paragraph (a binary package has one).
+// ---------------------------------------------------------------------------------
+export function parseControl(text: string): Record<string, string> {
+  const fields: Record<string, string> = {}
+  const seen = new Set<string>()
+  let last: string | undefined
+  let lineNo = 0
+  for (const line of text.split('\n')) {
+    lineNo++
+    if (line.trim() === '') {
+      if (last !== undefined) break
+      continue
+    }
+    if (line.startsWith('#')) continue
+    if (line[0] === ' ' || line[0] === '\t') {
+      if (last === undefined) throw new InputError('INPUT_BAD_DEB', `control file line ${lineNo} continues no field`)
+      fields[last] += `\n${line.slice(1)}`
+      continue
+    }
+    const colon = line.indexOf(':')
+    if (colon <= 0) throw new InputError('INPUT_BAD_DEB', `control file line ${lineNo} is not "Field: value"`)
+    const name = line.slice(0, colon)
+    if (seen.has(name.toLowerCase())) throw new InputError('INPUT_BAD_DEB', `control file repeats field ${name}`)
+    seen.add(name.toLowerCase())
+    fields[name] = line.slice(colon + 1).trim()
+    last = name
+  }
+  return fields
+}
+
+/** A field of a parsed control file, looked up case-insensitively. */
+export function controlField(control: Record<string, string>, name: string): string | undefined {
+  const want = name.toLowerCase()
+  for (const k of Object.keys(control)) if (k.toLowerCase() === want) return control[k]
+  return undefined
+}
+
+// ---------------------------------------------------------------------------------
+// Streaming decompression of data.tar.
+// ---------------------------------------------------------------------------------
+export type DebCompression = 'none' | 'gzip' | 'xz' | 'zstd' | 'bzip2' | 'lzma'
+
+const SUFFIXES: Record<string, DebCompression> = {'': 'none', '.gz': 'gzip', '.xz': 'xz', '.zst': 'zstd', '.bz2': 'bzip2', '.lzma': 'lzma'}
+
+function chunked(b: Uint8Array, size = 1 << 20): Uint8Array[] {
+  const out: Uint8Array[] = []
+  for (let at = 0; at < b.length; at += size) out.push(b.subarray(at, Math.min(b.length, at + size)))
+  return out
+}
+
+function capCheck(total: number, max: number, format: string): void {
+  if (total > max) throw new InputError('INPUT_TOO_LARGE', `${format} data expands past the limit of ${max} bytes`)
+}
+
+/**
+ * xz blocks of every stream in `b`, from the stream indexes (xz-file-format.txt sections
+ * 2.1, 3 and 4): walking back from the end, each stream footer (CRC32, backward size,
+ * flags, "YZ") points to its index, whose records give every block's unpadded and
+ * uncompressed size; blocks follow the 12-byte stream header, each padded to 4 bytes.
+ */
+interface XzBlock {
+  streamHeader: Uint8Array
+  block: Uint8Array
+  unpadded: number
+  uncompressed: number
+  offset: number
+}
+
+function readVarint(b: Uint8Array, pos: {p: number}, end: number): number {
+  let value = 0
+  let mul = 1
+  for (let i = 0; i < 9; i++) {
+    if (pos.p >= end) throw new InputError('INPUT_CORRUPT_XZ', 'xz index ends inside a number', {offset: pos.p})
+    const byte = b[pos.p++]!
+    value += (byte & 0x7f) * mul
+    if ((byte & 0x80) === 0) return value
+    mul *= 128
+  }
+  throw new InputError('INPUT_CORRUPT_XZ', 'xz index number is too long', {offset: pos.p})
+}
+
+const u32le = (b: Uint8Array, at: number): number => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0
+
+export function xzBlocks(b: Uint8Array, base = 0): XzBlock[] {
+  const streams: XzBlock[][] = []
+  let end = b.length
+  while (end > 0) {
+    while (end >= 4 && b[end - 1] === 0 && b[end - 2] === 0 && b[end - 3] === 0 && b[end - 4] === 0) end -= 4
+    if (end === 0) break
+    const bad = (msg: string, at: number): never => {
+      throw new InputError('INPUT_CORRUPT_XZ', msg, {offset: base + Math.max(0, at)})
+    }
+    if (end < 24 || b[end - 2] !== 0x59 || b[end - 1] !== 0x5a) bad('xz data is truncated or has no stream footer', end - 2)
+    if (u32le(b, end - 12) !== crc32(b.subarray(end - 8, end - 2))) bad('xz stream footer CRC32 mismatch', end - 12)
+    const backward = (u32le(b, end - 8) + 1) * 4
+    const indexStart = end - 12 - backward
+    if (indexStart < 12 || b[indexStart] !== 0x00) bad('xz index is missing or misplaced', indexStart)
+    if (u32le(b, end - 16) !== crc32(b.subarray(indexStart, end - 16))) bad('xz index CRC32 mismatch', end - 16)
+    const pos = {p: indexStart + 1}
+    const count = readVarint(b, pos, end - 16)
+    if (count > backward / 2) bad('xz index has an impossible record count', indexStart)
+    const records: {unpadded: number; uncompressed: number}[] = []
+    let padded = 0
+    for (let i = 0; i < count; i++) {
+      const unpadded = readVarint(b, pos, end - 16)
+      const uncompressed = readVarint(b, pos, end - 16)
+      records.push({unpadded, uncompressed})
+      padded += Math.ceil(unpadded / 4) * 4
+    }
+    const streamStart = indexStart - padded - 12
+    if (streamStart < 0 || !startsWith(b, XZ_MAGIC, streamStart)) bad('xz stream header not where the index says', streamStart)
+    if (b[streamStart + 6] !== b[end - 4] || b[streamStart + 7] !== b[end - 3]) bad('xz stream header and footer flags differ', streamStart + 6)
+    if (u32le(b, streamStart + 8) !== crc32(b.subarray(streamStart + 6, streamStart + 8))) bad('xz stream header CRC32 mismatch', streamStart + 8)
+    const header = b.subarray(streamStart, streamStart + 12)
+    const blocks: XzBlock[] = []
+    let at = streamStart + 12
+    for (const r of records) {
+      const len = Math.ceil(r.unpadded / 4) * 4
+      blocks.push({streamHeader: header, block: b.subarray(at, at + len), unpadded: r.unpadded, uncompressed: r.uncompressed, offset: base + at})
+      at += len
+    }
+    streams.unshift(blocks)
+    end = streamStart
+    if (streams.length > 1024) bad('too many concatenated xz streams', end)
+  }
+  return streams.flat()
+}
+
+function varint(n: number): number[] {
+  const out: number[] = []
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80)
+    n = Math.floor(n / 0x80)
+  }
+  out.push(n)
+  return out
+}
+
+/**
+ * One block as a complete single-block xz stream: the original stream header, the block,
+ * an index with its one record (indicator 0x00, count, unpadded size, uncompressed size,
+ * padding, CRC32) and a footer (CRC32 of backward size + flags, backward size =
+ * index size / 4 - 1, the flags, "YZ").
+ */
+function xzSingleBlockStream(x: XzBlock): Buffer {
+  const idx = [0x00, ...varint(1), ...varint(x.unpadded), ...varint(x.uncompressed)]
+  while (idx.length % 4 !== 0) idx.push(0)
+  const index = Buffer.alloc(idx.length + 4)
+  index.set(idx)
+  index.writeUInt32LE(crc32(index.subarray(0, idx.length)), idx.length)
+  const footer = Buffer.alloc(12)
+  footer.writeUInt32LE(index.length / 4 - 1, 4)
+  footer[8] = x.streamHeader[6]!
+  footer[9] = x.streamHeader[7]!
+  footer.writeUInt32LE(crc32(footer.subarray(4, 10)), 0)
+  footer[10] = 0x59
+  footer[11] = 0x5a
+  return Buffer.concat([x.streamHeader, x.block, index, footer])
+}
+
+async function* xzPieces(b: Uint8Array, max: number, base: number): AsyncGenerator<Uint8Array> {
+  const blocks = xzBlocks(b, base)
+  capCheck(
+    blocks.reduce((s, x) => s + x.uncompressed, 0),
+    max,
+    'xz',
+  )
+  for (const x of blocks) {
+    let out: Buffer
+    try {
+      out = xzDecompressSync(xzSingleBlockStream(x))
+    } catch (e) {
+      throw new InputError('INPUT_CORRUPT_XZ', `xz block is corrupt: ${(e as Error).message}`, {offset: x.offset, cause: e})
+    }
+    if (out.length !== x.uncompressed) {
+      throw new InputError('INPUT_CORRUPT_XZ', `xz block expanded to ${out.length} bytes, its index says ${x.uncompressed}`, {offset: x.offset})
+    }
+    yield out
+  }
+}
+
+async function* gzipPieces(b: Uint8Array, max: number): AsyncGenerator<Uint8Array> {
+  const gunzip = createGunzip()
+  Readable.from(chunked(b)).pipe(gunzip)
+  let total = 0
+  try {
+    for await (const c of gunzip) {
+      total += (c as Buffer).length
+      capCheck(total, max, 'gzip')
+      yield c as Buffer
+    }
+  } catch (e) {
+    if (e instanceof KcompatError) throw e
+    throw new InputError('INPUT_CORRUPT_GZIP', `gzip data is corrupt: ${(e as Error).message}`, {cause: e})
+  } finally {
+    gunzip.destroy()
+  }
+}
+
+async function* zstdPieces(b: Uint8Array, max: number): AsyncGenerator<Uint8Array> {
+  let pending: Uint8Array[] = []
+  let total = 0
+  const d = new ZstdDecompress((chunk) => {
+    total += chunk.length
+    capCheck(total, max, 'zstd')
+    pending.push(chunk)
+  })
+  const parts = chunked(b)
+  for (let i = 0; i < parts.length; i++) {
+    try {
+      d.push(parts[i]!, i === parts.length - 1)
+    } catch (e) {
+      if (e instanceof KcompatError) throw e
+      throw new InputError('INPUT_CORRUPT_ZSTD', `zstd data is corrupt: ${(e as Error).message}`, {cause: e})
+    }
+    const out = pending
+    pending = []
+    yield* out
+  }
+}
+
+function decompressStream(format: DebCompression, b: Uint8Array, max: number, base: number): AsyncIterable<Uint8Array> {
+  switch (format) {
+    case 'none':
+      return Readable.from(chunked(b))
+    case 'xz':
+      return xzPieces(b, max, base)
+    case 'gzip':
+      return gzipPieces(b, max)
+    case 'zstd':
+      return zstdPieces(b, max)
+    case 'bzip2':
+      return Readable.from(chunked(bunzip2(b, Math.min(max, DEFAULT_MAX_OUTPUT * 4)).data))
+    case 'lzma':
+      return Readable.from(chunked(decompressPrefix('lzma', b, Math.min(max, DEFAULT_MAX_OUTPUT * 4))))
+  }
+}
+
+function decompressWhole(format: DebCompression, b: Uint8Array, max: number): Uint8Array {
+  switch (format) {
+    case 'none':
+      return b
+    case 'gzip':
+      if (!startsWith(b, GZIP_MAGIC)) throw new InputError('INPUT_CORRUPT_GZIP', 'gzip data has no gzip header', {offset: 0})
+      return decompressPrefix('gzip', b, max)
+    case 'xz':
+      return xzDecompress(b, max)
+    default:
+      return decompressPrefix(format, b, max)
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// The package.
+// ---------------------------------------------------------------------------------
+export interface DebEntry {
+  /** Path without the leading "./", e.g. `boot/vmlinuz-6.1.0-56-cloud-amd64`; directories end without "/". */
+  path: string
+  /** tar entry type: `file`, `directory`, `symlink`, `link`, ... */
+  type: string
+  size: number
+  mode: number
+  /** Target of a symlink or hard link (never followed; nothing is written to disk). */
+  linkname?: string
+}
+
+export interface DebFile extends DebEntry {
+  data: Buffer
+}
+
+export interface DebLimits {
+  /** Most bytes data.tar may expand to (it is streamed, so this bounds time, not memory). Default 16 GiB. */
+  maxDataSize?: number
+  /** Most bytes one kept file may have. Default 512 MiB. */
+  maxFileSize?: number
+  /** Most bytes all kept files together may have. Default 2 GiB. */
+  maxKeptSize?: number
+  /** Most tar entries. Default 1,000,000. */
+  maxEntries?: number
+}
+
+export interface FilesOptions extends DebLimits {
+  /**
+   * Called after each kept file; returning true stops reading data.tar there (the rest
+   * is not decompressed). E.g. a kernel package's `boot/` comes first in its data.tar.
+   */
+  stopWhen?: (kept: DebFile[]) => boolean
+}
+
+export interface Deb {
+  /** Content of `debian-binary`, e.g. `2.0`. */
+  formatVersion: string
+  /** Fields of the control file (`Package`, `Version`, `Architecture`, `Source`, ...). */
+  control: Record<string, string>
+  /** Names of the control and data members, e.g. `control.tar.xz`, `data.tar.xz`. */
+  controlMember: string
+  dataMember: string
+  dataCompression: DebCompression
+  /** All ar members. */
+  members: ArMember[]
+  /** Streams data.tar and returns the entries `want` selects, with their content. */
+  files(want: (entry: DebEntry) => boolean, options?: FilesOptions): Promise<DebFile[]>
+  /** Streams data.tar and lists every entry (no content kept). */
+  list(limits?: DebLimits): Promise<DebEntry[]>
+}
+
+function memberCompression(name: string, prefix: string, offset: number): DebCompression {
+  const suffix = name.slice(prefix.length)
+  const c = SUFFIXES[suffix]
+  if (c === undefined) throw new InputError('INPUT_BAD_DEB', `${name}: unsupported compression ${JSON.stringify(suffix)}`, {offset})
+  return c
+}
+
+function entryOf(header: TarHeader): DebEntry | undefined {
+  let path = header.name
+  while (path.startsWith('./')) path = path.slice(2)
+  if (path === '.' || path === '') return undefined
+  checkEntryName(path)
+  if (path.endsWith('/')) path = path.slice(0, -1)
+  return {
+    path,
+    type: header.type ?? 'file',
+    size: header.size ?? 0,
+    mode: header.mode ?? 0,
+    ...(header.linkname ? {linkname: header.linkname} : {}),
+  }
+}
+
+/**
+ * Streams a tar through tar-stream; `onEntry` decides per entry whether to keep its data.
+ * Only kept entries are buffered.
+ */
+async function scanTar(
+  source: AsyncIterable<Uint8Array>,
+  want: (e: DebEntry) => boolean,
+  limits: FilesOptions,
+  keep: boolean,
+): Promise<{entries: DebEntry[]; files: DebFile[]}> {
+  const maxEntries = limits.maxEntries ?? 1_000_000
+  const maxFile = limits.maxFileSize ?? DEFAULT_MAX_OUTPUT
+  const maxKept = limits.maxKeptSize ?? 2 * 1024 * 1024 * 1024
+  const extract = tarStream.extract()
+  let feedError: unknown
+  const feed = (async () => {
+    try {
+      for await (const chunk of source) {
+        if (extract.destroyed) return
+        if (!extract.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))) {
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              extract.off('drain', done)
+              extract.off('close', done)
+              resolve()
+            }
+            extract.on('drain', done)
+            extract.on('close', done)
+          })
+        }
+      }
+      if (!extract.destroyed) extract.end(undefined)
+    } catch (e) {
+      feedError = e
+      extract.destroy(e as Error)
+    }
+  })()
+  const entries: DebEntry[] = []
+  const files: DebFile[] = []
+  let kept = 0
+  try {
+    for await (const stream of extract) {
+      const entry = entryOf(stream.header)
+      if (entries.length >= maxEntries) throw new InputError('INPUT_TOO_LARGE', `data.tar has more than ${maxEntries} entries`)
+      if (!entry) {
+        stream.resume()
+        continue
+      }
+      entries.push(entry)
+      if (!keep || entry.type !== 'file' || !want(entry)) {
+        stream.resume()
+        continue
+      }
+      if (entry.size > maxFile) throw new InputError('INPUT_TOO_LARGE', `${entry.path} is ${entry.size} bytes, more than the limit of ${maxFile}`)
+      kept += entry.size
+      if (kept > maxKept) throw new InputError('INPUT_TOO_LARGE', `selected files exceed the limit of ${maxKept} bytes`)
+      const chunks: Buffer[] = []
+      for await (const c of stream) chunks.push(c as Buffer)
+      files.push({...entry, data: Buffer.concat(chunks)})
+      if (limits.stopWhen?.(files)) {
+        extract.destroy()
+        break
+      }
+    }
+  } catch (e) {
+    extract.destroy()
+    await feed
+    const err = feedError ?? e
+    if (err instanceof KcompatError) throw err
+    throw new InputError('INPUT_CORRUPT_TAR', `data.tar is corrupt: ${(err as Error).message}`, {cause: err})
+  }
+  await feed
+  if (feedError) throw feedError
+  return {entries, files}
+}
+
+/**
+ * Opens a `.deb` held in memory: checks the ar structure and member order, reads the
+ * control file. data.tar is only read when `files()` or `list()` is called.
+ * @throws InputError `INPUT_BAD_DEB` and decompression/tar codes (see the module comment).
+ */
+export async function readDeb(bytes: Uint8Array): Promise<Deb> {
+  const members = readAr(bytes)
+  const real = members.filter((m) => !m.name.startsWith('_'))
+  const first = members[0]
+  if (!first || first.name !== 'debian-binary') {
+    throw new InputError('INPUT_BAD_DEB', `first ar member is ${first ? JSON.stringify(first.name) : 'missing'}, not debian-binary`, {
+      offset: first ? first.offset - AR_HEADER : AR_MAGIC.length,
+    })
+  }
+  const formatVersion = Buffer.from(first.data).toString('latin1').split('\n')[0]!.trim()
+  if (!/^2\.\d+$/.test(formatVersion)) {
+    throw new InputError('INPUT_BAD_DEB', `unsupported .deb format version ${JSON.stringify(formatVersion)}`, {offset: first.offset})
+  }
+  const control = real[1]
+  const data = real[2]
+  if (!control || !control.name.startsWith('control.tar')) {
+    throw new InputError('INPUT_BAD_DEB', `second member is ${control ? JSON.stringify(control.name) : 'missing'}, not control.tar*`, {
+      offset: control ? control.offset - AR_HEADER : bytes.length,
+    })
+  }
+  if (!data || !data.name.startsWith('data.tar')) {
+    throw new InputError('INPUT_BAD_DEB', `third member is ${data ? JSON.stringify(data.name) : 'missing'}, not data.tar*`, {
+      offset: data ? data.offset - AR_HEADER : bytes.length,
+    })
+  }
+  const controlCompression = memberCompression(control.name, 'control.tar', control.offset - AR_HEADER)
+  if (controlCompression === 'bzip2' || controlCompression === 'lzma') {
+    throw new InputError('INPUT_BAD_DEB', `${control.name}: control.tar may only be uncompressed, .gz, .xz or .zst`, {
+      offset: control.offset - AR_HEADER,
+    })
+  }
+  const dataCompression = memberCompression(data.name, 'data.tar', data.offset - AR_HEADER)
+  const controlTar = decompressWhole(controlCompression, control.data, 64 * 1024 * 1024)
+  const controlEntries = await readTar(controlTar, {maxEntries: 1000, maxTotalSize: 64 * 1024 * 1024})
+  const controlFile = controlEntries.find((e) => e.name.replace(/^(\.\/)+/, '') === 'control' && e.type === 'file')
+  if (!controlFile) throw new InputError('INPUT_BAD_DEB', `${control.name} has no control file`, {offset: control.offset})
+  const fields = parseControl(controlFile.data.toString('utf8'))
+
+  const run = (want: (e: DebEntry) => boolean, limits: FilesOptions, keep: boolean) =>
+    scanTar(decompressStream(dataCompression, data.data, limits.maxDataSize ?? 16 * 1024 ** 3, data.offset), want, limits, keep)
+  return {
+    formatVersion,
+    control: fields,
+    controlMember: control.name,
+    dataMember: data.name,
+    dataCompression,
+    members,
+    files: async (want, limits = {}) => (await run(want, limits, true)).files,
+    list: async (limits = {}) => (await run(() => false, limits, false)).entries,
+  }
+}
+
+/** {@link readDeb} on a file. */
+export async function readDebFile(path: string): Promise<Deb> {
+  return readDeb(await readFile(path))
+}
+
+// ---------------------------------------------------------------------------------
+// Kernel packages (linux-image-*): the image is /boot/vmlinuz-<release> (or
+// /boot/vmlinux-<release> where the architecture boots an ELF, e.g. ppc64el) and the
+// build configuration /boot/config-<release>. Both come first in data.tar, so reading
+// stops as soon as they are found.
+// ---------------------------------------------------------------------------------
+export interface KernelPackage {
+  control: Record<string, string>
+  package: string | undefined
+  version: string | undefined
+  architecture: string | undefined
+  /** The source package (`Source:` without a version in parentheses), or `Package` when absent. */
+  source: string | undefined
+  /** `uname -r` of the kernel, from the image file name. */
+  release: string
+  imagePath: string
+  /** The BTF and what the image was (`kernel.btf` is undefined for a kernel without BTF). */
+  kernel: KernelBtf
+  configPath: string | undefined
+  config: KernelConfig | undefined
+  /** {@link bpfConfigFacts} of the config, when the package has one. */
+  facts: Record<BpfConfigSymbol, string | null> | undefined
+}
+
+const KERNEL_FILE = /^boot\/(vmlinu[xz]|config)-([^/]+)$/
+
+/**
+ * Reads a Debian kernel image package: control fields, the kernel's BTF and its config.
+ * @throws InputError `INPUT_NO_KERNEL_IMAGE` when there is no /boot/vmlinu[xz]-*, plus
+ *   the codes of {@link readDeb} and {@link extractKernelBtf}.
+ */
+export async function readKernelDeb(bytes: Uint8Array, options: KernelImageOptions & DebLimits = {}): Promise<KernelPackage> {
+  const deb = await readDeb(bytes)
+  const found = await deb.files((e) => KERNEL_FILE.test(e.path), {
+    ...options,
+    stopWhen: (kept) => kept.some((f) => f.path.startsWith('boot/vmlinu')) && kept.some((f) => f.path.startsWith('boot/config-')),
+  })
+  const image = found.find((f) => f.path.startsWith('boot/vmlinu'))
+  if (!image) {
+    throw new InputError('INPUT_NO_KERNEL_IMAGE', `${controlField(deb.control, 'Package') ?? 'package'} has no /boot/vmlinuz-* or /boot/vmlinux-*`)
+  }
+  const release = KERNEL_FILE.exec(image.path)![2]!
+  const cfgFile = found.find((f) => f.path === `boot/config-${release}`) ?? found.find((f) => f.path.startsWith('boot/config-'))
+  const config = cfgFile ? parseKernelConfig(cfgFile.data) : undefined
+  const pkg = controlField(deb.control, 'Package')
+  return {
+    control: deb.control,
+    package: pkg,
+    version: controlField(deb.control, 'Version'),
+    architecture: controlField(deb.control, 'Architecture'),
+    source: controlField(deb.control, 'Source')?.replace(/\s*\(.*\)\s*$/, '') ?? pkg,
+    release,
+    imagePath: image.path,
+    kernel: extractKernelBtf(image.data, options),
+    configPath: cfgFile?.path,
+    config,
+    facts: config ? bpfConfigFacts(config) : undefined,
+  }
+}
