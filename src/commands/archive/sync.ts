@@ -1,0 +1,71 @@
+import {Args, Flags} from '@oclif/core'
+import {resolveArchiveDir} from '../../archive/archive.js'
+import {syncDebian} from '../../archive/sync.js'
+import {mirrorForSuite} from '../../kernel/apt.js'
+import {BaseCommand} from '../../lib/base-command.js'
+import {ProgressLine, formatBytes} from '../../lib/progress.js'
+
+export default class ArchiveSync extends BaseCommand {
+  static override summary = "Add every matching kernel of a distro mirror's package index to the archive."
+  static override description =
+    "Reads the mirror's Packages index for the suite and architectures, selects the linux-image-* kernel packages (not meta, -dbg or -unsigned packages), downloads each one (checksummed against the index, resumable, retried), adds it and deletes the download. Kernels already archived from the same package version are skipped. The mirror defaults to the one this machine's apt sources list for the suite."
+  static override examples = [
+    '<%= config.bin %> archive sync debian --suite bookworm --arch amd64,arm64 --flavor generic,cloud,rt --newest',
+    '<%= config.bin %> archive sync debian --suite bookworm-security --arch amd64 --series 6.12 --dry-run',
+  ]
+  static override args = {distro: Args.string({description: 'distribution', options: ['debian'], required: true})}
+  static override flags = {
+    suite: Flags.string({description: 'suite, e.g. bookworm or bookworm-security', required: true}),
+    arch: Flags.string({description: 'Debian architectures, comma-separated (amd64,arm64,s390x,ppc64el,i386)', required: true}),
+    flavor: Flags.string({description: 'flavors to keep, comma-separated (generic,cloud,rt,pae); default all', multiple: true}),
+    series: Flags.string({description: 'kernel series to keep, comma-separated (6.1,6.12); default all', multiple: true}),
+    newest: Flags.boolean({description: 'only the newest package of each series and flavor'}),
+    mirror: Flags.string({description: "mirror URL (default: the one apt's sources list for the suite)"}),
+    'os-version': Flags.string({description: 'Debian release to file kernels under (default: inferred per kernel)'}),
+    'cache-dir': Flags.string({description: 'download directory (default: a temporary one, removed afterwards)'}),
+    keep: Flags.boolean({description: 'keep downloaded packages in --cache-dir'}),
+    'dry-run': Flags.boolean({description: 'list what would be downloaded and added, change nothing'}),
+    archive: Flags.string({description: 'archive directory (default: $KCOMPAT_ARCHIVE or the shipped archive)'}),
+    json: Flags.boolean({description: 'print the result as JSON'}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(ArchiveSync)
+    const root = resolveArchiveDir(flags.archive)
+    const mirror = flags.mirror ?? mirrorForSuite(flags.suite)
+    if (!mirror) {
+      this.error(`no apt source lists suite '${flags.suite}'; give --mirror URL`, {exit: 2})
+    }
+    const list = (v: string[] | undefined): string[] => (v ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)
+    const progress = new ProgressLine(process.stderr, !flags.json)
+    const say = (s: string): void => (flags.json ? undefined : progress.log(s))
+    const r = await syncDebian(root, {
+      mirror,
+      suite: flags.suite,
+      arches: list([flags.arch]),
+      flavors: list(flags.flavor),
+      series: list(flags.series),
+      newest: flags.newest,
+      cacheDir: flags['cache-dir'],
+      keep: flags.keep,
+      osVersion: flags['os-version'],
+      dryRun: flags['dry-run'],
+      onEvent: (e) => {
+        if (e.type === 'index') say(`${e.arch}: ${e.packages} kernel packages in ${flags.suite}, ${e.selected} selected`)
+        else if (e.type === 'download') progress.update(`${e.arch} ${e.release}: ${formatBytes(e.received)}${e.total ? ` of ${formatBytes(e.total)}` : ''}`)
+        else if (e.type === 'added') say(`${e.changed ? 'added' : 'unchanged'} ${e.arch} ${e.release} (BTF: ${e.btf})`)
+        else if (e.type === 'skip') say(`skipped ${e.arch} ${e.release}: ${e.reason}`)
+        else if (e.type === 'failed') say(`FAILED ${e.arch} ${e.release}: [${e.code}] ${e.message}`)
+      },
+    })
+    progress.clear()
+    if (flags.json) {
+      await this.writeOut(`${JSON.stringify(r, null, 2)}\n`)
+    } else if (flags['dry-run']) {
+      for (const p of r.planned) this.log(`would add ${p.arch} ${p.release} (${p.package} ${p.version}, ${formatBytes(p.size)})`)
+    } else {
+      this.log(`${r.added.length} added, ${r.skipped.length} skipped, ${r.failed.length} failed`)
+    }
+    if (r.failed.length > 0) this.exit(1)
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * End to end: `archive sync debian` against a Debian-style mirror served on loopback.
+ * The mirror's packages are .deb files built here with dpkg-deb, holding real Debian
+ * kernel BTF (the committed fixtures, put into an ELF vmlinux with llvm-objcopy and
+ * compressed as vmlinuz) and the real kernel configs; the index is written as Debian's
+ * is (Packages.xz with Filename, Size, SHA256). The server injects failures (a 503, a
+ * connection cut mid-file) to exercise retries and resumption.
+ */
+import {spawnSync} from 'node:child_process'
+import {createHash} from 'node:crypto'
+import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {type Server, createServer} from 'node:http'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {gzipSync} from 'node:zlib'
+import {decompressSync} from '@napi-rs/lzma/xz'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {readKernelBtf} from '../../src/archive/archive.js'
+import {compareDebianVersions, debianVersionOf, kernelPackages, parsePackages} from '../../src/archive/debian.js'
+import {readManifest} from '../../src/archive/manifest.js'
+import {syncDebian} from '../../src/archive/sync.js'
+import {mirrorForSuite, parseDeb822Sources, parseSourcesList} from '../../src/kernel/apt.js'
+import {FIXTURES, kernelFixtures} from '../helpers/fixtures.js'
+import {findTool, requireTool, run} from '../helpers/tools.js'
+
+const kernels = kernelFixtures().filter((k) => k.release.endsWith('amd64'))
+const haveTools = requireTool('dpkg-deb', 'loopback mirror sync') && requireTool('llvm-objcopy', 'loopback mirror sync') && requireTool('clang', 'loopback mirror sync')
+
+interface Pkg {
+  name: string
+  version: string
+  arch: string
+  release: string
+  btf?: Buffer
+  config: string
+}
+
+function buildDeb(work: string, p: Pkg): string {
+  const root = join(work, `${p.name}-root`)
+  mkdirSync(join(root, 'DEBIAN'), {recursive: true})
+  mkdirSync(join(root, 'boot'), {recursive: true})
+  writeFileSync(
+    join(root, 'DEBIAN', 'control'),
+    `Package: ${p.name}\nVersion: ${p.version}\nArchitecture: ${p.arch}\nMaintainer: test <test@localhost>\nSource: linux-signed-${p.arch} (1)\nDescription: test kernel\n`,
+  )
+  // an ELF "vmlinux": a tiny object, with the real BTF as its .BTF section
+  const c = join(work, 'empty.c')
+  writeFileSync(c, 'int kcompat_test_symbol;\n')
+  const obj = join(work, `${p.name}.o`)
+  run('clang', ['-c', '-target', 'x86_64-linux-gnu', c, '-o', obj])
+  if (p.btf) {
+    const btfFile = join(work, `${p.name}.btf`)
+    writeFileSync(btfFile, p.btf)
+    run('llvm-objcopy', ['--add-section', `.BTF=${btfFile}`, obj])
+  }
+  writeFileSync(join(root, 'boot', `vmlinuz-${p.release}`), gzipSync(readFileSync(obj)))
+  writeFileSync(join(root, 'boot', `config-${p.release}`), p.config)
+  const deb = join(work, `${p.name}_${p.version}_${p.arch}.deb`)
+  run('dpkg-deb', ['-Zxz', '--build', root, deb])
+  return deb
+}
+
+function stanza(p: Pkg, filename: string, data: Buffer, sha?: string): string {
+  return [
+    `Package: ${p.name}`,
+    `Source: linux-signed-${p.arch}`,
+    `Version: ${p.version}`,
+    `Architecture: ${p.arch}`,
+    `Filename: ${filename}`,
+    `Size: ${data.length}`,
+    `SHA256: ${sha ?? createHash('sha256').update(data).digest('hex')}`,
+    'Description: Linux for testing',
+    ' a continuation line',
+    '',
+  ].join('\n')
+}
+
+describe.skipIf(!haveTools || kernels.length < 2)('archive sync debian (loopback mirror)', () => {
+  let server: Server
+  let mirror: string
+  const hits = new Map<string, number>()
+  const failOnce = new Set<string>()
+  const cutOnce = new Set<string>()
+  let rangeRequests = 0
+  const pkgs: Pkg[] = []
+  let work: string
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'kcompat-mirror-'))
+    const site = join(work, 'site')
+    const cfg = (release: string): string => decompressSync(readFileSync(join(FIXTURES, 'kernels', `${release}.config.xz`))).toString()
+    for (const k of kernels) {
+      pkgs.push({name: `linux-image-${k.release}`, version: k.release.startsWith('6.12') ? '6.12.117-1~deb12u1' : '6.1.192-2', arch: 'amd64', release: k.release, btf: k.btf, config: cfg(k.release)})
+    }
+    // a kernel built without BTF: the config says so (as Debian 12's s390x/ppc64el/i386 kernels)
+    const noBtfCfg = cfg(kernels[0]!.release).replace(/^CONFIG_DEBUG_INFO_BTF=y$/m, '# CONFIG_DEBUG_INFO_BTF is not set')
+    pkgs.push({name: 'linux-image-6.1.0-56-686-pae', version: '6.1.192-2', arch: 'amd64', release: '6.1.0-56-686-pae', config: noBtfCfg})
+    const lines: string[] = []
+    for (const p of pkgs) {
+      const deb = buildDeb(work, p)
+      const rel = `pool/main/l/linux/${deb.split('/').pop()}`
+      mkdirSync(join(site, 'pool/main/l/linux'), {recursive: true})
+      copyFileSync(deb, join(site, rel))
+      lines.push(stanza(p, rel, readFileSync(deb)))
+    }
+    // a meta package and a debug package the sync must ignore (their files do not exist)
+    lines.push(stanza({name: 'linux-image-cloud-amd64', version: '6.1.192-2', arch: 'amd64', release: '', config: ''}, 'pool/none.deb', Buffer.from('x')))
+    lines.push(stanza({name: `linux-image-${kernels[0]!.release}-dbg`, version: '6.1.192-2', arch: 'amd64', release: '', config: ''}, 'pool/none-dbg.deb', Buffer.from('x')))
+    const index = join(site, 'dists/bookworm/main/binary-amd64')
+    mkdirSync(index, {recursive: true})
+    writeFileSync(join(index, 'Packages'), lines.join('\n'))
+    run('xz', ['-k', join(index, 'Packages')])
+    // failure injection: the first GET of the first package answers 503, the second is cut mid-body
+    const firstDeb = lines[0]!.match(/Filename: (.*)/)![1]!
+    failOnce.add(`/${firstDeb}`)
+    cutOnce.add(`/${lines[1]!.match(/Filename: (.*)/)![1]!}`)
+    server = createServer((req, res) => {
+      const path = decodeURIComponent((req.url ?? '/').split('?')[0]!)
+      hits.set(path, (hits.get(path) ?? 0) + 1)
+      if (failOnce.delete(path)) {
+        res.writeHead(503).end()
+        return
+      }
+      let body: Buffer
+      try {
+        body = readFileSync(join(site, path))
+      } catch {
+        res.writeHead(404).end()
+        return
+      }
+      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '')
+      if (range) {
+        rangeRequests++
+        const from = Number(range[1])
+        res.writeHead(206, {'content-length': body.length - from, 'content-range': `bytes ${from}-${body.length - 1}/${body.length}`})
+        res.end(body.subarray(from))
+        return
+      }
+      if (cutOnce.delete(path)) {
+        res.writeHead(200, {'content-length': body.length})
+        res.write(body.subarray(0, Math.floor(body.length / 2)), () => res.destroy())
+        return
+      }
+      res.writeHead(200, {'content-length': body.length}).end(body)
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const addr = server.address() as {port: number}
+    mirror = `http://127.0.0.1:${addr.port}`
+  })
+  afterAll(() => server?.close())
+
+  it('adds every kernel package (not meta or -dbg), with BTF, provenance and config facts; retries and resumes', async () => {
+    const archive = mkdtempSync(join(tmpdir(), 'kcompat-archive-'))
+    const r = await syncDebian(archive, {mirror, suite: 'bookworm', arches: ['amd64'], retryDelayMs: 10})
+    expect(r.failed).toEqual([])
+    expect(r.added.map((a) => a.release).sort()).toEqual(pkgs.map((p) => p.release).sort())
+    const m = readManifest(archive)
+    for (const p of pkgs) {
+      const e = m.kernels.find((k) => k.release === p.release)!
+      expect(e).toBeDefined()
+      expect(e.distro).toBe('debian')
+      expect(e.version).toBe('12')
+      expect(e.arch).toBe('x86_64')
+      expect(e.source).toMatchObject({method: 'kernel-image', package: p.name, packageVersion: p.version})
+      // config facts as grep finds them in the config file
+      const grep = (sym: string): string | null => new RegExp(`^${sym}=(.*)$`, 'm').exec(p.config)?.[1]?.replace(/^"(.*)"$/, '$1') ?? null
+      for (const sym of ['CONFIG_DEBUG_INFO_BTF', 'CONFIG_BPF_SYSCALL', 'CONFIG_BPF_JIT', 'CONFIG_KPROBES', 'CONFIG_BPF_LSM', 'CONFIG_LSM']) {
+        expect([sym, e.config?.[sym] ?? null]).toEqual([sym, grep(sym)])
+      }
+      if (p.btf) {
+        expect(e.btf).toBe('in-kernel')
+        expect(Buffer.compare(Buffer.from(await readKernelBtf(archive, e)), p.btf)).toBe(0)
+        // the tarball is what the system's tar reads
+        expect(run('tar', ['-tJf', join(archive, e.path!)]).toString().trim()).toBe(`${p.release}.btf`)
+      } else {
+        expect(e).toMatchObject({btf: 'none', path: null, sha256: null})
+      }
+    }
+    // the 503 was retried and the cut download resumed with a Range request
+    expect(rangeRequests).toBe(1)
+    expect(Math.max(...[...hits.entries()].filter(([k]) => k.endsWith('.deb')).map(([, v]) => v))).toBe(2)
+    expect(e2eHits(hits, '/pool/none.deb')).toBe(0)
+    expect(e2eHits(hits, '/pool/none-dbg.deb')).toBe(0)
+    // a re-run downloads and adds nothing
+    const before = [...hits.values()].reduce((a, b) => a + b, 0)
+    const again = await syncDebian(archive, {mirror, suite: 'bookworm', arches: ['amd64']})
+    expect(again.added).toEqual([])
+    expect(again.skipped).toHaveLength(pkgs.length)
+    const after = [...hits.values()].reduce((a, b) => a + b, 0)
+    expect(after - before).toBe(1) // only the index
+  })
+
+  it('a package that does not match the index checksum is reported and not archived', async () => {
+    const archive = mkdtempSync(join(tmpdir(), 'kcompat-archive-'))
+    const site = join(work, 'bad')
+    const p = pkgs[0]!
+    const deb = join(work, `${p.name}_${p.version}_${p.arch}.deb`)
+    const idx = join(site, 'dists/bookworm/main/binary-amd64')
+    mkdirSync(idx, {recursive: true})
+    mkdirSync(join(site, 'pool'), {recursive: true})
+    copyFileSync(deb, join(site, 'pool', 'k.deb'))
+    writeFileSync(join(idx, 'Packages'), stanza(p, 'pool/k.deb', readFileSync(deb), '0'.repeat(64)))
+    run('xz', ['-k', join(idx, 'Packages')])
+    const badServer = createServer((req, res) => {
+      try {
+        res.end(readFileSync(join(site, decodeURIComponent(req.url!))))
+      } catch {
+        res.writeHead(404).end()
+      }
+    })
+    await new Promise<void>((r) => badServer.listen(0, '127.0.0.1', r))
+    try {
+      const url = `http://127.0.0.1:${(badServer.address() as {port: number}).port}`
+      const r = await syncDebian(archive, {mirror: url, suite: 'bookworm', arches: ['amd64']})
+      expect(r.failed.map((f) => f.code)).toEqual(['DOWNLOAD_CHECKSUM'])
+      expect(readManifest(archive).kernels).toEqual([])
+    } finally {
+      badServer.close()
+    }
+  })
+})
+
+function e2eHits(hits: Map<string, number>, path: string): number {
+  return hits.get(path) ?? 0
+}
+
+describe('Debian index and apt sources', () => {
+  it('parses apt sources (deb822 and one-line) and picks the mirror for a suite', () => {
+    const deb822 = 'Types: deb\nURIs: http://mirror.invalid/debian\nSuites: bookworm bookworm-updates\nComponents: main\n\nTypes: deb\nURIs: http://mirror.invalid/debian-security\nSuites: bookworm-security\nComponents: main\n'
+    const s = parseDeb822Sources(deb822)
+    expect(mirrorForSuite('bookworm-security', s)).toBe('http://mirror.invalid/debian-security')
+    expect(mirrorForSuite('bookworm', s)).toBe('http://mirror.invalid/debian')
+    expect(mirrorForSuite('trixie', s)).toBeUndefined()
+    const one = parseSourcesList('# comment\ndeb [arch=amd64] http://m.invalid/debian bookworm main contrib\ndeb-src http://m.invalid/debian bookworm main\n')
+    expect(one).toEqual([{uri: 'http://m.invalid/debian', suites: ['bookworm'], components: ['main', 'contrib'], file: '<text>'}])
+  })
+  it('selects kernel image packages only', () => {
+    const text = ['linux-image-6.1.0-56-cloud-amd64', 'linux-image-6.1.0-56-cloud-amd64-unsigned', 'linux-image-6.1.0-56-cloud-amd64-dbg', 'linux-image-amd64', 'linux-image-6.12-amd64', 'linux-image-6.12.117+deb12-rt-amd64']
+      .map((n) => `Package: ${n}\nVersion: 1\nArchitecture: amd64\nFilename: f\nSize: 1\nSHA256: ${'0'.repeat(64)}\n`)
+      .join('\n')
+    expect(kernelPackages(parsePackages(text)).map((k) => [k.release, k.series, k.flavor])).toEqual([
+      ['6.1.0-56-cloud-amd64', '6.1', 'cloud'],
+      ['6.12.117+deb12-rt-amd64', '6.12', 'rt'],
+    ])
+  })
+  it('orders Debian versions as dpkg does', () => {
+    // dpkg --compare-versions is the oracle where it exists
+    const pairs: [string, string][] = [['6.1.192-2', '6.1.176-1'], ['6.12.117-1~deb12u1', '6.12.117-1'], ['1:1.0', '2.0'], ['1.0~rc1', '1.0'], ['1.0a', '1.0'], ['6.1.10-1', '6.1.9-3']]
+    for (const [a, b] of pairs) {
+      const ours = Math.sign(compareDebianVersions(a, b))
+      if (findTool('dpkg')) {
+        const gt = spawnSync('dpkg', ['--compare-versions', a, 'gt', b]).status === 0
+        const lt = spawnSync('dpkg', ['--compare-versions', a, 'lt', b]).status === 0
+        expect([a, b, ours]).toEqual([a, b, gt ? 1 : lt ? -1 : 0])
+      }
+    }
+  })
+  it('knows which Debian release a kernel belongs to', () => {
+    expect(debianVersionOf('6.12.117+deb12-cloud-amd64')).toBe('12')
+    expect(debianVersionOf('6.1.0-56-amd64')).toBe('12')
+    expect(debianVersionOf('5.10.0-30-amd64')).toBe('11')
+    expect(debianVersionOf('9.9.0-1-amd64')).toBeUndefined()
+  })
+})
