@@ -1,0 +1,94 @@
+/**
+ * What the index keeps of one kernel's BTF, as records of four kinds ("stores"):
+ *
+ * - `fn`  every FUNC: key = function name, content = its declaration template
+ *         (ctype.ts), e.g. `long \x01(int dfd, const char *filename)`. `bpf_lsm_*`
+ *         (LSM hooks) and `bpf_iter_*` (iterator targets) are ordinary FUNCs, told
+ *         apart by name when queried.
+ * - `tp`  every `btf_trace_<name>` typedef (raw tracepoints for tp_btf): key = `<name>`,
+ *         content = the typedef's declaration template, `void (*\x01)(void *, …)`.
+ * - `st`  every named struct/union, and every typedef of an anonymous struct/union
+ *         (`atomic_t`): key = the name, content = the layout (codec.ts).
+ * - `en`  every enum (32- and 64-bit): key = the name, or `(anon) FIRST_ENUMERATOR`
+ *         for an anonymous one; content = size, signedness and values (codec.ts).
+ *
+ * Within a kernel the same (key, content) is kept once; the same key with different
+ * contents (static functions of the same name, structs defined differently in two
+ * compilation units) gives several records.
+ */
+import type {Btf} from '../btf/btf.js'
+import {Kind} from '../btf/wire.js'
+import {encodeEnum, encodeLayout, anonymousComposite} from './codec.js'
+import {CTypeNamer, cleanName} from './ctype.js'
+
+export const STORES = ['fn', 'tp', 'st', 'en'] as const
+export type StoreName = (typeof STORES)[number]
+
+/** Key and content of a record, joined by a TAB (which sorts before every printable character). */
+export type KeyedContent = string
+
+export interface KernelCounts {
+  funcs: number
+  tracepoints: number
+  structs: number
+  enums: number
+}
+
+export interface KernelRecords {
+  /** Per store: distinct `key \t content` strings, sorted. */
+  stores: Record<StoreName, KeyedContent[]>
+  counts: KernelCounts
+}
+
+export const TRACEPOINT_PREFIX = 'btf_trace_'
+export const ANON_ENUM_PREFIX = '(anon) '
+
+/** Builds the records of one kernel's BTF (base BTF; split BTF contributes its own types only). */
+export function extractRecords(btf: Btf): KernelRecords {
+  const namer = new CTypeNamer(btf)
+  const sets: Record<StoreName, Set<KeyedContent>> = {fn: new Set(), tp: new Set(), st: new Set(), en: new Set()}
+  const counts: KernelCounts = {funcs: 0, tracepoints: 0, structs: 0, enums: 0}
+  for (const t of btf.types) {
+    switch (t.kind) {
+      case Kind.FUNC:
+        if (t.name === '') break
+        counts.funcs++
+        sets.fn.add(`${cleanName(t.name)}\t${namer.template(t.type)}`)
+        break
+      case Kind.TYPEDEF: {
+        if (t.name.startsWith(TRACEPOINT_PREFIX) && t.name.length > TRACEPOINT_PREFIX.length) {
+          counts.tracepoints++
+          sets.tp.add(`${cleanName(t.name.slice(TRACEPOINT_PREFIX.length))}\t${namer.template(t.type)}`)
+        }
+        const anon = anonymousComposite(btf, t.type)
+        if (anon && t.name !== '') {
+          counts.structs++
+          sets.st.add(`${cleanName(t.name)}\t${encodeLayout(btf, namer, anon, true)}`)
+        }
+        break
+      }
+      case Kind.STRUCT:
+      case Kind.UNION:
+        if (t.name === '') break
+        counts.structs++
+        sets.st.add(`${cleanName(t.name)}\t${encodeLayout(btf, namer, t, false)}`)
+        break
+      case Kind.ENUM:
+      case Kind.ENUM64: {
+        counts.enums++
+        const key = t.name !== '' ? t.name : `${ANON_ENUM_PREFIX}${t.values[0]?.name ?? ''}`
+        sets.en.add(`${cleanName(key)}\t${encodeEnum(t)}`)
+        break
+      }
+      default:
+        break
+    }
+  }
+  const sorted = (s: Set<string>): string[] => [...s].sort(compareStrings)
+  return {stores: {fn: sorted(sets.fn), tp: sorted(sets.tp), st: sorted(sets.st), en: sorted(sets.en)}, counts}
+}
+
+/** Plain code-unit order, the order records are kept in (and, for ASCII, SQLite's BINARY order). */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
