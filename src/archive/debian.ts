@@ -71,7 +71,17 @@ export async function fetchPackagesIndex(
   } catch (e) {
     if (!(e instanceof KcompatError) || e.code !== 'DOWNLOAD_NOT_FOUND') throw e
   }
-  return parsePackages(gzipDecompress(await fetchBytes(`${base}.gz`, {retryDelayMs})).toString('utf8'))
+  try {
+    return parsePackages(gzipDecompress(await fetchBytes(`${base}.gz`, {retryDelayMs})).toString('utf8'))
+  } catch (e) {
+    if (e instanceof KcompatError && e.code === 'DOWNLOAD_NOT_FOUND') {
+      throw new KcompatError(
+        'ARCHIVE_NO_INDEX',
+        `${mirror} has no ${component} package index for ${arch} in ${suite} (neither Packages.xz nor Packages.gz); the suite may not carry that architecture (e.g. bookworm-security has no s390x)`,
+      )
+    }
+    throw e
+  }
 }
 
 export interface KernelPackageInfo {
