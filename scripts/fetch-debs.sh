@@ -11,19 +11,20 @@
 # system's dpkg architecture list and /var/lib/apt/lists are left alone.
 #
 # Usage:
-#   scripts/fetch-debs.sh                 # every architecture
+#   scripts/fetch-debs.sh                 # every target
 #   scripts/fetch-debs.sh amd64 arm64     # only these
 #   KCOMPAT_ABI=56 scripts/fetch-debs.sh  # pin the 6.1 ABI (default: newest available)
 #
-# Per architecture, the package is the 6.1 (bookworm) kernel image:
-#   amd64   linux-image-6.1.0-N-cloud-amd64     (BTF; bzImage, lz4 payload)
-#   arm64   linux-image-6.1.0-N-cloud-arm64     (BTF; uncompressed Image)
-#   s390x   linux-image-6.1.0-N-s390x           (no BTF in Debian 12)
-#   ppc64el linux-image-6.1.0-N-powerpc64le     (no BTF in Debian 12)
-#   i386    linux-image-6.1.0-N-686             (no BTF in Debian 12)
+# Targets (the 6.1 kernel of bookworm unless noted):
+#   amd64      linux-image-6.1.0-N-cloud-amd64        (BTF; bzImage, lz4 payload)
+#   arm64      linux-image-6.1.0-N-cloud-arm64        (BTF; uncompressed, EFI-signed Image)
+#   s390x      linux-image-6.1.0-N-s390x              (no BTF in Debian 12; xz payload)
+#   ppc64el    linux-image-6.1.0-N-powerpc64le        (no BTF in Debian 12; plain ELF vmlinux)
+#   i386       linux-image-6.1.0-N-686                (no BTF in Debian 12; bzImage, xz payload)
+#   amd64-6.12 linux-image-6.12.N+deb12-cloud-amd64   (BTF; bzImage, zstd payload)
 #
-# Prints one line per package: ARCH PACKAGE VERSION FILE.  Exit status is non-zero
-# if any requested architecture could not be fetched.
+# Prints one line per package: TARGET PACKAGE VERSION FILE.  Exit status is non-zero
+# if any requested target could not be fetched.
 set -euo pipefail
 
 CACHE=${KCOMPAT_TEST_CACHE:-$HOME/.cache/kcompat-test}
@@ -36,14 +37,16 @@ for t in apt-get apt-cache; do
   command -v "$t" >/dev/null || { echo "error: missing tool: $t" >&2; exit 1; }
 done
 
-# Package-name regex (ABI number in group) per architecture.
-flavor_of() {
+# Targets: the Debian architecture and the package-name regex (newest match wins).
+arch_of() { echo "${1%%-6.12}"; }
+regex_of() {
   case $1 in
-    amd64) echo cloud-amd64 ;;
-    arm64) echo cloud-arm64 ;;
-    s390x) echo s390x ;;
-    ppc64el) echo powerpc64le ;;
-    i386) echo 686 ;;
+    amd64) echo '^linux-image-6\.1\.0-[0-9]+-cloud-amd64$' ;;
+    arm64) echo '^linux-image-6\.1\.0-[0-9]+-cloud-arm64$' ;;
+    s390x) echo '^linux-image-6\.1\.0-[0-9]+-s390x$' ;;
+    ppc64el) echo '^linux-image-6\.1\.0-[0-9]+-powerpc64le$' ;;
+    i386) echo '^linux-image-6\.1\.0-[0-9]+-686$' ;;
+    amd64-6.12) echo '^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64$' ;;
     *) return 1 ;;
   esac
 }
@@ -62,40 +65,42 @@ apt_opts() {
 SANDBOX=()
 if [[ $(id -u) == 0 ]]; then SANDBOX=(-o APT::Sandbox::User=root); fi
 
-fetch_arch() {
-  local arch=$1 flavor opts=() pkg deb ver
-  flavor=$(flavor_of "$arch") || { echo "error: unknown architecture $arch" >&2; return 1; }
+fetch_target() {
+  local target=$1 arch re opts=() pkg deb ver
+  re=$(regex_of "$target") || { echo "error: unknown target $target" >&2; return 1; }
+  arch=$(arch_of "$target")
   mapfile -t opts < <(apt_opts "$arch")
   if [[ ${#opts[@]} -gt 0 ]]; then
     local d=$CACHE/apt-$arch
     mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
-    # refresh the private index at most once a day
+    # refresh the private index at most once a day; a partly failed update (a mirror
+    # in sync) still leaves usable lists
     if [[ -z $(find "$d/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1) ]]; then
       log "apt-get update (private $arch index)"
-      apt-get "${opts[@]}" "${SANDBOX[@]}" -q update >&2
+      apt-get "${opts[@]}" "${SANDBOX[@]}" -q update >&2 || log "warning: apt-get update for $arch reported errors"
     fi
   fi
-  if [[ -n "${KCOMPAT_ABI:-}" ]]; then
-    pkg=linux-image-6.1.0-$KCOMPAT_ABI-$flavor
+  if [[ -n "${KCOMPAT_ABI:-}" && "$target" != *-6.12 ]]; then
+    pkg=${re#^}; pkg=${pkg%$}; pkg=${pkg//\\./.}; pkg=${pkg/\[0-9\]+/$KCOMPAT_ABI}
   else
-    pkg=$(apt-cache "${opts[@]}" search --names-only "^linux-image-6\\.1\\.0-[0-9]+-${flavor}\$" |
-      awk '{print $1}' | sort -V | tail -n1)
+    pkg=$(apt-cache "${opts[@]}" search --names-only "$re" | awk '{print $1}' | sort -V | tail -n1)
   fi
-  [[ -n "$pkg" ]] || { echo "error: no 6.1 $flavor kernel package for $arch" >&2; return 1; }
+  [[ -n "$pkg" ]] || { echo "error: no package matches $re for $arch" >&2; return 1; }
   ver=$(apt-cache "${opts[@]}" show --no-all-versions "$pkg" | awk '/^Version:/{print $2; exit}')
+  [[ -n "$ver" ]] || { echo "error: $pkg has no version in the index" >&2; return 1; }
   deb=$(ls "$DEBS/${pkg}_"*"_${arch}.deb" 2>/dev/null | grep -F "_${ver//:/%3a}_" | head -1 || true)
   if [[ -z "$deb" ]]; then
     log "downloading $pkg $ver ($arch)"
-    (cd "$DEBS" && apt-get "${opts[@]}" "${SANDBOX[@]}" -q download "$pkg=$ver" >&2)
-    deb=$(ls "$DEBS/${pkg}_"*"_${arch}.deb" | head -1)
+    (cd "$DEBS" && apt-get "${opts[@]}" "${SANDBOX[@]}" -q download "$pkg=$ver" >&2) || return 1
+    deb=$(ls "$DEBS/${pkg}_"*"_${arch}.deb" | grep -F "_${ver//:/%3a}_" | head -1)
   fi
-  printf '%s %s %s %s\n' "$arch" "$pkg" "$ver" "$deb"
+  printf '%s %s %s %s\n' "$target" "$pkg" "$ver" "$deb"
 }
 
-ARCHES=("$@")
-[[ ${#ARCHES[@]} -gt 0 ]] || ARCHES=(amd64 arm64 s390x ppc64el i386)
+TARGETS=("$@")
+[[ ${#TARGETS[@]} -gt 0 ]] || TARGETS=(amd64 arm64 s390x ppc64el i386 amd64-6.12)
 status=0
-for a in "${ARCHES[@]}"; do
-  fetch_arch "$a" || status=1
+for t in "${TARGETS[@]}"; do
+  fetch_target "$t" || status=1
 done
 exit $status

@@ -260,6 +260,8 @@ interface ZstdFrame {
   end: number
   /** Frame_Content_Size, when the frame declares it. */
   contentSize: number | undefined
+  /** Content_Checksum (low 32 bits of XXH64 of the content), when the frame has one. */
+  checksum: number | undefined
 }
 
 interface ZstdLayout {
@@ -321,20 +323,131 @@ export function zstdLayout(b: Uint8Array): ZstdLayout {
     }
     if (checksum) p += 4
     if (p > b.length) throw corrupt('zstd', 'checksum runs past the end of the data', p)
-    frames.push({start, end: p, contentSize: fcs})
+    frames.push({start, end: p, contentSize: fcs, checksum: checksum ? u32le(b, p - 4) : undefined})
     if (frames.length > 10_000) throw corrupt('zstd', 'too many frames', p)
   }
   if (frames.length === 0) throw corrupt('zstd', 'no zstd frame', 0)
   return {end: p, frames, contentSize, maxWindow}
 }
 
+// XXH64 (xxHash doc/xxhash_spec.md), needed for zstd's Content_Checksum: the low 32
+// bits of XXH64(content, seed 0). 64-bit arithmetic on (hi, lo) pairs of uint32.
+const P1H = 0x9e3779b1, P1L = 0x85ebca87
+const P2H = 0xc2b2ae3d, P2L = 0x27d4eb4f
+const P3H = 0x165667b1, P3L = 0x9e3779f9
+const P4H = 0x85ebca77, P4L = 0xc2b2ae63
+const P5H = 0x27d4eb2f, P5L = 0x165667c5
+let rh = 0
+let rl = 0
+/** (ah,al) * (bh,bl) mod 2^64 into (rh, rl): 16-bit limbs for the low words' full product. */
+function mul64(ah: number, al: number, bh: number, bl: number): void {
+  const a0 = al & 0xffff, a1 = al >>> 16, b0 = bl & 0xffff, b1 = bl >>> 16
+  const p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0
+  const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff)
+  rl = (((mid & 0xffff) << 16) | (p00 & 0xffff)) >>> 0
+  rh = (a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16) + Math.imul(al, bh) + Math.imul(ah, bl)) >>> 0
+}
+function add64(ah: number, al: number, bh: number, bl: number): void {
+  const lo = al + bl
+  rl = lo >>> 0
+  rh = (ah + bh + (lo > 0xffffffff ? 1 : 0)) >>> 0
+}
+function rotl64(h: number, l: number, r: number): void {
+  rh = ((h << r) | (l >>> (32 - r))) >>> 0
+  rl = ((l << r) | (h >>> (32 - r))) >>> 0
+}
+/** round(acc, lane) = rotl(acc + lane * P2, 31) * P1 */
+function xxRound(ah: number, al: number, lh: number, ll: number): void {
+  mul64(lh, ll, P2H, P2L)
+  add64(ah, al, rh, rl)
+  rotl64(rh, rl, 31)
+  mul64(rh, rl, P1H, P1L)
+}
+
+/** Low 32 bits of XXH64(data, seed 0). */
+export function xxh64Low32(d: Uint8Array): number {
+  const len = d.length
+  let p = 0
+  let ah: number, al: number
+  if (len >= 32) {
+    add64(P1H, P1L, P2H, P2L)
+    let v1h = rh, v1l = rl
+    let v2h = P2H, v2l = P2L
+    let v3h = 0, v3l = 0
+    let v4h = ~P1H >>> 0, v4l = (-P1L) >>> 0 // -P1 (two's complement; P1's low word is not 0)
+    for (; p + 32 <= len; p += 32) {
+      xxRound(v1h, v1l, u32le(d, p + 4), u32le(d, p))
+      v1h = rh; v1l = rl
+      xxRound(v2h, v2l, u32le(d, p + 12), u32le(d, p + 8))
+      v2h = rh; v2l = rl
+      xxRound(v3h, v3l, u32le(d, p + 20), u32le(d, p + 16))
+      v3h = rh; v3l = rl
+      xxRound(v4h, v4l, u32le(d, p + 28), u32le(d, p + 24))
+      v4h = rh; v4l = rl
+    }
+    rotl64(v1h, v1l, 1); ah = rh; al = rl
+    rotl64(v2h, v2l, 7); add64(ah, al, rh, rl); ah = rh; al = rl
+    rotl64(v3h, v3l, 12); add64(ah, al, rh, rl); ah = rh; al = rl
+    rotl64(v4h, v4l, 18); add64(ah, al, rh, rl); ah = rh; al = rl
+    for (const [vh, vl] of [[v1h, v1l], [v2h, v2l], [v3h, v3l], [v4h, v4l]] as const) {
+      xxRound(0, 0, vh, vl)
+      ah = (ah ^ rh) >>> 0; al = (al ^ rl) >>> 0
+      mul64(ah, al, P1H, P1L)
+      add64(rh, rl, P4H, P4L); ah = rh; al = rl
+    }
+  } else {
+    ah = P5H; al = P5L
+  }
+  add64(ah, al, Math.floor(len / 2 ** 32), len >>> 0); ah = rh; al = rl
+  for (; p + 8 <= len; p += 8) {
+    xxRound(0, 0, u32le(d, p + 4), u32le(d, p))
+    ah = (ah ^ rh) >>> 0; al = (al ^ rl) >>> 0
+    rotl64(ah, al, 27)
+    mul64(rh, rl, P1H, P1L)
+    add64(rh, rl, P4H, P4L); ah = rh; al = rl
+  }
+  if (p + 4 <= len) {
+    mul64(0, u32le(d, p), P1H, P1L)
+    ah = (ah ^ rh) >>> 0; al = (al ^ rl) >>> 0
+    rotl64(ah, al, 23)
+    mul64(rh, rl, P2H, P2L)
+    add64(rh, rl, P3H, P3L); ah = rh; al = rl
+    p += 4
+  }
+  for (; p < len; p++) {
+    mul64(0, d[p]!, P5H, P5L)
+    ah = (ah ^ rh) >>> 0; al = (al ^ rl) >>> 0
+    rotl64(ah, al, 11)
+    mul64(rh, rl, P1H, P1L); ah = rh; al = rl
+  }
+  // avalanche: ^= >>33, *= P2, ^= >>29, *= P3, ^= >>32
+  al = (al ^ (ah >>> 1)) >>> 0
+  mul64(ah, al, P2H, P2L); ah = rh; al = rl
+  al = (al ^ ((al >>> 29) | (ah << 3))) >>> 0
+  ah = (ah ^ (ah >>> 29)) >>> 0
+  mul64(ah, al, P3H, P3L); ah = rh; al = rl
+  al = (al ^ ah) >>> 0
+  return al
+}
+
 /**
  * Decompresses the zstd frames at the start of `b` (trailing data ignored), capped at
- * `max`: frame by frame, into an exactly sized buffer where the frame declares its size,
- * streaming with a running count where it does not (the kernel build compresses from a
- * pipe, so its frames do not).
+ * `max`, frame by frame:
+ *
+ * - a frame that declares its size is decoded by fzstd into an exactly sized buffer;
+ * - the kernel build compresses from a pipe, so its one frame does not declare a size,
+ *   and `zstd -22 --ultra` gives it a 128 MiB window. fzstd's streaming decoder moves its
+ *   whole window for every 128 KiB block (10+ s for a kernel), so such a frame is decoded
+ *   one-shot into a buffer of `expected` bytes when the caller knows the size (the
+ *   bzImage trailer), else by the system's `zstd` (output capped), else, slowly but
+ *   correctly, by fzstd's streaming decoder with a running count.
+ *
+ * fzstd does not check sizes or checksums when it writes into a given buffer (a frame
+ * that decodes to fewer or more bytes goes unnoticed), so every frame with a
+ * Content_Checksum (the zstd CLI's default; the kernel's frames have one) is verified
+ * here with XXH64.
  */
-export function unzstd(b: Uint8Array, max: number): {data: Uint8Array; end: number} {
+export function unzstd(b: Uint8Array, max: number, expected?: number): {data: Uint8Array; end: number} {
   const {end, frames, contentSize, maxWindow} = zstdLayout(b)
   if (contentSize !== undefined && contentSize > max) throw tooLarge('zstd', max)
   if (maxWindow > Math.max(max, 1 << 27)) {
@@ -345,22 +458,39 @@ export function unzstd(b: Uint8Array, max: number): {data: Uint8Array; end: numb
   try {
     for (const f of frames) {
       const input = b.subarray(f.start, f.end)
-      if (f.contentSize !== undefined) {
-        if (total + f.contentSize > max) throw tooLarge('zstd', max)
-        const out = zstdDecompressOneShot(input, new Uint8Array(f.contentSize))
-        if (out.length !== f.contentSize) throw new Error(`frame expanded to ${out.length} bytes, its header says ${f.contentSize}`)
-        chunks.push(out)
-        total += out.length
-        continue
+      const size = f.contentSize ?? (frames.length === 1 ? expected : undefined)
+      let out: Uint8Array | undefined
+      if (size !== undefined) {
+        if (total + size > max) throw tooLarge('zstd', max)
+        out = zstdDecompressOneShot(input, new Uint8Array(size))
+        if (out.length !== size) throw new Error(`frame expanded to ${out.length} bytes, expected ${size}`)
+      } else {
+        try {
+          out = viaTool('zstd', 'zstd', ['--decompress', '--stdout', '--quiet'], 'zstd', input, max - total, [0]).data
+        } catch (e) {
+          if (!(e instanceof InputError && e.code === 'TOOL_MISSING')) throw e
+        }
+        if (!out) {
+          const parts: Uint8Array[] = []
+          let n = 0
+          const d = new ZstdDecompress((chunk) => {
+            n += chunk.length
+            if (total + n > max) throw tooLarge('zstd', max)
+            parts.push(chunk)
+          })
+          for (let at = 0; at < input.length; at += 1 << 20) {
+            d.push(input.subarray(at, Math.min(input.length, at + (1 << 20))), at + (1 << 20) >= input.length)
+          }
+          out = concat(parts, n)
+        }
       }
-      const d = new ZstdDecompress((chunk) => {
-        total += chunk.length
-        if (total > max) throw tooLarge('zstd', max)
-        chunks.push(chunk)
-      })
-      for (let at = 0; at < input.length; at += 1 << 20) {
-        d.push(input.subarray(at, Math.min(input.length, at + (1 << 20))), at + (1 << 20) >= input.length)
+      if (f.checksum !== undefined && xxh64Low32(out) !== f.checksum) {
+        throw new Error(
+          `content checksum mismatch in the frame at byte ${f.start}${f.contentSize === undefined && size !== undefined ? ` (or it does not expand to the ${size} bytes expected)` : ''}`,
+        )
       }
+      chunks.push(out)
+      total += out.length
     }
   } catch (e) {
     if (e instanceof KcompatError) throw e
@@ -560,6 +690,7 @@ function viaTool(
     throw new InputError('TOOL_MISSING', `${format} data needs '${tool}' (install ${pkg}), which is not installed`, {cause: err})
   }
   if (err?.code === 'ENOBUFS' || (r.stdout && r.stdout.length > max)) throw tooLarge(format, max, err)
+  if (r.status !== null && r.status !== 0 && r.stdout && r.stdout.length >= max) throw tooLarge(format, max)
   if (err) throw corrupt(format, err.message, undefined, err)
   if (r.status === null || !okStatus.includes(r.status) || r.stdout.length === 0) {
     throw corrupt(format, `${tool} failed: ${r.stderr.toString().trim() || `exit ${r.status}`}`)
@@ -598,7 +729,7 @@ export function decompressPrefix(
     case 'xz':
       return unxz(bytes, maxOutput).data
     case 'zstd':
-      return unzstd(bytes, maxOutput).data
+      return unzstd(bytes, maxOutput, expectedSize).data
     case 'lz4':
       return unlz4Legacy(bytes, maxOutput, expectedSize).data
     case 'bzip2':

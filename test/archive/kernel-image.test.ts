@@ -15,6 +15,7 @@ import {
   extractKernelBtf,
   findBtfBlob,
   unlz4Legacy,
+  xxh64Low32,
   zstdLayout,
   type KernelCompression,
 } from '../../src/archive/kernel-image.js'
@@ -113,6 +114,23 @@ describe('decompressors match the system tools (with trailing data)', () => {
     expect(Buffer.from(decompressPrefix('zstd', Buffer.concat([z, u32(big.length)]))).equals(big)).toBe(true)
   })
 
+  it('XXH64 (zstd content checksum) agrees with the zstd CLI for every tail length', () => {
+    if (!requireTool('zstd', 'zstd checksum')) return
+    for (const n of [0, 1, 3, 4, 5, 7, 8, 9, 31, 32, 33, 39, 63, 64, 65, 100, 1000, 65537]) {
+      const d = Buffer.alloc(n)
+      for (let i = 0; i < n; i++) d[i] = (i * 31 + 7) & 0xff
+      const f = zstdLayout(run('zstd', ['-q', '-c'], {input: d})).frames[0]!
+      expect(xxh64Low32(d), `length ${n}`).toBe(f.checksum)
+    }
+  })
+
+  it('a zstd frame whose content does not match its checksum is corrupt', () => {
+    if (!requireTool('zstd', 'zstd checksum')) return
+    const z = Buffer.from(run('zstd', ['-q', '-c', elfPath]))
+    z[z.length - 1] ^= 1
+    expect(() => decompressPrefix('zstd', z)).toThrow(expect.objectContaining({code: 'INPUT_CORRUPT_ZSTD'}))
+  })
+
   it('zstd frame walk finds the exact end and declared size', () => {
     if (!requireTool('zstd', 'zstd frame walk')) return
     // from a pipe (as the kernel build does) zstd cannot declare the size; from a file it does
@@ -170,10 +188,13 @@ describe('bzImage (x86 boot protocol)', () => {
 
   it('a trailer that disagrees with the payload is corrupt', () => {
     if (!requireTool('zstd', 'zstd bzImage')) return
+    // the piped frame declares no size, so the trailer sizes the output buffer
     const z = run('zstd', ['-q', '-c'], {input: elf})
-    expect(() => extractKernelBtf(bzImage(Buffer.concat([z, u32(elf.length + 1)])))).toThrow(
-      expect.objectContaining({code: 'INPUT_CORRUPT_ZSTD'}),
-    )
+    for (const wrong of [elf.length - 1, elf.length + 1000]) {
+      expect(() => extractKernelBtf(bzImage(Buffer.concat([z, u32(wrong)])))).toThrow(
+        expect.objectContaining({code: 'INPUT_CORRUPT_ZSTD'}),
+      )
+    }
   })
 
   it('an unknown payload compression is INPUT_UNKNOWN_IMAGE_FORMAT', () => {
