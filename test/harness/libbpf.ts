@@ -1,0 +1,148 @@
+/**
+ * The libbpf oracle for CO-RE tests: builds test/harness/core_harness.c against the
+ * system's libbpf (Debian libbpf-dev) once per test process, runs it on an object and a
+ * kernel BTF, and parses libbpf's debug log into one decision per relocation.
+ *
+ * Nothing here computes an expected value: every decision is what libbpf printed.
+ */
+import {spawnSync} from 'node:child_process'
+import {existsSync, mkdirSync} from 'node:fs'
+import {join} from 'node:path'
+import {scratchDir} from '../helpers/fixtures.js'
+import {findTool} from '../helpers/tools.js'
+
+const SOURCE = join(import.meta.dirname, 'core_harness.c')
+
+/** libbpf's decision for one relocation. */
+export interface LibbpfDecision {
+  program: string
+  /** relo #N */
+  index: number
+  insn: number
+  status: 'patched' | 'poisoned' | 'failed'
+  /** For patched: the value written, as libbpf logs it (u64). */
+  value?: bigint
+  /** For patched: the value found in the instruction. */
+  original?: bigint
+  /** The instruction class libbpf names: 'ALU/ALU64', 'LDX/ST/STX', 'LDIMM64'. */
+  insnClass?: string
+  memSize?: {from: number; to: number}
+}
+
+export interface HarnessRun {
+  decisions: LibbpfDecision[]
+  /** libbpf's full output, for failure messages. */
+  log: string
+  /** bpf_object__load's return value. */
+  loadResult: number
+}
+
+let built: string | undefined
+let buildError: string | undefined
+
+/**
+ * The harness binary, built on first use; undefined (with {@link harnessUnavailable}
+ * saying why) when there is no C compiler or no libbpf-dev.
+ */
+export function harnessBinary(): string | undefined {
+  if (built || buildError) return built
+  const cc = findTool('cc') ?? findTool('gcc')
+  if (!cc) {
+    buildError = "no C compiler ('cc')"
+    return undefined
+  }
+  if (!existsSync('/usr/include/bpf/libbpf.h')) {
+    buildError = 'libbpf-dev is not installed (/usr/include/bpf/libbpf.h)'
+    return undefined
+  }
+  const dir = join(scratchDir(), 'core-harness')
+  mkdirSync(dir, {recursive: true})
+  const out = join(dir, 'core_harness')
+  const r = spawnSync(cc, ['-O1', '-Wall', '-o', out, SOURCE, '-lbpf', '-ldl'], {encoding: 'utf8'})
+  if (r.status !== 0) {
+    buildError = `building the harness failed: ${r.stderr || r.error?.message}`
+    return undefined
+  }
+  built = out
+  return built
+}
+
+/** Why the harness cannot be built (after {@link harnessBinary} returned undefined). */
+export function harnessUnavailable(): string {
+  return buildError ?? 'unknown'
+}
+
+/**
+ * Whether the libbpf oracle is available. Prints why not; under CI (CI=true), where
+ * .ci/run installs a compiler and libbpf-dev, a missing harness is an error.
+ */
+export function requireHarness(why: string): boolean {
+  if (harnessBinary()) return true
+  const msg = `skipping ${why}: the libbpf harness is unavailable: ${harnessUnavailable()}`
+  if (process.env.CI === 'true') throw new Error(`${msg} (CI must install cc and libbpf-dev)`)
+  console.warn(msg)
+  return false
+}
+
+export interface HarnessOptions {
+  /** Stand-in for /sys/kernel/btf/vmlinux (default: the kernel BTF itself). */
+  vmlinux?: string
+  kconfig?: string
+  kallsyms?: string
+}
+
+const RELO = /^libbpf: prog '([^']*)': relo #(\d+): (.*)$/
+
+/** Runs libbpf on `object` with `btf_custom_path = kernelBtf` and parses its decisions. */
+export function runHarness(object: string, kernelBtf: string, options: HarnessOptions = {}): HarnessRun {
+  const bin = harnessBinary()
+  if (!bin) throw new Error(`libbpf harness unavailable: ${harnessUnavailable()}`)
+  const args = [object, kernelBtf]
+  if (options.vmlinux) args.push('--vmlinux', options.vmlinux)
+  if (options.kconfig) args.push('--kconfig', options.kconfig)
+  if (options.kallsyms) args.push('--kallsyms', options.kallsyms)
+  const r = spawnSync(bin, args, {encoding: 'utf8', maxBuffer: 1 << 28})
+  if (r.status !== 0) throw new Error(`core_harness exited ${r.status ?? r.signal}: ${r.stderr}\n${r.stdout.slice(-4000)}`)
+  const log = r.stdout
+  const byKey = new Map<string, LibbpfDecision>()
+  const decisions: LibbpfDecision[] = []
+  const get = (program: string, index: number, insn: number): LibbpfDecision => {
+    const key = `${program}#${index}`
+    let d = byKey.get(key)
+    if (!d) {
+      d = {program, index, insn, status: 'patched'}
+      byKey.set(key, d)
+      decisions.push(d)
+    }
+    return d
+  }
+  let m: RegExpExecArray | null
+  for (const line of log.split('\n')) {
+    if (!(m = RELO.exec(line))) continue
+    const program = m[1]!
+    const index = Number(m[2])
+    const rest = m[3]!
+    let p: RegExpExecArray | null
+    if ((p = /^patched insn #(\d+) \(([^)]+)\) (imm|off|imm64) (\d+) -> (\d+)$/.exec(rest))) {
+      const d = get(program, index, Number(p[1]))
+      d.status = 'patched'
+      d.insnClass = p[2]
+      d.original = BigInt(p[4]!)
+      d.value = BigInt(p[5]!)
+    } else if ((p = /^patched insn #(\d+) \(([^)]+)\) mem_sz (\d+) -> (\d+)$/.exec(rest))) {
+      get(program, index, Number(p[1])).memSize = {from: Number(p[3]), to: Number(p[4])}
+    } else if ((p = /^substituting insn #(\d+) w\/ invalid insn$/.exec(rest))) {
+      // ld_imm64 poisons its second slot first; the relocation's instruction is the lower index.
+      const insn = Number(p[1])
+      const d = get(program, index, insn)
+      d.status = 'poisoned'
+      d.insn = Math.min(d.insn, insn)
+      delete d.value
+    } else if (/^(failed to relocate|failed to patch insn)/.test(rest) || /ambiguity|unexpected insn|can't be|value too big|unexpected mem size|invalid new mem size|unrecognized/.test(rest)) {
+      const d = get(program, index, -1)
+      d.status = 'failed'
+    }
+  }
+  const lr = /harness: load returned (-?\d+)/.exec(log)
+  return {decisions, log, loadResult: lr ? Number(lr[1]) : NaN}
+}
