@@ -1,22 +1,26 @@
 /**
  * C type names and declarations rendered from BTF, as the index stores them.
  *
- * The format is C's own declarator syntax, with an identifier or without one (an
- * "abstract declarator", the form C uses in casts and `sizeof`):
+ * The format is C declarator syntax spaced exactly as libbpf's btf_dump spaces it, i.e.
+ * as the declarations in a `bpftool btf dump … format c` vmlinux.h read, with or
+ * without an identifier (without one it is an "abstract declarator", C's form for casts
+ * and `sizeof`):
  *
- *   u32                        struct task_struct *        const char *
- *   char[16]                   struct list_head *[4]       int (*)[4]
- *   void (*)(struct rcu_head *)                            char *const
- *   long do_sys_open(int dfd, const char *filename, int flags, umode_t mode)
+ *   u32                          struct task_struct *         const char *
+ *   char[16]                     struct list_head *[4]        int (*)[4]
+ *   void (*)(struct rcu_head *)  char * const                 struct dentry * (*)(int)
+ *   long int do_sys_open(int dfd, const char *filename, int flags, umode_t mode)
  *
- * Rules: a space separates the base type from a declarator unless the declarator starts
- * with `[`; `*` binds to what follows it (`char *p`); qualifiers of the base type come
- * first (`const char`), qualifiers of a pointer follow its `*` (`char *const`);
- * anonymous types are `struct {...}`, `union {...}`, `enum {...}`; a forward declaration
- * is `struct name` / `union name`; type tags (`__user`, `__rcu`, … as btf_type_tag) are
- * left out, as they are attributes, not part of the C type; a prototype without
- * parameters is `(void)`, a variadic one ends in `...`; a parameter without a name is
- * just its type.
+ * Rules (libbpf's): a space separates the base type from a declarator unless the
+ * declarator starts with `[`; `*` binds to a following name or `*` (`char **p`) and is
+ * followed by a space before a qualifier or `(` (`char * const p`, `int * (*f)(void)`);
+ * qualifiers of the base type come first (innermost first: `volatile const int`);
+ * qualifiers directly on an array or function type are dropped (GCC emits them
+ * spuriously); anonymous types are `struct {...}`, `union {...}`, `enum {...}`; a
+ * forward declaration is `struct name` / `union name`; type tags (`__user`, `__rcu` as
+ * btf_type_tag) are left out: they are attributes, not part of the C type; a prototype
+ * without parameters is `(void)`, a variadic one ends in `...`; a parameter without a
+ * name is just its type.
  *
  * Names that contain control characters (never seen in kernel BTF, but possible in
  * crafted input) have them replaced by `?`, so the index's separators stay unambiguous.
@@ -112,17 +116,23 @@ export class CTypeNamer {
       case Kind.VOLATILE:
       case Kind.RESTRICT: {
         const q = t.kind === Kind.CONST ? 'const' : t.kind === Kind.VOLATILE ? 'volatile' : 'restrict'
-        // A qualified pointer: the qualifier goes after its `*` (`char *const p`).
-        if (this.peek(t.type, depth).kind === Kind.PTR) {
-          return this.render(t.type, decl === '' ? q : `${q} ${decl}`, quals, depth + 1)
+        const next = this.peek(t.type, depth).kind
+        // A qualified pointer: the qualifier follows its `*` (`char * const p`).
+        if (next === Kind.PTR) {
+          const rest = decl === '' || decl.startsWith(' ') ? decl : ` ${decl}`
+          return this.render(t.type, ` ${q}${rest}`, quals, depth + 1)
         }
-        return this.render(t.type, decl, quals === '' ? q : `${quals} ${q}`, depth + 1)
+        // On an array or a function type: dropped, as libbpf does.
+        if (next === Kind.ARRAY || next === Kind.FUNC_PROTO) return this.render(t.type, decl, quals, depth + 1)
+        // On the base type: in front of it, innermost qualifier first.
+        return this.render(t.type, decl, quals === '' ? q : `${q} ${quals}`, depth + 1)
       }
       case Kind.TYPE_TAG:
         return this.render(t.type, decl, quals, depth + 1)
       case Kind.PTR: {
         const target = this.peek(t.type, depth).kind
-        const inner = target === Kind.ARRAY || target === Kind.FUNC_PROTO ? `(*${decl})` : `*${decl}`
+        const star = decl.startsWith('(') ? `* ${decl}` : `*${decl}`
+        const inner = target === Kind.ARRAY || target === Kind.FUNC_PROTO ? `(${star})` : star
         return this.render(t.type, inner, quals, depth + 1)
       }
       case Kind.ARRAY:
@@ -134,7 +144,7 @@ export class CTypeNamer {
           if (p.type === 0 && p.name === '' && i === t.params.length - 1) params.push('...')
           else params.push(depth + 1 > MAX_DEPTH ? '?' : this.render(p.type, cleanName(p.name), '', depth + 1))
         }
-        return this.render(t.returnType, `${decl}(${params.length === 0 ? 'void' : params.join(', ')})`, quals, depth + 1)
+        return this.render(t.returnType, `${decl}(${params.length === 0 ? 'void' : params.join(', ')})`, '', depth + 1)
       }
       case Kind.FUNC:
       case Kind.VAR:

@@ -230,8 +230,10 @@ const QUALS: Record<string, string> = {CONST: 'const', VOLATILE: 'volatile', RES
 
 /**
  * The C declaration of `name` with type `id` (abstract when name is ''), written from
- * the C declarator rules: qualifiers of the base type in front, `*` binds right,
- * pointers to arrays/functions in parentheses, `T[N]` without a space.
+ * the C declarator rules with libbpf's spacing (as in bpftool's vmlinux.h): qualifiers
+ * of the base type in front, innermost first; `*` binds right but is followed by a space
+ * before a qualifier or `(`; pointers to arrays/functions in parentheses; `T[N]` without
+ * a space; qualifiers of arrays and functions dropped.
  */
 export function rawDecl(types: Map<number, RawType>, id: number, name: string): string {
   let decl = name
@@ -259,8 +261,10 @@ export function rawDecl(types: Map<number, RawType>, id: number, name: string): 
       case 'RESTRICT': {
         let n = next()
         while (n && (QUALS[n.kind] || n.kind === 'TYPE_TAG')) n = types.get(n.type)
-        if (t.type !== 0 && n?.kind === 'PTR') decl = decl ? `${QUALS[t.kind]} ${decl}` : QUALS[t.kind]!
-        else quals = [...quals, QUALS[t.kind]!]
+        if (t.type !== 0 && n?.kind === 'PTR') decl = ` ${QUALS[t.kind]}${decl === '' || decl.startsWith(' ') ? decl : ` ${decl}`}`
+        else if (t.type !== 0 && (n?.kind === 'ARRAY' || n?.kind === 'FUNC_PROTO')) {
+          // libbpf drops qualifiers of arrays and functions
+        } else quals = [QUALS[t.kind]!, ...quals]
         break
       }
       case 'TYPE_TAG':
@@ -268,7 +272,8 @@ export function rawDecl(types: Map<number, RawType>, id: number, name: string): 
       case 'PTR': {
         let n = next()
         while (n && (QUALS[n.kind] || n.kind === 'TYPE_TAG')) n = types.get(n.type)
-        decl = t.type !== 0 && (n?.kind === 'ARRAY' || n?.kind === 'FUNC_PROTO') ? `(*${decl})` : `*${decl}`
+        const star = decl.startsWith('(') ? `* ${decl}` : `*${decl}`
+        decl = t.type !== 0 && (n?.kind === 'ARRAY' || n?.kind === 'FUNC_PROTO') ? `(${star})` : star
         break
       }
       case 'ARRAY':
@@ -279,6 +284,7 @@ export function rawDecl(types: Map<number, RawType>, id: number, name: string): 
           p.type === 0 && p.name === '' && i === t!.params.length - 1 ? '...' : rawDecl(types, p.type, p.name),
         )
         decl = `${decl}(${ps.length ? ps.join(', ') : 'void'})`
+        quals = []
         break
       }
       default:

@@ -1,0 +1,41 @@
+CREATE INDEX chunk_by_last_key ON chunk (store, last_key, seq);
+CREATE TABLE chunk (
+  store     TEXT NOT NULL CHECK (store IN ('fn', 'tp', 'st', 'en')),
+  seq       INTEGER NOT NULL,
+  first_key TEXT NOT NULL,
+  last_key  TEXT NOT NULL,
+  n         INTEGER NOT NULL,    -- records in the chunk
+  raw_size  INTEGER NOT NULL,    -- bytes before compression
+  quality   INTEGER NOT NULL,    -- Brotli quality the data was compressed with
+  data      BLOB NOT NULL,       -- Brotli-compressed UTF-8 lines
+  PRIMARY KEY (store, seq)
+);
+CREATE TABLE kernel (
+  id            INTEGER PRIMARY KEY,
+  distro        TEXT NOT NULL,
+  version       TEXT NOT NULL,
+  arch          TEXT NOT NULL,
+  release       TEXT NOT NULL,
+  flavor        TEXT NOT NULL,
+  btf           TEXT NOT NULL CHECK (btf IN ('in-kernel', 'generated', 'none')),
+  sha256        TEXT,
+  size          INTEGER,
+  path          TEXT,
+  config        TEXT,            -- JSON object of config facts, or NULL
+  source        TEXT NOT NULL,   -- JSON KernelSource
+  added         TEXT NOT NULL,
+  entry         TEXT NOT NULL,   -- the manifest entry this row was indexed from (JSON)
+  n_funcs       INTEGER,         -- NULL when the kernel has no BTF
+  n_tracepoints INTEGER,
+  n_structs     INTEGER,
+  n_enums       INTEGER,
+  UNIQUE (distro, version, arch, release)
+);
+CREATE TABLE kset (
+  id      INTEGER PRIMARY KEY,
+  kernels BLOB NOT NULL
+);
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;

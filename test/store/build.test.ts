@@ -1,0 +1,238 @@
+/**
+ * Building the index incrementally: nothing is redone when nothing changed, only the
+ * changed kernel is re-indexed, removed kernels are dropped, a bad tarball or a failing
+ * transaction writes nothing and leaves earlier kernels intact, and ensureIndex builds
+ * on first use and when the manifest changes.
+ */
+import {writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import Database from 'better-sqlite3'
+import {beforeAll, describe, expect, it} from 'vitest'
+import {readManifest, writeManifest} from '../../src/archive/manifest.js'
+import {INDEX_FILE, buildIndex, ensureIndex, resolveIndexPath} from '../../src/store/build.js'
+import {IndexBuildError} from '../../src/store/errors.js'
+import {KernelIndex, type KernelRef} from '../../src/store/query.js'
+import {
+  type FixtureKernel,
+  NO_BTF,
+  addFixtureKernel,
+  configFacts,
+  copyArchive,
+  fixtureArchive,
+  fixtureKernels,
+  tempDb,
+} from './helpers.js'
+
+const kernels = fixtureKernels()
+/** Size is not under test here: skip the slow final recompression. */
+const FAST = {compression: 'fast'} as const
+const keyOf = (k: KernelRef): string => `${k.distro}/${k.version}/${k.arch}/${k.release}`
+
+/** Everything the index stores, for before/after comparisons. */
+function snapshot(dbPath: string): unknown {
+  const db = new Database(dbPath, {readonly: true})
+  try {
+    return {
+      kernels: db.prepare('SELECT * FROM kernel ORDER BY id').all(),
+      ksets: db.prepare('SELECT * FROM kset ORDER BY id').all(),
+      chunks: db.prepare('SELECT store, seq, first_key, last_key, n, raw_size, hex(data) AS data FROM chunk ORDER BY store, seq').all(),
+    }
+  } finally {
+    db.close()
+  }
+}
+
+function funcKernels(dbPath: string, name: string): string[] {
+  const index = KernelIndex.open(dbPath)
+  try {
+    return index.findFunc(name).kernels.map(keyOf).sort()
+  } finally {
+    index.close()
+  }
+}
+
+/** A function that `k` has and no other fixture kernel has (from the index of the full archive). */
+function onlyIn(dbPath: string, k: FixtureKernel): string {
+  const index = KernelIndex.open(dbPath)
+  try {
+    const mine = index.kernelFuncs(k)
+    const others = kernels.filter((o) => o !== k).map((o) => index.kernelFuncs(o))
+    const name = [...mine.keys()].sort().find((n) => others.every((o) => !o.has(n)))
+    if (!name) throw new Error(`no function unique to ${k.release}`)
+    return name
+  } finally {
+    index.close()
+  }
+}
+
+describe.skipIf(kernels.length < 2)('incremental index build', () => {
+  let base: string
+  beforeAll(async () => {
+    base = await fixtureArchive()
+  })
+
+  it('a second build changes nothing; a changed kernel alone is re-indexed; metadata-only changes re-read no BTF', async () => {
+    const root = copyArchive(base)
+    const dbPath = tempDb()
+    const first = await buildIndex(root, dbPath, FAST)
+    expect(first.indexed.length).toBe(kernels.length + 1)
+
+    const before = snapshot(dbPath)
+    const progress: string[] = []
+    const again = await buildIndex(root, dbPath, {...FAST, onProgress: (p) => progress.push(p.kernel)})
+    expect(again).toMatchObject({indexed: [], updated: [], removed: [], unchanged: kernels.length + 1})
+    expect(progress).toEqual([])
+    expect(snapshot(dbPath)).toEqual(before)
+
+    // Replace one kernel's BTF by another kernel's: only it is re-indexed.
+    const [a, b] = [kernels[0]!, kernels[1]!]
+    const onlyA = onlyIn(dbPath, a)
+    const onlyB = onlyIn(dbPath, b)
+    await addFixtureKernel(root, a, b.btf)
+    const seen: {index: number; total: number; kernel: string}[] = []
+    const changed = await buildIndex(root, dbPath, {...FAST, onProgress: (p) => seen.push(p)})
+    expect(changed.indexed).toEqual([a.key])
+    expect(changed.updated).toEqual([])
+    expect(changed.unchanged).toBe(kernels.length)
+    expect(seen).toEqual([{index: 1, total: 1, action: 'index', kernel: a.key}])
+    expect(funcKernels(dbPath, onlyA)).toEqual([])
+    expect(funcKernels(dbPath, onlyB)).toEqual([a.key, b.key].sort())
+
+    // Config facts change, BTF does not: the row is updated, no BTF is read.
+    const facts = {...configFacts(b.release), CONFIG_BPF_LSM: 'y', CONFIG_EXTRA: 'm'}
+    await addFixtureKernel(root, b, b.btf, facts)
+    const meta = await buildIndex(root, dbPath, FAST)
+    expect(meta).toMatchObject({indexed: [], updated: [b.key]})
+    const index = KernelIndex.open(dbPath)
+    expect(index.listKernels({release: b.release})[0]!.config).toEqual(facts)
+    index.close()
+  })
+
+  it('a kernel removed from the manifest is dropped with the records only it had', async () => {
+    const root = copyArchive(base)
+    const dbPath = tempDb()
+    await buildIndex(root, dbPath, FAST)
+    const gone = kernels[kernels.length - 1]!
+    const unique = onlyIn(dbPath, gone)
+    const m = readManifest(root)
+    writeManifest(root, {...m, kernels: m.kernels.filter((e) => e.release !== gone.release)})
+    const r = await buildIndex(root, dbPath, FAST)
+    expect(r.removed).toEqual([gone.key])
+    const index = KernelIndex.open(dbPath)
+    try {
+      expect(index.listKernels().map(keyOf)).not.toContain(gone.key)
+      const f = index.findFunc(unique)
+      expect(f.kernels).toEqual([])
+      expect(f.absent.map(keyOf)).not.toContain(gone.key)
+      // the records of the others are intact
+      expect(index.findFunc('do_sys_open').kernels.length).toBe(kernels.length - 1)
+    } finally {
+      index.close()
+    }
+    // dropped records leave no kernel set behind that names the kernel
+    const db = new Database(dbPath, {readonly: true})
+    const used = db.prepare('SELECT COUNT(*) AS n FROM kset').get() as {n: number}
+    expect(used.n).toBeGreaterThan(0)
+    db.close()
+  })
+
+  it('a corrupt .btf.tar.xz is refused with its code; kernels before it stay, nothing of it is written', async () => {
+    const root = copyArchive(base)
+    const dbPath = tempDb()
+    const entries = readManifest(root).kernels
+    // The build goes in manifest order (distro, version, arch, release): corrupt the last one with BTF.
+    const victim = [...entries].filter((e) => e.path).sort((x, y) => (keyOf(x) < keyOf(y) ? -1 : 1)).pop()!
+    writeFileSync(join(root, victim.path!), Buffer.from('this is not xz data at all'))
+    let err: unknown
+    try {
+      await buildIndex(root, dbPath, FAST)
+    } catch (e) {
+      err = e
+    }
+    expect(err).toBeInstanceOf(IndexBuildError)
+    expect(err).toMatchObject({code: 'INPUT_CORRUPT_XZ', kernel: keyOf(victim)})
+    const index = KernelIndex.open(dbPath)
+    try {
+      const listed = index.listKernels().map(keyOf)
+      expect(listed).not.toContain(keyOf(victim))
+      expect(listed.length).toBe(entries.length - 1)
+      expect(index.findFunc('do_sys_open').kernels.map(keyOf)).not.toContain(keyOf(victim))
+      expect(index.findFunc('do_sys_open').kernels.length).toBe(kernels.length - 1)
+    } finally {
+      index.close()
+    }
+    // the manifest is not marked as indexed: the next ensureIndex tries again
+    await expect(ensureIndex(root, {db: dbPath})).rejects.toMatchObject({code: 'INPUT_CORRUPT_XZ'})
+  })
+
+  it('a tarball that does not match the manifest checksum is ARCHIVE_CHECKSUM', async () => {
+    const root = copyArchive(base)
+    const withBtf = readManifest(root).kernels.filter((e) => e.path)
+    const [x, y] = [withBtf[0]!, withBtf[1]!]
+    writeFileSync(join(root, x.path!), (await import('node:fs')).readFileSync(join(root, y.path!)))
+    await expect(buildIndex(root, tempDb(), FAST)).rejects.toMatchObject({code: 'ARCHIVE_CHECKSUM'})
+  })
+
+  it('a kernel whose transaction fails leaves the database exactly as before', async () => {
+    const root = copyArchive(base)
+    const dbPath = tempDb()
+    const [a, b] = [kernels[0]!, kernels[1]!]
+    await buildIndex(root, dbPath, FAST)
+    const before = snapshot(dbPath)
+    await addFixtureKernel(root, a, b.btf)
+    await expect(
+      buildIndex(root, dbPath, {
+        ...FAST,
+        beforeCommit: (k) => {
+          if (k === a.key) throw new Error('simulated failure inside the transaction')
+        },
+      }),
+    ).rejects.toThrow('simulated failure')
+    expect(snapshot(dbPath)).toEqual(before)
+    // and the next build does the work
+    expect((await buildIndex(root, dbPath, FAST)).indexed).toEqual([a.key])
+  })
+
+  it('ensureIndex builds on first use, then only when the manifest changes', async () => {
+    const root = copyArchive(base)
+    const first = await ensureIndex(root, {})
+    expect(first.dbPath).toBe(join(root, INDEX_FILE))
+    expect(first.build?.indexed.length).toBe(kernels.length + 1)
+    expect((await ensureIndex(root)).build).toBeUndefined()
+    const m = readManifest(root)
+    writeManifest(root, {...m, kernels: m.kernels.filter((e) => e.release !== NO_BTF.release)})
+    const after = await ensureIndex(root)
+    expect(after.build?.removed).toEqual([NO_BTF.key])
+    expect((await ensureIndex(root)).build).toBeUndefined()
+  })
+
+  it('an index of another record format is rebuilt from scratch', async () => {
+    const root = copyArchive(base)
+    const dbPath = tempDb()
+    await buildIndex(root, dbPath, FAST)
+    const db = new Database(dbPath)
+    db.prepare("UPDATE meta SET value = '0' WHERE key = 'record_format'").run()
+    db.close()
+    expect((await buildIndex(root, dbPath, FAST)).indexed.length).toBe(kernels.length + 1)
+  })
+
+  it('the index path: --db, then $KCOMPAT_INDEX, then <archive>/index.sqlite', () => {
+    const saved = process.env.KCOMPAT_INDEX
+    try {
+      delete process.env.KCOMPAT_INDEX
+      expect(resolveIndexPath('/tmp/some-archive', '/tmp/x.sqlite')).toBe('/tmp/x.sqlite')
+      expect(resolveIndexPath(base)).toBe(join(base, INDEX_FILE))
+      process.env.KCOMPAT_INDEX = '/tmp/env.sqlite'
+      expect(resolveIndexPath(base)).toBe('/tmp/env.sqlite')
+      expect(resolveIndexPath(base, '/tmp/flag.sqlite')).toBe('/tmp/flag.sqlite')
+    } finally {
+      if (saved === undefined) delete process.env.KCOMPAT_INDEX
+      else process.env.KCOMPAT_INDEX = saved
+    }
+  })
+
+  it('a missing archive directory is INDEX_NO_ARCHIVE', async () => {
+    await expect(buildIndex('/nonexistent/archive', tempDb())).rejects.toMatchObject({code: 'INDEX_NO_ARCHIVE'})
+    await expect(ensureIndex('/nonexistent/archive')).rejects.toMatchObject({code: 'INDEX_NO_ARCHIVE'})
+  })
+})

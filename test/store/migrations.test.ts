@@ -1,0 +1,98 @@
+/**
+ * Schema migrations: from an empty database to the newest, refusal of a database
+ * written by a newer kcompat, atomicity of a failing migration, the migrations directory
+ * being found from the sources.
+ */
+import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import Database from 'better-sqlite3'
+import {describe, expect, it} from 'vitest'
+import {defaultMigrationsDir, migrate, openDb, readMigrations, schemaVersion} from '../../src/store/db.js'
+
+const latest = readMigrations().length
+
+function dir(files: Record<string, string>): string {
+  const d = mkdtempSync(join(tmpdir(), 'kcompat-migrations-'))
+  for (const [name, sql] of Object.entries(files)) writeFileSync(join(d, name), sql)
+  return d
+}
+
+function schema(db: Database.Database): string {
+  const rows = db.prepare("SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name").all() as {
+    sql: string | null
+  }[]
+  return `${rows.map((r) => `${r.sql};`).join('\n')}\n`
+}
+
+describe('migrations', () => {
+  it('are found at the package root from the sources, numbered from 001 without gaps', () => {
+    expect(existsSync(join(defaultMigrationsDir(), '001_init.sql'))).toBe(true)
+    expect(readMigrations().map((m) => m.version)).toEqual(Array.from({length: latest}, (_, i) => i + 1))
+  })
+
+  it('migrate an empty :memory: database from 0 to the latest; the schema matches the committed snapshot', async () => {
+    const db = new Database(':memory:')
+    expect(schemaVersion(db)).toBe(0)
+    expect(migrate(db)).toEqual(Array.from({length: latest}, (_, i) => i + 1))
+    expect(schemaVersion(db)).toBe(latest)
+    const tables = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all() as {name: string}[]).map((r) => r.name)
+    expect(tables).toEqual(['chunk', 'kernel', 'kset', 'meta'])
+    const cols = (db.prepare('PRAGMA table_info(chunk)').all() as {name: string}[]).map((c) => c.name)
+    expect(cols).toEqual(['store', 'seq', 'first_key', 'last_key', 'n', 'raw_size', 'quality', 'data'])
+    await expect(schema(db)).toMatchFileSnapshot('./__snapshots__/schema.sql')
+    // applying again does nothing
+    expect(migrate(db)).toEqual([])
+    db.close()
+  })
+
+  it('openDb sets WAL, foreign keys and a busy timeout on a file database', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'kcompat-db-')), 'i.sqlite')
+    const db = openDb(path)
+    expect(db.pragma('journal_mode', {simple: true})).toBe('wal')
+    expect(db.pragma('foreign_keys', {simple: true})).toBe(1)
+    expect(db.pragma('busy_timeout', {simple: true})).toBeGreaterThan(0)
+    expect(schemaVersion(db)).toBe(latest)
+    db.close()
+  })
+
+  it('a database newer than the code is refused with INDEX_TOO_NEW and left untouched', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'kcompat-db-')), 'new.sqlite')
+    const raw = new Database(path)
+    raw.exec('CREATE TABLE future (x)')
+    raw.pragma(`user_version = ${latest + 1}`)
+    raw.close()
+    const before = readFileSync(path)
+    expect(() => openDb(path)).toThrowError(expect.objectContaining({code: 'INDEX_TOO_NEW'}))
+    expect(readFileSync(path).equals(before)).toBe(true)
+    const mem = new Database(':memory:')
+    mem.pragma(`user_version = ${latest + 5}`)
+    expect(() => migrate(mem)).toThrowError(expect.objectContaining({code: 'INDEX_TOO_NEW'}))
+    expect(schemaVersion(mem)).toBe(latest + 5)
+  })
+
+  it('a failing migration is rolled back whole; the ones before it stay', () => {
+    const d = dir({
+      '001_a.sql': 'CREATE TABLE a (x INTEGER);',
+      '002_b.sql': 'CREATE TABLE b (x INTEGER); INSERT INTO no_such_table VALUES (1);',
+    })
+    const db = new Database(':memory:')
+    expect(() => migrate(db, readMigrations(d))).toThrowError(expect.objectContaining({code: 'INDEX_MIGRATION_FAILED'}))
+    expect(schemaVersion(db)).toBe(1)
+    const tables = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").all() as {name: string}[]).map((r) => r.name)
+    expect(tables).toEqual(['a'])
+  })
+
+  it('a gap or a duplicate in the numbering, or no migrations at all, is INDEX_BAD_MIGRATIONS', () => {
+    expect(() => readMigrations(dir({'001_a.sql': '', '003_c.sql': ''}))).toThrowError(expect.objectContaining({code: 'INDEX_BAD_MIGRATIONS'}))
+    expect(() => readMigrations(dir({'001_a.sql': '', '001_b.sql': ''}))).toThrowError(expect.objectContaining({code: 'INDEX_BAD_MIGRATIONS'}))
+    expect(() => readMigrations(dir({'README.md': ''}))).toThrowError(expect.objectContaining({code: 'INDEX_BAD_MIGRATIONS'}))
+    expect(() => readMigrations('/nonexistent/migrations')).toThrowError(expect.objectContaining({code: 'INDEX_BAD_MIGRATIONS'}))
+  })
+
+  it('a file that is not a database is INDEX_OPEN_FAILED', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'kcompat-db-')), 'junk.sqlite')
+    writeFileSync(path, 'this is not a database, just some text long enough to have a header...'.repeat(20))
+    expect(() => openDb(path)).toThrowError(expect.objectContaining({code: 'INDEX_OPEN_FAILED'}))
+  })
+})
