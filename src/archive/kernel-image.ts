@@ -970,6 +970,9 @@ function analyze(bytes: Uint8Array, max: number, depth: number): KernelBtf {
   const what = s390 ? 's390 image' : 'image'
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   let fallback: {compression: KernelCompression; offset: number; data: Uint8Array} | undefined
+  // A candidate that is too large or needs a missing tool is skipped (a chance match in
+  // the image must not end the scan), but reported if nothing else is found.
+  let blocked: InputError | undefined
   for (const {format: compression, magic} of MAGICS) {
     let tries = 0
     for (let at = buf.indexOf(magic); at >= 0 && tries < MAX_SCAN_TRIES; at = buf.indexOf(magic, at + 1)) {
@@ -979,7 +982,10 @@ function analyze(bytes: Uint8Array, max: number, depth: number): KernelBtf {
       try {
         out = decompressPrefix(compression, bytes.subarray(at), max)
       } catch (e) {
-        if (e instanceof InputError && (e.code === 'INPUT_TOO_LARGE' || e.code === 'TOOL_MISSING')) throw e
+        if (e instanceof InputError && (e.code === 'TOOL_MISSING' || (e.code === 'INPUT_TOO_LARGE' && blocked?.code !== 'TOOL_MISSING'))) {
+          blocked ??= e
+          if (e.code === 'TOOL_MISSING') blocked = e
+        }
         continue
       }
       if (isKernelLike(out)) return wrap(format, compression, at, analyze(out, max, depth + 1), what)
@@ -990,7 +996,9 @@ function analyze(bytes: Uint8Array, max: number, depth: number): KernelBtf {
     return wrap(format, fallback.compression, fallback.offset, fromRawImage(fallback.data, 'unknown', 'raw kernel binary'), what)
   }
   const raw = fromRawImage(bytes, format, what)
-  if (raw.btf || s390) return raw
+  if (raw.btf) return raw
+  if (blocked) throw blocked
+  if (s390) return raw
   throw new InputError(
     'INPUT_UNKNOWN_IMAGE_FORMAT',
     'not a kernel image: no ELF, bzImage, arm64 Image or zboot header, no compressed kernel and no BTF inside',

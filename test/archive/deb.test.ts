@@ -11,7 +11,7 @@ import tarStream from 'tar-stream'
 import {describe, expect, it} from 'vitest'
 import {parseControl, readAr, readDeb, type DebEntry} from '../../src/archive/deb.js'
 import {KcompatError} from '../../src/errors.js'
-import {requireTool, run} from '../helpers/tools.js'
+import {findTool, requireTool, run} from '../helpers/tools.js'
 
 const HAVE_DPKG = requireTool('dpkg-deb', '.deb tests')
 
@@ -113,6 +113,28 @@ describe.runIf(HAVE_DPKG)('readDeb on packages built by dpkg-deb', () => {
       expect(link.linkname).toBe('../../../boot/config-1.0-test')
     })
   }
+
+  it('data.tar.bz2 and data.tar.lzma (old packages; ar assembled by binutils) read as dpkg-deb lists them', async () => {
+    const file = build('none')
+    for (const [suffix, cmd, tool] of [
+      ['bz2', 'bzip2 -9 -c', 'bzip2'],
+      ['lzma', 'xz --format=lzma -c', 'xz'],
+    ] as const) {
+      if (!findTool(tool)) {
+        console.warn(`skipping data.tar.${suffix}: '${tool}' is not installed`)
+        continue
+      }
+      const dir = tmp()
+      run('sh', ['-c', `cd ${dir} && ar x ${file} && ${cmd} data.tar > data.tar.${suffix}`])
+      const out = join(dir, `old-${suffix}.deb`)
+      run('sh', ['-c', `cd ${dir} && ar rcD ${out} debian-binary control.tar data.tar.${suffix}`])
+      const deb = await readDeb(readFileSync(out))
+      expect(deb.dataCompression).toBe(suffix === 'bz2' ? 'bzip2' : 'lzma')
+      expect((await deb.list()).map((e) => e.path)).toEqual(dpkgListing(out).map((e) => e.path))
+      const [big] = await deb.files((e) => e.path.endsWith('big.bin'))
+      expect(big!.data.equals(BIG)).toBe(true)
+    }
+  })
 
   it('stopWhen ends the scan early', async () => {
     const deb = await readDeb(readFileSync(build('xz')))

@@ -269,6 +269,19 @@ describe('raw images: BTF found by its header', () => {
     expect(Buffer.from(r.btf!).equals(objcopyBtf(elfPath))).toBe(true)
   })
 
+  it('scan: a chance match that looks like a bomb does not end the scan', () => {
+    // a zstd frame header declaring 2^40 bytes, then the real payload
+    const fake = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0xe0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0])
+    const z = run('gzip', ['-n', '-c'], {input: elf})
+    const r = extractKernelBtf(Buffer.concat([Buffer.alloc(100, 9), fake, Buffer.alloc(100, 9), z]))
+    expect(r.compression).toBe('gzip')
+    expect(Buffer.from(r.btf!).equals(objcopyBtf(elfPath))).toBe(true)
+    // alone, it is reported
+    expect(() => extractKernelBtf(Buffer.concat([Buffer.alloc(100, 9), fake, Buffer.alloc(100, 9)]))).toThrow(
+      expect.objectContaining({code: 'INPUT_TOO_LARGE'}),
+    )
+  })
+
   it('an ELF without .BTF gives btf undefined', () => {
     const r = extractKernelBtf(readFileSync(process.execPath))
     expect(r.format).toBe('elf')
