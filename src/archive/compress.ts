@@ -9,8 +9,17 @@
  */
 import {gunzipSync} from 'node:zlib'
 import {spawnSync} from 'node:child_process'
-import {decompressSync} from '@napi-rs/lzma/xz'
+import {createRequire} from 'node:module'
 import {InputError} from '../errors.js'
+
+// The xz binding (a native addon) is loaded on first use: most commands never need it,
+// and loading it costs more start-up time than a small dump takes.
+const require = createRequire(import.meta.url)
+let lzma: typeof import('@napi-rs/lzma/xz') | undefined
+function decompressSync(b: Buffer): Buffer {
+  lzma ??= require('@napi-rs/lzma/xz') as typeof import('@napi-rs/lzma/xz')
+  return lzma.decompressSync(b)
+}
 
 /** Default cap on what one decompression may produce (kernel BTF is ~5-10 MiB). */
 export const DEFAULT_MAX_OUTPUT = 512 * 1024 * 1024

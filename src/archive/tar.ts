@@ -4,9 +4,18 @@
  * (absolute paths, `..` components) and caps entry count and total size, so a hostile
  * archive cannot write outside its target or exhaust memory.
  */
+import {createRequire} from 'node:module'
 import {Readable} from 'node:stream'
-import tarStream from 'tar-stream'
 import {InputError} from '../errors.js'
+
+// tar-stream is loaded on first use (it and its dependencies take tens of milliseconds
+// to load, which `btf dump` of a plain file should not pay).
+const require = createRequire(import.meta.url)
+let tarStreamModule: typeof import('tar-stream') | undefined
+function tarStream(): typeof import('tar-stream') {
+  tarStreamModule ??= require('tar-stream') as typeof import('tar-stream')
+  return tarStreamModule
+}
 
 export interface TarEntry {
   name: string
@@ -45,7 +54,7 @@ export function checkEntryName(name: string): void {
 export async function readTar(bytes: Uint8Array, limits: TarLimits = {}): Promise<TarEntry[]> {
   const maxEntries = limits.maxEntries ?? 10_000
   const maxTotal = limits.maxTotalSize ?? 512 * 1024 * 1024
-  const extract = tarStream.extract()
+  const extract = tarStream().extract()
   const entries: TarEntry[] = []
   let total = 0
   const done = new Promise<void>((resolve, reject) => {
@@ -84,7 +93,7 @@ export async function readTar(bytes: Uint8Array, limits: TarLimits = {}): Promis
  * BTF always gives the same archive bytes.
  */
 export async function writeTar(files: {name: string; data: Uint8Array}[]): Promise<Buffer> {
-  const pack = tarStream.pack()
+  const pack = tarStream().pack()
   const chunks: Buffer[] = []
   const done = new Promise<void>((resolve, reject) => {
     pack.on('data', (c: unknown) => chunks.push(c as Buffer))
