@@ -102,7 +102,7 @@ export interface ResolvedRelo {
 }
 
 /** Mutable candidate list shared by all relocations of one local type. */
-interface CandidateList {
+export interface CandidateList {
   list: Candidate[]
 }
 
@@ -113,12 +113,11 @@ interface CandidateList {
  */
 export function resolveRelo(
   btf: Btf,
-  relo: {typeId: number; accessStrOff: number; kind: number},
+  relo: {typeId: number; accessStr: string; kind: number},
   cands: CandidateList | undefined,
   littleEndian: boolean,
 ): ResolvedRelo {
-  const accessStr = btf.strings.get(relo.accessStrOff)
-  const local = parseSpec(btf, relo.typeId, accessStr, relo.kind)
+  const local = parseSpec(btf, relo.typeId, relo.accessStr, relo.kind)
   const opts = {littleEndian}
   if (relo.kind === CoreReloKind.TYPE_ID_LOCAL) {
     const id = BigInt(relo.typeId)
@@ -231,7 +230,7 @@ function relocateOne(obj: BpfObject, placed: PlacedCoreRelo, cache: CandidateCac
   }
   try {
     const cands = relo.kind === CoreReloKind.TYPE_ID_LOCAL ? undefined : cache.get(relo.typeId)
-    const r = resolveRelo(btf, relo, cands, le)
+    const r = resolveRelo(btf, {typeId: relo.typeId, accessStr: accessString, kind: relo.kind}, cands, le)
     base.local = describeSpec(r.local)
     base.candidates = r.candidates
     if (r.target) {
