@@ -31,7 +31,7 @@ import {FAST_QUALITY, SMALL_QUALITY, recompressChunks} from './chunks.js'
  * another version is emptied and rebuilt by the next build (the schema version, by
  * contrast, is handled by migrations).
  */
-export const RECORD_FORMAT = '1'
+export const RECORD_FORMAT = '2'
 
 export const INDEX_FILE = 'index.sqlite'
 

@@ -1,11 +1,16 @@
 /**
  * The record stores: sorted lines `key TAB kset-id TAB content`, cut into chunks of
- * about {@link CHUNK_TARGET} bytes, each Brotli-compressed into one `chunk` row with the
- * first and last key it holds (see migrations/001_init.sql).
+ * about {@link CHUNK_TARGET} bytes, each stored in one `chunk` row with the first and
+ * last key it holds (see migrations/001_init.sql).
  *
- * Looking a key up reads the few chunks whose [first_key, last_key] range holds it
- * (usually one) through the (store, last_key) index and decompresses them: well under a
- * millisecond per 64 KiB chunk.
+ * A chunk's blob holds two Brotli streams: the record heads (`key TAB kset-id` lines)
+ * and the contents (one line per record, same order), preceded by the compressed size
+ * of the first as a little-endian u32. Looking a key up decompresses the heads, and the
+ * contents only when the key is there; scanning names (for suggestions) decompresses
+ * heads only, a quarter of the data. Splitting costs about 1% of size.
+ *
+ * A lookup reads the few chunks whose [first_key, last_key] range holds the key
+ * (usually one) through the (store, last_key) index: about half a millisecond.
  */
 import {brotliCompressSync, brotliDecompressSync, constants} from 'node:zlib'
 import type {Db} from './db.js'
@@ -28,7 +33,7 @@ export const CHUNK_TARGET = 256 * 1024
 export const FAST_QUALITY = 6
 export const SMALL_QUALITY = 10
 
-export function compressChunk(text: string, quality: number): Buffer {
+function brotli(text: string, quality: number): Buffer {
   const raw = Buffer.from(text, 'utf8')
   return brotliCompressSync(raw, {
     params: {
@@ -40,12 +45,56 @@ export function compressChunk(text: string, quality: number): Buffer {
   })
 }
 
-export function decompressChunk(data: Uint8Array, store: string, seq: number): string {
+/** Compresses a chunk given as its record lines joined by newlines. */
+export function compressChunk(text: string, quality: number): Buffer {
+  const heads: string[] = []
+  const contents: string[] = []
+  for (const line of text === '' ? [] : text.split('\n')) {
+    const t1 = line.indexOf('\t')
+    const t2 = line.indexOf('\t', t1 + 1)
+    heads.push(line.slice(0, t2))
+    contents.push(line.slice(t2 + 1))
+  }
+  const a = brotli(heads.join('\n'), quality)
+  const b = brotli(contents.join('\n'), quality)
+  const len = Buffer.alloc(4)
+  len.writeUInt32LE(a.length)
+  return Buffer.concat([len, a, b])
+}
+
+function corrupt(store: string, seq: number, cause?: unknown): IndexError {
+  return new IndexError('INDEX_CORRUPT', `index chunk ${store}#${seq} cannot be decompressed; rebuild the index`, {cause})
+}
+
+function split(data: Uint8Array, store: string, seq: number): [Uint8Array, Uint8Array] {
+  if (data.length < 4) throw corrupt(store, seq)
+  const n = Buffer.from(data.buffer, data.byteOffset, data.byteLength).readUInt32LE(0)
+  if (4 + n > data.length) throw corrupt(store, seq)
+  return [data.subarray(4, 4 + n), data.subarray(4 + n)]
+}
+
+function unbrotli(data: Uint8Array, store: string, seq: number): string {
   try {
     return brotliDecompressSync(data).toString('utf8')
   } catch (e) {
-    throw new IndexError('INDEX_CORRUPT', `index chunk ${store}#${seq} cannot be decompressed; rebuild the index`, {cause: e})
+    throw corrupt(store, seq, e)
   }
+}
+
+/** The `key TAB kset-id` lines of a chunk. */
+export function decompressHeads(data: Uint8Array, store: string, seq: number): string {
+  return unbrotli(split(data, store, seq)[0], store, seq)
+}
+
+/** A chunk as its record lines joined by newlines. @throws IndexError `INDEX_CORRUPT`. */
+export function decompressChunk(data: Uint8Array, store: string, seq: number): string {
+  const [a, b] = split(data, store, seq)
+  const heads = unbrotli(a, store, seq)
+  if (heads === '') return ''
+  const hs = heads.split('\n')
+  const cs = unbrotli(b, store, seq).split('\n')
+  if (hs.length !== cs.length) throw corrupt(store, seq)
+  return hs.map((h, i) => `${h}\t${cs[i]!}`).join('\n')
 }
 
 /** One decoded record line. */
@@ -137,34 +186,23 @@ export function recordsForKey(db: Db, store: StoreName, key: string): RecordLine
   const prefix = `${key}\t`
   for (const row of stmt.iterate(store, key) as Iterable<{seq: number; first_key: string; data: Buffer}>) {
     if (row.first_key > key) break
-    const text = decompressChunk(row.data, store, row.seq)
-    let at = text.startsWith(prefix) ? 0 : text.indexOf(`\n${prefix}`)
-    if (at < 0) continue
-    if (at > 0) at++
-    while (at < text.length && text.startsWith(prefix, at)) {
-      const end = text.indexOf('\n', at)
-      out.push(parseLine(text.slice(at, end < 0 ? text.length : end)))
-      at = end < 0 ? text.length : end + 1
+    const [a, b] = split(row.data, store, row.seq)
+    const heads = unbrotli(a, store, row.seq).split('\n')
+    let first = heads.findIndex((h) => h.startsWith(prefix))
+    if (first < 0) continue
+    const contents = unbrotli(b, store, row.seq).split('\n')
+    if (contents.length !== heads.length) throw corrupt(store, row.seq)
+    for (; first < heads.length && heads[first]!.startsWith(prefix); first++) {
+      out.push(parseLine(`${heads[first]!}\t${contents[first]!}`))
     }
   }
   return out
 }
 
-/** Calls `fn` with the key of every record of a store, in order (keys repeat for variants). */
-export function forEachKey(db: Db, store: StoreName, fn: (key: string) => void): void {
-  const stmt = db.prepare('SELECT seq, data FROM chunk WHERE store = ? ORDER BY seq')
-  for (const row of stmt.iterate(store) as Iterable<{seq: number; data: Buffer}>) {
-    const text = decompressChunk(row.data, store, row.seq)
-    let at = 0
-    while (at < text.length) {
-      const tab = text.indexOf('\t', at)
-      const nl = text.indexOf('\n', at)
-      if (tab < 0) break
-      fn(text.slice(at, tab))
-      if (nl < 0) break
-      at = nl + 1
-    }
-  }
+/** The `key TAB kset-id` lines of every chunk of a store, in key order (for name scans). */
+export function headTexts(db: Db, store: StoreName): string[] {
+  const rows = db.prepare('SELECT seq, data FROM chunk WHERE store = ? ORDER BY seq').all(store) as {seq: number; data: Buffer}[]
+  return rows.map((r) => decompressHeads(r.data, store, r.seq))
 }
 
 /** Calls `fn` with every record of a store, in order. */

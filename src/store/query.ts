@@ -13,11 +13,11 @@ import {normalizeArch} from '../archive/layout.js'
 import {fillName} from './ctype.js'
 import {type Db, openDb} from './db.js'
 import {type EnumInfo, type FlatMember, type Layout, decodeEnum, decodeLayout, flattenLayout} from './codec.js'
-import {type RecordLine, forEachKey, forEachRecord, recordsForKey} from './chunks.js'
+import {type RecordLine, forEachRecord, headTexts, recordsForKey} from './chunks.js'
 import {IndexError} from './errors.js'
 import {ANON_ENUM_PREFIX, type KernelCounts, type StoreName, TRACEPOINT_PREFIX} from './extract.js'
 import {blobToIds, ksetOrThrow} from './kset.js'
-import {nearNames} from './suggest.js'
+import {nearKeys, nearNames} from './suggest.js'
 
 /** A kernel, as answers name it. */
 export interface KernelRef {
@@ -441,10 +441,9 @@ export class KernelIndex {
     return {absent, noBtf}
   }
 
+  /** Near keys of a store: decompresses the record heads of the whole store. */
   private suggestKeys(store: StoreName, key: string): string[] {
-    const keys = new Set<string>()
-    forEachKey(this.db, store, (k) => keys.add(k))
-    return nearNames(key, keys)
+    return nearKeys(key, headTexts(this.db, store))
   }
 }
 

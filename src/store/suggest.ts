@@ -5,62 +5,142 @@
  *   0  the same name in another case                      TCP_V4_CONNECT → tcp_v4_connect
  *   1  the same up to leading/trailing underscores         state → __state
  *   1  the same essential name (libbpf `___flavor` rule)   task_struct___old → task_struct
- *   2  one name contains the other (3+ characters)         do_sys_open → do_sys_openat2
+ *   2  the name contains the query (3+ characters)         do_sys_open → do_sys_openat2
  *   3  a small edit distance (1, or 2 for 8+ characters)   tcp_v4_conect → tcp_v4_connect
+ *
+ * When some candidate ranks 0 or 1, only those are returned: `state` suggests
+ * `__state`, not every name containing "state".
  */
 import {essentialName} from '../btf/btf.js'
 
-export interface Suggestion {
-  name: string
-  score: number
+const UNDERSCORE = 0x5f
+
+/** The name without leading and trailing underscores. */
+function strip(s: string): string {
+  let i = 0
+  let j = s.length
+  while (i < j && s.charCodeAt(i) === UNDERSCORE) i++
+  while (j > i && s.charCodeAt(j - 1) === UNDERSCORE) j--
+  return i === 0 && j === s.length ? s : s.slice(i, j)
 }
 
-const strip = (s: string): string => s.replace(/^_+|_+$/g, '')
+class Query {
+  readonly lower: string
+  readonly stripped: string
+  readonly essential: string
+  readonly maxEdits: number
+  readonly found = new Map<string, number>()
+
+  constructor(readonly q: string) {
+    this.lower = q.toLowerCase()
+    this.stripped = strip(this.lower)
+    this.essential = essentialName(q)
+    this.maxEdits = q.length >= 8 ? 2 : 1
+  }
+
+  /** Rank of candidate `c` (lowercased `cl`), or undefined when it is not near. */
+  score(c: string, cl: string): number | undefined {
+    if (c === this.q) return undefined
+    if (cl === this.lower) return 0
+    if ((this.stripped !== '' && strip(cl) === this.stripped) || c === this.essential) return 1
+    if (c.includes('___') && (essentialName(c) === this.essential || essentialName(c) === this.q)) return 1
+    if (this.q.length >= 3 && cl.includes(this.lower)) return 2
+    if (Math.abs(c.length - this.q.length) <= this.maxEdits && withinEdits(this.lower, cl, this.maxEdits)) return 3
+    return undefined
+  }
+
+  consider(c: string, cl: string): void {
+    if (this.found.has(c)) return
+    const s = this.score(c, cl)
+    if (s !== undefined) this.found.set(c, s)
+  }
+
+  best(limit: number): string[] {
+    const top = Math.min(...this.found.values())
+    return [...this.found.entries()]
+      .filter(([, score]) => top > 1 || score <= 1)
+      .sort((a, b) => a[1] - b[1] || a[0].length - b[0].length || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .slice(0, limit)
+      .map(([name]) => name)
+  }
+}
+
+/** Up to `limit` names from `candidates` near `query` (never `query` itself), best first. */
+export function nearNames(query: string, candidates: Iterable<string>, limit = 8): string[] {
+  const q = new Query(query)
+  for (const c of candidates) q.consider(c, c.toLowerCase())
+  return q.best(limit)
+}
 
 /**
- * Up to `limit` names from `candidates` near `query` (never `query` itself), best first.
- * When some candidate is a case or underscore/flavor variant (rank 0 or 1), only those
- * are returned: `state` suggests `__state`, not every name containing "state".
+ * The same as {@link nearNames} over the keys of record chunk texts (lines
+ * `key TAB …`), without splitting them into strings: the substring ranks are found by
+ * searching the lowercased text, and only keys of a near length are compared by edit
+ * distance.
  */
-export function nearNames(query: string, candidates: Iterable<string>, limit = 8): string[] {
-  const q = query
-  const qLower = q.toLowerCase()
-  const qStrip = strip(qLower)
-  const qEss = essentialName(q)
-  const maxEdits = q.length >= 8 ? 2 : 1
-  const found = new Map<string, number>()
-  for (const c of candidates) {
-    if (c === q || found.has(c)) continue
-    const cLower = c.toLowerCase()
-    let score: number | undefined
-    if (cLower === qLower) score = 0
-    else if ((qStrip !== '' && strip(cLower) === qStrip) || essentialName(c) === qEss || essentialName(c) === q || c === qEss) score = 1
-    else if (q.length >= 3 && c.length >= 3 && (cLower.includes(qLower) || qLower.includes(cLower))) score = 2
-    else if (Math.abs(c.length - q.length) <= maxEdits && editDistance(qLower, cLower, maxEdits) <= maxEdits) score = 3
-    if (score !== undefined) found.set(c, score)
+export function nearKeys(query: string, texts: Iterable<string>, limit = 8): string[] {
+  const q = new Query(query)
+  const needles = [...new Set([q.lower, q.stripped, q.essential.toLowerCase()])].filter((n) => n.length >= Math.min(3, q.q.length))
+  for (const text of texts) {
+    const lower = text.toLowerCase()
+    if (lower.length !== text.length) {
+      // Case mapping changed lengths (non-ASCII): compare key by key.
+      forEachLineKey(text, (start, end) => q.consider(text.slice(start, end), text.slice(start, end).toLowerCase()))
+      continue
+    }
+    for (const needle of needles) {
+      let pos = lower.indexOf(needle)
+      while (pos >= 0) {
+        const start = lower.lastIndexOf('\n', pos) + 1
+        const tab = lower.indexOf('\t', start)
+        if (tab >= 0 && pos + needle.length <= tab) q.consider(text.slice(start, tab), lower.slice(start, tab))
+        const nl = lower.indexOf('\n', pos)
+        if (nl < 0) break
+        pos = lower.indexOf(needle, nl + 1)
+      }
+    }
+    forEachLineKey(text, (start, end) => {
+      if (Math.abs(end - start - q.q.length) <= q.maxEdits) q.consider(text.slice(start, end), lower.slice(start, end))
+    })
   }
-  const best = Math.min(...found.values())
-  return [...found.entries()]
-    .filter(([, score]) => best > 1 || score <= 1)
-    .sort((a, b) => a[1] - b[1] || a[0].length - b[0].length || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-    .slice(0, limit)
-    .map(([name]) => name)
+  return q.best(limit)
 }
 
-/** Levenshtein distance, giving up (returning max + 1) once it must exceed `max`. */
-export function editDistance(a: string, b: string, max: number): number {
-  if (Math.abs(a.length - b.length) > max) return max + 1
-  let prev = Array.from({length: b.length + 1}, (_, j) => j)
+function forEachLineKey(text: string, fn: (start: number, end: number) => void): void {
+  let at = 0
+  while (at < text.length) {
+    const tab = text.indexOf('\t', at)
+    if (tab < 0) break
+    fn(at, tab)
+    const nl = text.indexOf('\n', tab)
+    if (nl < 0) break
+    at = nl + 1
+  }
+}
+
+/** Whether the Levenshtein distance of a and b is at most k (banded, early exit). */
+export function withinEdits(a: string, b: string, k: number): boolean {
+  if (Math.abs(a.length - b.length) > k) return false
+  const n = b.length
+  let prev = new Array<number>(n + 1)
+  let cur = new Array<number>(n + 1)
+  for (let j = 0; j <= n; j++) prev[j] = j
   for (let i = 1; i <= a.length; i++) {
-    const cur = [i]
-    let rowMin = i
-    for (let j = 1; j <= b.length; j++) {
-      const v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
-      cur.push(v)
+    const lo = Math.max(1, i - k)
+    const hi = Math.min(n, i + k)
+    cur[lo - 1] = lo - 1 === 0 ? i : k + 1
+    let rowMin = cur[lo - 1]!
+    for (let j = lo; j <= hi; j++) {
+      const sub = prev[j - 1]! + (a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1)
+      const del = (j <= i - 1 + k ? prev[j]! : k + 1) + 1
+      const ins = cur[j - 1]! + 1
+      const v = Math.min(sub, del, ins)
+      cur[j] = v
       if (v < rowMin) rowMin = v
     }
-    if (rowMin > max) return max + 1
-    prev = cur
+    if (hi < n) cur[hi + 1] = k + 1
+    if (rowMin > k) return false
+    ;[prev, cur] = [cur, prev]
   }
-  return prev[b.length]!
+  return prev[n]! <= k
 }
