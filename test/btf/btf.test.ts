@@ -7,7 +7,8 @@ import {parseBtf} from '../../src/btf/decode.js'
 import {BtfBuilder, encodeBtf} from '../../src/btf/encode.js'
 import {dumpRawString} from '../../src/btf/rawdump.js'
 import {Kind} from '../../src/btf/wire.js'
-import {FIXTURES, SYS_VMLINUX, kernelFixtures, moduleFixtures, scratchDir, sysVmlinux} from '../helpers/fixtures.js'
+import {FIXTURES, SYS_VMLINUX, bpfObjectFixtures, kernelFixtures, moduleFixtures, scratchDir, sysVmlinux} from '../helpers/fixtures.js'
+import {loadBtf} from '../../src/btf/load.js'
 import {findTool, firstDifference, requireTool, run} from '../helpers/tools.js'
 import {writeFileSync, existsSync} from 'node:fs'
 
@@ -185,4 +186,20 @@ describe('essential names (libbpf ___flavor rule)', () => {
     const ids = btf.idsByEssentialName('task_struct')
     expect(ids.map((id) => btf.typeById(id).name)).toContain('task_struct')
   })
+})
+
+describe('BPF objects of both byte orders', () => {
+  for (const obj of bpfObjectFixtures()) {
+    it(`${obj.split('/').pop()}: .BTF round-trips and reads the same as its other-endian twin`, async () => {
+      const {btf: raw, parsed, elf} = await loadBtf(obj)
+      expect(parsed.littleEndian).toBe(elf!.littleEndian)
+      expect(Buffer.compare(Buffer.from(encodeBtf(parsed)), Buffer.from(raw))).toBe(0)
+      const twinPath = obj.includes('.bpfel.') ? obj.replace('.bpfel.', '.bpfeb.') : obj.replace('.bpfeb.', '.bpfel.')
+      if (existsSync(twinPath)) {
+        const twin = (await loadBtf(twinPath)).parsed
+        expect(twin.littleEndian).toBe(!parsed.littleEndian)
+        expect(dumpRawString(twin)).toBe(dumpRawString(parsed))
+      }
+    })
+  }
 })
