@@ -55,7 +55,7 @@ export interface KernelRelease {
   /** The string as given (trimmed). */
   input: string
   distro: DistroId
-  /** Human name of the distro family (`RHEL/CentOS (or a rebuild)`). */
+  /** Human name of the distro family (`RHEL/CentOS`, `Ubuntu`, `Oracle Linux UEK`). */
   distroName: string
   /** `7.6`, `20.04`, `12`, `39`, `2023`, `15 SP4`; null when the string does not tell. */
   distroRelease: string | null
@@ -133,7 +133,7 @@ function base(input: string, distro: DistroId, distroName: string, up: ReturnTyp
   }
 }
 
-const EL_NAME = 'RHEL or a rebuild (CentOS, AlmaLinux, Rocky, Oracle Linux RHCK)'
+const EL_NAME = 'RHEL/CentOS'
 
 /** EL minor release from the GA build table (releaseMaps.el). */
 function elReleaseFromBuild(r: KernelRelease, major: number, build: number): void {
@@ -225,7 +225,7 @@ function parseEl(input: string): KernelRelease | undefined {
   if (extra) r.notes.push(`extra tags ${extra.slice(1)}`)
   if (plus) r.flavor = plus.slice(1)
   if (arch && arch !== 'noarch') r.arch = normalizeArch(arch)
-  r.notes.push('the release string does not tell RHEL from CentOS, AlmaLinux, Rocky or Oracle Linux RHCK; they share these kernels')
+  r.notes.push('RHEL, CentOS, AlmaLinux, Rocky and Oracle Linux (RHCK) share these kernels: the release string does not tell them apart')
   return r
 }
 

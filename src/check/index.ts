@@ -1,0 +1,7 @@
+export {check, checkObject, checkSection, summarizeKernel, type CheckOptions, type CheckRequest, type CoreCheck} from './check.js'
+export {CheckUsageError} from './errors.js'
+export {type KernelProfile, type ResolveOptions, distroFactsFor, findArchiveEntry, profileFrom, resolveKernel} from './kernel.js'
+export {type BpfObjectInfo, type BpfProgram, bpfPrograms, readBpfObject} from './object.js'
+export {renderCheck} from './render.js'
+export {evaluateSection, kernelBtfState, moduleBtfState} from './rules.js'
+export * from './types.js'

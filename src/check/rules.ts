@@ -1,0 +1,653 @@
+/**
+ * The rules `check` applies to one program section on one kernel. Each rule gives one
+ * {@link Reason}: its status, a message, the evidence (version, config line, BTF lookup,
+ * archive entry, machine file) and the source of the deciding fact.
+ *
+ * Order of authority for every fact, strongest first:
+ *   1. the kernel itself: the running machine, the archived kernel's BTF (its
+ *      `enum bpf_prog_type` / `enum bpf_attach_type` list what the kernel knows; its
+ *      FUNCs and TYPEDEFs are the attach targets) and config;
+ *   2. distro facts from facts.json (RHEL 7.6 is tracing-only, UEK6 has no fentry, ...);
+ *   3. mainline version rules from facts.json. On kernels whose distro backports BPF
+ *      heavily (RHEL and rebuilds, UEK, SLES) a feature newer than the base version is
+ *      `unknown`, not `unsupported`, unless a fact settles it.
+ *
+ * Doubtful facts never give a firm `unsupported`: where such a fact is the one that
+ * fails, the rule is `unknown`. A doubtful mainline version that the kernel meets
+ * passes: those versions were inferred from when libbpf gained support, which is at or
+ * after the kernel release that made it possible.
+ */
+import {atLeast, compareVersions, formatVersion, parseVersion} from '../kernel/facts/version.js'
+import type {ConfigRequirement, FeatureKey, ValueFact, VersionFact} from '../kernel/facts/index.js'
+import {type ParsedTarget, type SectionDef, matchSection, parseTarget, btfTargetName, sectionSpellings} from '../kernel/sections.js'
+import type {KernelProfile} from './kernel.js'
+import {boundedDistance, countGlobMatches, findTarget, hasTracepointTypedefs, kernelKnows, nearNames} from './targets.js'
+import type {Evidence, Reason, ReasonStatus} from './types.js'
+
+export interface Evaluation {
+  section: string
+  def?: SectionDef
+  target?: ParsedTarget
+  reasons: Reason[]
+  /** Near names found for a missing target (used for suggestions). */
+  nearTargets: string[]
+}
+
+type Tri = true | false | null
+
+interface FactState {
+  state: Tri
+  message: string
+  evidence: Evidence[]
+  source: string
+  doubtful?: boolean
+}
+
+const EXT_SOURCE = 'this kernel (archive / machine)'
+
+function reason(rule: string, status: ReasonStatus, message: string, evidence: Evidence[], source: string, extra: Partial<Reason> = {}): Reason {
+  return {rule, status, message, evidence, source, ...extra}
+}
+
+function kernelText(k: KernelProfile): string {
+  const r = k.release
+  const distro = r.distro === 'mainline' || r.distro === 'unknown' ? '' : ` (${r.distroName}${r.distroRelease ? ` ${r.distroRelease}` : ''})`
+  return `kernel ${r.upstream}${distro}`
+}
+
+function versionEvidence(k: KernelProfile, what: string, since: string | null): Evidence {
+  return {kind: 'version', text: `${kernelText(k)}; ${what}${since ? ` since mainline ${since}` : ': not in a released kernel'}`}
+}
+
+function isHeavy(k: KernelProfile): boolean {
+  return k.distro.facts.backports?.value === 'heavy'
+}
+
+function distroLabel(k: KernelProfile): string {
+  const r = k.release
+  return `${r.distroName}${r.distroRelease ? ` ${r.distroRelease}` : ''}`
+}
+
+function distroEvidence(k: KernelProfile, fact: object): Evidence {
+  const profile = (fact as {profile?: string}).profile
+  const how = k.release.inferred ? ', identified by inference' : ''
+  return {kind: 'distro', text: `${k.release.input} is ${distroLabel(k)}${how}; facts.json distro profile ${profile ?? '?'}`}
+}
+
+function beyondKnown(k: KernelProfile): boolean {
+  return compareVersions(k.release.upstreamVersion, parseVersion(k.facts.latestKnownMainline.value)) > 0
+}
+
+// ---------------------------------------------------------------- config lookups
+
+interface ConfigLookup {
+  known: boolean
+  value: string | null
+  evidence?: Evidence
+  source: string
+}
+
+function configLine(symbol: string, value: string | null): string {
+  if (value === null) return `# ${symbol} is not set`
+  return /^[ymn]$|^-?\d+$|^0x[0-9a-f]+$/i.test(value) ? `${symbol}=${value}` : `${symbol}="${value}"`
+}
+
+export function configValue(k: KernelProfile, symbol: string): ConfigLookup {
+  const c = k.config
+  if (c && (c.values.has(symbol) || c.complete)) {
+    const value = c.values.get(symbol) ?? null
+    const absent = !c.values.has(symbol)
+    return {
+      known: true,
+      value,
+      evidence: {kind: 'config', text: `${absent ? `${symbol} absent` : configLine(symbol, value)} (${c.origin})`},
+      source: EXT_SOURCE,
+    }
+  }
+  const d = k.distro.facts.config?.[symbol]
+  if (d) {
+    return {known: true, value: d.value, evidence: {kind: 'distro', text: `${configLine(symbol, d.value)} (${distroLabel(k)}: ${d.source})`}, source: d.source}
+  }
+  return {known: false, value: null, source: ''}
+}
+
+// ---------------------------------------------------------------- kernel-wide facts
+
+/** Does the kernel ship its own vmlinux BTF? */
+export function kernelBtfState(k: KernelProfile): FactState {
+  if (k.running) {
+    const present = k.running.btf !== undefined
+    return {
+      state: present,
+      message: present ? 'this machine has in-kernel BTF' : 'this machine has no in-kernel BTF',
+      evidence: [{kind: 'machine', text: `${k.running.btfPath}: ${present ? 'present' : (k.running.btfMissing ?? 'not present')}`}],
+      source: EXT_SOURCE,
+    }
+  }
+  if (k.archive) {
+    const e = k.archive.entry
+    const present = e.btf === 'in-kernel'
+    return {
+      state: present,
+      message: present ? 'the archived kernel ships BTF' : `the archived kernel ships no BTF (archive records btf: ${e.btf})`,
+      evidence: [{kind: 'archive', text: `${e.distro}/${e.version}/${e.arch}/${e.release}: btf ${e.btf}`}],
+      source: EXT_SOURCE,
+    }
+  }
+  const cfg = configValue(k, 'CONFIG_DEBUG_INFO_BTF')
+  if (cfg.known && cfg.evidence) {
+    const present = cfg.value === 'y'
+    return {state: present, message: present ? 'built with CONFIG_DEBUG_INFO_BTF' : 'built without CONFIG_DEBUG_INFO_BTF', evidence: [cfg.evidence], source: cfg.source}
+  }
+  const d = k.distro.facts.kernelBtf
+  if (d && d.value !== null) {
+    return {
+      state: d.doubtful && d.value === false ? null : d.value,
+      message: d.value ? `${distroLabel(k)} kernels ship BTF` : `${distroLabel(k)} kernels ship no BTF`,
+      evidence: [distroEvidence(k, d)],
+      source: d.source,
+      doubtful: d.doubtful,
+    }
+  }
+  if (k.btfKind === 'file') {
+    return {
+      state: true,
+      message: `the BTF file given (${k.btfOrigin}) is taken as the kernel's own`,
+      evidence: [{kind: 'btf', text: `--btf ${k.btfOrigin}`}],
+      source: 'command line',
+    }
+  }
+  const f = k.facts.features.kernelBtfConfig
+  if (!isHeavy(k) && f.since && !atLeast(k.release.upstreamVersion, f.since)) {
+    return {
+      state: false,
+      message: `CONFIG_DEBUG_INFO_BTF does not exist before ${f.since}`,
+      evidence: [versionEvidence(k, 'vmlinux BTF (CONFIG_DEBUG_INFO_BTF)', f.since)],
+      source: f.source,
+    }
+  }
+  const missing = d?.note ? ` (${d.note})` : ''
+  return {
+    state: null,
+    message: `whether this kernel was built with CONFIG_DEBUG_INFO_BTF is not known${missing}`,
+    evidence: d ? [distroEvidence(k, d)] : [{kind: 'release', text: `no archive entry, config or distro fact for ${k.release.input}`}],
+    source: d?.source ?? 'features.md §7 (CONFIG_DEBUG_INFO_BTF is a build option)',
+    doubtful: d?.doubtful,
+  }
+}
+
+/** Does the kernel have module BTF (/sys/kernel/btf/<module>)? */
+export function moduleBtfState(k: KernelProfile): FactState {
+  if (k.running && k.running.moduleBtf !== undefined) {
+    const n = k.running.moduleBtf.length
+    return {
+      state: n > 0,
+      message: n > 0 ? `this machine has module BTF (${n} modules)` : 'this machine has no module BTF',
+      evidence: [{kind: 'machine', text: `/sys/kernel/btf: ${n} module entries`}],
+      source: EXT_SOURCE,
+    }
+  }
+  const cfg = configValue(k, 'CONFIG_DEBUG_INFO_BTF_MODULES')
+  if (cfg.known && cfg.evidence) {
+    return {state: cfg.value === 'y', message: cfg.value === 'y' ? 'built with module BTF' : 'built without module BTF', evidence: [cfg.evidence], source: cfg.source}
+  }
+  const d = k.distro.facts.moduleBtf
+  if (d && d.value !== null) {
+    return {state: d.value, message: d.value ? 'module BTF' : 'no module BTF', evidence: [distroEvidence(k, d)], source: d.source, doubtful: d.doubtful}
+  }
+  const f = k.facts.features.moduleBtf
+  if (!isHeavy(k) && f.since && !atLeast(k.release.upstreamVersion, f.since)) {
+    return {state: false, message: `module BTF does not exist before ${f.since}`, evidence: [versionEvidence(k, 'module BTF', f.since)], source: f.source}
+  }
+  return {state: null, message: 'whether this kernel has module BTF is not known', evidence: [], source: f.source}
+}
+
+// ---------------------------------------------------------------- version gates
+
+function bpfEquivalentCovers(k: KernelProfile, since: string): ValueFact<string> | undefined {
+  const eq = k.distro.facts.bpfEquivalent
+  return eq && atLeast(parseVersion(eq.value), since) ? eq : undefined
+}
+
+/** A mainline version gate (a feature of facts.json `features`), with distro backports considered. */
+function versionGate(k: KernelProfile, rule: string, what: string, fact: VersionFact): Reason {
+  const up = k.release.upstreamVersion
+  const ev = versionEvidence(k, what, fact.since)
+  if (fact.since === null) {
+    if (beyondKnown(k)) {
+      return reason(rule, 'unknown', `${what} is not in any kernel release kcompat's facts cover (up to ${k.facts.latestKnownMainline.value}); this kernel is newer`, [ev], fact.source, {doubtful: fact.doubtful})
+    }
+    return reason(rule, 'fail', `${what} is not in any released kernel`, [ev], fact.source)
+  }
+  if (atLeast(up, fact.since)) return reason(rule, 'pass', `${what}: mainline ${fact.since}`, [ev], fact.source, {doubtful: fact.doubtful})
+  const eq = bpfEquivalentCovers(k, fact.since)
+  if (eq) {
+    return reason(rule, 'pass', `${what} (mainline ${fact.since}): ${distroLabel(k)}'s BPF matches mainline ${eq.value}`, [ev, distroEvidence(k, eq)], eq.source, {doubtful: eq.doubtful})
+  }
+  if (isHeavy(k)) {
+    return reason(
+      rule,
+      'unknown',
+      `${what} came in mainline ${fact.since}; ${distroLabel(k)} backports BPF features and whether it has this one is not established`,
+      [ev],
+      fact.source,
+      {check: 'bpftool feature probe on such a machine'},
+    )
+  }
+  if (fact.doubtful) {
+    return reason(rule, 'unknown', `${what} needs mainline ${fact.since} (inferred, not verified); this kernel is older`, [ev], fact.source, {doubtful: true})
+  }
+  return reason(rule, 'fail', `${what} needs mainline ${fact.since}`, [ev], fact.source)
+}
+
+/** Program type or attach type availability. */
+function typeRule(k: KernelProfile, what: 'prog' | 'attach', name: string): Reason {
+  const rule = what === 'prog' ? 'prog-type' : 'attach-type'
+  const label = what === 'prog' ? `BPF_PROG_TYPE_${name}` : name
+  const fact = what === 'prog' ? k.facts.progTypes[name] : k.facts.attachTypes[name]
+  if (!fact) return reason(rule, 'unknown', `${label}: no fact in kcompat's data`, [], 'facts.json')
+  const enumName = what === 'prog' ? 'bpf_prog_type' : 'bpf_attach_type'
+  const known = k.btf ? kernelKnows(k.btf, what, label) : undefined
+  const btfEv: Evidence | undefined =
+    known === undefined ? undefined : {kind: 'btf', text: `enum ${enumName} ${known ? 'has' : 'lacks'} ${label} (${k.btfOrigin})`}
+  if (known === false && !fact.doubtful) {
+    return reason(rule, 'fail', `this kernel does not know ${label}: its BTF enum ${enumName} lacks it`, [btfEv!], `${EXT_SOURCE}; features.md §10b (falcosecurity/falco#2792 reads the enum the same way)`)
+  }
+  const d = what === 'prog' ? k.distro.facts.progTypes?.[name] : k.distro.facts.attachTypes?.[name]
+  if (d) {
+    const ev = [distroEvidence(k, d), ...(btfEv ? [btfEv] : [])]
+    if (d.value === true) return reason(rule, 'pass', `${label}: available on ${distroLabel(k)}${d.note ? ` (${d.note})` : ''}`, ev, d.source, {doubtful: d.doubtful})
+    if (d.value === false) {
+      return d.doubtful
+        ? reason(rule, 'unknown', `${label}: probably not on ${distroLabel(k)} (doubtful fact)`, ev, d.source, {doubtful: true})
+        : reason(rule, 'fail', `${label} is not available on ${distroLabel(k)}`, ev, d.source)
+    }
+    return reason(rule, 'unknown', `${label} on ${distroLabel(k)}: not established${d.note ? ` (${d.note})` : ''}`, ev, d.source, {doubtful: d.doubtful})
+  }
+  const only = what === 'prog' ? k.distro.facts.onlyProgTypes : undefined
+  if (only && !only.value.includes(name)) {
+    return reason(rule, 'fail', `${distroLabel(k)} enables BPF only for ${only.value.join(', ')}: ${label} is not among them`, [distroEvidence(k, only)], only.source)
+  }
+  if (known === true) {
+    const since = fact.since ? ` (mainline ${fact.since})` : ''
+    return reason(rule, 'pass', `${label}${since}: this kernel's BTF enum ${enumName} has it`, [btfEv!], EXT_SOURCE)
+  }
+  const r = versionGate(k, rule, label, fact)
+  if (known === false && r.status === 'fail') r.evidence.push(btfEv!)
+  return r
+}
+
+function featureRule(k: KernelProfile, rule: string, key: FeatureKey, what: string): Reason {
+  return versionGate(k, rule, what, k.facts.features[key])
+}
+
+// ---------------------------------------------------------------- trampoline
+
+function trampolineRule(k: KernelProfile): Reason {
+  const d = k.distro.facts.trampoline
+  if (d && d.value !== null) {
+    if (d.value) return reason('trampoline', 'pass', `BPF trampoline available on ${distroLabel(k)}`, [distroEvidence(k, d)], d.source, {doubtful: d.doubtful})
+    return reason('trampoline', d.doubtful ? 'unknown' : 'fail', `no BPF trampoline on ${distroLabel(k)}`, [distroEvidence(k, d)], d.source, {doubtful: d.doubtful})
+  }
+  const t = k.facts.trampoline
+  const fact = t[k.arch] ?? t.other!
+  const archEv: Evidence = {kind: 'arch', text: `${k.arch}${k.archAssumed ? ' (assumed)' : ''}: BPF trampoline ${fact.since ? `since mainline ${fact.since}` : 'not implemented'}`}
+  if (fact.since === null) {
+    if (beyondKnown(k)) return reason('trampoline', 'unknown', `no BPF trampoline on ${k.arch} as of mainline ${k.facts.latestKnownMainline.value}; this kernel is newer`, [archEv], fact.source)
+    return reason('trampoline', 'fail', `${k.arch} has no BPF trampoline (fentry/fexit/fmod_ret/lsm/freplace need one)`, [archEv], fact.source)
+  }
+  const ev = [archEv, versionEvidence(k, `${k.arch} BPF trampoline`, fact.since)]
+  if (atLeast(k.release.upstreamVersion, fact.since)) return reason('trampoline', 'pass', `BPF trampoline on ${k.arch}: mainline ${fact.since}`, ev, fact.source)
+  if (isHeavy(k)) {
+    const dc = configValue(k, 'CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS')
+    const hint = dc.known && dc.value === 'y' ? ' (CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=y suggests a backport)' : ''
+    return reason(
+      'trampoline',
+      'unknown',
+      `BPF trampolines on ${k.arch} came in mainline ${fact.since}; whether ${distroLabel(k)} backported them is not established${hint}`,
+      dc.evidence ? [...ev, dc.evidence] : ev,
+      fact.source,
+      {check: 'bpftool feature probe | grep -i tracing'},
+    )
+  }
+  return reason('trampoline', 'fail', `no BPF trampoline: ${k.arch} gained it in mainline ${fact.since}`, ev, fact.source)
+}
+
+// ---------------------------------------------------------------- config
+
+const LSM_TARGET = /^(security_|bpf_lsm_)/
+
+function configRule(k: KernelProfile, req: ConfigRequirement): Reason {
+  const rule = `config:${req.id}`
+  const evidence: Evidence[] = []
+  const unknown: string[] = []
+  const bad: string[] = []
+  let source = req.source
+  for (const sym of req.symbols) {
+    const v = configValue(k, sym)
+    if (!v.known) {
+      unknown.push(sym)
+      continue
+    }
+    if (v.evidence) evidence.push(v.evidence)
+    if (v.source !== EXT_SOURCE) source = `${req.source}; ${v.source}`
+    if (v.value === null || !req.accept.includes(v.value)) bad.push(sym)
+  }
+  const want = `${req.symbols.join(', ')}=${req.accept.join('|')}`
+  if (bad.length > 0) return reason(rule, 'fail', `needs ${bad.map((s) => `${s}=${req.accept.join('|')}`).join(', ')}; this kernel does not have it`, evidence, source)
+  if (unknown.length === 0) return reason(rule, 'pass', `${want}`, evidence, source)
+  const common = req.common || (req.commonOn?.includes(k.arch) ?? false)
+  if (common) {
+    evidence.push({kind: 'config', text: `${unknown.join(', ')}: not known for this kernel`})
+    return reason(rule, 'pass', `needs ${want}: assumed (no config known for this kernel; distro kernels set it)`, evidence, source)
+  }
+  evidence.push({kind: 'config', text: `${unknown.join(', ')}: not known for this kernel`})
+  return reason(rule, 'unknown', `needs ${unknown.join(', ')}; this kernel's config is not known`, evidence, source, {
+    check: `grep -E '${unknown.join('|')}' /boot/config-$(uname -r)  (or zcat /proc/config.gz)`,
+  })
+}
+
+function lsmActiveRule(k: KernelProfile): Reason {
+  const f = k.facts.lsmList
+  if (k.running?.lsm) {
+    const has = k.running.lsm.includes(f.entry)
+    const ev: Evidence = {kind: 'machine', text: `/sys/kernel/security/lsm: ${k.running.lsm.join(',')}`}
+    if (has) return reason('lsm-active', 'pass', `the bpf LSM is active on this machine`, [ev], EXT_SOURCE)
+    return reason('lsm-active', 'fail', `the bpf LSM is not active on this machine (boot with lsm=${[...k.running.lsm, f.entry].join(',')})`, [ev], EXT_SOURCE)
+  }
+  const cfg = configValue(k, f.symbol)
+  if (cfg.known && cfg.value !== null) {
+    const has = cfg.value.split(',').includes(f.entry)
+    if (has) {
+      return reason('lsm-active', 'pass', `"${f.entry}" is in the built-in LSM list (active unless the lsm= boot parameter overrides it)`, [cfg.evidence!], `${f.source}`)
+    }
+    return reason('lsm-active', 'possible', `"${f.entry}" is not in the built-in LSM list: lsm programs load only where the machine boots with lsm=...,${f.entry}`, [cfg.evidence!], f.source, {
+      check: f.check,
+    })
+  }
+  const d = k.distro.facts.lsmHasBpf
+  if (d) {
+    if (d.value) return reason('lsm-active', 'pass', `"${f.entry}" is in ${distroLabel(k)}'s built-in LSM list`, [distroEvidence(k, d)], d.source, {doubtful: d.doubtful})
+    return reason('lsm-active', 'possible', `"${f.entry}" is not in ${distroLabel(k)}'s built-in LSM list: lsm programs load only where the machine boots with lsm=...,${f.entry}`, [distroEvidence(k, d)], d.source, {
+      check: f.check,
+    })
+  }
+  return reason('lsm-active', 'unknown', `whether "${f.entry}" is in this kernel's LSM list (CONFIG_LSM) is not known`, [], f.source, {check: f.check})
+}
+
+// ---------------------------------------------------------------- targets
+
+const SYSCALL_PREFIX: Record<string, string> = {
+  x86_64: 'x64',
+  i686: 'ia32',
+  arm64: 'arm64',
+  armv7l: 'arm',
+  s390x: 's390x',
+  riscv64: 'riscv',
+  ppc64le: 'powerpc',
+  mips64: 'mips',
+}
+
+function btfTargetRule(k: KernelProfile, def: SectionDef, target: ParsedTarget, nearOut: string[]): Reason | undefined {
+  const spec = def.btfTarget!
+  if (spec.kind === 'program') {
+    return reason('target', 'info', `freplace replaces ${target.name || 'a function'} in another BPF program (attach_prog_fd): checked at load time against that program's BTF`, [], 'features.md §9 (LIBBPF)')
+  }
+  if (target.name === '') {
+    return reason('target', 'unknown', 'no attach target in the section name: the program must set it at run time (bpf_program__set_attach_target()), so kcompat cannot check it', [], 'features.md §9 (LIBBPF ATTACH_BTF)')
+  }
+  const btfName = btfTargetName(def, target)!
+  const what = `${spec.kind} ${btfName}`
+  if (target.module && target.module !== 'vmlinux') {
+    const m = moduleBtfState(k)
+    if (m.state === false) {
+      return reason('target', m.doubtful ? 'unknown' : 'fail', `${target.module}:${target.name} is a module target, and this kernel has no module BTF`, m.evidence, `${m.source}; features.md §7, §9 (module targets need module BTF, 5.11)`)
+    }
+    return reason('target', 'possible', `${what} is looked up in module ${target.module}'s BTF, which kcompat does not hold: it loads where ${target.module} is loaded and defines it`, m.evidence, 'features.md §9 (LIBBPF module:func)', {
+      check: `ls /sys/kernel/btf/${target.module} && bpftool btf dump file /sys/kernel/btf/${target.module} | grep "'${btfName}'"`,
+    })
+  }
+  if (!k.btf) {
+    return reason('target', 'unknown', `${what} cannot be looked up: kcompat has no BTF for this kernel (add it to the archive, or pass --btf)`, [], 'features.md §9 (LIBBPF btf_get_kernel_prefix_kind)')
+  }
+  const id = findTarget(k.btf, spec.kind, btfName)
+  const src = 'features.md §9 (LIBBPF btf_get_kernel_prefix_kind)'
+  if (id !== undefined) {
+    return reason('target', 'pass', `${what} is in this kernel's BTF`, [{kind: 'btf', text: `${what} (id ${id}) in ${k.btfOrigin}`}], src)
+  }
+  const near = nearNames(k.btf, spec.kind, spec.prefix, target.name)
+  nearOut.push(...near.map((n) => n.target))
+  const nearText = near.length > 0 ? `; near: ${near.map((n) => n.name).join(', ')}` : ''
+  const ev: Evidence[] = [{kind: 'btf', text: `no ${what} in ${k.btfOrigin}${nearText}`}]
+  const typo = near.find((n) => n.why === 'spelling')
+  if (def.family === 'lsm' || def.family === 'lsm_cgroup') {
+    return reason('target', 'fail', `${what} is not in this kernel's BTF: ${target.name} is not an LSM hook of this kernel`, ev, src)
+  }
+  if (typo) {
+    return reason('target', 'fail', `${what} is not in this kernel's BTF; ${typo.name} is (${typo.distance} edit${typo.distance > 1 ? 's' : ''} away): most likely a misspelling`, ev, src)
+  }
+  const m = moduleBtfState(k)
+  if (m.state === false) {
+    return reason('target', 'fail', `${what} is not in this kernel's BTF (and the kernel has no module BTF to search)`, [...ev, ...m.evidence], src)
+  }
+  if (def.family === 'iter' || def.family === 'tp_btf' || def.family === 'fentry' || def.family === 'fmod_ret') {
+    return reason(
+      'target',
+      'possible',
+      `${what} is not in this kernel's vmlinux BTF; libbpf also searches the BTF of loaded modules, so it loads only if a module defines it`,
+      [...ev, ...m.evidence],
+      src,
+      {check: `bpftool btf dump file /sys/kernel/btf/vmlinux | grep "'${btfName}'"; then each /sys/kernel/btf/<module>`},
+    )
+  }
+  return reason('target', 'fail', `${what} is not in this kernel's BTF`, ev, src)
+}
+
+function kprobeTargetRule(k: KernelProfile, name: string, nearOut: string[]): Reason {
+  const src = 'features.md §11 (target must be in kallsyms and not blacklisted)'
+  if (!k.btf) {
+    return reason('target', 'info', `${name} not checked: no BTF for this kernel (kprobes attach by kallsyms name, not BTF)`, [], src)
+  }
+  const id = findTarget(k.btf, 'FUNC', name)
+  if (id !== undefined) return reason('target', 'pass', `FUNC ${name} is in this kernel's BTF`, [{kind: 'btf', text: `FUNC ${name} (id ${id}) in ${k.btfOrigin}`}], src)
+  const near = nearNames(k.btf, 'FUNC', '', name)
+  nearOut.push(...near.map((n) => n.target))
+  const nearText = near.length > 0 ? `; near: ${near.map((n) => n.name).join(', ')}` : ''
+  return reason(
+    'target',
+    'possible',
+    `${name} is not in this kernel's BTF; it may still be in kallsyms (static, inlined-elsewhere and module functions are often missing from BTF)`,
+    [{kind: 'btf', text: `no FUNC ${name} in ${k.btfOrigin}${nearText}`}],
+    src,
+    {check: `grep -w ${name} /proc/kallsyms`},
+  )
+}
+
+function targetRule(k: KernelProfile, def: SectionDef, target: ParsedTarget, nearOut: string[]): Reason | undefined {
+  if (def.btfTarget) return btfTargetRule(k, def, target, nearOut)
+  switch (def.family) {
+    case 'kprobe':
+      if (target.name === '') return undefined
+      return kprobeTargetRule(k, target.name, nearOut)
+    case 'ksyscall': {
+      if (target.name === '' || !k.btf) return undefined
+      const prefix = SYSCALL_PREFIX[k.arch]
+      const names = [...(prefix ? [`__${prefix}_sys_${target.name}`] : []), `__se_sys_${target.name}`, `sys_${target.name}`]
+      for (const n of names) {
+        const id = findTarget(k.btf, 'FUNC', n)
+        if (id !== undefined) return reason('target', 'pass', `syscall ${target.name}: FUNC ${n} is in this kernel's BTF`, [{kind: 'btf', text: `FUNC ${n} (id ${id}) in ${k.btfOrigin}`}], 'features.md §9 (LIBBPF ksyscall)')
+      }
+      return reason('target', 'possible', `no ${names.join(' / ')} in this kernel's BTF: check that syscall ${target.name} exists on this arch`, [{kind: 'btf', text: `none of ${names.join(', ')} in ${k.btfOrigin}`}], 'features.md §9 (LIBBPF ksyscall)', {
+        check: `grep -E '${names.join('|')}' /proc/kallsyms`,
+      })
+    }
+    case 'tracepoint':
+    case 'raw_tracepoint': {
+      if (target.name === '' || target.category === 'syscalls' || !k.btf || !hasTracepointTypedefs(k.btf)) return undefined
+      const n = `btf_trace_${target.name}`
+      const id = findTarget(k.btf, 'TYPEDEF', n)
+      const src = 'features.md §9 (btf_trace_<tp> typedefs exist for every tracepoint since 5.5)'
+      if (id !== undefined) return reason('target', 'pass', `tracepoint ${target.name}: TYPEDEF ${n} is in this kernel's BTF`, [{kind: 'btf', text: `TYPEDEF ${n} (id ${id}) in ${k.btfOrigin}`}], src)
+      const near = nearNames(k.btf, 'TYPEDEF', 'btf_trace_', target.name)
+      nearOut.push(...near.map((x) => x.target))
+      return reason(
+        'target',
+        'possible',
+        `no tracepoint ${target.name} in this kernel's vmlinux BTF (no TYPEDEF ${n}); it may be a module's tracepoint`,
+        [{kind: 'btf', text: `no TYPEDEF ${n} in ${k.btfOrigin}${near.length ? `; near: ${near.map((x) => x.target).join(', ')}` : ''}`}],
+        src,
+        {check: `ls /sys/kernel/tracing/events/${target.category ?? '*'}/${target.name}`},
+      )
+    }
+    case 'kprobe_multi': {
+      if (target.name === '' || !k.btf) return undefined
+      const {count, sample} = countGlobMatches(k.btf, target.name)
+      if (count > 0) return reason('target', 'pass', `${count} function${count > 1 ? 's' : ''} in this kernel's BTF match ${target.name}`, [{kind: 'btf', text: `${sample.join(', ')}${count > sample.length ? ', ...' : ''} in ${k.btfOrigin}`}], 'features.md §9')
+      return reason('target', 'possible', `no function in this kernel's BTF matches ${target.name} (kallsyms may still have some)`, [{kind: 'btf', text: `no FUNC matching ${target.name} in ${k.btfOrigin}`}], 'features.md §9', {
+        check: `grep -E '${target.name.replace(/\*/g, '.*')}' /proc/kallsyms`,
+      })
+    }
+    default:
+      return undefined
+  }
+}
+
+// ---------------------------------------------------------------- the whole evaluation
+
+export interface EvaluateOptions {
+  /** Skip the target lookup (used when only kernel-level answers are wanted). */
+  noTarget?: boolean
+}
+
+/** Applies every rule to one section on one kernel. */
+export function evaluateSection(section: string, k: KernelProfile, opts: EvaluateOptions = {}): Evaluation {
+  const m = matchSection(section)
+  if (!m) {
+    const base = section.split('/')[0]!
+    const near = sectionSpellings()
+      .map((s) => ({s, d: boundedDistance(s, base, 2)}))
+      .filter((x) => x.d <= 2)
+      .sort((a, b) => a.d - b.d)
+      .slice(0, 3)
+      .map((x) => x.s)
+    return {
+      section,
+      reasons: [
+        reason(
+          'section',
+          'fail',
+          `libbpf does not know section "${section}": it cannot tell the program type (unless the application registers a custom handler with libbpf_register_prog_handler())`,
+          [{kind: 'section', text: `no match in libbpf's SEC() table${near.length ? `; near: ${near.join(', ')}` : ''}`}],
+          'features.md §9 (LIBBPF section_defs, sec_def_matches)',
+        ),
+      ],
+      nearTargets: near,
+    }
+  }
+  const {def} = m
+  const target = parseTarget(def, m.target)
+  const reasons: Reason[] = []
+  const nearTargets: string[] = []
+  const d = k.distro.facts
+  const up = k.release.upstreamVersion
+
+  // bpf() at all
+  if (d.bpf?.value === false) {
+    reasons.push(reason('bpf', 'fail', `${distroLabel(k)} has no usable BPF`, [distroEvidence(k, d.bpf)], d.bpf.source))
+  } else if (!isHeavy(k) && !atLeast(up, k.facts.features.bpfSyscall.since!)) {
+    reasons.push(featureRule(k, 'bpf', 'bpfSyscall', 'the bpf() syscall'))
+  }
+
+  const progRule = typeRule(k, 'prog', def.progType)
+  reasons.push(progRule)
+  // Rules about the program type's details are moot when the type itself is missing.
+  const progOk = progRule.status !== 'fail'
+  const optAttach = def.flags.includes('EXP_ATTACH_OPT')
+  if (progOk && def.attachType && !optAttach) {
+    reasons.push(typeRule(k, 'attach', def.attachType))
+    const f = k.facts.features.expectedAttachType
+    if (f.since && !atLeast(up, f.since)) reasons.push(featureRule(k, 'expected-attach-type', 'expectedAttachType', 'the expected_attach_type load attribute'))
+  }
+  if (progOk && (def.family === 'uprobe' || def.family === 'usdt')) reasons.push(featureRule(k, 'uprobe', 'uprobe', 'BPF programs on uprobes'))
+  if (progOk && def.sleepableFeature) {
+    reasons.push(featureRule(k, 'sleepable', def.sleepableFeature, `sleepable ${def.base} programs (BPF_F_SLEEPABLE)`))
+    if (def.family === 'fentry' || def.family === 'fmod_ret' || def.family === 'lsm') {
+      reasons.push(
+        reason(
+          'sleepable-hook',
+          'possible',
+          def.family === 'lsm'
+            ? 'sleepable LSM programs load only on hooks of the kernel\'s sleepable-hook list'
+            : 'sleepable fentry/fexit/fmod_ret programs load only on functions that may sleep (ALLOW_ERROR_INJECTION functions)',
+          [],
+          'features.md §4 (EDOCS BPF_PROG_LOAD.md: sleepable programs attach only to hooks that may sleep; LSM sleepable hooks are a whitelist)',
+          {check: def.family === 'lsm' ? 'the kernel\'s bpf_lsm sleepable hook list (kernel/bpf/bpf_lsm.c)' : `grep -w ${target.name || '<func>'} /sys/kernel/debug/error_injection/list`},
+        ),
+      )
+    }
+  }
+  if (progOk && def.flags.includes('XDP_FRAGS')) reasons.push(featureRule(k, 'xdp-frags', 'xdpFrags', 'XDP frags (BPF_F_XDP_HAS_FRAGS)'))
+
+  let kernelBtfFails = false
+  if (def.needsKernelBtf) {
+    const s = kernelBtfState(k)
+    kernelBtfFails = s.state === false
+    const note = 'BTF-attached programs need the kernel\'s own BTF; a custom BTF (btf_custom_path) only serves CO-RE relocations and cannot stand in for it'
+    if (s.state === true) reasons.push(reason('kernel-btf', 'pass', s.message, s.evidence, s.source, {doubtful: s.doubtful}))
+    else if (s.state === false) reasons.push(reason('kernel-btf', 'fail', `no in-kernel BTF: ${s.message}. ${note}`, s.evidence, s.source))
+    else reasons.push(reason('kernel-btf', 'unknown', `${s.message}. ${note}`, s.evidence, s.source, {doubtful: s.doubtful, check: 'ls /sys/kernel/btf/vmlinux'}))
+  }
+  let trampolineFails = false
+  if (def.trampoline) {
+    const t = trampolineRule(k)
+    trampolineFails = t.status === 'fail'
+    reasons.push(t)
+  }
+  // Config the trampoline would need is moot without one.
+  const trampolineConfig = new Set(['bpf-jit', 'ftrace-direct-calls'])
+
+  for (const req of k.facts.configRequirements) {
+    if (!req.families.includes('*') && !req.families.includes(def.family)) continue
+    if (trampolineFails && trampolineConfig.has(req.id)) continue
+    if (req.targetPrefix && !(target.category !== undefined ? `${target.category}/` : '').startsWith(req.targetPrefix)) continue
+    if (req.nonLsmTargetOnly && (target.name === '' || LSM_TARGET.test(target.name))) continue
+    reasons.push(configRule(k, req))
+  }
+  if (k.facts.lsmList.families.includes(def.family)) reasons.push(lsmActiveRule(k))
+  if (progOk && def.family === 'fmod_ret' && target.name !== '' && !LSM_TARGET.test(target.name)) {
+    reasons.push(
+      reason('error-injection', 'possible', `fmod_ret attaches only to LSM hooks and ALLOW_ERROR_INJECTION functions: ${target.name} must be on the kernel's error-injection list`, [], 'features.md §3a, §11 (EDOCS TRACING)', {
+        check: `grep -w ${target.name} /sys/kernel/debug/error_injection/list`,
+      }),
+    )
+  }
+
+  // A BTF target cannot be looked up without BTF, and does not matter when the kernel has none.
+  const targetMoot = def.btfTarget !== null && kernelBtfFails && !k.btf
+  if (!opts.noTarget && progOk && !targetMoot) {
+    const t = targetRule(k, def, target, nearTargets)
+    if (t) reasons.push(t)
+  }
+
+  // Notes that never change the verdict.
+  if (def.progType === 'KPROBE') {
+    const f = k.facts.features.kprobeKernVersionDropped
+    if (!atLeast(up, f.since!)) {
+      reasons.push(reason('kern-version', 'info', `kernels before ${f.since} check kern_version against LINUX_VERSION_CODE at load; libbpf fills it from uname (Ubuntu /proc/version_signature, Debian uname -v)`, [versionEvidence(k, 'kern_version check dropped', f.since)], f.source))
+    }
+  }
+  if (def.family === 'usdt' && !atLeast(up, k.facts.features.uprobeRefCtr.since!)) {
+    const f = k.facts.features.uprobeRefCtr
+    reasons.push(reason('usdt-semaphores', 'info', `USDT semaphores need uprobe ref_ctr_offset (mainline ${f.since})`, [versionEvidence(k, 'ref_ctr_offset', f.since)], f.source))
+  }
+  const mem = k.facts.features.memcgAccounting
+  if (!isHeavy(k) && !atLeast(up, mem.since!)) {
+    reasons.push(reason('memlock', 'info', `on kernels before ${mem.since} BPF memory counts against RLIMIT_MEMLOCK (memcg accounting came in ${mem.since}): raise the limit`, [versionEvidence(k, 'memcg accounting', mem.since)], mem.source))
+  }
+  return {section, def, target, reasons, nearTargets}
+}
+
+/** Formats a version list for messages. */
+export function versionText(v: readonly number[]): string {
+  return formatVersion(v)
+}
