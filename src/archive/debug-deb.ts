@@ -42,6 +42,7 @@ import {decompress as xzDecompressAsync} from '@napi-rs/lzma/xz'
 import {Decompress as ZstdDecompress, decompress as zstdDecompress} from 'fzstd'
 import tarStream from 'tar-stream'
 import {InputError, KcompatError} from '../errors.js'
+import {describeDebugProgress} from '../generate/describe.js'
 import {generateBtf, type GenerateResult} from '../generate/generate.js'
 import type {Pahole} from '../generate/pahole.js'
 import type {PaholeProgress} from '../generate/run.js'
@@ -790,4 +791,23 @@ export async function generateFromMirror(root: string, entry: KernelEntry, image
     jobs: ctx.jobs,
     onProgress: ctx.onProgress,
   })
+}
+
+/**
+ * What `archive add --debug-deb FILE|URL` runs: a URL is downloaded to a temporary
+ * directory (deleted afterwards), a file is read in place; progress goes to `progress`.
+ */
+export async function addDebugDebCommand(
+  root: string,
+  source: string,
+  options: Pick<DebugDebOptions, 'osVersion' | 'pahole' | 'libbpf' | 'jobs'>,
+  progress: {update(text: string): void; clear(): void},
+): Promise<DebugDebResult> {
+  const onProgress = (p: DebugProgress): void => progress.update(describeDebugProgress(p))
+  try {
+    if (/^https?:\/\//.test(source)) return await addDebugDebUrl(root, source, {...options, onProgress})
+    return await addDebugDeb(root, source, {...options, onProgress})
+  } finally {
+    progress.clear()
+  }
 }

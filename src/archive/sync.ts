@@ -10,9 +10,10 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {KcompatError} from '../errors.js'
 import {addKernelDeb} from './add-deb.js'
+import {type DebugProgress, type DebugTimings, findDebugStanza, generateFromMirror, generatedFrom} from './debug-deb.js'
 import {type KernelPackageInfo, fetchPackagesIndex, kernelPackages, newestPerSeriesAndFlavor} from './debian.js'
 import {download} from './download.js'
-import {readManifest} from './manifest.js'
+import {type KernelEntry, readManifest} from './manifest.js'
 
 export interface SyncOptions {
   mirror: string
@@ -36,6 +37,12 @@ export interface SyncOptions {
   /** Base delay between download retries in ms (default 500, doubling). */
   retryDelayMs?: number
   onEvent?: (e: SyncEvent) => void
+  /** For kernels without BTF: generate it from their -dbg package with pahole (debug-deb.ts). */
+  generate?: boolean
+  /** pahole to run (default: $KCOMPAT_PAHOLE or pahole on PATH), oldest libbpf to target, pahole jobs. */
+  pahole?: string
+  libbpf?: string
+  jobs?: number
 }
 
 export type SyncEvent =
@@ -44,6 +51,8 @@ export type SyncEvent =
   | {type: 'download'; release: string; arch: string; received: number; total: number | undefined}
   | {type: 'added'; release: string; arch: string; btf: string; changed: boolean}
   | {type: 'failed'; release: string; arch: string; code: string; message: string}
+  | {type: 'generate'; release: string; arch: string; progress: DebugProgress}
+  | {type: 'generated'; release: string; arch: string; timings: DebugTimings; flags: string[]}
 
 export interface SyncResult {
   added: {release: string; arch: string; btf: string}[]
@@ -67,14 +76,38 @@ export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResu
   mkdirSync(cacheDir, {recursive: true})
   try {
     for (const arch of o.arches) {
-      const all = kernelPackages(await fetchPackagesIndex(o.mirror, o.suite, arch, 'main', o.retryDelayMs))
+      const stanzas = await fetchPackagesIndex(o.mirror, o.suite, arch, 'main', o.retryDelayMs)
+      const all = kernelPackages(stanzas)
       const sel = selectKernels(all, o)
       o.onEvent?.({type: 'index', arch, packages: all.length, selected: sel.length})
       for (const p of sel) {
         const s = p.stanza
         const have = readManifest(root).kernels.find(
-          (k) => k.release === p.release && k.source.package === s.package && k.source.packageVersion === s.version,
+          (k) => k.release === p.release && ((k.source.package === s.package && k.source.packageVersion === s.version) || generatedFrom(k, s)),
         )
+        const generate = async (entry: KernelEntry): Promise<KernelEntry> => {
+          const g = await generateFromMirror(root, entry, s, {
+            mirror: o.mirror, stanzas, cacheDir, keep: o.keep, retryDelayMs: o.retryDelayMs, osVersion: o.osVersion,
+            pahole: o.pahole, libbpf: o.libbpf, jobs: o.jobs,
+            onProgress: (progress) => o.onEvent?.({type: 'generate', release: p.release, arch, progress}),
+          })
+          o.onEvent?.({type: 'generated', release: p.release, arch, timings: g.timings, flags: g.entry.source.generator?.flags ?? []})
+          return g.entry
+        }
+        if (have && o.generate && have.btf === 'none') {
+          result.planned.push({release: p.release, arch, package: `${s.package}-dbg`, version: s.version, size: findDebugStanza(stanzas, s.package, s.version)?.size ?? 0})
+          if (o.dryRun) continue
+          try {
+            const e = await generate(have)
+            result.added.push({release: p.release, arch, btf: e.btf})
+            o.onEvent?.({type: 'added', release: p.release, arch, btf: e.btf, changed: true})
+          } catch (e) {
+            if (!(e instanceof KcompatError)) throw e
+            result.failed.push({release: p.release, arch, code: e.code, message: e.message})
+            o.onEvent?.({type: 'failed', release: p.release, arch, code: e.code, message: e.message})
+          }
+          continue
+        }
         if (have) {
           const reason = `already archived (${s.package} ${s.version})`
           result.skipped.push({release: p.release, arch, reason})
@@ -92,6 +125,7 @@ export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResu
             onProgress: (e) => o.onEvent?.({type: 'download', release: p.release, arch, received: e.received, total: e.total}),
           })
           const r = await addKernelDeb(root, file, {osVersion: o.osVersion})
+          if (o.generate && r.entry.btf === 'none') r.entry = await generate(r.entry)
           result.added.push({release: p.release, arch, btf: r.entry.btf})
           o.onEvent?.({type: 'added', release: p.release, arch, btf: r.entry.btf, changed: r.changed})
         } catch (e) {

@@ -4,6 +4,7 @@ import {syncDebian} from '../../archive/sync.js'
 import {mirrorForSuite} from '../../kernel/apt.js'
 import {BaseCommand} from '../../lib/base-command.js'
 import {ProgressLine, formatBytes} from '../../lib/progress.js'
+import {describeDebugProgress, describeTimings} from '../../generate/describe.js'
 
 export default class ArchiveSync extends BaseCommand {
   static override summary = "Add every matching kernel of a distro mirror's package index to the archive."
@@ -27,6 +28,10 @@ export default class ArchiveSync extends BaseCommand {
     'dry-run': Flags.boolean({description: 'list what would be downloaded and added, change nothing'}),
     archive: Flags.string({description: 'archive directory (default: $KCOMPAT_ARCHIVE or the shipped archive)'}),
     json: Flags.boolean({description: 'print the result as JSON'}),
+    generate: Flags.boolean({description: "for kernels without BTF: download their -dbg package and generate BTF with pahole (stored as \"btf\": \"generated\")"}),
+    pahole: Flags.string({description: 'with --generate: pahole to run (default: $KCOMPAT_PAHOLE, else pahole on PATH)'}),
+    libbpf: Flags.string({description: 'with --generate: oldest libbpf that must parse the BTF (e.g. 0.7)'}),
+    jobs: Flags.integer({description: 'with --generate: pahole threads (default 1: deterministic)', min: 1}),
   }
 
   async run(): Promise<void> {
@@ -50,12 +55,18 @@ export default class ArchiveSync extends BaseCommand {
       keep: flags.keep,
       osVersion: flags['os-version'],
       dryRun: flags['dry-run'],
+      generate: flags.generate,
+      pahole: flags.pahole,
+      libbpf: flags.libbpf,
+      jobs: flags.jobs,
       onEvent: (e) => {
         if (e.type === 'index') say(`${e.arch}: ${e.packages} kernel packages in ${flags.suite}, ${e.selected} selected`)
         else if (e.type === 'download') progress.update(`${e.arch} ${e.release}: ${formatBytes(e.received)}${e.total ? ` of ${formatBytes(e.total)}` : ''}`)
         else if (e.type === 'added') say(`${e.changed ? 'added' : 'unchanged'} ${e.arch} ${e.release} (BTF: ${e.btf})`)
         else if (e.type === 'skip') say(`skipped ${e.arch} ${e.release}: ${e.reason}`)
         else if (e.type === 'failed') say(`FAILED ${e.arch} ${e.release}: [${e.code}] ${e.message}`)
+        else if (e.type === 'generate') progress.update(`${e.arch} ${e.release}: ${describeDebugProgress(e.progress)}`)
+        else if (e.type === 'generated') say(`generated ${e.arch} ${e.release}: ${describeTimings(e.timings)}; pahole ${e.flags.join(' ')}`)
       },
     })
     progress.clear()

@@ -1,5 +1,6 @@
 import {createHash} from 'node:crypto'
 import {Args, Flags} from '@oclif/core'
+import {describePaholeProgress} from '../../generate/describe.js'
 import {generateBtf} from '../../generate/generate.js'
 import {BaseCommand} from '../../lib/base-command.js'
 import {ProgressLine, formatBytes} from '../../lib/progress.js'
@@ -38,10 +39,7 @@ export default class BtfGenerate extends BaseCommand {
       libbpf: flags.libbpf,
       jobs: flags.jobs,
       pahole: flags.pahole,
-      onProgress: (p) =>
-        progress.update(
-          `pahole: ${(p.elapsedMs / 1000).toFixed(1)} s${p.rssKiB !== undefined ? `, ${formatBytes(p.rssKiB * 1024)}` : ''}${p.peakKiB !== undefined ? ` (peak ${formatBytes(p.peakKiB * 1024)})` : ''}${p.lastLine ? ` | ${p.lastLine}` : ''}`,
-        ),
+      onProgress: (p) => progress.update(describePaholeProgress(p)),
     }).finally(() => progress.clear())
     const sha256 = createHash('sha256').update(r.btf).digest('hex')
     if (flags.json) {
