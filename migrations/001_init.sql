@@ -12,7 +12,7 @@
 -- * chunk:  the records themselves, in four stores: 'fn' (functions), 'tp' (btf_trace_
 --           tracepoints), 'st' (struct/union layouts), 'en' (enums). A store is a sorted
 --           list of records `key TAB kset-id TAB content` (src/store/extract.ts and
---           codec.ts give the encodings), cut into chunks of about 256 KiB and
+--           codec.ts give the encodings), cut into chunks of about 512 KiB and
 --           Brotli-compressed; first_key/last_key locate the chunks holding a key.
 --           Strings are thereby stored once per distinct record and compressed with
 --           their neighbours, which is what keeps the index a fraction of the size of

@@ -1,16 +1,16 @@
 /**
- * The record stores: sorted lines `key TAB kset-id TAB content`, cut into chunks of
- * about {@link CHUNK_TARGET} bytes, each stored in one `chunk` row with the first and
- * last key it holds (see migrations/001_init.sql).
+ * The record stores: records (key, kernel-set id, content) sorted by key then content,
+ * cut into chunks of about {@link CHUNK_TARGET} bytes, each stored in one `chunk` row
+ * with the first and last key it holds (see migrations/001_init.sql).
  *
- * A chunk's blob holds two Brotli streams: the record heads (`key TAB kset-id` lines)
- * and the contents (one line per record, same order), preceded by the compressed size
- * of the first as a little-endian u32. Looking a key up decompresses the heads, and the
+ * A chunk's blob holds two Brotli streams, preceded by the compressed size of the first
+ * as a little-endian u32: the record heads (`key TAB kset-id` lines) and the contents
+ * (one line per record, same order). Looking a key up decompresses the heads, and the
  * contents only when the key is there; scanning names (for suggestions) decompresses
  * heads only, a quarter of the data. Splitting costs about 1% of size.
  *
  * A lookup reads the few chunks whose [first_key, last_key] range holds the key
- * (usually one) through the (store, last_key) index: about half a millisecond.
+ * (usually one) through the (store, last_key) index: about a millisecond.
  */
 import {brotliCompressSync, brotliDecompressSync, constants} from 'node:zlib'
 import type {Db} from './db.js'
@@ -19,19 +19,37 @@ import type {StoreName} from './extract.js'
 
 /**
  * Uncompressed bytes per chunk; a chunk is closed at the first record past this.
- * Measured on the fixture archive: 256 KiB chunks compress 6-8% better than 64 KiB ones
- * and still decompress in about half a millisecond.
+ * Measured on the fixture archive (at SMALL_QUALITY): against 64 KiB chunks, 256 KiB
+ * ones are 8% smaller, 512 KiB 12%, 1 MiB 15%; decompressing one takes about 0.5, 1
+ * and 2 ms. 512 KiB keeps lookups near a millisecond.
  */
-export const CHUNK_TARGET = 256 * 1024
+export const CHUNK_TARGET = 512 * 1024
 
 /**
- * Brotli qualities. Measured on the fixture archive's records: quality 6 compresses a
- * store in about a tenth of a second and within 1% of quality 9; quality 10 is 8%
- * smaller again but about 20 times slower. Builds merge kernels at FAST_QUALITY and
- * recompress the result once at SMALL_QUALITY. Decompression speed is the same for all.
+ * Brotli qualities. Measured on the records of a 12-kernel archive: quality 1
+ * compresses them 4 times faster than quality 6 but 23% larger; quality 6 is within 1%
+ * of quality 9; quality 10 is 8% smaller again but about 15 times slower than 6.
+ * A build merges kernel after kernel at MERGE_QUALITY (each merge rewrites most
+ * chunks), then recompresses every chunk once, at FAST_QUALITY or SMALL_QUALITY.
+ * Decompression speed is about the same for all.
  */
+export const MERGE_QUALITY = 1
 export const FAST_QUALITY = 6
 export const SMALL_QUALITY = 10
+
+/** Records as parallel columns, sorted by key, then content. */
+export interface Records {
+  keys: string[]
+  ksets: number[]
+  contents: string[]
+}
+
+/** One record. */
+export interface RecordLine {
+  key: string
+  kset: number
+  content: string
+}
 
 function brotli(text: string, quality: number): Buffer {
   const raw = Buffer.from(text, 'utf8')
@@ -45,25 +63,19 @@ function brotli(text: string, quality: number): Buffer {
   })
 }
 
-/** Compresses a chunk given as its record lines joined by newlines. */
-export function compressChunk(text: string, quality: number): Buffer {
-  const heads: string[] = []
-  const contents: string[] = []
-  for (const line of text === '' ? [] : text.split('\n')) {
-    const t1 = line.indexOf('\t')
-    const t2 = line.indexOf('\t', t1 + 1)
-    heads.push(line.slice(0, t2))
-    contents.push(line.slice(t2 + 1))
-  }
+function corrupt(store: string, seq: number, cause?: unknown): IndexError {
+  return new IndexError('INDEX_CORRUPT', `index chunk ${store}#${seq} cannot be decoded; rebuild the index`, {cause})
+}
+
+/** Compresses records [from, to) of `r` into a chunk blob. */
+export function encodeChunk(r: Records, from: number, to: number, quality: number): Buffer {
+  const heads = new Array<string>(to - from)
+  for (let i = from; i < to; i++) heads[i - from] = `${r.keys[i]!}\t${r.ksets[i]!}`
   const a = brotli(heads.join('\n'), quality)
-  const b = brotli(contents.join('\n'), quality)
+  const b = brotli(r.contents.slice(from, to).join('\n'), quality)
   const len = Buffer.alloc(4)
   len.writeUInt32LE(a.length)
   return Buffer.concat([len, a, b])
-}
-
-function corrupt(store: string, seq: number, cause?: unknown): IndexError {
-  return new IndexError('INDEX_CORRUPT', `index chunk ${store}#${seq} cannot be decompressed; rebuild the index`, {cause})
 }
 
 function split(data: Uint8Array, store: string, seq: number): [Uint8Array, Uint8Array] {
@@ -82,136 +94,94 @@ function unbrotli(data: Uint8Array, store: string, seq: number): string {
 }
 
 /** The `key TAB kset-id` lines of a chunk. */
-export function decompressHeads(data: Uint8Array, store: string, seq: number): string {
+export function decodeHeads(data: Uint8Array, store: string, seq: number): string {
   return unbrotli(split(data, store, seq)[0], store, seq)
 }
 
-/** A chunk as its record lines joined by newlines. @throws IndexError `INDEX_CORRUPT`. */
-export function decompressChunk(data: Uint8Array, store: string, seq: number): string {
+/** All records of a chunk. @throws IndexError `INDEX_CORRUPT`. */
+export function decodeChunk(data: Uint8Array, store: string, seq: number): Records {
   const [a, b] = split(data, store, seq)
   const heads = unbrotli(a, store, seq)
-  if (heads === '') return ''
-  const hs = heads.split('\n')
-  const cs = unbrotli(b, store, seq).split('\n')
-  if (hs.length !== cs.length) throw corrupt(store, seq)
-  return hs.map((h, i) => `${h}\t${cs[i]!}`).join('\n')
-}
-
-/** One decoded record line. */
-export interface RecordLine {
-  key: string
-  kset: number
-  content: string
-}
-
-/** Splits `key TAB kset TAB content`. @throws IndexError `INDEX_CORRUPT`. */
-export function parseLine(line: string): RecordLine {
-  const t1 = line.indexOf('\t')
-  const t2 = t1 < 0 ? -1 : line.indexOf('\t', t1 + 1)
-  const kset = t2 < 0 ? NaN : Number(line.slice(t1 + 1, t2))
-  if (!Number.isSafeInteger(kset) || kset <= 0) throw new IndexError('INDEX_CORRUPT', 'malformed index record; rebuild the index')
-  return {key: line.slice(0, t1), kset, content: line.slice(t2 + 1)}
+  const out: Records = {keys: [], ksets: [], contents: []}
+  if (heads === '') return out
+  const contents = unbrotli(b, store, seq).split('\n')
+  let at = 0
+  while (at <= heads.length) {
+    let nl = heads.indexOf('\n', at)
+    if (nl < 0) nl = heads.length
+    const tab = heads.indexOf('\t', at)
+    const kset = tab < 0 || tab > nl ? NaN : Number(heads.slice(tab + 1, nl))
+    if (!Number.isSafeInteger(kset) || kset <= 0) throw corrupt(store, seq)
+    out.keys.push(heads.slice(at, tab))
+    out.ksets.push(kset)
+    at = nl + 1
+  }
+  if (contents.length !== out.keys.length) throw corrupt(store, seq)
+  out.contents = contents
+  return out
 }
 
 export interface StoredChunk {
   seq: number
-  text: string
   quality: number
+  records: Records
 }
 
-/** Every chunk of a store, decompressed, in key order. */
+/** Every chunk of a store, decoded, in key order. */
 export function loadStore(db: Db, store: StoreName): StoredChunk[] {
   const rows = db.prepare('SELECT seq, quality, data FROM chunk WHERE store = ? ORDER BY seq').all(store) as {
     seq: number
     quality: number
     data: Buffer
   }[]
-  return rows.map((r) => ({seq: r.seq, quality: r.quality, text: decompressChunk(r.data, store, r.seq)}))
+  return rows.map((r) => ({seq: r.seq, quality: r.quality, records: decodeChunk(r.data, store, r.seq)}))
 }
 
-/** The lines of a decompressed chunk (none for an empty text). */
-export function chunkLines(text: string): string[] {
-  return text === '' ? [] : text.split('\n')
+function sameRecords(old: Records, r: Records, from: number, to: number): boolean {
+  if (old.keys.length !== to - from) return false
+  for (let i = from; i < to; i++) {
+    const o = i - from
+    if (old.ksets[o] !== r.ksets[i] || old.keys[o] !== r.keys[i] || old.contents[o] !== r.contents[i]) return false
+  }
+  return true
 }
 
 /**
- * Replaces a store's records by `lines` (sorted), rewriting only the chunks whose text
- * changed. `old` is what {@link loadStore} returned. Returns the number of chunks written.
+ * Replaces a store's records by `r` (sorted), rewriting only the chunks that changed.
+ * `old` is what {@link loadStore} returned. Returns the number of chunks written.
  */
-export function writeStore(db: Db, store: StoreName, lines: readonly string[], old: readonly StoredChunk[], quality: number): number {
-  const chunks: {text: string; first: string; last: string; n: number}[] = []
+export function writeStore(db: Db, store: StoreName, r: Records, old: readonly StoredChunk[], quality: number): number {
+  const bounds: [number, number, number][] = [] // [from, to, raw size]
   let start = 0
   let size = 0
-  const flush = (end: number): void => {
-    if (end === start) return
-    const slice = lines.slice(start, end)
-    chunks.push({text: slice.join('\n'), first: keyOf(slice[0]!), last: keyOf(slice[slice.length - 1]!), n: slice.length})
-    start = end
-    size = 0
+  for (let i = 0; i < r.keys.length; i++) {
+    // key, TAB, a few digits, newline; content, newline
+    size += r.keys[i]!.length + r.contents[i]!.length + 8
+    if (size >= CHUNK_TARGET) {
+      bounds.push([start, i + 1, size])
+      start = i + 1
+      size = 0
+    }
   }
-  for (let i = 0; i < lines.length; i++) {
-    size += lines[i]!.length + 1
-    if (size >= CHUNK_TARGET) flush(i + 1)
-  }
-  flush(lines.length)
+  if (start < r.keys.length) bounds.push([start, r.keys.length, size])
 
-  const oldBySeq = new Map(old.map((c) => [c.seq, c.text]))
+  const oldBySeq = new Map(old.map((c) => [c.seq, c.records]))
   const upsert = db.prepare(
     'INSERT OR REPLACE INTO chunk (store, seq, first_key, last_key, n, raw_size, quality, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   )
   let written = 0
-  chunks.forEach((c, seq) => {
-    if (oldBySeq.get(seq) === c.text) return
-    upsert.run(store, seq, c.first, c.last, c.n, Buffer.byteLength(c.text), quality, compressChunk(c.text, quality))
+  bounds.forEach(([from, to, raw], seq) => {
+    const prev = oldBySeq.get(seq)
+    if (prev && sameRecords(prev, r, from, to)) return
+    upsert.run(store, seq, r.keys[from]!, r.keys[to - 1]!, to - from, raw, quality, encodeChunk(r, from, to, quality))
     written++
   })
-  db.prepare('DELETE FROM chunk WHERE store = ? AND seq >= ?').run(store, chunks.length)
+  db.prepare('DELETE FROM chunk WHERE store = ? AND seq >= ?').run(store, bounds.length)
   return written
 }
 
-function keyOf(line: string): string {
-  const t = line.indexOf('\t')
-  return t < 0 ? line : line.slice(0, t)
-}
-
 /**
- * The records stored under `key`, in content order.
- * @throws IndexError `INDEX_CORRUPT`.
- */
-export function recordsForKey(db: Db, store: StoreName, key: string): RecordLine[] {
-  const stmt = db.prepare(
-    'SELECT seq, first_key, data FROM chunk WHERE store = ? AND last_key >= ? ORDER BY last_key, seq',
-  )
-  const out: RecordLine[] = []
-  const prefix = `${key}\t`
-  for (const row of stmt.iterate(store, key) as Iterable<{seq: number; first_key: string; data: Buffer}>) {
-    if (row.first_key > key) break
-    const [a, b] = split(row.data, store, row.seq)
-    const heads = unbrotli(a, store, row.seq).split('\n')
-    let first = heads.findIndex((h) => h.startsWith(prefix))
-    if (first < 0) continue
-    const contents = unbrotli(b, store, row.seq).split('\n')
-    if (contents.length !== heads.length) throw corrupt(store, row.seq)
-    for (; first < heads.length && heads[first]!.startsWith(prefix); first++) {
-      out.push(parseLine(`${heads[first]!}\t${contents[first]!}`))
-    }
-  }
-  return out
-}
-
-/** The `key TAB kset-id` lines of every chunk of a store, in key order (for name scans). */
-export function headTexts(db: Db, store: StoreName): string[] {
-  const rows = db.prepare('SELECT seq, data FROM chunk WHERE store = ? ORDER BY seq').all(store) as {seq: number; data: Buffer}[]
-  return rows.map((r) => decompressHeads(r.data, store, r.seq))
-}
-
-/** Calls `fn` with every record of a store, in order. */
-export function forEachRecord(db: Db, store: StoreName, fn: (r: RecordLine) => void): void {
-  for (const c of loadStore(db, store)) for (const line of chunkLines(c.text)) fn(parseLine(line))
-}
-
-/**
- * Recompresses every chunk stored below `quality` (texts are unchanged). Returns the
+ * Recompresses every chunk stored below `quality` (records are unchanged). Returns the
  * number of chunks rewritten.
  */
 export function recompressChunks(db: Db, quality: number): number {
@@ -222,6 +192,48 @@ export function recompressChunks(db: Db, quality: number): number {
     data: Buffer
   }[]
   const update = db.prepare('UPDATE chunk SET data = ?, quality = ? WHERE rowid = ?')
-  for (const r of rows) update.run(compressChunk(decompressChunk(r.data, r.store, r.seq), quality), quality, r.id)
+  for (const row of rows) {
+    const r = decodeChunk(row.data, row.store, row.seq)
+    update.run(encodeChunk(r, 0, r.keys.length, quality), quality, row.id)
+  }
   return rows.length
+}
+
+/**
+ * The records stored under `key`, in content order.
+ * @throws IndexError `INDEX_CORRUPT`.
+ */
+export function recordsForKey(db: Db, store: StoreName, key: string): RecordLine[] {
+  const stmt = db.prepare('SELECT seq, first_key, data FROM chunk WHERE store = ? AND last_key >= ? ORDER BY last_key, seq')
+  const out: RecordLine[] = []
+  const prefix = `${key}\t`
+  for (const row of stmt.iterate(store, key) as Iterable<{seq: number; first_key: string; data: Buffer}>) {
+    if (row.first_key > key) break
+    const [a, b] = split(row.data, store, row.seq)
+    const heads = unbrotli(a, store, row.seq).split('\n')
+    let i = heads.findIndex((h) => h.startsWith(prefix))
+    if (i < 0) continue
+    const contents = unbrotli(b, store, row.seq).split('\n')
+    if (contents.length !== heads.length) throw corrupt(store, row.seq)
+    for (; i < heads.length && heads[i]!.startsWith(prefix); i++) {
+      const kset = Number(heads[i]!.slice(prefix.length))
+      if (!Number.isSafeInteger(kset) || kset <= 0) throw corrupt(store, row.seq)
+      out.push({key, kset, content: contents[i]!})
+    }
+  }
+  return out
+}
+
+/** The `key TAB kset-id` lines of every chunk of a store, in key order (for name scans). */
+export function headTexts(db: Db, store: StoreName): string[] {
+  const rows = db.prepare('SELECT seq, data FROM chunk WHERE store = ? ORDER BY seq').all(store) as {seq: number; data: Buffer}[]
+  return rows.map((r) => decodeHeads(r.data, store, r.seq))
+}
+
+/** Calls `fn` with every record of a store, in order. */
+export function forEachRecord(db: Db, store: StoreName, fn: (r: RecordLine) => void): void {
+  for (const c of loadStore(db, store)) {
+    const {keys, ksets, contents} = c.records
+    for (let i = 0; i < keys.length; i++) fn({key: keys[i]!, kset: ksets[i]!, content: contents[i]!})
+  }
 }

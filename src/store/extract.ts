@@ -46,24 +46,32 @@ export const ANON_ENUM_PREFIX = '(anon) '
 /** Builds the records of one kernel's BTF (base BTF; split BTF contributes its own types only). */
 export function extractRecords(btf: Btf): KernelRecords {
   const namer = new CTypeNamer(btf)
-  const sets: Record<StoreName, Set<KeyedContent>> = {fn: new Set(), tp: new Set(), st: new Set(), en: new Set()}
+  // Most FUNCs share their FUNC_PROTO with others: render each once.
+  const templates = new Map<number, string>()
+  const template = (id: number): string => {
+    let t = templates.get(id)
+    if (t === undefined) templates.set(id, (t = namer.template(id)))
+    return t
+  }
+  // Collected with duplicates; sorting brings duplicates together, and they are dropped then.
+  const sets: Record<StoreName, KeyedContent[]> = {fn: [], tp: [], st: [], en: []}
   const counts: KernelCounts = {funcs: 0, tracepoints: 0, structs: 0, enums: 0}
   for (const t of btf.types) {
     switch (t.kind) {
       case Kind.FUNC:
         if (t.name === '') break
         counts.funcs++
-        sets.fn.add(`${cleanName(t.name)}\t${namer.template(t.type)}`)
+        sets.fn.push(`${cleanName(t.name)}\t${template(t.type)}`)
         break
       case Kind.TYPEDEF: {
         if (t.name.startsWith(TRACEPOINT_PREFIX) && t.name.length > TRACEPOINT_PREFIX.length) {
           counts.tracepoints++
-          sets.tp.add(`${cleanName(t.name.slice(TRACEPOINT_PREFIX.length))}\t${namer.template(t.type)}`)
+          sets.tp.push(`${cleanName(t.name.slice(TRACEPOINT_PREFIX.length))}\t${namer.template(t.type)}`)
         }
         const anon = anonymousComposite(btf, t.type)
         if (anon && t.name !== '') {
           counts.structs++
-          sets.st.add(`${cleanName(t.name)}\t${encodeLayout(btf, namer, anon, true)}`)
+          sets.st.push(`${cleanName(t.name)}\t${encodeLayout(btf, namer, anon, true)}`)
         }
         break
       }
@@ -71,20 +79,27 @@ export function extractRecords(btf: Btf): KernelRecords {
       case Kind.UNION:
         if (t.name === '') break
         counts.structs++
-        sets.st.add(`${cleanName(t.name)}\t${encodeLayout(btf, namer, t, false)}`)
+        sets.st.push(`${cleanName(t.name)}\t${encodeLayout(btf, namer, t, false)}`)
         break
       case Kind.ENUM:
       case Kind.ENUM64: {
         counts.enums++
         const key = t.name !== '' ? t.name : `${ANON_ENUM_PREFIX}${t.values[0]?.name ?? ''}`
-        sets.en.add(`${cleanName(key)}\t${encodeEnum(t)}`)
+        sets.en.push(`${cleanName(key)}\t${encodeEnum(t)}`)
         break
       }
       default:
         break
     }
   }
-  const sorted = (s: Set<string>): string[] => [...s].sort(compareStrings)
+  // The default sort orders strings by UTF-16 code units, as compareStrings does, natively.
+  const sorted = (list: string[]): string[] => {
+    list.sort()
+    let n = 0
+    for (let i = 0; i < list.length; i++) if (i === 0 || list[i] !== list[n - 1]) list[n++] = list[i]!
+    list.length = n
+    return list
+  }
   return {stores: {fn: sorted(sets.fn), tp: sorted(sets.tp), st: sorted(sets.st), en: sorted(sets.en)}, counts}
 }
 

@@ -13,18 +13,9 @@
  * Only chunks whose text changed are compressed and written again.
  */
 import type {Db} from './db.js'
-import {type StoredChunk, chunkLines, loadStore, writeStore} from './chunks.js'
-import {IndexError} from './errors.js'
+import {type Records, type StoredChunk, loadStore, writeStore} from './chunks.js'
 import {type KernelRecords, STORES, type StoreName} from './extract.js'
 import {bitsToBlob, kernelBit, ksetOrThrow, loadKsets} from './kset.js'
-
-interface Merged {
-  /** `key \t content`, the sort key. */
-  kc: string
-  /** Length of the key within kc. */
-  klen: number
-  bits: bigint
-}
 
 export interface MergeStats {
   /** Distinct records across all stores after the merge. */
@@ -59,53 +50,65 @@ export function mergeKernel(db: Db, kernelId: number, records: KernelRecords | n
     return b
   }
 
-  const merged = new Map<StoreName, {old: StoredChunk[]; recs: Merged[]}>()
+  const merged = new Map<StoreName, {old: StoredChunk[]; out: Records; bits: bigint[]}>()
   const usage = new Map<bigint, number>()
   for (const store of STORES) {
     const old = loadStore(db, store)
+    // k's records, `key TAB content`, split into columns (keys never hold a TAB)
     const incoming = records?.stores[store] ?? []
-    const out: Merged[] = []
+    const inKeys = new Array<string>(incoming.length)
+    const inContents = new Array<string>(incoming.length)
+    incoming.forEach((kc, i) => {
+      const t = kc.indexOf('\t')
+      inKeys[i] = kc.slice(0, t)
+      inContents[i] = kc.slice(t + 1)
+    })
+    const out: Records = {keys: [], ksets: [], contents: []}
+    const bits: bigint[] = []
     let j = 0
-    const pushNew = (kc: string): void => {
-      out.push({kc, klen: kc.indexOf('\t'), bits: bit})
+    const pushNew = (): void => {
+      out.keys.push(inKeys[j]!)
+      out.contents.push(inContents[j]!)
+      bits.push(bit)
+      j++
     }
     for (const c of old) {
-      for (const line of chunkLines(c.text)) {
-        const t1 = line.indexOf('\t')
-        const t2 = line.indexOf('\t', t1 + 1)
-        const id = Number(line.slice(t1 + 1, t2))
-        if (t1 < 0 || t2 < 0 || !Number.isSafeInteger(id)) {
-          throw new IndexError('INDEX_CORRUPT', `malformed record in store ${store}; rebuild the index`)
-        }
-        const kc = line.slice(0, t1) + line.slice(t2)
-        while (j < incoming.length && incoming[j]! < kc) pushNew(incoming[j++]!)
-        const present = j < incoming.length && incoming[j] === kc
+      const {keys, ksets: ids, contents} = c.records
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!
+        const content = contents[i]!
+        // (key, content) order; equal to the order of `key TAB content` strings
+        while (j < incoming.length && (inKeys[j]! < key || (inKeys[j] === key && inContents[j]! < content))) pushNew()
+        const present = j < incoming.length && inKeys[j] === key && inContents[j] === content
         if (present) j++
-        const bits = transform(id, present)
-        if (bits !== 0n) out.push({kc, klen: t1, bits})
+        const b = transform(ids[i]!, present)
+        if (b === 0n) continue
+        out.keys.push(key)
+        out.contents.push(content)
+        bits.push(b)
       }
     }
-    while (j < incoming.length) pushNew(incoming[j++]!)
-    for (const r of out) usage.set(r.bits, (usage.get(r.bits) ?? 0) + 1)
-    merged.set(store, {old, recs: out})
+    while (j < incoming.length) pushNew()
+    for (const b of bits) usage.set(b, (usage.get(b) ?? 0) + 1)
+    merged.set(store, {old, out, bits})
   }
 
   // Dense ids, most used first (ties: smaller bitmap first, for a stable order).
   const order = [...usage.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
   const ids = new Map<bigint, number>()
-  order.forEach(([bits], i) => ids.set(bits, i + 1))
+  order.forEach(([b], i) => ids.set(b, i + 1))
 
   let chunksWritten = 0
   let total = 0
   for (const store of STORES) {
-    const {old, recs} = merged.get(store)!
-    total += recs.length
-    const lines = recs.map((r) => `${r.kc.slice(0, r.klen)}\t${ids.get(r.bits)!}${r.kc.slice(r.klen)}`)
-    chunksWritten += writeStore(db, store, lines, old, quality)
+    const {old, out, bits} = merged.get(store)!
+    total += out.keys.length
+    out.ksets = bits.map((b) => ids.get(b)!)
+    chunksWritten += writeStore(db, store, out, old, quality)
   }
   db.prepare('DELETE FROM kset').run()
   const insert = db.prepare('INSERT INTO kset (id, kernels) VALUES (?, ?)')
-  for (const [bits, id] of ids) insert.run(id, bitsToBlob(bits))
+  for (const [b, id] of ids) insert.run(id, bitsToBlob(b))
   return {records: total, ksets: ids.size, chunksWritten}
 }
 
