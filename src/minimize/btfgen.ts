@@ -251,6 +251,7 @@ class Marks {
 function recordObject(marks: Marks, obj: BpfObject): MinimizeFailure[] {
   const failures: MinimizeFailure[] = []
   const cache = new CandidateCache(obj.btf, {vmlinux: marks.btf})
+  cache.prefetch(obj.relos.filter((p) => p.relo.kind !== CoreReloKind.TYPE_ID_LOCAL).map((p) => p.relo.typeId))
   for (const placed of obj.relos) {
     const {relo} = placed
     const accessStr = obj.btf.strings.get(relo.accessStrOff)

@@ -259,3 +259,29 @@ describe('corrupt input throws CoreError', () => {
     expect(parseSpec(fb.build(), 2, '0:1:1000', CoreReloKind.FIELD_BYTE_OFFSET).bitOffset).toBe(32 + 1000 * 32)
   })
 })
+
+describe('candidate lookup by essential name', () => {
+  it('the one-pass prefetch finds exactly what the full essential-name index finds', async () => {
+    const {kernelFixtures} = await import('../helpers/fixtures.js')
+    const {prefetchCandidateNames} = await import('../../src/core/candidates.js')
+    const {essentialName} = await import('../../src/btf/btf.js')
+    const k = kernelFixtures()[0]
+    if (!k) return
+    const indexed = parseBtf(k.btf)
+    const prefetched = parseBtf(k.btf)
+    const names = new Set<string>()
+    indexed.types.forEach((t, i) => {
+      if (t.name !== '' && i % 7 === 0) names.add(essentialName(t.name))
+    })
+    for (const extra of ['task_struct', 'task_struct___x', 'a____b', 'x___', '___x', 'nope']) names.add(extra)
+    prefetchCandidateNames(prefetched, names)
+    const lb = new BtfBuilder()
+    const ids = [...names].map((n) => lb.add(T({kind: Kind.STRUCT, name: n, size: 0, members: []})))
+    const local = lb.build()
+    for (const id of ids) {
+      const a = findCandidates(local, id, {vmlinux: indexed}).map((c) => c.id)
+      const b = findCandidates(local, id, {vmlinux: prefetched}).map((c) => c.id)
+      expect(b, local.typeById(id).name).toEqual(a)
+    }
+  })
+})
