@@ -126,7 +126,7 @@ function suggestionsFor(ev: Evaluation, verdict: Verdict, k: KernelProfile): Sug
   for (const near of ev.nearTargets) {
     const mod = target.module ? `${target.module}:` : ''
     const cat = target.category ? `${target.category}/` : ''
-    alt(`${def.base}/${cat}${mod}${near}`, `this kernel has ${near}${ev.reasons.some((r) => r.rule === 'target' && r.message.includes('misspelling')) ? ' (spelling)' : ''}`, 'target')
+    alt(`${def.base}/${cat}${mod}${near}`, `this kernel has ${near}`, 'target')
   }
   if (kernelBtfState(k).state === false) {
     out.push({

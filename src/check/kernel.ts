@@ -22,9 +22,10 @@ import {parseBtf} from '../btf/decode.js'
 import {loadBtf} from '../btf/load.js'
 import {type DistroFacts, type DistroMatch, type Facts, loadFacts} from '../kernel/facts/index.js'
 import {compareVersions, isVersion, parseVersion} from '../kernel/facts/version.js'
-import {type DistroId, type KernelRelease, parseRelease, parseReleaseLenient} from '../kernel/release.js'
+import {type DistroId, type KernelRelease, KernelReleaseError, parseRelease, parseReleaseLenient} from '../kernel/release.js'
 import {type RunningKernel, readRunningKernel} from '../kernel/running.js'
 import {CheckUsageError} from './errors.js'
+import {type KernelSymbols, symbolsFromBtf, symbolsOf} from './symbols.js'
 import type {KernelSummary} from './types.js'
 
 export interface ConfigSet {
@@ -50,9 +51,11 @@ export interface KernelProfile {
   origin: KernelSummary['origin']
   archive?: {root: string; entry: KernelEntry}
   config?: ConfigSet
-  /** BTF for lookups (the kernel's own, generated, or a file). */
-  btf?: Btf
-  /** Where `btf` came from. */
+  /** Names from the kernel's BTF (its own, generated, or a file) for lookups. */
+  symbols?: KernelSymbols
+  /** The whole parsed BTF, parsed on first call (the CO-RE engine needs it; the rules do not). */
+  fullBtf(): Btf | undefined
+  /** Where the BTF came from. */
   btfOrigin?: string
   btfKind?: 'in-kernel' | 'generated' | 'file' | 'running'
   running?: RunningKernel
@@ -201,7 +204,8 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
   let origin: KernelSummary['origin'] = 'release'
   let running: RunningKernel | undefined
   let config: ConfigSet | undefined
-  let btf: Btf | undefined
+  let btfBytes: Uint8Array | undefined
+  let parsed: Btf | undefined
   let btfOrigin: string | undefined
   let btfKind: KernelProfile['btfKind']
   let archive: KernelProfile['archive']
@@ -215,26 +219,33 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
       config = {values: running.config.values, complete: true, origin: running.configPath}
     }
     if (running.btf) {
-      btf = parseBtf(running.btf)
+      btfBytes = running.btf
       btfOrigin = running.btfPath
       btfKind = 'running'
     }
   } else {
-    release = parseRelease(opts.kernel)
+    try {
+      release = parseRelease(opts.kernel)
+    } catch (e) {
+      // Not a form kcompat reads; the archive may still hold a kernel of that name.
+      const entry = e instanceof KernelReleaseError && e.code === 'RELEASE_UNKNOWN' && opts.archive ? findArchiveEntry(opts.archive, opts.kernel.trim(), arch) : undefined
+      if (!entry) throw e
+      release = parseReleaseLenient(entry.release)
+    }
     if (opts.archive) {
       const entry = findArchiveEntry(opts.archive, release.input, arch ?? release.arch ?? undefined)
       if (entry) {
         archive = {root: opts.archive, entry}
         origin = 'archive'
         if (entry.release !== release.input) {
-          release = parseRelease(entry.release)
-          release.notes.push(`archive entry ${entry.release} matches ${opts.kernel}`)
+          release = parseReleaseLenient(entry.release)
+          release.notes.push(`archive entry ${entry.release} matches ${opts.kernel.trim()}`)
         }
         applyArchiveIdentity(release, entry)
         arch ??= entry.arch
         config = configFromEntry(entry)
         if (entry.path && !opts.btf) {
-          btf = parseBtf(await readKernelBtf(opts.archive, entry))
+          btfBytes = await readKernelBtf(opts.archive, entry)
           btfOrigin = entry.path
           btfKind = entry.btf === 'in-kernel' ? 'in-kernel' : 'generated'
         }
@@ -242,7 +253,8 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
     }
   }
   if (opts.btf) {
-    btf = (await loadBtf(opts.btf)).parsed
+    parsed = (await loadBtf(opts.btf)).parsed
+    btfBytes = undefined
     btfOrigin = opts.btf
     btfKind = 'file'
     if (origin === 'release') origin = 'btf-file'
@@ -250,6 +262,12 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
   const archAssumed = !arch && !release.arch
   const finalArch = arch ?? release.arch ?? 'x86_64'
   if (archAssumed) release.notes.push('the release string does not name the arch: x86_64 assumed (use --arch)')
+  const bytes = btfBytes
+  const fullBtf = (): Btf | undefined => {
+    if (!parsed && bytes) parsed = parseBtf(bytes)
+    return parsed
+  }
+  const symbols = bytes ? symbolsOf(bytes, () => fullBtf()!) : parsed ? symbolsFromBtf(parsed) : undefined
   return {
     input: opts.kernel,
     release,
@@ -258,7 +276,8 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
     origin,
     archive,
     config,
-    btf,
+    symbols,
+    fullBtf,
     btfOrigin,
     btfKind,
     running,
@@ -289,7 +308,8 @@ export function profileFrom(init: {
     origin: init.origin ?? (init.archive ? 'archive' : init.running ? 'running' : init.btf ? 'btf-file' : 'release'),
     archive: init.archive,
     config: init.config,
-    btf: init.btf,
+    symbols: init.btf ? symbolsFromBtf(init.btf) : undefined,
+    fullBtf: () => init.btf,
     btfOrigin: init.btfOrigin,
     btfKind: init.btfKind,
     running: init.running,

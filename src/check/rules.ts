@@ -247,7 +247,7 @@ function typeRule(k: KernelProfile, what: 'prog' | 'attach', name: string): Reas
   const fact = what === 'prog' ? k.facts.progTypes[name] : k.facts.attachTypes[name]
   if (!fact) return reason(rule, 'unknown', `${label}: no fact in kcompat's data`, [], 'facts.json')
   const enumName = what === 'prog' ? 'bpf_prog_type' : 'bpf_attach_type'
-  const known = k.btf ? kernelKnows(k.btf, what, label) : undefined
+  const known = k.symbols ? kernelKnows(k.symbols, what, label) : undefined
   const btfEv: Evidence | undefined =
     known === undefined ? undefined : {kind: 'btf', text: `enum ${enumName} ${known ? 'has' : 'lacks'} ${label} (${k.btfOrigin})`}
   if (known === false && !fact.doubtful) {
@@ -407,15 +407,15 @@ function btfTargetRule(k: KernelProfile, def: SectionDef, target: ParsedTarget, 
       check: `ls /sys/kernel/btf/${target.module} && bpftool btf dump file /sys/kernel/btf/${target.module} | grep "'${btfName}'"`,
     })
   }
-  if (!k.btf) {
+  if (!k.symbols) {
     return reason('target', 'unknown', `${what} cannot be looked up: kcompat has no BTF for this kernel (add it to the archive, or pass --btf)`, [], 'features.md §9 (LIBBPF btf_get_kernel_prefix_kind)')
   }
-  const id = findTarget(k.btf, spec.kind, btfName)
+  const id = findTarget(k.symbols, spec.kind, btfName)
   const src = 'features.md §9 (LIBBPF btf_get_kernel_prefix_kind)'
   if (id !== undefined) {
     return reason('target', 'pass', `${what} is in this kernel's BTF`, [{kind: 'btf', text: `${what} (id ${id}) in ${k.btfOrigin}`}], src)
   }
-  const near = nearNames(k.btf, spec.kind, spec.prefix, target.name)
+  const near = nearNames(k.symbols, spec.kind, spec.prefix, target.name)
   nearOut.push(...near.map((n) => n.target))
   const nearText = near.length > 0 ? `; near: ${near.map((n) => n.name).join(', ')}` : ''
   const ev: Evidence[] = [{kind: 'btf', text: `no ${what} in ${k.btfOrigin}${nearText}`}]
@@ -424,7 +424,7 @@ function btfTargetRule(k: KernelProfile, def: SectionDef, target: ParsedTarget, 
     return reason('target', 'fail', `${what} is not in this kernel's BTF: ${target.name} is not an LSM hook of this kernel`, ev, src)
   }
   if (typo) {
-    return reason('target', 'fail', `${what} is not in this kernel's BTF; ${typo.name} is (${typo.distance} edit${typo.distance > 1 ? 's' : ''} away): most likely a misspelling`, ev, src)
+    return reason('target', 'fail', `${what} is not in this kernel's BTF; ${typo.name} is (${typo.distance} edit${typo.distance > 1 ? 's' : ''} away): misspelled, or renamed on this kernel`, ev, src)
   }
   const m = moduleBtfState(k)
   if (m.state === false) {
@@ -445,12 +445,12 @@ function btfTargetRule(k: KernelProfile, def: SectionDef, target: ParsedTarget, 
 
 function kprobeTargetRule(k: KernelProfile, name: string, nearOut: string[]): Reason {
   const src = 'features.md §11 (target must be in kallsyms and not blacklisted)'
-  if (!k.btf) {
+  if (!k.symbols) {
     return reason('target', 'info', `${name} not checked: no BTF for this kernel (kprobes attach by kallsyms name, not BTF)`, [], src)
   }
-  const id = findTarget(k.btf, 'FUNC', name)
+  const id = findTarget(k.symbols, 'FUNC', name)
   if (id !== undefined) return reason('target', 'pass', `FUNC ${name} is in this kernel's BTF`, [{kind: 'btf', text: `FUNC ${name} (id ${id}) in ${k.btfOrigin}`}], src)
-  const near = nearNames(k.btf, 'FUNC', '', name)
+  const near = nearNames(k.symbols, 'FUNC', '', name)
   nearOut.push(...near.map((n) => n.target))
   const nearText = near.length > 0 ? `; near: ${near.map((n) => n.name).join(', ')}` : ''
   return reason(
@@ -470,11 +470,11 @@ function targetRule(k: KernelProfile, def: SectionDef, target: ParsedTarget, nea
       if (target.name === '') return undefined
       return kprobeTargetRule(k, target.name, nearOut)
     case 'ksyscall': {
-      if (target.name === '' || !k.btf) return undefined
+      if (target.name === '' || !k.symbols) return undefined
       const prefix = SYSCALL_PREFIX[k.arch]
       const names = [...(prefix ? [`__${prefix}_sys_${target.name}`] : []), `__se_sys_${target.name}`, `sys_${target.name}`]
       for (const n of names) {
-        const id = findTarget(k.btf, 'FUNC', n)
+        const id = findTarget(k.symbols, 'FUNC', n)
         if (id !== undefined) return reason('target', 'pass', `syscall ${target.name}: FUNC ${n} is in this kernel's BTF`, [{kind: 'btf', text: `FUNC ${n} (id ${id}) in ${k.btfOrigin}`}], 'features.md §9 (LIBBPF ksyscall)')
       }
       return reason('target', 'possible', `no ${names.join(' / ')} in this kernel's BTF: check that syscall ${target.name} exists on this arch`, [{kind: 'btf', text: `none of ${names.join(', ')} in ${k.btfOrigin}`}], 'features.md §9 (LIBBPF ksyscall)', {
@@ -483,12 +483,12 @@ function targetRule(k: KernelProfile, def: SectionDef, target: ParsedTarget, nea
     }
     case 'tracepoint':
     case 'raw_tracepoint': {
-      if (target.name === '' || target.category === 'syscalls' || !k.btf || !hasTracepointTypedefs(k.btf)) return undefined
+      if (target.name === '' || target.category === 'syscalls' || !k.symbols || !hasTracepointTypedefs(k.symbols)) return undefined
       const n = `btf_trace_${target.name}`
-      const id = findTarget(k.btf, 'TYPEDEF', n)
+      const id = findTarget(k.symbols, 'TYPEDEF', n)
       const src = 'features.md §9 (btf_trace_<tp> typedefs exist for every tracepoint since 5.5)'
       if (id !== undefined) return reason('target', 'pass', `tracepoint ${target.name}: TYPEDEF ${n} is in this kernel's BTF`, [{kind: 'btf', text: `TYPEDEF ${n} (id ${id}) in ${k.btfOrigin}`}], src)
-      const near = nearNames(k.btf, 'TYPEDEF', 'btf_trace_', target.name)
+      const near = nearNames(k.symbols, 'TYPEDEF', 'btf_trace_', target.name)
       nearOut.push(...near.map((x) => x.target))
       return reason(
         'target',
@@ -500,8 +500,8 @@ function targetRule(k: KernelProfile, def: SectionDef, target: ParsedTarget, nea
       )
     }
     case 'kprobe_multi': {
-      if (target.name === '' || !k.btf) return undefined
-      const {count, sample} = countGlobMatches(k.btf, target.name)
+      if (target.name === '' || !k.symbols) return undefined
+      const {count, sample} = countGlobMatches(k.symbols, target.name)
       if (count > 0) return reason('target', 'pass', `${count} function${count > 1 ? 's' : ''} in this kernel's BTF match ${target.name}`, [{kind: 'btf', text: `${sample.join(', ')}${count > sample.length ? ', ...' : ''} in ${k.btfOrigin}`}], 'features.md §9')
       return reason('target', 'possible', `no function in this kernel's BTF matches ${target.name} (kallsyms may still have some)`, [{kind: 'btf', text: `no FUNC matching ${target.name} in ${k.btfOrigin}`}], 'features.md §9', {
         check: `grep -E '${target.name.replace(/\*/g, '.*')}' /proc/kallsyms`,
@@ -623,7 +623,7 @@ export function evaluateSection(section: string, k: KernelProfile, opts: Evaluat
   }
 
   // A BTF target cannot be looked up without BTF, and does not matter when the kernel has none.
-  const targetMoot = def.btfTarget !== null && kernelBtfFails && !k.btf
+  const targetMoot = def.btfTarget !== null && kernelBtfFails && !k.symbols
   if (!opts.noTarget && progOk && !targetMoot) {
     const t = targetRule(k, def, target, nearTargets)
     if (t) reasons.push(t)

@@ -1,82 +1,33 @@
 /**
- * Looking things up in a kernel's BTF for `check`: attach targets (FUNC / TYPEDEF by
- * name), the program and attach types the kernel knows (its `enum bpf_prog_type` and
- * `enum bpf_attach_type`), and near names for misspelled or renamed targets.
- *
- * Name lists are built once per Btf and cached, so checking many programs against one
- * kernel (or one program against a suggestion) scans the types once.
+ * Looking things up in a kernel's BTF symbols (symbols.ts) for `check`: attach targets
+ * (FUNC / TYPEDEF by name), the program and attach types the kernel knows (its `enum
+ * bpf_prog_type` and `enum bpf_attach_type`), and near names for misspelled or renamed
+ * targets.
  */
-import type {Btf} from '../btf/btf.js'
-import {Kind} from '../btf/wire.js'
-
-interface BtfIndex {
-  funcs: string[]
-  typedefs: string[]
-  progTypes?: Set<string>
-  attachTypes?: Set<string>
-  hasBtfTraceTypedefs: boolean
-}
-
-const cache = new WeakMap<Btf, BtfIndex>()
-
-function enumNames(btf: Btf, name: string): Set<string> | undefined {
-  for (const id of btf.idsByName(name)) {
-    const t = btf.typeById(id)
-    if (t.kind === Kind.ENUM || t.kind === Kind.ENUM64) return new Set(t.values.map((v) => v.name))
-  }
-  return undefined
-}
-
-function index(btf: Btf): BtfIndex {
-  const hit = cache.get(btf)
-  if (hit) return hit
-  const funcs: string[] = []
-  const typedefs: string[] = []
-  let hasBtfTraceTypedefs = false
-  for (let b: Btf | undefined = btf; b; b = b.base) {
-    for (const t of b.types) {
-      if (t.name === '') continue
-      if (t.kind === Kind.FUNC) funcs.push(t.name)
-      else if (t.kind === Kind.TYPEDEF) {
-        typedefs.push(t.name)
-        if (!hasBtfTraceTypedefs && t.name.startsWith('btf_trace_')) hasBtfTraceTypedefs = true
-      }
-    }
-  }
-  const idx: BtfIndex = {
-    funcs,
-    typedefs,
-    progTypes: enumNames(btf, 'bpf_prog_type'),
-    attachTypes: enumNames(btf, 'bpf_attach_type'),
-    hasBtfTraceTypedefs,
-  }
-  cache.set(btf, idx)
-  return idx
-}
+import type {KernelSymbols} from './symbols.js'
 
 /** Whether the kernel's BTF enum lists `name` (`BPF_PROG_TYPE_TRACING`, `BPF_TRACE_FENTRY`); undefined when the enum is absent. */
-export function kernelKnows(btf: Btf, what: 'prog' | 'attach', name: string): boolean | undefined {
-  const idx = index(btf)
-  const set = what === 'prog' ? idx.progTypes : idx.attachTypes
+export function kernelKnows(sym: KernelSymbols, what: 'prog' | 'attach', name: string): boolean | undefined {
+  const set = what === 'prog' ? sym.progTypes : sym.attachTypes
   return set ? set.has(name) : undefined
 }
 
 /** The id of a FUNC or TYPEDEF named `name`, or undefined. */
-export function findTarget(btf: Btf, kind: 'FUNC' | 'TYPEDEF', name: string): number | undefined {
-  return btf.findByName(name, kind === 'FUNC' ? Kind.FUNC : Kind.TYPEDEF)
+export function findTarget(sym: KernelSymbols, kind: 'FUNC' | 'TYPEDEF', name: string): number | undefined {
+  return (kind === 'FUNC' ? sym.funcs : sym.typedefs).get(name)
 }
 
 /** True when the BTF has `btf_trace_<tp>` typedefs at all (kernels since 5.5). */
-export function hasTracepointTypedefs(btf: Btf): boolean {
-  return index(btf).hasBtfTraceTypedefs
+export function hasTracepointTypedefs(sym: KernelSymbols): boolean {
+  return sym.hasBtfTraceTypedefs
 }
 
 /** Number of FUNCs whose name matches a libbpf glob (`*` and `?`). */
-export function countGlobMatches(btf: Btf, glob: string): {count: number; sample: string[]} {
+export function countGlobMatches(sym: KernelSymbols, glob: string): {count: number; sample: string[]} {
   const re = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)
   let count = 0
   const sample: string[] = []
-  for (const f of index(btf).funcs) {
+  for (const f of sym.funcs.keys()) {
     if (re.test(f)) {
       count++
       if (sample.length < 3) sample.push(f)
@@ -125,25 +76,22 @@ const MAX_VARIANT_EXTRA = 4
  * to 2) and variants (one name extends the other by up to 4 characters, like
  * `do_sys_open` / `do_sys_openat2`). Best first, at most `limit`.
  */
-export function nearNames(btf: Btf, kind: 'FUNC' | 'TYPEDEF', prefix: string, target: string, limit = 3): NearName[] {
-  const names = kind === 'FUNC' ? index(btf).funcs : index(btf).typedefs
+export function nearNames(sym: KernelSymbols, kind: 'FUNC' | 'TYPEDEF', prefix: string, target: string, limit = 3): NearName[] {
+  const names = (kind === 'FUNC' ? sym.funcs : sym.typedefs).keys()
   const out: NearName[] = []
-  const seen = new Set<string>()
   for (const name of names) {
-    if (!name.startsWith(prefix) || seen.has(name)) continue
+    if (!name.startsWith(prefix)) continue
     const t = name.slice(prefix.length)
     if (t === target || t === '') continue
     const d = boundedDistance(t, target, MAX_TYPO)
     if (d <= MAX_TYPO) {
       out.push({name, target: t, distance: d, why: 'spelling'})
-      seen.add(name)
       continue
     }
     const longer = t.length > target.length ? t : target
     const shorter = t.length > target.length ? target : t
     if (shorter.length >= 4 && longer.length - shorter.length <= MAX_VARIANT_EXTRA && longer.startsWith(shorter)) {
       out.push({name, target: t, distance: MAX_TYPO + 1, why: 'variant'})
-      seen.add(name)
     }
   }
   out.sort((a, b) => a.distance - b.distance || a.target.length - b.target.length || (a.target < b.target ? -1 : 1))

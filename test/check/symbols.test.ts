@@ -1,0 +1,54 @@
+/**
+ * The fast symbol scan equals what the validating parser gives, on every fixture kernel,
+ * and refuses malformed input instead of reading past it.
+ */
+import {describe, expect, it} from 'vitest'
+import {parseBtf} from '../../src/btf/decode.js'
+import {scanSymbols, symbolsFromBtf, symbolsOf} from '../../src/check/symbols.js'
+import {boundedDistance, nearNames} from '../../src/check/targets.js'
+import {FIXTURE_KERNELS, fixtureKernel} from './fixture-archive.js'
+
+describe('scanSymbols', () => {
+  it.each(FIXTURE_KERNELS.map((k) => k.release))('%s: same FUNCs, TYPEDEFs, ids and BPF enums as the full parse', (release) => {
+    const {btf} = fixtureKernel(release)
+    const fast = scanSymbols(btf)
+    const full = symbolsFromBtf(parseBtf(btf))
+    expect(fast.funcs.size).toBe(full.funcs.size)
+    expect([...fast.funcs]).toEqual([...full.funcs])
+    expect([...fast.typedefs]).toEqual([...full.typedefs])
+    expect(fast.progTypes).toEqual(full.progTypes)
+    expect(fast.attachTypes).toEqual(full.attachTypes)
+    expect(fast.hasBtfTraceTypedefs).toBe(true)
+    expect(fast.progTypes!.has('BPF_PROG_TYPE_TRACING')).toBe(true)
+  })
+
+  it('refuses truncated type data and falls back to the validating parser', () => {
+    const {btf} = fixtureKernel(FIXTURE_KERNELS[0].release)
+    const cut = Buffer.from(btf)
+    // shorten the declared type section so the last record runs past it
+    const typeLen = cut.readUInt32LE(12)
+    cut.writeUInt32LE(typeLen - 6, 12)
+    expect(() => scanSymbols(cut)).toThrow(/past the type section|truncated/)
+    expect(() => symbolsOf(cut, () => parseBtf(cut))).toThrow(expect.objectContaining({code: expect.stringMatching(/^BTF_/)}))
+  })
+
+  it('refuses a bad magic with the parser\'s error', () => {
+    expect(() => scanSymbols(new Uint8Array(32))).toThrow(expect.objectContaining({code: 'BTF_BAD_MAGIC'}))
+  })
+})
+
+describe('near names', () => {
+  it('bounded edit distance', () => {
+    expect(boundedDistance('do_unlinkat', 'do_unlinkt', 2)).toBe(1)
+    expect(boundedDistance('kitten', 'sitting', 2)).toBe(3)
+    expect(boundedDistance('a', 'abcdef', 2)).toBe(3)
+    expect(boundedDistance('', '', 2)).toBe(0)
+  })
+  it('finds misspellings and longer variants, best first', () => {
+    const sym = scanSymbols(fixtureKernel('6.1.0-56-cloud-amd64').btf)
+    expect(nearNames(sym, 'FUNC', '', 'do_unlinkt').map((n) => n.name)[0]).toBe('do_unlinkat')
+    expect(nearNames(sym, 'FUNC', 'bpf_lsm_', 'file_opne').map((n) => n.target)).toContain('file_open')
+    const typedef = scanSymbols(fixtureKernel('6.12.117+deb12-cloud-amd64').btf)
+    expect(nearNames(typedef, 'TYPEDEF', 'btf_trace_', 'ext4_writepage')[0]).toMatchObject({target: 'ext4_writepages', distance: 1})
+  })
+})
