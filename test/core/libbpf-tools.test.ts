@@ -90,3 +90,45 @@ describe.skipIf(tools.length === 0 || !findTool('bpftool'))('libbpf-tools object
     })
   }
 })
+
+/**
+ * The archived kernels (when the archive has any), one per architecture: 32-bit
+ * pointers (i686), big-endian BTF (s390x), ppc64le, arm64, x86_64. The minimized BTF is
+ * compared with bpftool's in little-endian byte order (bpftool writes the host's).
+ */
+describe.skipIf(tools.length === 0)('libbpf-tools objects on one archived kernel per architecture', async () => {
+  const {resolveArchiveDir, readKernelBtf} = await import('../../src/archive/archive.js')
+  const {archivedKernels} = await import('../../src/minimize/archive.js')
+  const root = resolveArchiveDir()
+  const perArch = new Map<string, ReturnType<typeof archivedKernels>[number]>()
+  for (const e of archivedKernels(root)) if (!perArch.has(e.arch)) perArch.set(e.arch, e)
+  for (const entry of perArch.values()) {
+    it(`${entry.release} (${entry.arch})`, async () => {
+      const raw = await readKernelBtf(root, entry)
+      const path = join(scratchDir(), `${entry.release}.archived.btf`)
+      writeFileSync(path, raw)
+      const btf = parseBtf(raw)
+      const objs = []
+      for (const t of tools) {
+        const obj = await loadBpfObject(t.path)
+        if (obj.relos.length === 0) continue
+        objs.push(obj)
+        if (!haveHarness) continue
+        const kallsyms = join(scratchDir(), `${t.tool}.kallsyms`)
+        writeFileSync(kallsyms, obj.elf.symbols().filter((s) => s.shndx === 0 && s.name).map((s) => `ffffffff81000000 D ${s.name}\n`).join(''))
+        const theirs = runHarness(t.path, path, {kallsyms})
+        try {
+          expectAgreement(relocateObject(obj, {vmlinux: btf}), theirs.decisions, theirs.log)
+        } catch (e) {
+          throw new Error(`${t.tool}: ${(e as Error).message}`)
+        }
+      }
+      if (!findTool('bpftool')) return
+      const out = join(scratchDir(), `tools-min-${entry.release}.btf`)
+      run('bpftool', ['gen', 'min_core_btf', path, out, ...objs.map((o) => o.source)])
+      expect(Buffer.from(minimizeBtf(btf, objs, {littleEndian: true}).bytes).equals(readFileSync(out))).toBe(true)
+      // by default the output keeps the kernel's byte order
+      expect(parseBtf(minimizeBtf(btf, objs).bytes).littleEndian).toBe(btf.littleEndian)
+    })
+  }
+})
