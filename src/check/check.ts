@@ -66,6 +66,7 @@ function suggestionsFor(ev: Evaluation, verdict: Verdict, k: KernelProfile): Sug
   }
   const {def, target} = ev
   if (!def || !target) {
+    if (ev.replacement) alt(ev.replacement, `the current libbpf name`)
     const base = ev.section.split('/')[0]!
     for (const near of ev.nearTargets) alt(ev.section.replace(base, near), `libbpf spells this section ${near}`)
     return out
@@ -75,6 +76,11 @@ function suggestionsFor(ev: Evaluation, verdict: Verdict, k: KernelProfile): Sug
   const kernelSide = failing.some((r) => r.rule !== 'target' && (avoidable === undefined || avoidable.includes(r.rule)))
   const name = target.name
   const fn = name !== '' && !GLOB.test(name) ? name : ''
+  const sleepFail = ev.reasons.some((r) => r.rule === 'sleepable' && r.status !== 'pass')
+  if (sleepFail && def.flags.includes('SLEEPABLE') && def.family !== 'syscall') {
+    const plain = def.base.replace(/\.s$/, '')
+    alt(`${plain}${ev.section.slice(def.base.length)}`, 'the non-sleepable variant')
+  }
   if (kernelSide) {
     switch (def.family) {
       case 'fentry':
@@ -116,12 +122,6 @@ function suggestionsFor(ev: Evaluation, verdict: Verdict, k: KernelProfile): Sug
       default:
         break
     }
-  }
-  const sleepFail = ev.reasons.some((r) => r.rule === 'sleepable' && r.status !== 'pass')
-  if (sleepFail && def.flags.includes('SLEEPABLE') && def.family !== 'syscall') {
-    const plain = def.base.replace(/\.s$/, '')
-    const rest = ev.section.slice(def.base.length)
-    alt(`${plain}${rest}`, 'the non-sleepable variant')
   }
   for (const near of ev.nearTargets) {
     const mod = target.module ? `${target.module}:` : ''

@@ -11,7 +11,8 @@ const ORDER: Record<ReasonStatus, number> = {fail: 0, unknown: 1, possible: 2, i
 
 function kernelLines(r: CheckResult): string[] {
   const k = r.kernel
-  const head = `kernel  ${k.release}: ${k.distroName}${k.distroRelease ? ` ${k.distroRelease}` : ''}${k.alternatives.length ? ` (or ${k.alternatives.join(', ')})` : ''}`
+  const uek = k.distro === 'oracle' && k.flavor ? ` ${k.flavor}` : ''
+  const head = `kernel  ${k.release}: ${k.distroName}${k.distroRelease ? ` ${k.distroRelease}` : ''}${uek}${k.alternatives.length ? ` (or ${k.alternatives.join(', ')})` : ''}`
   const origin =
     k.origin === 'archive'
       ? `archive ${k.archive!.distro}/${k.archive!.version}/${k.arch}`
@@ -44,6 +45,8 @@ function reasonLines(r: Reason, detail: boolean): string[] {
 
 function programLines(p: ProgramResult, opts: {verbose: boolean; detail: boolean}): string[] {
   const name = p.program ? `${p.program} (${p.section})` : p.section
+  // Many programs: a supported one is one line.
+  if (!opts.detail && !opts.verbose && p.verdict === 'supported') return [`${name}: SUPPORTED`]
   const lines = [`${name}: ${p.verdict.toUpperCase()}`]
   const sorted = [...p.reasons].sort((a, b) => ORDER[a.status] - ORDER[b.status])
   const shown = sorted.filter((r) => opts.verbose || (r.status !== 'pass' && r.status !== 'info'))
@@ -62,7 +65,12 @@ export function renderCheck(r: CheckResult, opts: {verbose?: boolean} = {}): str
   // With many programs, keep one line per reason so the answer stays on one screen.
   const detail = r.programs.length <= 3
   const out = [...kernelLines(r), '']
-  for (const p of r.programs) out.push(...programLines(p, {verbose, detail}), '')
+  for (const p of r.programs) {
+    const lines = programLines(p, {verbose, detail})
+    out.push(...lines)
+    if (detail || verbose || lines.length > 1) out.push('')
+  }
+  if (out[out.length - 1] !== '') out.push('')
   const counts = new Map<string, number>()
   for (const p of r.programs) counts.set(p.verdict, (counts.get(p.verdict) ?? 0) + 1)
   if (r.programs.length > 1) out.push([...counts].map(([v, n]) => `${n} ${v}`).join(', '))

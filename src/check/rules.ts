@@ -19,7 +19,7 @@
  */
 import {atLeast, compareVersions, formatVersion, parseVersion} from '../kernel/facts/version.js'
 import type {ConfigRequirement, FeatureKey, ValueFact, VersionFact} from '../kernel/facts/index.js'
-import {type ParsedTarget, type SectionDef, matchSection, parseTarget, btfTargetName, sectionSpellings} from '../kernel/sections.js'
+import {DEPRECATED_SECTIONS, type ParsedTarget, type SectionDef, matchSection, parseTarget, btfTargetName, sectionSpellings} from '../kernel/sections.js'
 import type {KernelProfile} from './kernel.js'
 import {boundedDistance, countGlobMatches, findTarget, hasTracepointTypedefs, kernelKnows, nearNames} from './targets.js'
 import type {Evidence, Reason, ReasonStatus} from './types.js'
@@ -29,8 +29,10 @@ export interface Evaluation {
   def?: SectionDef
   target?: ParsedTarget
   reasons: Reason[]
-  /** Near names found for a missing target (used for suggestions). */
+  /** Near names found for a missing target, or near section names for an unknown section (used for suggestions). */
   nearTargets: string[]
+  /** The current name of a deprecated section. */
+  replacement?: string
 }
 
 type Tri = true | false | null
@@ -65,7 +67,8 @@ function isHeavy(k: KernelProfile): boolean {
 
 function distroLabel(k: KernelProfile): string {
   const r = k.release
-  return `${r.distroName}${r.distroRelease ? ` ${r.distroRelease}` : ''}`
+  const uek = r.distro === 'oracle' && r.flavor ? ` ${r.flavor}` : ''
+  return `${r.distroName}${r.distroRelease ? ` ${r.distroRelease}` : ''}${uek}`
 }
 
 function distroEvidence(k: KernelProfile, fact: object): Evidence {
@@ -215,9 +218,9 @@ function versionGate(k: KernelProfile, rule: string, what: string, fact: Version
   const ev = versionEvidence(k, what, fact.since)
   if (fact.since === null) {
     if (beyondKnown(k)) {
-      return reason(rule, 'unknown', `${what} is not in any kernel release kcompat's facts cover (up to ${k.facts.latestKnownMainline.value}); this kernel is newer`, [ev], fact.source, {doubtful: fact.doubtful})
+      return reason(rule, 'unknown', `${what}: not in any kernel release kcompat's facts cover (up to ${k.facts.latestKnownMainline.value}); this kernel is newer`, [ev], fact.source, {doubtful: fact.doubtful})
     }
-    return reason(rule, 'fail', `${what} is not in any released kernel`, [ev], fact.source)
+    return reason(rule, 'fail', `${what}: not in any released kernel`, [ev], fact.source)
   }
   if (atLeast(up, fact.since)) return reason(rule, 'pass', `${what}: mainline ${fact.since}`, [ev], fact.source, {doubtful: fact.doubtful})
   const eq = bpfEquivalentCovers(k, fact.since)
@@ -228,16 +231,16 @@ function versionGate(k: KernelProfile, rule: string, what: string, fact: Version
     return reason(
       rule,
       'unknown',
-      `${what} came in mainline ${fact.since}; ${distroLabel(k)} backports BPF features and whether it has this one is not established`,
+      `${what}: mainline ${fact.since}; ${distroLabel(k)} backports BPF features, and whether it has this one is not established`,
       [ev],
       fact.source,
-      {check: 'bpftool feature probe on such a machine'},
+      {check: rule === 'prog-type' ? `bpftool feature probe kernel | grep 'program_type ${what.replace('BPF_PROG_TYPE_', '').toLowerCase()}' on such a machine` : 'bpftool feature probe kernel, or a test load, on such a machine'},
     )
   }
   if (fact.doubtful) {
-    return reason(rule, 'unknown', `${what} needs mainline ${fact.since} (inferred, not verified); this kernel is older`, [ev], fact.source, {doubtful: true})
+    return reason(rule, 'unknown', `${what}: mainline ${fact.since} (inferred, not verified); this kernel is older`, [ev], fact.source, {doubtful: true})
   }
-  return reason(rule, 'fail', `${what} needs mainline ${fact.since}`, [ev], fact.source)
+  return reason(rule, 'fail', `${what}: needs mainline ${fact.since}`, [ev], fact.source)
 }
 
 /** Program type or attach type availability. */
@@ -296,7 +299,7 @@ function trampolineRule(k: KernelProfile): Reason {
     if (beyondKnown(k)) return reason('trampoline', 'unknown', `no BPF trampoline on ${k.arch} as of mainline ${k.facts.latestKnownMainline.value}; this kernel is newer`, [archEv], fact.source)
     return reason('trampoline', 'fail', `${k.arch} has no BPF trampoline (fentry/fexit/fmod_ret/lsm/freplace need one)`, [archEv], fact.source)
   }
-  const ev = [archEv, versionEvidence(k, `${k.arch} BPF trampoline`, fact.since)]
+  const ev = [archEv, {kind: 'version' as const, text: kernelText(k)}]
   if (atLeast(k.release.upstreamVersion, fact.since)) return reason('trampoline', 'pass', `BPF trampoline on ${k.arch}: mainline ${fact.since}`, ev, fact.source)
   if (isHeavy(k)) {
     const dc = configValue(k, 'CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS')
@@ -524,6 +527,17 @@ export function evaluateSection(section: string, k: KernelProfile, opts: Evaluat
   const m = matchSection(section)
   if (!m) {
     const base = section.split('/')[0]!
+    const replacement = DEPRECATED_SECTIONS[base]
+    if (replacement) {
+      return {
+        section,
+        reasons: [
+          reason('section', 'fail', `libbpf 0.7 deprecated and libbpf 1.0 removed "${base}/" in favour of "${replacement}"`, [{kind: 'section', text: `${section}: not in libbpf's SEC() table`}], 'features.md §9 (LIBBPF git history)'),
+        ],
+        nearTargets: [],
+        replacement,
+      }
+    }
     const near = sectionSpellings()
       .map((s) => ({s, d: boundedDistance(s, base, 2)}))
       .filter((x) => x.d <= 2)

@@ -364,6 +364,12 @@ export function btfTargetName(def: SectionDef, target: ParsedTarget): string | u
   return `${def.btfTarget.prefix}${target.name}`
 }
 
+/**
+ * Names libbpf no longer has (features.md §9, LIBBPF git history): `xdp_devmap/` and
+ * `xdp_cpumap/`, deprecated in v0.7.0 for `xdp/devmap` and `xdp/cpumap`.
+ */
+export const DEPRECATED_SECTIONS: Readonly<Record<string, string>> = {xdp_devmap: 'xdp/devmap', xdp_cpumap: 'xdp/cpumap'}
+
 /** Every spelling users write for a table entry: `fentry`, `fentry/`, `xdp`, ... */
 export function sectionSpellings(): string[] {
   return SECTION_DEFS.map((d) => d.base)
