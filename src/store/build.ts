@@ -180,28 +180,36 @@ export async function buildIndex(archiveRoot: string, dbPath: string, options: B
     for (let i = 0; i < plan.length; i++) {
       const step = plan[i]!
       options.onProgress?.({index: i + 1, total: plan.length, action: step.action, kernel: step.key})
+      // Each transaction re-reads the kernel's row: another process may have done the
+      // step meanwhile, in which case it does nothing.
       if (step.action === 'remove') {
-        db.transaction(() => {
+        const done = db.transaction(() => {
           const row = findRow(db, step.key)
-          if (!row) return
+          if (!row) return false
           mergeKernel(db, row.id, null, MERGE_QUALITY)
           db.prepare('DELETE FROM kernel WHERE id = ?').run(row.id)
           options.beforeCommit?.(step.key)
+          return true
         }).immediate()
-        result.removed.push(step.key)
+        if (done) result.removed.push(step.key)
         continue
       }
       const entry = step.entry!
       const records = step.action === 'index' ? await kernelRecords(root, entry) : undefined
-      db.transaction(() => {
+      const done = db.transaction(() => {
         const row = findRow(db, step.key)
         const canonical = canonicalEntry(entry)
-        if (row && row.entry === canonical) return // another process did it meanwhile
+        if (row && row.entry === canonical) return false
+        // A metadata-only update planned against a row whose BTF has changed since: leave
+        // it to the next build (the manifest changed too, so it will not be recorded).
+        if (records === undefined && row?.sha256 !== entry.sha256) return false
         const id = upsertKernel(db, row?.id, entry, canonical, records)
         if (records !== undefined) mergeKernel(db, id, records, MERGE_QUALITY)
         options.beforeCommit?.(step.key)
+        return true
       }).immediate()
-      ;(step.action === 'index' ? result.indexed : result.updated).push(step.key)
+      if (!done) result.unchanged++
+      else (step.action === 'index' ? result.indexed : result.updated).push(step.key)
     }
 
     const hashAfter = manifestHash(root)

@@ -193,6 +193,16 @@ describe.skipIf(kernels.length < 2)('incremental index build', () => {
     expect((await buildIndex(root, dbPath, FAST)).indexed).toEqual([a.key])
   })
 
+  it('two builds of the same index at once: each kernel is indexed once, the result is complete', async () => {
+    const root = copyArchive(base)
+    const dbPath = tempDb()
+    const [x, y] = await Promise.all([buildIndex(root, dbPath, FAST), buildIndex(root, dbPath, FAST)])
+    expect([...x.indexed, ...y.indexed].sort()).toEqual([...kernels.map((k) => k.key), NO_BTF.key].sort())
+    expect(x.unchanged + y.unchanged).toBe(kernels.length + 1)
+    expect(funcKernels(dbPath, 'do_sys_open')).toEqual(kernels.map((k) => k.key).sort())
+    expect((await buildIndex(root, dbPath, FAST)).indexed).toEqual([])
+  })
+
   it('ensureIndex builds on first use, then only when the manifest changes', async () => {
     const root = copyArchive(base)
     const first = await ensureIndex(root, {})
