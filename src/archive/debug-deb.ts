@@ -319,7 +319,7 @@ async function* plainPieces(path: string, start: number, size: number): AsyncGen
   }
 }
 
-async function dataPieces(path: string, fh: FileHandle, member: ArMemberRef): Promise<AsyncIterable<Uint8Array>> {
+async function dataPieces(path: string, fh: FileHandle, member: ArMemberRef, maxXzBlock = MAX_XZ_BLOCK): Promise<AsyncIterable<Uint8Array>> {
   const suffix = member.name.slice('data.tar'.length)
   switch (suffix) {
     case '':
@@ -327,7 +327,7 @@ async function dataPieces(path: string, fh: FileHandle, member: ArMemberRef): Pr
     case '.xz': {
       const blocks = await xzBlocksFromFile(fh, member.offset, member.size)
       const largest = blocks.reduce((m, b) => Math.max(m, b.uncompressed), 0)
-      if (largest > MAX_XZ_BLOCK) {
+      if (largest > maxXzBlock) {
         return toolPieces('xz', ['-dc'], path, member.offset, member.size, `data.tar.xz has an xz block of ${largest} bytes (made by a single-threaded xz)`)
       }
       return xzBlockPieces(fh, blocks)
@@ -436,7 +436,7 @@ function normalizeEntry(name: string): string {
 export async function extractDebugVmlinux(
   debPath: string,
   destDir: string,
-  options: {release?: string; onProgress?: (p: ExtractProgress) => void} = {},
+  options: {release?: string; onProgress?: (p: ExtractProgress) => void; /** Largest xz block decompressed in memory (default 256 MiB); larger go through the xz tool. */ maxXzBlock?: number} = {},
 ): Promise<ExtractedVmlinux> {
   const fh = await openInput(debPath)
   const extract = tarStream.extract()
@@ -445,7 +445,7 @@ export async function extractDebugVmlinux(
   try {
     const fileSize = (await fh.stat()).size
     const info = await readControl(fh, await readArMembersFromFile(fh, fileSize), fileSize)
-    const source = await dataPieces(debPath, fh, info.dataMember)
+    const source = await dataPieces(debPath, fh, info.dataMember, options.maxXzBlock)
     feed = (async () => {
       try {
         for await (const chunk of source) {

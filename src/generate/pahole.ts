@@ -92,7 +92,7 @@ export function parseHelpOptions(help: string): Set<string> {
  * @throws GenerateError `TOOL_MISSING`, `TOOL_UNKNOWN_VERSION`, `TOOL_TOO_OLD`, `TOOL_FAILED`.
  */
 export async function findPahole(command?: string, env: NodeJS.ProcessEnv = process.env): Promise<Pahole> {
-  const cmd = command ?? env.KCOMPAT_PAHOLE ?? 'pahole'
+  const cmd = command || env.KCOMPAT_PAHOLE || 'pahole'
   let v: Captured
   try {
     v = await capture(cmd, ['--version'], env)

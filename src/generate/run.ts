@@ -132,6 +132,7 @@ export function runPahole(command: string, args: string[], options: RunOptions =
       const stderr = err.text()
       const stdout = out.text()
       if (code === 0) {
+        options.onProgress?.({elapsedMs, rssKiB: rss, peakKiB: peak, lastLine})
         resolve({command, args, elapsedMs, peakKiB: peak, stdout, stderr})
         return
       }
