@@ -584,7 +584,9 @@ export function evaluateSection(section: string, k: KernelProfile, opts: Evaluat
   }
   if (progOk && (def.family === 'uprobe' || def.family === 'usdt')) reasons.push(featureRule(k, 'uprobe', 'uprobe', 'BPF programs on uprobes'))
   if (progOk && def.sleepableFeature) {
-    reasons.push(featureRule(k, 'sleepable', def.sleepableFeature, `sleepable ${def.base} programs (BPF_F_SLEEPABLE)`))
+    // BPF_F_SLEEPABLE itself (5.10) is firm; the later per-hook gates are partly inferred.
+    const flag = featureRule(k, 'sleepable', 'sleepable', 'BPF_F_SLEEPABLE')
+    reasons.push(flag.status === 'fail' ? flag : featureRule(k, 'sleepable', def.sleepableFeature, `sleepable ${def.base} programs (BPF_F_SLEEPABLE)`))
     if (def.family === 'fentry' || def.family === 'fmod_ret' || def.family === 'lsm') {
       reasons.push(
         reason(
