@@ -3,7 +3,7 @@
  * codes, human output and the JSON shape.
  */
 import {spawnSync} from 'node:child_process'
-import {mkdtempSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
@@ -20,9 +20,22 @@ function kcompat(args: string[]): {status: number; stdout: string; stderr: strin
   return {status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - t0}
 }
 
+/** The CLI runs from dist/: rebuild it when it is missing or older than the sources of check. */
+function ensureBuilt(): void {
+  const root = join(import.meta.dirname, '..', '..')
+  const built = join(root, 'dist', 'commands', 'check.js')
+  const newest = (dir: string): number =>
+    Math.max(...readdirSync(dir, {recursive: true, encoding: 'utf8'}).map((f) => statSync(join(dir, f)).mtimeMs))
+  const sources = Math.max(newest(join(root, 'src', 'check')), newest(join(root, 'src', 'kernel')), statSync(join(root, 'src', 'commands', 'check.ts')).mtimeMs)
+  if (existsSync(built) && statSync(built).mtimeMs >= sources) return
+  spawnSync('npm', ['run', 'build'], {cwd: root, stdio: 'ignore'})
+  if (!existsSync(built)) throw new Error('dist/commands/check.js is missing and npm run build did not produce it')
+}
+
 beforeAll(async () => {
+  ensureBuilt()
   archive = await fixtureArchive()
-})
+}, 300_000)
 
 describe('kcompat check', () => {
   it('the seed case: unsupported on RHEL/CentOS 7.6, exit 1, suggests kprobe/do_sys_open', () => {
