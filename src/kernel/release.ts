@@ -55,7 +55,7 @@ export interface KernelRelease {
   /** The string as given (trimmed). */
   input: string
   distro: DistroId
-  /** Human name of the distro family (`RHEL/CentOS`, `Ubuntu`, `Oracle Linux UEK`). */
+  /** Human name of the distro family (`RHEL/CentOS`, `Ubuntu`, `Oracle Linux`). */
   distroName: string
   /** `7.6`, `20.04`, `12`, `39`, `2023`, `15 SP4`; null when the string does not tell. */
   distroRelease: string | null
@@ -194,7 +194,7 @@ function parseEl(input: string): KernelRelease | undefined {
   const major = Number(elMajor)
   const abi = leadingInt(build!)
   if (uek) {
-    const r = base(input, 'oracle', 'Oracle Linux UEK', up)
+    const r = base(input, 'oracle', 'Oracle Linux', up)
     r.build = build!
     r.abi = abi
     r.distroRelease = String(major)
