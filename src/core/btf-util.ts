@@ -108,7 +108,7 @@ const pointerSizes = new WeakMap<Btf, number>()
  * The pointer size libbpf assumes for `btf` (btf_ptr_sz): the size of the first 4- or
  * 8-byte INT named like `long`/`unsigned long` (the base's answer for split BTF), or
  * the host's pointer size (8) when there is none. BPF objects' own BTF is always 8
- * (libbpf sets it); pass `fixed` for that.
+ * (libbpf sets it): see {@link setPointerSize}.
  */
 export function pointerSize(btf: Btf): number {
   const hit = pointerSizes.get(btf)

@@ -28,14 +28,12 @@
  * instruction that does not match its relocation, ...) and `skipped`. Corrupt input
  * (bad type ids, malformed access strings) throws.
  */
-import type {Btf} from '../btf/btf.js'
+import {type Btf, essentialName} from '../btf/btf.js'
 import type {PlacedCoreRelo} from '../elf/btf-ext.js'
-import {KcompatError} from '../errors.js'
 import {typeLabel} from './btf-util.js'
 import {type ReloResult, calcRelo} from './calc.js'
-import {essentialName} from '../btf/btf.js'
 import {type Candidate, type CoreTarget, findCandidates, prefetchCandidateNames} from './candidates.js'
-import {CoreError, EINVAL, ReloFailure} from './errors.js'
+import {CoreError, EINVAL, EOPNOTSUPP, ReloFailure} from './errors.js'
 import {type InsnClass, insnView, patchInsn} from './insn.js'
 import {matchSpec} from './match.js'
 import type {BpfObject} from './object.js'
@@ -132,7 +130,7 @@ export function resolveRelo(
   }
   const lt = btf.typeById(relo.typeId)
   if (lt.name === '') {
-    throw new ReloFailure('CORE_ANON_TYPE', `<${coreReloKindName(relo.kind)}> relocation of anonymous ${typeLabel(lt)} is not supported`, -95)
+    throw new ReloFailure('CORE_ANON_TYPE', `<${coreReloKindName(relo.kind)}> relocation of anonymous ${typeLabel(lt)} is not supported`, EOPNOTSUPP)
   }
   const list = cands?.list ?? []
   let target: CoreSpec | undefined
@@ -269,8 +267,8 @@ function relocateOne(obj: BpfObject, placed: PlacedCoreRelo, cache: CandidateCac
       ...(p.memSize ? {memSize: p.memSize} : {}),
     }
   } catch (e) {
+    // ReloFailure is an outcome; anything else (CoreError, BtfError) is corrupt input.
     if (e instanceof ReloFailure) return {...base, status: 'failed', code: e.code, reason: e.message}
-    if (e instanceof KcompatError) throw e
     throw e
   }
 }
