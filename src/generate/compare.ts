@@ -190,12 +190,15 @@ export function explainDifferences(c: Comparison): Explained[] {
   return c.differences.map((d) => {
     if (d.category === 'func' && d.a.length > 0 && d.b.length > 0) {
       const both = d.a.some((x) => d.b.includes(x))
-      const ambiguous = new Set([...d.a, ...d.b]).size > 1
+      // several definitions on one side (their prototypes may even print alike when a
+      // parameter's struct has two definitions of the same name, e.g. arm64 KVM's VHE
+      // and nVHE struct tlb_inv_context), or differing prototypes across the two
+      const ambiguous = d.a.length > 1 || d.b.length > 1 || new Set([...d.a, ...d.b]).size > 1
       const allStatic = [...d.a, ...d.b].every((s) => s.startsWith('static '))
       if (both && ambiguous && allStatic) {
         return {
           difference: d,
-          reason: `static function defined in several compilation units with different prototypes (${new Set([...d.a, ...d.b]).size} seen); which of them pahole keeps depends on -j threading (pahole 1.24 keeps the first per encoder)`,
+          reason: `static function defined in several compilation units (${Math.max(d.a.length, d.b.length)} definitions, ${new Set([...d.a, ...d.b]).size} distinct prototypes as printed); which of them pahole keeps depends on -j threading (pahole 1.24 keeps the first per encoder)`,
         }
       }
     }
