@@ -31,7 +31,7 @@ export default class Relocate extends BaseCommand {
   static override summary = "Resolve a BPF object's CO-RE relocations against a kernel's BTF, as libbpf does."
   static override description = [
     'Prints every CO-RE relocation of the object with libbpf\'s decision on that kernel: patched (with the value libbpf writes into the instruction), poisoned (libbpf replaces the instruction by an invalid call; the program fails verification only if that code is reachable), failed (libbpf refuses to load the object, e.g. ambiguous candidates) or skipped (libbpf does not relocate it: the program is not autoloaded).',
-    'The kernel BTF is used as libbpf uses bpf_object_open_opts.btf_custom_path: it replaces vmlinux BTF, and module BTF is not searched. Decisions follow libbpf 1.1 (Debian bookworm\'s libbpf-dev), checked against it by the test suite.',
+    'The kernel BTF is used as libbpf uses bpf_object_open_opts.btf_custom_path: it replaces vmlinux BTF, and module BTF is not searched. Decisions follow libbpf 1.1 (Debian bookworm\'s libbpf-dev), checked against it by the test suite; --libbpf 1.6 follows libbpf 1.6 and later where they differ.',
     'Instruction numbers count from the start of each program, as libbpf\'s log does. Values are unsigned 64-bit; in JSON a value past 2^53 is a decimal string.',
   ].join('\n\n')
   static override examples = [
@@ -45,6 +45,11 @@ export default class Relocate extends BaseCommand {
     kernel: Flags.string({description: 'an archived kernel, by release (uname -r); see `kcompat archive list`', exactlyOne: ['btf', 'kernel']}),
     arch: Flags.string({description: 'with --kernel: the architecture, when the archive has the release for several', dependsOn: ['kernel']}),
     archive: Flags.string({description: 'with --kernel: archive directory (default: $KCOMPAT_ARCHIVE or the shipped archive)'}),
+    libbpf: Flags.string({
+      description: 'agree with this libbpf where versions differ: 1.1 (Debian 12) or 1.6 (and later: loads from array fields are judged by element width)',
+      options: ['1.1', '1.6'],
+      default: '1.1',
+    }),
     json: Flags.boolean({description: 'print {"relocations": [{program, insn, kind, local, status, value, ...}]}'}),
   }
 
@@ -54,7 +59,7 @@ export default class Relocate extends BaseCommand {
     const kernel = flags.kernel
       ? await kernelBtfFromArchive(flags.kernel, {arch: flags.arch, archive: flags.archive})
       : await kernelBtfFromFile(flags.btf!)
-    const relos = relocateObject(obj, {vmlinux: kernel.btf})
+    const relos = relocateObject(obj, {vmlinux: kernel.btf}, {libbpf: flags.libbpf === '1.6' ? '1.6' : '1.1'})
     if (flags.json) {
       await this.writeOut(`${JSON.stringify({object: flags.object, kernel: kernel.name, relocations: relos.map(toJson)}, null, 2)}\n`)
       return

@@ -43,6 +43,11 @@ export interface CalcOptions {
    * bitfields (libbpf uses the byte order it was compiled for).
    */
   littleEndian: boolean
+  /**
+   * libbpf 1.6 and later judge a load's width by an array's innermost element, where
+   * 1.1 to 1.5 use the size of the whole array (see {@link fieldLoadSize}). Default false.
+   */
+  arrayElementWidth?: boolean
 }
 
 class Poison extends Error {}
@@ -78,7 +83,7 @@ function calcField(kind: number, spec: CoreSpec | undefined, opts: CalcOptions):
   if (acc.name === undefined) {
     if (kind === CoreReloKind.FIELD_BYTE_OFFSET) {
       out.value = BigInt(Math.floor(spec.bitOffset / 8))
-      out.fieldSize = resolveOrInval(spec, acc.typeId)
+      out.fieldSize = fieldLoadSize(spec, acc.typeId, opts)
       out.typeId = acc.typeId
     } else if (kind === CoreReloKind.FIELD_BYTE_SIZE) {
       out.value = BigInt(resolveOrInval(spec, acc.typeId))
@@ -115,7 +120,7 @@ function calcField(kind: number, spec: CoreSpec | undefined, opts: CalcOptions):
     case CoreReloKind.FIELD_BYTE_OFFSET:
       out.value = BigInt(byteOff)
       if (!bitfield) {
-        out.fieldSize = byteSz
+        out.fieldSize = opts.arrayElementWidth ? fieldLoadSize(spec, fieldTypeId, opts) : byteSz
         out.typeId = fieldTypeId
       }
       break
@@ -139,6 +144,20 @@ function calcField(kind: number, spec: CoreSpec | undefined, opts: CalcOptions):
       throw new ReloFailure('CORE_BAD_KIND', `unrecognized CO-RE relocation kind ${kind}`, EOPNOTSUPP)
   }
   return out
+}
+
+/**
+ * The width a load or store of the field implies, compared between local and target to
+ * decide whether the instruction's access size must change. libbpf up to 1.5 takes the
+ * size of the field's type, so an array field counts as its whole size (and a change
+ * of array length poisons a load from it); 1.6 (commit "fix LDX/STX/ST CO-RE
+ * relocation size adjustment logic") takes the innermost element's size.
+ */
+function fieldLoadSize(spec: CoreSpec, id: number, opts: CalcOptions): number {
+  if (!opts.arrayElementWidth) return resolveOrInval(spec, id)
+  let elem = skipModsAndTypedefs(spec.btf, id)
+  for (let t = spec.btf.typeById(elem); t.kind === Kind.ARRAY; t = spec.btf.typeById(elem)) elem = skipModsAndTypedefs(spec.btf, t.type)
+  return resolveOrInval(spec, elem)
 }
 
 function resolveOrInval(spec: CoreSpec, id: number): number {

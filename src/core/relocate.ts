@@ -31,7 +31,7 @@
 import {type Btf, essentialName} from '../btf/btf.js'
 import type {PlacedCoreRelo} from '../elf/btf-ext.js'
 import {typeLabel} from './btf-util.js'
-import {type ReloResult, calcRelo} from './calc.js'
+import {type CalcOptions, type ReloResult, calcRelo} from './calc.js'
 import {type Candidate, type CoreTarget, findCandidates, prefetchCandidateNames} from './candidates.js'
 import {CoreError, EINVAL, EOPNOTSUPP, ReloFailure} from './errors.js'
 import {type InsnClass, insnView, patchInsn} from './insn.js'
@@ -83,6 +83,12 @@ export interface RelocateOptions {
    */
   littleEndian?: boolean
   /**
+   * Which libbpf to agree with where versions differ: '1.1' (default; Debian 12's
+   * libbpf, what the tests check against) or '1.6' (later releases judge a load's width
+   * by an array's element, not the whole array).
+   */
+  libbpf?: '1.1' | '1.6'
+  /**
    * Process every record, including those libbpf skips at load time (no program, or
    * not autoloaded), and do not look at instructions: what `bpftool gen min_core_btf`
    * does. Default false.
@@ -115,9 +121,10 @@ export function resolveRelo(
   relo: {typeId: number; accessStr: string; kind: number},
   cands: CandidateList | undefined,
   littleEndian: boolean,
+  calc: Partial<CalcOptions> = {},
 ): ResolvedRelo {
   const local = parseSpec(btf, relo.typeId, relo.accessStr, relo.kind)
-  const opts = {littleEndian}
+  const opts: CalcOptions = {...calc, littleEndian}
   if (relo.kind === CoreReloKind.TYPE_ID_LOCAL) {
     const id = BigInt(relo.typeId)
     return {
@@ -211,11 +218,19 @@ export function relocateObject(obj: BpfObject, target: CoreTarget, options: Relo
   const cache = new CandidateCache(obj.btf, target)
   cache.prefetch(obj.relos.filter((p) => p.relo.kind !== CoreReloKind.TYPE_ID_LOCAL).map((p) => p.relo.typeId))
   const out: CoreRelocation[] = []
-  for (const placed of obj.relos) out.push(relocateOne(obj, placed, cache, le, options.allRecords ?? false))
+  const calc = {arrayElementWidth: options.libbpf === '1.6'}
+  for (const placed of obj.relos) out.push(relocateOne(obj, placed, cache, le, options.allRecords ?? false, calc))
   return out
 }
 
-function relocateOne(obj: BpfObject, placed: PlacedCoreRelo, cache: CandidateCache, le: boolean, all: boolean): CoreRelocation {
+function relocateOne(
+  obj: BpfObject,
+  placed: PlacedCoreRelo,
+  cache: CandidateCache,
+  le: boolean,
+  all: boolean,
+  calc: Partial<CalcOptions>,
+): CoreRelocation {
   const {relo, program} = placed
   const btf = obj.btf
   if (!btf.hasId(relo.typeId)) {
@@ -242,7 +257,7 @@ function relocateOne(obj: BpfObject, placed: PlacedCoreRelo, cache: CandidateCac
   }
   try {
     const cands = relo.kind === CoreReloKind.TYPE_ID_LOCAL ? undefined : cache.get(relo.typeId)
-    const r = resolveRelo(btf, {typeId: relo.typeId, accessStr: accessString, kind: relo.kind}, cands, le)
+    const r = resolveRelo(btf, {typeId: relo.typeId, accessStr: accessString, kind: relo.kind}, cands, le, calc)
     base.local = describeSpec(r.local)
     base.candidates = r.candidates
     if (r.target) {

@@ -18,7 +18,7 @@ import {type CoreRelocation, relocateObject} from '../../src/core/relocate.js'
 import {ElfFile} from '../../src/elf/elf.js'
 import {parseBtfExt} from '../../src/elf/btf-ext.js'
 import {compileC, expectAgreement} from '../harness/compare.js'
-import {requireHarness, runHarness} from '../harness/libbpf.js'
+import {altLibbpf, requireHarness, runHarness} from '../harness/libbpf.js'
 import {requireTool} from '../helpers/tools.js'
 
 const ready = requireTool('clang', 'CO-RE differential cases') && requireHarness('CO-RE differential cases')
@@ -32,12 +32,22 @@ __u64 out[64];
 char LICENSE[] SEC("license") = "GPL";
 `
 
-/** Relocates with both engines and checks agreement; returns kcompat's results. */
+/**
+ * Relocates with both engines and checks agreement; returns kcompat's results. With
+ * KCOMPAT_LIBBPF_ROOT set (see test/harness/libbpf.ts), also against that libbpf.
+ */
 async function both(object: string, kernel: string): Promise<CoreRelocation[]> {
   const target = (await loadBtf(kernel)).parsed
-  const ours = relocateObject(await loadBpfObject(object), {vmlinux: target})
+  const obj = await loadBpfObject(object)
+  const ours = relocateObject(obj, {vmlinux: target})
   const run = runHarness(object, kernel)
   expectAgreement(ours, run.decisions, run.log)
+  const other = altLibbpf()
+  if (other) {
+    const libbpf = Number(other.version.split('.')[1]) >= 6 ? '1.6' : '1.1'
+    const r = other.run(object, kernel)
+    expectAgreement(relocateObject(obj, {vmlinux: target}, {libbpf}), r.decisions, r.log)
+  }
   if (process.env.CORE_DEBUG) console.log(statuses(ours).join("\n"))
   return ours
 }
@@ -187,6 +197,31 @@ describe.skipIf(!ready)('kcompat and libbpf agree on compiled cases', () => {
     const rs = await both(prog, kernel)
     expect(rs.filter((r) => r.program === 'lazy').every((r) => r.status === 'skipped')).toBe(true)
     expect(rs.find((r) => r.program === 'prog' && r.status === 'failed')?.code).toBe('CORE_BITFIELD')
+  })
+
+  it('loads from array fields whose length changed: libbpf 1.1 poisons them, 1.6 patches them', async () => {
+    const kernel = compileC('karr', `struct task { long pad; char name[32]; int grid[4][8]; }; struct task g;`)
+    const prog = compileC(
+      'parr',
+      `${PRELUDE}
+      struct task { char name[16]; int grid[4][4]; } __pai;
+      SEC("kprobe/x") int prog(struct task *t) {
+        out[0] = *(__u64 *)t->name;
+        out[1] = *(__u32 *)t->grid[1];
+        out[2] = t->grid[2][3];
+        return 0;
+      }
+      `,
+    )
+    const rs = await both(prog, kernel)
+    expect(rs.map((r) => r.status)).toEqual(['patched', 'poisoned', 'poisoned', 'patched'])
+    const v16 = relocateObject(await loadBpfObject(prog), {vmlinux: (await loadBtf(kernel)).parsed}, {libbpf: '1.6'})
+    expect(statuses(v16)).toEqual([
+      'byte_off struct task.name patched 8',
+      'byte_off struct task.name patched 8',
+      'byte_off struct task.grid[1] patched 72',
+      'byte_off struct task.grid[2] patched 104',
+    ])
   })
 
   const TYPES_KERNEL = `

@@ -19,7 +19,7 @@ import {type BpfObject, loadBpfObject} from '../../src/core/object.js'
 import {type CoreRelocation, relocateObject} from '../../src/core/relocate.js'
 import {FIXTURES, SYS_VMLINUX, kernelFixtures, scratchDir, sysVmlinux} from '../helpers/fixtures.js'
 import {expectAgreement} from '../harness/compare.js'
-import {type HarnessOptions, requireHarness, runHarness} from '../harness/libbpf.js'
+import {type HarnessOptions, altLibbpf, requireHarness, runHarness} from '../harness/libbpf.js'
 
 const OBJECTS = ['core_fields', 'core_types', 'progs', 'externs']
 const objPath = (name: string, order: 'bpfel' | 'bpfeb'): string => join(FIXTURES, 'bpf', `${name}.${order}.o`)
@@ -62,6 +62,11 @@ describe('relocate agrees with libbpf on every fixture object and kernel', () =>
         const opts: HarnessOptions = {kconfig: k.kconfig, kallsyms: kallsymsFor(obj, name)}
         const run = runHarness(objPath(name, 'bpfel'), k.path, opts)
         expectAgreement(ours, run.decisions, run.log)
+        const other = altLibbpf()
+        if (other) {
+          const r = other.run(objPath(name, 'bpfel'), k.path, opts)
+          expectAgreement(relocateObject(obj, {vmlinux: k.btf}, {libbpf: Number(other.version.split('.')[1]) >= 6 ? '1.6' : '1.1'}), r.decisions, r.log)
+        }
         // every decision counted: the fixtures have relocations of every kind clang 14 emits
         expect(ours.filter((r) => r.status !== 'skipped').length).toBe(run.decisions.length)
       })

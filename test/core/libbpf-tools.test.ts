@@ -17,7 +17,7 @@ import {minimizeBtf} from '../../src/minimize/btfgen.js'
 import {FIXTURES, kernelFixtures, scratchDir} from '../helpers/fixtures.js'
 import {findTool, run} from '../helpers/tools.js'
 import {expectAgreement} from '../harness/compare.js'
-import {requireHarness, runHarness} from '../harness/libbpf.js'
+import {altLibbpf, requireHarness, runHarness} from '../harness/libbpf.js'
 import {type ToolObject, libbpfToolsObjects} from '../harness/libbpf-tools.js'
 
 function distinct(objs: ToolObject[]): ToolObject[] {
@@ -62,6 +62,11 @@ describe.skipIf(!haveHarness)('libbpf-tools objects: kcompat relocates as libbpf
         const theirs = runHarness(t.path, k.path, {kconfig: k.kconfig, kallsyms})
         try {
           expectAgreement(ours, theirs.decisions, theirs.log)
+          const other = altLibbpf()
+          if (other) {
+            const r = other.run(t.path, k.path, {kconfig: k.kconfig, kallsyms})
+            expectAgreement(relocateObject(obj, {vmlinux: k.btf}, {libbpf: Number(other.version.split('.')[1]) >= 6 ? '1.6' : '1.1'}), r.decisions, r.log)
+          }
         } catch (e) {
           throw new Error(`${t.tool}: ${(e as Error).message}`)
         }

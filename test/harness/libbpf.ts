@@ -6,8 +6,8 @@
  * Nothing here computes an expected value: every decision is what libbpf printed.
  */
 import {spawnSync} from 'node:child_process'
-import {existsSync, mkdirSync} from 'node:fs'
-import {join} from 'node:path'
+import {existsSync, mkdirSync, readFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
 import {scratchDir} from '../helpers/fixtures.js'
 import {findTool} from '../helpers/tools.js'
 
@@ -39,6 +39,38 @@ export interface HarnessRun {
 
 let built: string | undefined
 let buildError: string | undefined
+
+/**
+ * A second oracle, optional: another libbpf, built from source and installed under
+ * $KCOMPAT_LIBBPF_ROOT (`make -C src BUILD_STATIC_ONLY=1 DESTDIR=ROOT install`), linked
+ * statically into a second harness. Tests use it, when set, to check the engine's
+ * `libbpf: '1.6'` behaviour against libbpf 1.6 or later.
+ */
+export interface AltLibbpf {
+  version: string
+  run(object: string, kernelBtf: string, options?: HarnessOptions): HarnessRun
+}
+
+let alt: AltLibbpf | null | undefined
+export function altLibbpf(): AltLibbpf | undefined {
+  if (alt !== undefined) return alt ?? undefined
+  alt = null
+  const root = process.env.KCOMPAT_LIBBPF_ROOT
+  const cc = findTool('cc')
+  if (!root || !cc) return undefined
+  const inc = join(root, 'usr', 'include')
+  const lib = [join(root, 'usr', 'lib64', 'libbpf.a'), join(root, 'usr', 'lib', 'libbpf.a')].find((p) => existsSync(p))
+  const verH = join(inc, 'bpf', 'libbpf_version.h')
+  if (!lib || !existsSync(verH)) throw new Error(`KCOMPAT_LIBBPF_ROOT=${root} holds no usr/include/bpf and libbpf.a`)
+  const vh = readFileSync(verH, 'utf8')
+  const version = `${/LIBBPF_MAJOR_VERSION (\d+)/.exec(vh)?.[1]}.${/LIBBPF_MINOR_VERSION (\d+)/.exec(vh)?.[1]}`
+  const out = join(scratchDir(), 'core-harness', `core_harness-${version}`)
+  mkdirSync(dirname(out), {recursive: true})
+  const r = spawnSync(cc, ['-O1', '-Wall', `-I${inc}`, '-o', out, SOURCE, lib, '-lelf', '-lz', '-ldl'], {encoding: 'utf8'})
+  if (r.status !== 0) throw new Error(`building the harness against ${root} failed: ${r.stderr}`)
+  alt = {version, run: (object, kernelBtf, options) => runWith(out, object, kernelBtf, options)}
+  return alt
+}
 
 /**
  * The harness binary, built on first use; undefined (with {@link harnessUnavailable}
@@ -97,6 +129,10 @@ const RELO = /^libbpf: prog '([^']*)': relo #(\d+): (.*)$/
 export function runHarness(object: string, kernelBtf: string, options: HarnessOptions = {}): HarnessRun {
   const bin = harnessBinary()
   if (!bin) throw new Error(`libbpf harness unavailable: ${harnessUnavailable()}`)
+  return runWith(bin, object, kernelBtf, options)
+}
+
+function runWith(bin: string, object: string, kernelBtf: string, options: HarnessOptions = {}): HarnessRun {
   const args = [object, kernelBtf]
   if (options.vmlinux) args.push('--vmlinux', options.vmlinux)
   if (options.kconfig) args.push('--kconfig', options.kconfig)
