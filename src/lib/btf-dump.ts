@@ -13,19 +13,30 @@ export interface BtfDumpOptions {
   json?: boolean
 }
 
-/** The complete output text of `kcompat btf dump FILE …`. */
-export async function btfDumpText(file: string, options: BtfDumpOptions): Promise<string> {
+/**
+ * Writes the output of `kcompat btf dump FILE …` to `write`, in chunks: the raw dump of a
+ * kernel is ~12 MB of text, and handing it over piece by piece (stdout writes are
+ * synchronous on Linux) keeps the process small.
+ */
+export async function btfDump(file: string, options: BtfDumpOptions, write: (chunk: string) => void): Promise<void> {
   const base = options.baseBtf ? (await loadBtf(options.baseBtf)).parsed : undefined
   const {parsed} = await loadBtf(file, {base})
-  if (options.format === 'c') return dumpC(parsed)
-  if (options.json) {
+  if (options.format === 'c') {
+    write(dumpC(parsed))
+  } else if (options.json) {
     const types = []
     for (let id = parsed.startId; id <= parsed.lastId; id++) types.push(rawTypeJson(parsed, id, parsed.typeById(id)))
-    return `${JSON.stringify({types})}\n`
+    write(`${JSON.stringify({types})}\n`)
+  } else {
+    dumpRaw(parsed, write)
   }
-  const chunks: string[] = []
-  dumpRaw(parsed, (c) => chunks.push(c))
-  return chunks.join('')
+}
+
+/** The complete output text of `kcompat btf dump FILE …`. */
+export async function btfDumpText(file: string, options: BtfDumpOptions): Promise<string> {
+  const parts: string[] = []
+  await btfDump(file, options, (c) => parts.push(c))
+  return parts.join('')
 }
 
 /**

@@ -5,8 +5,8 @@
  * goes through oclif. KCOMPAT_NO_FASTPATH=1 turns this off (tests compare both paths).
  */
 import {KcompatError} from '../errors.js'
-import {btfDumpText, parseFastDumpArgv} from './btf-dump.js'
-import {printKcompatError, writeStdout} from './output.js'
+import {btfDump, parseFastDumpArgv} from './btf-dump.js'
+import {flushStdout, printKcompatError, stdoutWriter} from './output.js'
 
 /** Runs argv if it is a fast-path form; returns false when oclif should take it. */
 export async function tryFastPath(argv: readonly string[]): Promise<boolean> {
@@ -15,7 +15,8 @@ export async function tryFastPath(argv: readonly string[]): Promise<boolean> {
   const opts = parseFastDumpArgv(argv.slice(2))
   if (!opts) return false
   try {
-    await writeStdout(await btfDumpText(opts.file, opts))
+    await btfDump(opts.file, opts, stdoutWriter())
+    await flushStdout()
   } catch (e) {
     if (!(e instanceof KcompatError)) throw e
     printKcompatError(e, opts.json === true)

@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../../lib/base-command.js'
-import {btfDumpText} from '../../lib/btf-dump.js'
+import {btfDump} from '../../lib/btf-dump.js'
+import {flushStdout, stdoutWriter} from '../../lib/output.js'
 
 export default class BtfDump extends BaseCommand {
   static override summary = 'Dump BTF as bpftool does: raw type listing or a C header (vmlinux.h).'
@@ -33,6 +34,7 @@ export default class BtfDump extends BaseCommand {
     const {args, flags} = await this.parse(BtfDump)
     if (flags.json && flags.format === 'c') this.error('--json is only available with --format raw', {exit: 2})
     const format = flags.format === 'c' ? 'c' : 'raw'
-    await this.writeOut(await btfDumpText(args.file, {format, baseBtf: flags['base-btf'], json: flags.json}))
+    await btfDump(args.file, {format, baseBtf: flags['base-btf'], json: flags.json}, stdoutWriter())
+    await flushStdout()
   }
 }
