@@ -9,7 +9,8 @@ import {readFile} from 'node:fs/promises'
 import {basename} from 'node:path'
 import {parseBtf} from '../btf/decode.js'
 import {InputError} from '../errors.js'
-import {type AddResult, addKernel} from './archive.js'
+import {type AddResult, addKernel, readKernelBtf} from './archive.js'
+import {kernelKey, readManifest} from './manifest.js'
 import {readKernelDeb} from './deb.js'
 import {debianVersionOf} from './debian.js'
 import {DEBIAN_ARCH_DIR, debianFlavor} from './layout.js'
@@ -49,6 +50,25 @@ export async function addKernelDeb(root: string, deb: string | Uint8Array, optio
     throw new InputError('ARCHIVE_BTF_MISSING', `${pkg.release}: config has CONFIG_DEBUG_INFO_BTF=y but no BTF was found in ${pkg.imagePath}`)
   }
   if (btf) parseBtf(btf) // refuse corrupt BTF before it is archived
+  const imageSource = {
+    method: 'kernel-image' as const,
+    package: pkg.package,
+    packageVersion: pkg.version,
+    file: fileName,
+    fileSha256: createHash('sha256').update(bytes).digest('hex'),
+  }
+  // A kernel without BTF whose BTF was already generated from its debug package keeps
+  // that BTF: only the config (and the record of the image package) is refreshed.
+  const key = kernelKey({distro: 'debian', version, arch, release: pkg.release})
+  const prev = readManifest(root).kernels.find((k) => kernelKey(k) === key)
+  if (!btf && prev?.btf === 'generated') {
+    const r = await addKernel(
+      root,
+      {...prev, config: pkg.facts ?? prev.config, source: {...prev.source, kernelImage: imageSource}},
+      await readKernelBtf(root, prev),
+    )
+    return {...r, steps: [...pkg.kernel.steps, 'kept the BTF generated from debug info']}
+  }
   const r = await addKernel(
     root,
     {
@@ -59,13 +79,7 @@ export async function addKernelDeb(root: string, deb: string | Uint8Array, optio
       flavor: debianFlavor(pkg.release),
       btf: btf ? 'in-kernel' : 'none',
       config: pkg.facts ?? null,
-      source: {
-        method: 'kernel-image',
-        package: pkg.package,
-        packageVersion: pkg.version,
-        file: fileName,
-        fileSha256: createHash('sha256').update(bytes).digest('hex'),
-      },
+      source: imageSource,
     },
     btf,
   )

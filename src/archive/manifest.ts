@@ -27,6 +27,8 @@ export interface KernelSource {
   fileSha256?: string
   /** For generated BTF: the generator and its flags. */
   generator?: {tool: string; version: string; flags: string[]}
+  /** For generated BTF: the kernel image package the entry's config came from. */
+  kernelImage?: {package?: string; packageVersion?: string; file?: string; fileSha256?: string}
 }
 
 /** Kernel config facts that matter to BPF; null = not set. */

@@ -15,7 +15,8 @@ import {join} from 'node:path'
 import {gzipSync} from 'node:zlib'
 import {decompressSync} from '@napi-rs/lzma/xz'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {readKernelBtf} from '../../src/archive/archive.js'
+import {addKernel, readKernelBtf} from '../../src/archive/archive.js'
+import {addKernelDeb} from '../../src/archive/add-deb.js'
 import {compareDebianVersions, debianVersionOf, kernelPackages, parsePackages} from '../../src/archive/debian.js'
 import {readManifest} from '../../src/archive/manifest.js'
 import {syncDebian} from '../../src/archive/sync.js'
@@ -188,6 +189,24 @@ describe.skipIf(!haveTools || kernels.length < 2)('archive sync debian (loopback
     expect(again.skipped).toHaveLength(pkgs.length)
     const after = [...hits.values()].reduce((a, b) => a + b, 0)
     expect(after - before).toBe(1) // only the index
+  })
+
+  it('adding the image package of a kernel with generated BTF keeps that BTF and refreshes the config', async () => {
+    const archive = mkdtempSync(join(tmpdir(), 'kcompat-archive-'))
+    const noBtf = pkgs.find((p) => !p.btf)!
+    const generated = kernels[0]!.btf // stands in for BTF generated from the -dbg package
+    await addKernel(archive, {
+      release: noBtf.release, distro: 'debian', version: '12', arch: 'x86_64', flavor: 'pae', btf: 'generated', config: null,
+      source: {method: 'debug-info', package: `${noBtf.name}-dbg`, packageVersion: noBtf.version},
+    }, generated)
+    const deb = join(work, `${noBtf.name}_${noBtf.version}_${noBtf.arch}.deb`)
+    const r = await addKernelDeb(archive, deb)
+    expect(r.entry.btf).toBe('generated')
+    expect(r.entry.sha256).toBe(createHash('sha256').update(generated).digest('hex'))
+    expect(r.entry.config?.CONFIG_DEBUG_INFO_BTF).toBeNull()
+    expect(r.entry.config?.CONFIG_BPF_SYSCALL).toBe('y')
+    expect(r.entry.source).toMatchObject({method: 'debug-info', kernelImage: {package: noBtf.name, packageVersion: noBtf.version}})
+    expect(Buffer.compare(Buffer.from(await readKernelBtf(archive, r.entry)), generated)).toBe(0)
   })
 
   it('a package that does not match the index checksum is reported and not archived', async () => {

@@ -43,7 +43,7 @@ async function tarOf(entries: Entry[]): Promise<Buffer> {
   const pack = tarStream.pack()
   const chunks: Buffer[] = []
   const done = new Promise<void>((resolve, reject) => {
-    pack.on('data', (c: Buffer) => chunks.push(c))
+    pack.on('data', (c: unknown) => chunks.push(c as Buffer))
     pack.on('end', resolve)
     pack.on('error', reject)
   })
