@@ -13,7 +13,8 @@
 import type {ElfFile} from '../elf/elf.js'
 import {resolveArchiveDir} from '../archive/archive.js'
 import {type KernelProfile, type ResolveOptions, resolveKernel} from './kernel.js'
-import {type BpfProgram, readBpfObject} from './object.js'
+import {type BpfObjectInfo, type BpfProgram, readBpfObject} from './object.js'
+import {coreCheck} from './core.js'
 import {type Evaluation, evaluateSection, kernelBtfState} from './rules.js'
 import {CheckUsageError} from './errors.js'
 import {type CheckResult, type KernelSummary, type ProgramResult, type Reason, type Suggestion, type Verdict, combineVerdicts} from './types.js'
@@ -24,7 +25,8 @@ export type CoreCheck = (input: {object: ElfFile; objectPath: string; program: B
 export interface CheckOptions {
   /** Propose alternatives (default true). */
   suggest?: boolean
-  core?: CoreCheck
+  /** The CO-RE check (default: the CO-RE engine, core.ts); `false` leaves CO-RE unchecked. */
+  core?: CoreCheck | false
 }
 
 function verdictOf(ev: Evaluation): Verdict {
@@ -128,7 +130,7 @@ function suggestionsFor(ev: Evaluation, verdict: Verdict, k: KernelProfile): Sug
     const cat = target.category ? `${target.category}/` : ''
     alt(`${def.base}/${cat}${mod}${near}`, `this kernel has ${near}`, 'target')
   }
-  if (kernelBtfState(k).state === false) {
+  if (kernelBtfState(k).state === false || ev.reasons.some((r) => r.rule === 'core' && r.status === 'unknown')) {
     out.push({
       kind: 'btf',
       text: 'this kernel has no BTF of its own: for CO-RE relocations give libbpf a BTF for it with btf_custom_path (BTFHub-style, e.g. from `kcompat btfgen`); that serves CO-RE only, never BTF attach targets',
@@ -157,13 +159,14 @@ function resultOf(ev: Evaluation, k: KernelProfile, opts: CheckOptions, extra: R
 }
 
 /** Checks every program of a BPF object file. */
-export async function checkObject(path: string, k: KernelProfile, opts: CheckOptions = {}): Promise<ProgramResult[]> {
-  const obj = await readBpfObject(path)
+export async function checkObject(path: string, k: KernelProfile, opts: CheckOptions = {}, info?: BpfObjectInfo): Promise<ProgramResult[]> {
+  const obj = info ?? (await readBpfObject(path))
+  const core = opts.core === undefined ? coreCheck : opts.core
   return obj.programs.map((p) => {
     const ev = evaluateSection(p.section, k)
     const extra: Reason[] = []
-    if (opts.core) {
-      extra.push(...opts.core({object: obj.elf, objectPath: path, program: p, kernel: k}))
+    if (core) {
+      extra.push(...core({object: obj.elf, objectPath: path, program: p, kernel: k}))
     } else if (obj.hasBtfExt) {
       extra.push({
         rule: 'core',
