@@ -170,11 +170,12 @@ function reloEvidence(r: CoreRelocation): Evidence {
 export const coreCheck: CoreCheck = ({object, objectPath, program, kernel}) => {
   const facts = objectFacts(object, objectPath)
   const obj = facts.obj
-  if (!obj || obj.relos.length === 0) return []
   const funcs = reachable(facts.calls, program.name)
   const mine = (r: {program?: {name: string} | undefined}): boolean => r.program !== undefined && funcs.has(r.program.name)
-  const placed = obj.relos.filter(mine)
-  if (placed.length === 0) return []
+  const placed = obj ? obj.relos.filter(mine) : []
+  if (!obj || placed.length === 0) {
+    return [reason('info', 'no CO-RE relocations in this program (or the subprograms it calls)', [{kind: 'object', text: `${objectPath}: ${program.name}`}])]
+  }
   const side = kernelSide(kernel)
   if (!side.btf) {
     return [
