@@ -1,0 +1,77 @@
+import {writeFileSync} from 'node:fs'
+import {Flags} from '@oclif/core'
+import {resolveArchiveDir} from '../archive/archive.js'
+import {CheckUsageError} from '../check/errors.js'
+import {KernelReleaseError} from '../kernel/release.js'
+import {BaseCommand, EXIT_USAGE} from '../lib/base-command.js'
+import {printKcompatError} from '../lib/output.js'
+import {type MatrixCache, type MatrixCell, buildMatrix, matrixExitCode} from '../matrix/matrix.js'
+import {type MatrixFormat, renderMatrix} from '../matrix/render.js'
+import {openMatrixCache} from '../store/matrix-cache.js'
+import {resolveIndexPath} from '../store/build.js'
+
+export default class Matrix extends BaseCommand {
+  static override summary = 'Release matrix: every program of BPF objects against every archived kernel.'
+  static override description = [
+    'Rows are kernels (grouped by distro, version and arch), columns are programs (grouped by object); each cell is what `kcompat check --kernel K --object O` says for that program on that kernel: its section, attach target and CO-RE relocations.',
+    'Summaries per program: on how many kernels it loads, the first kernel version from which it loads everywhere, and the kernels where it does not, grouped by reason.',
+    '--kernels FILTER: comma-separated globs on the release, distro, arch or distro/version/arch/release; !GLOB excludes (e.g. debian/12/x86_64/*, 6.12*, arm64, *cloud*,!*rt*). --btf FILE adds a kernel named by the file name without its extensions.',
+    'Cells are cached in the index database per (object sha256, kernel, kcompat version): a re-run is instant; --no-cache recomputes.',
+    'Exit status: 0 (a report), or with --fail-on unsupported: 1 when any cell is unsupported; --fail-on possible: also 3 when any is possible or unknown. 2 usage errors.',
+  ].join('\n\n')
+  static override examples = [
+    '<%= config.bin %> matrix --object prog.bpf.o',
+    '<%= config.bin %> matrix --object a.bpf.o --object b.bpf.o --kernels "debian/12/*" --format markdown --out MATRIX.md',
+    '<%= config.bin %> matrix --object prog.bpf.o --format html --out matrix.html --fail-on unsupported',
+  ]
+  static override flags = {
+    object: Flags.string({char: 'o', description: 'a compiled BPF object (repeatable)', multiple: true, required: true}),
+    kernels: Flags.string({char: 'k', description: 'which archived kernels: comma-separated globs (see description)'}),
+    btf: Flags.string({description: 'also a kernel given by its BTF file, named by the file name without extensions (repeatable)', multiple: true}),
+    'only-btf': Flags.boolean({description: 'only the --btf kernels, none of the archive'}),
+    format: Flags.string({char: 'f', options: ['table', 'markdown', 'json', 'csv', 'html'], default: 'table'}),
+    json: Flags.boolean({description: 'same as --format json'}),
+    out: Flags.string({description: 'write to this file instead of stdout'}),
+    'fail-on': Flags.string({options: ['unsupported', 'possible'], description: 'exit non-zero (like check) when a cell is unsupported, or possible/unknown'}),
+    archive: Flags.string({description: 'archive directory (default: $KCOMPAT_ARCHIVE or the shipped archive)'}),
+    db: Flags.string({description: 'index database holding the cache (default: as `kcompat index build`)'}),
+    'no-cache': Flags.boolean({description: 'neither read nor write cached cells'}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Matrix)
+    const format = (flags.json ? 'json' : flags.format) as MatrixFormat
+    let cache: (MatrixCache & {close(): void}) | undefined
+    if (!flags['no-cache']) {
+      try {
+        cache = openMatrixCache<MatrixCell>(resolveIndexPath(resolveArchiveDir(flags.archive), flags.db))
+      } catch (e) {
+        process.stderr.write(`kcompat: matrix: cache unavailable (${(e as Error).message}); computing every cell\n`)
+      }
+    }
+    let result
+    try {
+      result = await buildMatrix({
+        objects: flags.object,
+        archive: flags.archive,
+        kernels: flags.kernels,
+        btf: flags.btf,
+        noArchive: flags['only-btf'],
+        cache,
+      })
+    } catch (e) {
+      if (e instanceof KernelReleaseError || e instanceof CheckUsageError) {
+        printKcompatError(e, format === 'json')
+        this.exit(EXIT_USAGE)
+      }
+      throw e
+    } finally {
+      cache?.close()
+    }
+    const text = renderMatrix(result, format)
+    if (flags.out) writeFileSync(flags.out, text)
+    else await this.writeOut(text)
+    const code = matrixExitCode(result.cells, flags['fail-on'] as 'unsupported' | 'possible' | undefined)
+    if (code !== 0) this.exit(code)
+  }
+}
