@@ -219,6 +219,7 @@ var cells=JSON.parse(document.getElementById('cells').textContent);
 var fd=document.getElementById('f-distro'),fa=document.getElementById('f-arch');
 var boxes=[].slice.call(document.querySelectorAll('#f-verdict input'));
 function esc(s){return String(s).replace(/[&<>"]/g,function(c){return {'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]})}
+// Filters and an opened cell can be given in the URL: ?distro=debian&arch=arm64&verdict=unsupported,possible&open=3
 function apply(){
   var d=fd.value,a=fa.value,vs={};boxes.forEach(function(b){vs[b.value]=b.checked});
   var groups={};
@@ -242,7 +243,11 @@ document.getElementById('matrix').addEventListener('click',function(e){
   det.style.display='block';
 });
 document.addEventListener('keydown',function(e){if(e.key==='Escape')det.style.display='none'});
+var q=new URLSearchParams(location.search);
+if(q.get('distro'))fd.value=q.get('distro');if(q.get('arch'))fa.value=q.get('arch');
+if(q.get('verdict')){var keep=q.get('verdict').split(',');boxes.forEach(function(b){b.checked=keep.indexOf(b.value)>=0})}
 apply();
+if(q.get('open')!==null){var t=document.querySelector('td.cell[data-i="'+(+q.get('open'))+'"]');if(t)t.click()}
 })();
 </script>
 </body></html>
