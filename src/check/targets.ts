@@ -77,6 +77,18 @@ const MAX_VARIANT_EXTRA = 4
  * `do_sys_open` / `do_sys_openat2`). Best first, at most `limit`.
  */
 export function nearNames(sym: KernelSymbols, kind: 'FUNC' | 'TYPEDEF', prefix: string, target: string, limit = 3): NearName[] {
+  // Memoized per kernel: a matrix (and a check's suggestions) asks for the same names again.
+  let memo = nearMemo.get(sym)
+  if (!memo) nearMemo.set(sym, (memo = new Map()))
+  const key = `${kind}\u0000${prefix}\u0000${target}\u0000${limit}`
+  let hit = memo.get(key)
+  if (!hit) memo.set(key, (hit = computeNearNames(sym, kind, prefix, target, limit)))
+  return hit.map((n) => ({...n}))
+}
+
+const nearMemo = new WeakMap<KernelSymbols, Map<string, NearName[]>>()
+
+function computeNearNames(sym: KernelSymbols, kind: 'FUNC' | 'TYPEDEF', prefix: string, target: string, limit: number): NearName[] {
   const names = (kind === 'FUNC' ? sym.funcs : sym.typedefs).keys()
   const out: NearName[] = []
   for (const name of names) {
