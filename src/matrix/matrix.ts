@@ -100,7 +100,7 @@ export interface MatrixOptions {
 }
 
 let toolKeyMemo: string | undefined
-/** kcompat's version, the facts data version and the cell format: a cached cell is reused only under the same. */
+/** kcompat's version and build id, the facts data version and the cell format: a cached cell is reused only under the same. */
 export function toolKey(): string {
   if (toolKeyMemo) return toolKeyMemo
   let version = '0'
@@ -109,7 +109,14 @@ export function toolKey(): string {
   } catch {
     // not in a package layout: the facts version still keys the cache
   }
-  toolKeyMemo = `kcompat ${version}; facts ${loadFacts().dataVersion}; matrix-cells 1`
+  let build = 'dev'
+  try {
+    // written by scripts/build-assets.mjs: a hash of the compiled code
+    build = readFileSync(resolve(dirname(fileURLToPath(import.meta.url)), '..', 'build-id.txt'), 'utf8').trim()
+  } catch {
+    // running from sources (tests): no build id
+  }
+  toolKeyMemo = `kcompat ${version}; build ${build}; facts ${loadFacts().dataVersion}; matrix-cells 1`
   return toolKeyMemo
 }
 

@@ -145,8 +145,9 @@ describe('check on archived kernels', () => {
     expect(bySection.get('xdp')!.verdict).toBe('supported')
     for (const p of r.programs) {
       expect(p.program).toMatch(/^[A-Za-z_]\w*$/)
-      // no CO-RE engine plugged in: said so, without changing the verdict
-      expect(p.reasons.find((x) => x.rule === 'core')).toMatchObject({status: 'info'})
+      // the CO-RE engine runs for every program: all relocations resolve (pass), or the
+      // program has none (info); either way the verdict above is unchanged
+      expect(['pass', 'info']).toContain(p.reasons.find((x) => x.rule === 'core')!.status)
     }
   })
 

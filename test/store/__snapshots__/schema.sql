@@ -1,4 +1,5 @@
 CREATE INDEX chunk_by_last_key ON chunk (store, last_key, seq);
+CREATE INDEX matrix_cache_names ON matrix_cache (object_name, kernel_name);
 CREATE TABLE chunk (
   store     TEXT NOT NULL CHECK (store IN ('fn', 'tp', 'st', 'en')),
   seq       INTEGER NOT NULL,
@@ -35,6 +36,15 @@ CREATE TABLE kset (
   id      INTEGER PRIMARY KEY,
   kernels BLOB NOT NULL
 );
+CREATE TABLE matrix_cache (
+  object_sha256 TEXT NOT NULL,
+  kernel_key    TEXT NOT NULL,
+  object_name   TEXT NOT NULL,
+  kernel_name   TEXT NOT NULL,
+  cells         TEXT NOT NULL,   -- JSON array of cells (check's program results)
+  created       TEXT NOT NULL,
+  PRIMARY KEY (object_sha256, kernel_key)
+) WITHOUT ROWID;
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
