@@ -221,3 +221,36 @@ describe('kcompat btfgen', () => {
     expect(readdirSync(join(dir, 'debian', '12')).sort()).toEqual([...new Set(kernels.map((kk) => (kk.release.includes('arm64') ? 'arm64' : 'x86_64')))].sort())
   })
 })
+
+/**
+ * Kernels that ship no BTF: their BTF in the archive was generated from the debug
+ * package with pahole. The minimized BTF made from it must let libbpf decide every
+ * relocation as the whole generated BTF does (issue: custom BTF for kernels without BTF).
+ */
+describe('minimized BTF of the archive\'s generated kernels (s390x, i686) serves libbpf as the full one does', async () => {
+  const haveHarness = requireHarness('minimized vs full generated BTF with libbpf')
+  const {resolveArchiveDir, readKernelBtf} = await import('../../src/archive/archive.js')
+  const {readManifest} = await import('../../src/archive/manifest.js')
+  const root = resolveArchiveDir()
+  const generated = ['s390x', 'i686'].flatMap((arch) => readManifest(root).kernels.filter((e) => e.btf === 'generated' && e.arch === arch).slice(0, 1))
+  it('the shipped archive holds generated BTF for s390x and i686', () => {
+    expect(generated.map((e) => e.arch).sort()).toEqual(['i686', 's390x'])
+  })
+  const CORE_OBJECTS = ['core_fields', 'core_types', 'progs']
+  for (const e of generated) {
+    it.skipIf(!haveHarness)(`fixture CO-RE objects on ${e.arch} ${e.release}`, async () => {
+      const fullBytes = await readKernelBtf(root, e)
+      const fullPath = writeTmp(`generated-${e.release}`, fullBytes)
+      const objs = await Promise.all(CORE_OBJECTS.map((o) => loadBpfObject(objPath(o))))
+      const min = writeTmp(`min-generated-${e.release}`, minimizeBtf(parseBtf(fullBytes), objs).bytes)
+      for (const [i, name] of CORE_OBJECTS.entries()) {
+        const kallsyms = writeTmp(`${name}-kallsyms`, new TextEncoder().encode(`${objs[i]!.elf.symbols().filter((s) => s.shndx === 0 && s.name).map((s) => `ffffffff81000000 D ${s.name}`).join('\n')}\n`))
+        const opts = {vmlinux: fullPath, kallsyms}
+        const full = runHarness(objPath(name), fullPath, opts)
+        const small = runHarness(objPath(name), min, opts)
+        expect(full.decisions.length, full.log.slice(-2000)).toBeGreaterThan(0)
+        expectSameDecisions(full.decisions, small.decisions, fullPath, min)
+      }
+    })
+  }
+})
