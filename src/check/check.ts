@@ -131,9 +131,13 @@ function suggestionsFor(ev: Evaluation, verdict: Verdict, k: KernelProfile): Sug
     alt(`${def.base}/${cat}${mod}${near}`, `this kernel has ${near}`, 'target')
   }
   if (kernelBtfState(k).state === false || ev.reasons.some((r) => r.rule === 'core' && r.status === 'unknown')) {
+    const e = k.archive?.entry
+    const archived = e && e.btf === 'generated' && e.path ? `${e.path} in the archive (generated from debug info; \`kcompat btfgen --kernel ${e.release} --object …\` trims it to what your objects need)` : undefined
     out.push({
       kind: 'btf',
-      text: 'this kernel has no BTF of its own: for CO-RE relocations give libbpf a BTF for it with btf_custom_path (BTFHub-style, e.g. from `kcompat btfgen`); that serves CO-RE only, never BTF attach targets',
+      text: archived
+        ? `this kernel has no BTF of its own: CO-RE programs can run with a custom BTF given to libbpf as btf_custom_path: ${archived}; that serves CO-RE only, never BTF attach targets (fentry/fexit/tp_btf/lsm/iter)`
+        : 'this kernel has no BTF of its own: for CO-RE relocations give libbpf a BTF for it with btf_custom_path (BTFHub-style, e.g. from `kcompat btfgen`); that serves CO-RE only, never BTF attach targets',
     })
   }
   return out
