@@ -141,3 +141,20 @@ describe('archive import (btfhub-archive tree)', () => {
     }
   })
 })
+
+describe('decompression bombs are refused before expansion', () => {
+  it('xz: the declared size (from the xz index, as `xz --robot -l` reports it) is checked against the limit', async () => {
+    const {xzDecompress, xzUncompressedSize} = await import('../../src/archive/compress.js')
+    const zeros = Buffer.alloc(8 * 1024 * 1024)
+    const packed = run('xz', ['-T1', '-c'], {input: zeros})
+    // oracle: xz's own listing of the uncompressed size
+    const f = join(tmp(), 'zeros.xz')
+    writeFileSync(f, packed)
+    const listed = run('xz', ['--robot', '-l', f]).toString().split('\n').find((l) => l.startsWith('totals'))!.split('\t')[4]
+    expect(xzUncompressedSize(packed)).toBe(Number(listed))
+    expect(() => xzDecompress(packed, 1024 * 1024)).toThrow(expect.objectContaining({code: 'INPUT_TOO_LARGE'}))
+    expect(xzDecompress(packed, 16 * 1024 * 1024).length).toBe(zeros.length)
+    // a cut-off stream (no footer/index) is corrupt, not expanded
+    expect(() => xzDecompress(packed.subarray(0, packed.length - 20))).toThrow(expect.objectContaining({code: 'INPUT_CORRUPT_XZ'}))
+  })
+})
