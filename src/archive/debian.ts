@@ -152,7 +152,7 @@ export function debianVersionOf(release: string, packageVersion = ''): string | 
   const m = /\+deb(\d+)/.exec(release) ?? /[+~]deb(\d+)/.exec(packageVersion)
   if (m) return m[1]
   const series = release.split('.').slice(0, 2).join('.')
-  // The kernel series each Debian release ships (debian.org/releases).
+  // The kernel series each Debian release ships (per Debian's release announcements).
   return ({'3.16': '8', '4.9': '9', '4.19': '10', '5.10': '11', '6.1': '12', '6.12': '13'} as Record<string, string>)[series]
 }
 
