@@ -1,12 +1,12 @@
-import {writeFileSync} from 'node:fs'
+import {closeSync, openSync, renameSync, writeSync} from 'node:fs'
 import {Flags} from '@oclif/core'
 import {resolveArchiveDir} from '../archive/archive.js'
 import {CheckUsageError} from '../check/errors.js'
 import {KernelReleaseError} from '../kernel/release.js'
 import {BaseCommand, EXIT_USAGE} from '../lib/base-command.js'
-import {printKcompatError} from '../lib/output.js'
+import {flushStdout, printKcompatError, stdoutWriter} from '../lib/output.js'
 import {type MatrixCache, type MatrixCell, buildMatrix, matrixExitCode} from '../matrix/matrix.js'
-import {type MatrixFormat, renderMatrix} from '../matrix/render.js'
+import {type MatrixFormat, renderMatrixChunks} from '../matrix/render.js'
 import {openMatrixCache} from '../store/matrix-cache.js'
 import {resolveIndexPath} from '../store/build.js'
 
@@ -68,9 +68,21 @@ export default class Matrix extends BaseCommand {
     } finally {
       cache?.close()
     }
-    const text = renderMatrix(result, format)
-    if (flags.out) writeFileSync(flags.out, text)
-    else await this.writeOut(text)
+    // Written piece by piece: a large matrix does not fit in one string.
+    if (flags.out) {
+      const tmp = `${flags.out}.tmp-${process.pid}`
+      const fd = openSync(tmp, 'w')
+      try {
+        for (const chunk of renderMatrixChunks(result, format)) writeSync(fd, chunk)
+      } finally {
+        closeSync(fd)
+      }
+      renameSync(tmp, flags.out)
+    } else {
+      const write = stdoutWriter()
+      for (const chunk of renderMatrixChunks(result, format)) write(chunk)
+      await flushStdout()
+    }
     const code = matrixExitCode(result.cells, flags['fail-on'] as 'unsupported' | 'possible' | undefined)
     if (code !== 0) this.exit(code)
   }

@@ -99,21 +99,47 @@ function csvField(s: string): string {
 export const CSV_HEADER = ['kernel', 'distro', 'version', 'arch', 'object', 'program', 'section', 'verdict', 'reasons', 'suggestions']
 
 /** One line per cell; `reasons` lists the rules that are not `pass`/`info` as `rule: message`, joined by ` | `. */
-export function renderCsv(m: MatrixResult): string {
+export function* csvChunks(m: MatrixResult): Generator<string> {
   const kOf = new Map(m.kernels.map((k) => [k.name, k]))
-  const lines = [CSV_HEADER.join(',')]
+  yield `${CSV_HEADER.join(',')}\r\n`
   for (const c of m.cells) {
     const k = kOf.get(c.kernel)!
     const reasons = c.reasons.filter((r) => r.status !== 'pass' && r.status !== 'info').map((r) => `${r.rule}: ${r.message}`)
     const sugg = c.suggestions.map((s) => s.section ?? s.text)
-    lines.push([c.kernel, k.distro, k.version, k.arch, c.object, c.program, c.section, c.verdict, reasons.join(' | '), sugg.join(' | ')].map(csvField).join(','))
+    yield `${[c.kernel, k.distro, k.version, k.arch, c.object, c.program, c.section, c.verdict, reasons.join(' | '), sugg.join(' | ')].map(csvField).join(',')}\r\n`
   }
-  return `${lines.join('\r\n')}\r\n`
+}
+
+export function renderCsv(m: MatrixResult): string {
+  return [...csvChunks(m)].join('')
+}
+
+/**
+ * The JSON document in pieces, one per cell, laid out exactly as
+ * `JSON.stringify(result, null, 2)` would: a matrix of a thousand kernels has hundreds of
+ * thousands of cells, more than one JavaScript string can hold.
+ */
+export function* jsonChunks(m: MatrixResult): Generator<string> {
+  const {cache: _cache, ...rest} = m
+  const entries = Object.entries(rest)
+  const indent = (text: string, by: string): string => text.replace(/\n/g, `\n${by}`)
+  yield '{'
+  for (let i = 0; i < entries.length; i++) {
+    const [key, value] = entries[i]!
+    const sep = i === entries.length - 1 ? '' : ','
+    if (key === 'cells' && Array.isArray(value) && value.length > 0) {
+      yield `\n  ${JSON.stringify(key)}: [`
+      for (let j = 0; j < value.length; j++) yield `\n    ${indent(JSON.stringify(value[j], null, 2), '    ')}${j === value.length - 1 ? '' : ','}`
+      yield `\n  ]${sep}`
+    } else if (value !== undefined) {
+      yield `\n  ${JSON.stringify(key)}: ${indent(JSON.stringify(value, null, 2), '  ')}${sep}`
+    }
+  }
+  yield entries.length > 0 ? '\n}\n' : '}\n'
 }
 
 export function renderJson(m: MatrixResult): string {
-  const {cache: _cache, ...rest} = m
-  return `${JSON.stringify(rest, null, 2)}\n`
+  return [...jsonChunks(m)].join('')
 }
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
@@ -252,6 +278,13 @@ if(q.get('open')!==null){var t=document.querySelector('td.cell[data-i="'+(+q.get
 </script>
 </body></html>
 `
+}
+
+/** The rendering in pieces (JSON and CSV piece by piece; the others whole), for writing out without one giant string. */
+export function* renderMatrixChunks(m: MatrixResult, format: MatrixFormat): Generator<string> {
+  if (format === 'json') yield* jsonChunks(m)
+  else if (format === 'csv') yield* csvChunks(m)
+  else yield renderMatrix(m, format)
 }
 
 export function renderMatrix(m: MatrixResult, format: MatrixFormat): string {

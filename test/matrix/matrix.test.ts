@@ -185,3 +185,15 @@ describe('matrix', () => {
     writeFileSync(join(dir, 'done'), '')
   })
 })
+
+describe('large outputs are rendered piece by piece', () => {
+  it('jsonChunks gives exactly what JSON.stringify(result, null, 2) gives', async () => {
+    const {jsonChunks} = await import('../../src/matrix/render.js')
+    const cell = (i: number) => ({kernel: `k${i}`, object: 'o.bpf.o', program: 'p', section: 'kprobe/x', verdict: 'supported', reasons: [{rule: 'r', status: 'pass', message: 'm "q"\n', evidence: []}], suggestions: []})
+    for (const n of [0, 1, 3]) {
+      const m = {kernels: [{name: 'k0', distro: 'debian', version: '12', arch: 'x86_64'}], objects: [{name: 'o.bpf.o', programs: []}], cells: Array.from({length: n}, (_, i) => cell(i)), summary: [], cache: {hits: 1}} as never
+      const {cache: _c, ...rest} = m as unknown as Record<string, unknown>
+      expect([...jsonChunks(m)].join('')).toBe(`${JSON.stringify(rest, null, 2)}\n`)
+    }
+  })
+})
