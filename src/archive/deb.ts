@@ -469,6 +469,39 @@ function entryOf(header: TarHeader): DebEntry | undefined {
 }
 
 /**
+ * Writes the chunks of `source` into a tar-stream extractor, waiting for it to drain
+ * (backpressure), and ends it at the end of the input. A failure of the source is
+ * handed to `onError` and destroys the extractor. Resolves when the input is consumed
+ * or the extractor was destroyed.
+ */
+export async function feedTar(
+  extract: ReturnType<typeof tarStream.extract>,
+  source: AsyncIterable<Uint8Array>,
+  onError: (e: unknown) => void,
+): Promise<void> {
+  try {
+    for await (const chunk of source) {
+      if (extract.destroyed) return
+      if (!extract.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            extract.off('drain', done)
+            extract.off('close', done)
+            resolve()
+          }
+          extract.on('drain', done)
+          extract.on('close', done)
+        })
+      }
+    }
+    if (!extract.destroyed) extract.end(undefined)
+  } catch (e) {
+    onError(e)
+    extract.destroy(e as Error)
+  }
+}
+
+/**
  * Streams a tar through tar-stream; `onEntry` decides per entry whether to keep its data.
  * Only kept entries are buffered.
  */
@@ -483,28 +516,9 @@ async function scanTar(
   const maxKept = limits.maxKeptSize ?? 2 * 1024 * 1024 * 1024
   const extract = tarStream.extract()
   let feedError: unknown
-  const feed = (async () => {
-    try {
-      for await (const chunk of source) {
-        if (extract.destroyed) return
-        if (!extract.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))) {
-          await new Promise<void>((resolve) => {
-            const done = (): void => {
-              extract.off('drain', done)
-              extract.off('close', done)
-              resolve()
-            }
-            extract.on('drain', done)
-            extract.on('close', done)
-          })
-        }
-      }
-      if (!extract.destroyed) extract.end(undefined)
-    } catch (e) {
-      feedError = e
-      extract.destroy(e as Error)
-    }
-  })()
+  const feed = feedTar(extract, source, (e) => {
+    feedError = e
+  })
   const entries: DebEntry[] = []
   const files: DebFile[] = []
   let kept = 0

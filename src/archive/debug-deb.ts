@@ -48,7 +48,7 @@ import type {Pahole} from '../generate/pahole.js'
 import type {PaholeProgress} from '../generate/run.js'
 import {type AddResult, addKernel} from './archive.js'
 import {gzipDecompress, xzDecompress} from './compress.js'
-import {controlField, parseControl} from './deb.js'
+import {controlField, feedTar, parseControl} from './deb.js'
 import {type PackageStanza, debianVersionOf} from './debian.js'
 import {download} from './download.js'
 import {DEBIAN_ARCH_DIR, debianFlavor} from './layout.js'
@@ -446,28 +446,9 @@ export async function extractDebugVmlinux(
     const fileSize = (await fh.stat()).size
     const info = await readControl(fh, await readArMembersFromFile(fh, fileSize), fileSize)
     const source = await dataPieces(debPath, fh, info.dataMember, options.maxXzBlock)
-    feed = (async () => {
-      try {
-        for await (const chunk of source) {
-          if (extract.destroyed) return
-          if (!extract.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))) {
-            await new Promise<void>((resolve) => {
-              const done = (): void => {
-                extract.off('drain', done)
-                extract.off('close', done)
-                resolve()
-              }
-              extract.on('drain', done)
-              extract.on('close', done)
-            })
-          }
-        }
-        if (!extract.destroyed) extract.end(undefined)
-      } catch (e) {
-        feedError = e
-        extract.destroy(e as Error)
-      }
-    })()
+    feed = feedTar(extract, source, (e) => {
+      feedError = e
+    })
 
     const wanted = (p: string): string | undefined => {
       const m = VMLINUX_ENTRY.exec(p)
