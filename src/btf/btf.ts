@@ -41,6 +41,37 @@ export function essentialName(name: string): string {
   return name
 }
 
+/** Names libbpf accepts as the C `long` type when it infers the pointer size. */
+const LONG_NAMES = new Set([
+  'long',
+  'long int',
+  'int long',
+  'unsigned long',
+  'long unsigned',
+  'unsigned long int',
+  'unsigned int long',
+  'long unsigned int',
+  'long int unsigned',
+  'int unsigned long',
+  'int long unsigned',
+])
+
+/**
+ * The pointer size a BTF implies, as libbpf's determine_ptr_size() infers it: the size
+ * of the first 4- or 8-byte INT whose name spells `long` (in any word order), looking
+ * at the base's types first for split BTF; 8 (a 64-bit host's) when there is none.
+ */
+export function guessPointerSize(btf: Btf): number {
+  const chain: Btf[] = []
+  for (let b: Btf | undefined = btf; b; b = b.base) chain.unshift(b)
+  for (const b of chain) {
+    for (const t of b.types) {
+      if (t.kind === Kind.INT && (t.size === 4 || t.size === 8) && LONG_NAMES.has(t.name)) return t.size
+    }
+  }
+  return 8
+}
+
 export interface BtfHeaderInfo {
   magic: number
   version: number

@@ -3,8 +3,7 @@
  * size resolution that reports failure the way btf__resolve_size does, the pointer size
  * libbpf assumes for a BTF, kind names as libbpf prints them, and u32 arithmetic.
  */
-import type {Btf} from '../btf/btf.js'
-import {MAX_RESOLVE_DEPTH} from '../btf/btf.js'
+import {type Btf, MAX_RESOLVE_DEPTH, guessPointerSize} from '../btf/btf.js'
 import type {BtfType, TypeId} from '../btf/types.js'
 import {Kind} from '../btf/wire.js'
 import {E2BIG, EINVAL, ReloFailure} from './errors.js'
@@ -88,43 +87,19 @@ export function sizeOrType(t: BtfType): number {
   }
 }
 
-const LONG_ALIASES = new Set([
-  'long',
-  'long int',
-  'int long',
-  'unsigned long',
-  'long unsigned',
-  'unsigned long int',
-  'unsigned int long',
-  'long unsigned int',
-  'long int unsigned',
-  'int unsigned long',
-  'int long unsigned',
-])
-
 const pointerSizes = new WeakMap<Btf, number>()
 
 /**
- * The pointer size libbpf assumes for `btf` (btf_ptr_sz): the size of the first 4- or
- * 8-byte INT named like `long`/`unsigned long` (the base's answer for split BTF), or
- * the host's pointer size (8) when there is none. BPF objects' own BTF is always 8
+ * The pointer size libbpf assumes for `btf` (btf_ptr_sz): {@link guessPointerSize}, memoized,
+ * unless declared with {@link setPointerSize}. BPF objects' own BTF is always 8
  * (libbpf sets it): see {@link setPointerSize}.
  */
 export function pointerSize(btf: Btf): number {
-  const hit = pointerSizes.get(btf)
-  if (hit !== undefined) return hit
-  let size = -1
-  if (btf.base) size = pointerSize(btf.base)
-  else {
-    for (const t of btf.types) {
-      if (t.kind === Kind.INT && (t.size === 4 || t.size === 8) && LONG_ALIASES.has(t.name)) {
-        size = t.size
-        break
-      }
-    }
-    if (size < 0) size = 8
+  let size = pointerSizes.get(btf)
+  if (size === undefined) {
+    size = guessPointerSize(btf)
+    pointerSizes.set(btf, size)
   }
-  pointerSizes.set(btf, size)
   return size
 }
 

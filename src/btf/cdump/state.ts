@@ -18,7 +18,7 @@
  * Text goes to `out`, a byte buffer (see sink.ts) that the dumper empties into a
  * string after each top-level `dumpType` call, or once at the end of `dumpC`.
  */
-import type {Btf} from '../btf.js'
+import {type Btf, guessPointerSize} from '../btf.js'
 import type {BtfType, TypeId} from '../types.js'
 import {Kind} from '../wire.js'
 import {TextSink} from './sink.js'
@@ -32,34 +32,6 @@ export const ORDERED = 2
 export const NOT_EMITTED = 0
 export const EMITTING = 1
 export const EMITTED = 2
-
-/** Names libbpf accepts as the C `long` type when guessing the pointer size. */
-const LONG_ALIASES = new Set([
-  'long',
-  'long int',
-  'int long',
-  'unsigned long',
-  'long unsigned',
-  'unsigned long int',
-  'unsigned int long',
-  'long unsigned int',
-  'long int unsigned',
-  'int unsigned long',
-  'int long unsigned',
-])
-
-/**
- * The pointer size a BTF assumes: the size of the first 4- or 8-byte INT whose name
- * spells `long` (in any word order), else 8 — libbpf's determine_ptr_size() with the
- * host fallback of a 64-bit bpftool.
- */
-export function detectPointerSize(types: readonly BtfType[]): number {
-  for (let id = 1; id < types.length; id++) {
-    const t = types[id]!
-    if (t.kind === Kind.INT && (t.size === 4 || t.size === 8) && LONG_ALIASES.has(t.name)) return t.size
-  }
-  return 8
-}
 
 /** All types of `btf` and of its base chain in one array indexed by id (0 = void). */
 function flattenTypes(btf: Btf): BtfType[] {
@@ -110,7 +82,7 @@ export class DumpState {
     this.btf = btf
     this.types = flattenTypes(btf)
     this.lastId = this.types.length - 1
-    this.ptrSize = pointerSize ?? detectPointerSize(this.types)
+    this.ptrSize = pointerSize ?? guessPointerSize(btf)
     const n = this.types.length
     this.orderState = new Uint8Array(n)
     this.emitState = new Uint8Array(n)
