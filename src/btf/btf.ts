@@ -41,6 +41,18 @@ export function essentialName(name: string): string {
   return name
 }
 
+/** Merges two ascending id lists (no duplicates between them). */
+function mergeSorted(a: TypeId[], b: TypeId[]): TypeId[] {
+  const out: TypeId[] = []
+  let i = 0
+  let j = 0
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i]! < b[j]!)) out.push(a[i++]!)
+    else out.push(b[j++]!)
+  }
+  return out
+}
+
 /** Names libbpf accepts as the C `long` type when it infers the pointer size. */
 const LONG_NAMES = new Set([
   'long',
@@ -65,8 +77,10 @@ export function guessPointerSize(btf: Btf): number {
   const chain: Btf[] = []
   for (let b: Btf | undefined = btf; b; b = b.base) chain.unshift(b)
   for (const b of chain) {
-    for (const t of b.types) {
-      if (t.kind === Kind.INT && (t.size === 4 || t.size === 8) && LONG_NAMES.has(t.name)) return t.size
+    for (let id = b.startId; id <= b.lastId; id++) {
+      if (b.kindOf(id) !== Kind.INT) continue
+      const t = b.typeById(id) as {size: number; name: string}
+      if ((t.size === 4 || t.size === 8) && LONG_NAMES.has(t.name)) return t.size
     }
   }
   return 8
@@ -85,36 +99,75 @@ export interface BtfHeaderInfo {
   extra: Uint8Array
 }
 
+/**
+ * Types not decoded yet (a lazily parsed Btf, see parseBtf's `lazy`): their count, kinds
+ * and name offsets from the validating scan, and a decoder for one type by index.
+ */
+export interface LazyTypes {
+  count: number
+  kinds: Uint8Array
+  nameOffs: Uint32Array
+  decode(index: number): BtfType
+}
+
 export class Btf {
-  /** Types of this BTF only, index 0 = id `startId`. */
-  readonly types: BtfType[]
   readonly strings: StringTable
   readonly base: Btf | undefined
   /** First id held by this BTF (1 for base BTF). */
   readonly startId: number
   readonly littleEndian: boolean
   readonly header: BtfHeaderInfo
+  /** Number of types in this BTF only. */
+  readonly ownCount: number
+  /** Decoded types by index (id - startId); sparse while `lazy` is set. */
+  private readonly decoded: BtfType[]
+  private lazy: LazyTypes | undefined
   private nameIndex: Map<string, TypeId[]> | undefined
-  private essentialIndex: Map<string, TypeId[]> | undefined
+  /** Essential name → ids of the names that carry a `___flavor` (see idsByEssentialName). */
+  private flavorIndex: Map<string, TypeId[]> | undefined
 
   constructor(init: {
-    types: BtfType[]
+    types?: BtfType[]
+    lazy?: LazyTypes
     strings: StringTable
     base?: Btf
     littleEndian: boolean
     header: BtfHeaderInfo
   }) {
-    this.types = init.types
     this.strings = init.strings
     this.base = init.base
     this.startId = init.base ? init.base.lastId + 1 : 1
     this.littleEndian = init.littleEndian
     this.header = init.header
+    if (init.types) {
+      this.decoded = init.types
+      this.ownCount = init.types.length
+    } else if (init.lazy) {
+      this.lazy = init.lazy
+      this.ownCount = init.lazy.count
+      this.decoded = new Array<BtfType>(init.lazy.count)
+    } else {
+      throw new TypeError('Btf needs types or a lazy decoder')
+    }
+  }
+
+  /**
+   * Types of this BTF only, index 0 = id `startId`. On a lazily parsed Btf the first
+   * call decodes every type; code that visits a few types should use {@link typeById},
+   * {@link kindOf} and the name lookups instead.
+   */
+  get types(): BtfType[] {
+    const lazy = this.lazy
+    if (lazy) {
+      for (let i = 0; i < lazy.count; i++) this.decoded[i] ??= lazy.decode(i)
+      this.lazy = undefined
+    }
+    return this.decoded
   }
 
   /** Highest valid type id (including the base). */
   get lastId(): number {
-    return this.startId + this.types.length - 1
+    return this.startId + this.ownCount - 1
   }
 
   /** Number of types in this BTF and its base, not counting void. */
@@ -132,14 +185,41 @@ export class Btf {
    */
   typeById(id: TypeId): BtfType {
     if (id >= this.startId) {
-      const t = this.types[id - this.startId]
+      const i = id - this.startId
+      const t = this.decoded[i]
       if (t !== undefined) return t
+      if (this.lazy && i < this.ownCount && Number.isInteger(i)) return (this.decoded[i] = this.lazy.decode(i))
     } else if (id === 0) {
       return VOID
     } else if (id > 0 && this.base) {
       return this.base.typeById(id)
     }
     throw new BtfError('BTF_BAD_TYPE_ID', `type id ${id} does not exist (last id is ${this.lastId})`)
+  }
+
+  /** The kind of type `id` without decoding it (0 for void). */
+  kindOf(id: TypeId): number {
+    if (id >= this.startId) {
+      const i = id - this.startId
+      if (this.lazy && i < this.ownCount) return this.lazy.kinds[i]!
+    } else if (id > 0 && this.base) {
+      return this.base.kindOf(id)
+    }
+    return this.typeById(id).kind
+  }
+
+  /** The name of type `id` without decoding the rest of it. */
+  nameOf(id: TypeId): string {
+    if (id >= this.startId) {
+      const i = id - this.startId
+      if (this.lazy && i < this.ownCount && this.decoded[i] === undefined) {
+        const off = this.lazy.nameOffs[i]!
+        return off === 0 ? '' : this.strings.get(off)
+      }
+    } else if (id > 0 && this.base) {
+      return this.base.nameOf(id)
+    }
+    return this.typeById(id).name
   }
 
   /** All ids named `name` (any kind), in id order, this BTF's base first. */
@@ -152,38 +232,57 @@ export class Btf {
 
   /** The first id named `name` of `kind`, or undefined. */
   findByName(name: string, kind: number): TypeId | undefined {
-    for (const id of this.idsByName(name)) if (this.typeById(id).kind === kind) return id
+    for (const id of this.idsByName(name)) if (this.kindOf(id) === kind) return id
     return undefined
   }
 
   /**
-   * Ids whose essential name is `name` (see {@link essentialName}), base first: the
-   * candidate set libbpf starts from when it relocates a CO-RE access.
+   * Ids whose essential name is `name` (see {@link essentialName}), base first, in id
+   * order: the candidate set libbpf starts from when it relocates a CO-RE access.
+   *
+   * Kernel BTF hardly ever has flavored names, so this is the name index's entry for
+   * `name` (when `name` is itself essential) merged with the few flavored names whose
+   * essential name is `name`. The flavored ones are found once per Btf by looking for
+   * `___` in the index's distinct names, not by computing every type's essential name.
    */
   idsByEssentialName(name: string): TypeId[] {
-    if (!this.essentialIndex) {
-      const idx = new Map<string, TypeId[]>()
-      for (let i = 0; i < this.types.length; i++) {
-        const n = this.types[i]!.name
-        if (n === '') continue
+    const index = this.ownNameIndex()
+    if (!this.flavorIndex) {
+      const flavors = new Map<string, TypeId[]>()
+      for (const [n, ids] of index) {
+        if (!n.includes('___')) continue
         const e = essentialName(n)
-        const list = idx.get(e)
-        if (list) list.push(this.startId + i)
-        else idx.set(e, [this.startId + i])
+        if (e === n) continue
+        const list = flavors.get(e)
+        if (list) list.push(...ids)
+        else flavors.set(e, [...ids])
       }
-      this.essentialIndex = idx
+      for (const list of flavors.values()) list.sort((a, b) => a - b)
+      this.flavorIndex = flavors
     }
-    const own = this.essentialIndex.get(name) ?? []
+    const exact = essentialName(name) === name ? (index.get(name) ?? []) : []
+    const flavored = this.flavorIndex.get(name)
+    const own = flavored ? mergeSorted(exact, flavored) : exact
     if (!this.base) return own
     const inBase = this.base.idsByEssentialName(name)
     return inBase.length === 0 ? own : [...inBase, ...own]
   }
 
+  /**
+   * Name → ids of this BTF's own types. On a lazily parsed Btf it reads the name
+   * offsets the scan recorded, so building it decodes names, not types.
+   */
   private ownNameIndex(): Map<string, TypeId[]> {
     if (this.nameIndex) return this.nameIndex
     const idx = new Map<string, TypeId[]>()
-    for (let i = 0; i < this.types.length; i++) {
-      const name = this.types[i]!.name
+    const lazy = this.lazy
+    for (let i = 0; i < this.ownCount; i++) {
+      let name: string
+      if (lazy && this.decoded[i] === undefined) {
+        const off = lazy.nameOffs[i]!
+        if (off === 0) continue
+        name = this.strings.get(off)
+      } else name = this.decoded[i]!.name
       if (name === '') continue
       const list = idx.get(name)
       if (list) list.push(this.startId + i)

@@ -26,6 +26,8 @@ import {BTF_HEADER_SIZE, BTF_MAGIC, BTF_MAX_TYPE, BTF_TYPE_SIZE, KIND_NAMES, Kin
 export interface ParseOptions {
   /** Base BTF for split BTF (kernel module BTF is split on vmlinux). */
   base?: Btf
+  /** Decode each type on first use instead of all at once (see {@link parseBtf}). */
+  lazy?: boolean
 }
 
 /** Whether `bytes` starts with the BTF magic in either byte order. */
@@ -98,7 +100,28 @@ export function parseHeader(bytes: Uint8Array): {header: BtfHeaderInfo; littleEn
 }
 
 /**
+ * What one validating pass over the type section learns: where each record starts, and
+ * for each type its kind, name offset and (for single-successor kinds) the id it refers
+ * to. Enough to decode any type later without checking it again.
+ */
+export interface TypeScan {
+  /** Number of types in this BTF (not counting void or the base's). */
+  count: number
+  /** Byte offset of each type's record in the input. */
+  offsets: Uint32Array
+  kinds: Uint8Array
+  nameOffs: Uint32Array
+}
+
+/**
  * Parses raw BTF (the content of a `.BTF` section or of /sys/kernel/btf/*).
+ *
+ * Two steps: {@link scanTypes} validates every record, name offset and reference (and
+ * the absence of reference cycles) without building anything; then each record is
+ * decoded into its typed form. With `lazy`, the second step happens per type on first
+ * use (`Btf.typeById`), so a caller that touches a few hundred types of a 100,000-type
+ * kernel (the CO-RE engine, the minimizer, `check`) pays for the scan only. Either way
+ * malformed input is rejected here, before anything is returned.
  * @throws BtfError for any malformation (see the module comment for codes).
  */
 export function parseBtf(bytes: Uint8Array, options: ParseOptions = {}): Btf {
@@ -110,71 +133,72 @@ export function parseBtf(bytes: Uint8Array, options: ParseOptions = {}): Btf {
     base?.strings,
     strStart,
   )
-  const typeStart = header.hdrLen + header.typeOff
-  const typeEnd = typeStart + header.typeLen
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const startId = base ? base.lastId + 1 : 1
-  const types: BtfType[] = []
-  const offsets: number[] = []
-  const name = (off: number, at: number): string => {
-    if (!strings.has(off)) {
-      throw new BtfError('BTF_BAD_STRING_OFFSET', `name offset ${off} is outside the string section (${strings.end})`, {
-        offset: at,
-      })
-    }
-    return strings.get(off)
+  const scan = scanTypes(dv, littleEndian, header.hdrLen + header.typeOff, header.typeLen, strings, startId)
+  const decode = (i: number): BtfType => decodeType(dv, littleEndian, strings, scan.offsets[i]!)
+  if (options.lazy) {
+    return new Btf({lazy: {count: scan.count, kinds: scan.kinds, nameOffs: scan.nameOffs, decode}, strings, base, littleEndian, header})
   }
+  const types: BtfType[] = new Array(scan.count)
+  for (let i = 0; i < scan.count; i++) types[i] = decode(i)
+  return new Btf({types, strings, base, littleEndian, header})
+}
 
+/**
+ * The validating pass: record bounds and kinds, reserved INT bits, every name offset
+ * (types, members, parameters, enumerators), every referenced type id, then cycles.
+ * Reads integers only; allocates three typed arrays of at most type_len / 12 entries.
+ */
+export function scanTypes(dv: DataView, le: boolean, typeStart: number, typeLen: number, strings: StringTable, startId: number): TypeScan {
+  const typeEnd = typeStart + typeLen
+  const cap = Math.floor(typeLen / BTF_TYPE_SIZE)
+  const offsets = new Uint32Array(cap)
+  const kinds = new Uint8Array(cap)
+  const nameOffs = new Uint32Array(cap)
+  // Successor of each single-successor type (pointer, typedef, modifiers, array element,
+  // var, func, decl_tag), -1 for the others: what the cycle check walks.
+  const next = new Int32Array(cap)
+  const strEnd = strings.end
+  const badName = (off: number, at: number): never => {
+    throw new BtfError('BTF_BAD_STRING_OFFSET', `name offset ${off} is outside the string section (${strEnd})`, {offset: at})
+  }
   // Largest type id referenced anywhere: checked against the last id once at the end,
   // so the common (valid) case needs no second pass over all references.
   let maxRef = 0
+  let n = 0
   let pos = typeStart
   while (pos < typeEnd) {
     if (pos + BTF_TYPE_SIZE > typeEnd) {
       throw new BtfError('BTF_TRUNCATED', `type record at the end of the type section is cut short`, {offset: pos})
     }
-    if (startId + types.length > BTF_MAX_TYPE) {
+    if (startId + n > BTF_MAX_TYPE) {
       throw new BtfError('BTF_TOO_MANY_TYPES', `more than ${BTF_MAX_TYPE} types`, {offset: pos})
     }
-    const nameOff = dv.getUint32(pos, littleEndian)
-    const info = dv.getUint32(pos + 4, littleEndian)
-    const sizeOrType = dv.getUint32(pos + 8, littleEndian)
+    const nameOff = dv.getUint32(pos, le)
+    const info = dv.getUint32(pos + 4, le)
+    const sizeOrType = dv.getUint32(pos + 8, le)
     const kind = (info >>> 24) & 0x1f
     const vlen = info & 0xffff
-    const kindFlag = info >>> 31 === 1
     const tsize = trailerSize(kind, vlen)
     if (tsize < 0 || kind === Kind.UNKN) {
-      throw new BtfError('BTF_UNKNOWN_KIND', `type id ${startId + types.length} has unknown kind ${kind}`, {
-        offset: pos + 4,
-      })
+      throw new BtfError('BTF_UNKNOWN_KIND', `type id ${startId + n} has unknown kind ${kind}`, {offset: pos + 4})
     }
     const tr = pos + BTF_TYPE_SIZE
     if (tr + tsize > typeEnd) {
       throw new BtfError(
         'BTF_TRUNCATED',
-        `type id ${startId + types.length} (${KIND_NAMES[kind]}, vlen ${vlen}) needs ${tsize} more bytes than the type section has`,
+        `type id ${startId + n} (${KIND_NAMES[kind]}, vlen ${vlen}) needs ${tsize} more bytes than the type section has`,
         {offset: pos},
       )
     }
-    const tname = name(nameOff, pos)
-    let t: BtfType
+    if (nameOff >= strEnd) badName(nameOff, pos)
+    let succ = -1
     switch (kind) {
       case Kind.INT: {
-        const data = dv.getUint32(tr, littleEndian)
+        const data = dv.getUint32(tr, le)
         if ((data & 0xf000ff00) !== 0) {
-          throw new BtfError('BTF_BAD_INT', `INT type id ${startId + types.length} sets reserved bits (0x${data.toString(16)})`, {
-            offset: tr,
-          })
-        }
-        t = {
-          kind,
-          name: tname,
-          nameOff,
-          kindFlag,
-          size: sizeOrType,
-          encoding: (data >>> 24) & 0xf,
-          bitOffset: (data >>> 16) & 0xff,
-          bits: data & 0xff,
+          throw new BtfError('BTF_BAD_INT', `INT type id ${startId + n} sets reserved bits (0x${data.toString(16)})`, {offset: tr})
         }
         break
       }
@@ -184,121 +208,163 @@ export function parseBtf(bytes: Uint8Array, options: ParseOptions = {}): Btf {
       case Kind.CONST:
       case Kind.RESTRICT:
       case Kind.TYPE_TAG:
-        t = {kind, name: tname, nameOff, kindFlag, type: sizeOrType}
-        if (sizeOrType > maxRef) maxRef = sizeOrType
-        break
-      case Kind.FWD:
-        t = {kind, name: tname, nameOff, kindFlag}
-        break
-      case Kind.FLOAT:
-        t = {kind, name: tname, nameOff, kindFlag, size: sizeOrType}
-        break
       case Kind.FUNC:
-        t = {kind, name: tname, nameOff, kindFlag, type: sizeOrType, linkage: vlen}
+      case Kind.VAR:
+      case Kind.DECL_TAG:
+        succ = sizeOrType
         if (sizeOrType > maxRef) maxRef = sizeOrType
         break
       case Kind.ARRAY: {
-        const elem = dv.getUint32(tr, littleEndian)
-        const index = dv.getUint32(tr + 4, littleEndian)
+        const elem = dv.getUint32(tr, le)
+        const index = dv.getUint32(tr + 4, le)
         if (elem > maxRef) maxRef = elem
         if (index > maxRef) maxRef = index
-        t = {kind, name: tname, nameOff, kindFlag, type: elem, indexType: index, nelems: dv.getUint32(tr + 8, littleEndian)}
+        succ = elem
         break
       }
       case Kind.STRUCT:
-      case Kind.UNION: {
-        const members: Member[] = new Array(vlen)
+      case Kind.UNION:
         for (let i = 0, p = tr; i < vlen; i++, p += 12) {
-          const mOff = dv.getUint32(p, littleEndian)
-          const mType = dv.getUint32(p + 4, littleEndian)
-          const off = dv.getUint32(p + 8, littleEndian)
+          const mOff = dv.getUint32(p, le)
+          if (mOff >= strEnd) badName(mOff, p)
+          const mType = dv.getUint32(p + 4, le)
           if (mType > maxRef) maxRef = mType
-          members[i] = {
-            name: name(mOff, p),
-            nameOff: mOff,
-            type: mType,
-            bitOffset: kindFlag ? off & 0xffffff : off,
-            bitfieldSize: kindFlag ? off >>> 24 : 0,
-          }
         }
-        t = {kind, name: tname, nameOff, kindFlag, size: sizeOrType, members}
         break
-      }
-      case Kind.ENUM: {
-        const values = new Array(vlen)
+      case Kind.ENUM:
         for (let i = 0, p = tr; i < vlen; i++, p += 8) {
-          const vOff = dv.getUint32(p, littleEndian)
-          const raw = dv.getUint32(p + 4, littleEndian)
-          values[i] = {name: name(vOff, p), nameOff: vOff, value: kindFlag ? raw | 0 : raw}
+          const vOff = dv.getUint32(p, le)
+          if (vOff >= strEnd) badName(vOff, p)
         }
-        t = {kind, name: tname, nameOff, kindFlag, size: sizeOrType, values}
         break
-      }
-      case Kind.ENUM64: {
-        const values = new Array(vlen)
+      case Kind.ENUM64:
         for (let i = 0, p = tr; i < vlen; i++, p += 12) {
-          const vOff = dv.getUint32(p, littleEndian)
-          const lo = dv.getUint32(p + 4, littleEndian)
-          const hi = dv.getUint32(p + 8, littleEndian)
-          const u = (BigInt(hi) << 32n) | BigInt(lo)
-          values[i] = {name: name(vOff, p), nameOff: vOff, value: kindFlag ? BigInt.asIntN(64, u) : u}
+          const vOff = dv.getUint32(p, le)
+          if (vOff >= strEnd) badName(vOff, p)
         }
-        t = {kind, name: tname, nameOff, kindFlag, size: sizeOrType, values}
         break
-      }
-      case Kind.FUNC_PROTO: {
-        const params = new Array(vlen)
+      case Kind.FUNC_PROTO:
         for (let i = 0, p = tr; i < vlen; i++, p += 8) {
-          const pOff = dv.getUint32(p, littleEndian)
-          const pType = dv.getUint32(p + 4, littleEndian)
+          const pOff = dv.getUint32(p, le)
+          if (pOff >= strEnd) badName(pOff, p)
+          const pType = dv.getUint32(p + 4, le)
           if (pType > maxRef) maxRef = pType
-          params[i] = {name: name(pOff, p), nameOff: pOff, type: pType}
         }
         if (sizeOrType > maxRef) maxRef = sizeOrType
-        t = {kind, name: tname, nameOff, kindFlag, returnType: sizeOrType, params}
         break
-      }
-      case Kind.VAR:
-        t = {kind, name: tname, nameOff, kindFlag, type: sizeOrType, linkage: dv.getUint32(tr, littleEndian)}
-        if (sizeOrType > maxRef) maxRef = sizeOrType
-        break
-      case Kind.DATASEC: {
-        const vars = new Array(vlen)
+      case Kind.DATASEC:
         for (let i = 0, p = tr; i < vlen; i++, p += 12) {
-          const vType = dv.getUint32(p, littleEndian)
+          const vType = dv.getUint32(p, le)
           if (vType > maxRef) maxRef = vType
-          vars[i] = {
-            type: vType,
-            offset: dv.getUint32(p + 4, littleEndian),
-            size: dv.getUint32(p + 8, littleEndian),
-          }
         }
-        t = {kind, name: tname, nameOff, kindFlag, size: sizeOrType, vars}
-        break
-      }
-      case Kind.DECL_TAG:
-        t = {kind, name: tname, nameOff, kindFlag, type: sizeOrType, componentIdx: dv.getInt32(tr, littleEndian)}
-        if (sizeOrType > maxRef) maxRef = sizeOrType
         break
       default:
-        throw new BtfError('BTF_UNKNOWN_KIND', `unknown kind ${kind}`, {offset: pos + 4})
+        break
     }
-    types.push(t)
-    offsets.push(pos)
+    offsets[n] = pos
+    kinds[n] = kind
+    nameOffs[n] = nameOff
+    next[n] = succ
+    n++
     pos = tr + tsize
   }
+  const lastId = startId + n - 1
+  if (maxRef > lastId) findBadReference(dv, le, offsets, kinds, n, startId, lastId)
+  checkCycles(next, offsets, n, startId)
+  return {count: n, offsets: offsets.subarray(0, n), kinds: kinds.subarray(0, n), nameOffs: nameOffs.subarray(0, n)}
+}
 
-  const btf = new Btf({types, strings, base, littleEndian, header})
-  if (maxRef > btf.lastId) findBadReference(btf, offsets)
-  checkCycles(btf, offsets)
-  return btf
+/** Decodes the (already validated) record at `pos`. */
+function decodeType(dv: DataView, le: boolean, strings: StringTable, pos: number): BtfType {
+  const nameOff = dv.getUint32(pos, le)
+  const info = dv.getUint32(pos + 4, le)
+  const sizeOrType = dv.getUint32(pos + 8, le)
+  const kind = (info >>> 24) & 0x1f
+  const vlen = info & 0xffff
+  const kindFlag = info >>> 31 === 1
+  const tr = pos + BTF_TYPE_SIZE
+  const name = nameOff === 0 ? '' : strings.get(nameOff)
+  switch (kind) {
+    case Kind.INT: {
+      const data = dv.getUint32(tr, le)
+      return {kind, name, nameOff, kindFlag, size: sizeOrType, encoding: (data >>> 24) & 0xf, bitOffset: (data >>> 16) & 0xff, bits: data & 0xff}
+    }
+    case Kind.PTR:
+    case Kind.TYPEDEF:
+    case Kind.VOLATILE:
+    case Kind.CONST:
+    case Kind.RESTRICT:
+    case Kind.TYPE_TAG:
+      return {kind, name, nameOff, kindFlag, type: sizeOrType}
+    case Kind.FWD:
+      return {kind, name, nameOff, kindFlag}
+    case Kind.FLOAT:
+      return {kind, name, nameOff, kindFlag, size: sizeOrType}
+    case Kind.FUNC:
+      return {kind, name, nameOff, kindFlag, type: sizeOrType, linkage: vlen}
+    case Kind.ARRAY:
+      return {kind, name, nameOff, kindFlag, type: dv.getUint32(tr, le), indexType: dv.getUint32(tr + 4, le), nelems: dv.getUint32(tr + 8, le)}
+    case Kind.STRUCT:
+    case Kind.UNION: {
+      const members: Member[] = new Array(vlen)
+      for (let i = 0, p = tr; i < vlen; i++, p += 12) {
+        const mOff = dv.getUint32(p, le)
+        const off = dv.getUint32(p + 8, le)
+        members[i] = {
+          name: mOff === 0 ? '' : strings.get(mOff),
+          nameOff: mOff,
+          type: dv.getUint32(p + 4, le),
+          bitOffset: kindFlag ? off & 0xffffff : off,
+          bitfieldSize: kindFlag ? off >>> 24 : 0,
+        }
+      }
+      return {kind, name, nameOff, kindFlag, size: sizeOrType, members}
+    }
+    case Kind.ENUM: {
+      const values = new Array(vlen)
+      for (let i = 0, p = tr; i < vlen; i++, p += 8) {
+        const vOff = dv.getUint32(p, le)
+        const raw = dv.getUint32(p + 4, le)
+        values[i] = {name: strings.get(vOff), nameOff: vOff, value: kindFlag ? raw | 0 : raw}
+      }
+      return {kind, name, nameOff, kindFlag, size: sizeOrType, values}
+    }
+    case Kind.ENUM64: {
+      const values = new Array(vlen)
+      for (let i = 0, p = tr; i < vlen; i++, p += 12) {
+        const vOff = dv.getUint32(p, le)
+        const u = (BigInt(dv.getUint32(p + 8, le)) << 32n) | BigInt(dv.getUint32(p + 4, le))
+        values[i] = {name: strings.get(vOff), nameOff: vOff, value: kindFlag ? BigInt.asIntN(64, u) : u}
+      }
+      return {kind, name, nameOff, kindFlag, size: sizeOrType, values}
+    }
+    case Kind.FUNC_PROTO: {
+      const params = new Array(vlen)
+      for (let i = 0, p = tr; i < vlen; i++, p += 8) {
+        const pOff = dv.getUint32(p, le)
+        params[i] = {name: pOff === 0 ? '' : strings.get(pOff), nameOff: pOff, type: dv.getUint32(p + 4, le)}
+      }
+      return {kind, name, nameOff, kindFlag, returnType: sizeOrType, params}
+    }
+    case Kind.VAR:
+      return {kind, name, nameOff, kindFlag, type: sizeOrType, linkage: dv.getUint32(tr, le)}
+    case Kind.DATASEC: {
+      const vars = new Array(vlen)
+      for (let i = 0, p = tr; i < vlen; i++, p += 12) {
+        vars[i] = {type: dv.getUint32(p, le), offset: dv.getUint32(p + 4, le), size: dv.getUint32(p + 8, le)}
+      }
+      return {kind, name, nameOff, kindFlag, size: sizeOrType, vars}
+    }
+    case Kind.DECL_TAG:
+      return {kind, name, nameOff, kindFlag, type: sizeOrType, componentIdx: dv.getInt32(tr, le)}
+    default:
+      // scanTypes rejected every other kind
+      throw new BtfError('BTF_UNKNOWN_KIND', `unknown kind ${kind}`, {offset: pos + 4})
+  }
 }
 
 /** Finds and reports the first reference to a type id past the last one. */
-function findBadReference(btf: Btf, offsets: number[]): void {
-  const last = btf.lastId
-  const start = btf.startId
-  const types = btf.types
+function findBadReference(dv: DataView, le: boolean, offsets: Uint32Array, kinds: Uint8Array, count: number, start: number, last: number): void {
   const check = (id: TypeId, owner: number, i: number): void => {
     if (id > last) {
       throw new BtfError('BTF_BAD_TYPE_ID', `type id ${start + i} refers to type id ${id}, past the last id ${last}`, {
@@ -306,10 +372,11 @@ function findBadReference(btf: Btf, offsets: number[]): void {
       })
     }
   }
-  for (let i = 0; i < types.length; i++) {
-    const t = types[i]!
+  for (let i = 0; i < count; i++) {
     const at = offsets[i]!
-    switch (t.kind) {
+    const vlen = dv.getUint32(at + 4, le) & 0xffff
+    const tr = at + BTF_TYPE_SIZE
+    switch (kinds[i]) {
       case Kind.PTR:
       case Kind.TYPEDEF:
       case Kind.VOLATILE:
@@ -319,22 +386,22 @@ function findBadReference(btf: Btf, offsets: number[]): void {
       case Kind.FUNC:
       case Kind.VAR:
       case Kind.DECL_TAG:
-        check(t.type, at, i)
+        check(dv.getUint32(at + 8, le), at, i)
         break
       case Kind.ARRAY:
-        check(t.type, at, i)
-        check(t.indexType, at, i)
+        check(dv.getUint32(tr, le), at, i)
+        check(dv.getUint32(tr + 4, le), at, i)
         break
       case Kind.STRUCT:
       case Kind.UNION:
-        for (const m of t.members) check(m.type, at, i)
+        for (let j = 0; j < vlen; j++) check(dv.getUint32(tr + j * 12 + 4, le), at, i)
         break
       case Kind.FUNC_PROTO:
-        check(t.returnType, at, i)
-        for (const p of t.params) check(p.type, at, i)
+        check(dv.getUint32(at + 8, le), at, i)
+        for (let j = 0; j < vlen; j++) check(dv.getUint32(tr + j * 8 + 4, le), at, i)
         break
       case Kind.DATASEC:
-        for (const v of t.vars) check(v.type, at, i)
+        for (let j = 0; j < vlen; j++) check(dv.getUint32(tr + j * 12, le), at, i)
         break
       default:
         break
@@ -351,37 +418,18 @@ function findBadReference(btf: Btf, offsets: number[]): void {
  * Each chain is walked once, colouring ids: 1 = on the current path, 2 = known to
  * terminate. Meeting a 1 again is a cycle. Linear in the number of types.
  */
-function checkCycles(btf: Btf, offsets: number[]): void {
-  const start = btf.startId
-  const types = btf.types
-  const state = new Uint8Array(types.length)
+function checkCycles(next: Int32Array, offsets: Uint32Array, count: number, start: number): void {
+  const state = new Uint8Array(count)
   const path: number[] = []
-  for (let i = 0; i < types.length; i++) {
+  for (let i = 0; i < count; i++) {
     if (state[i] !== 0) continue
     let j = i
     for (;;) {
-      const t = types[j]!
-      let next: TypeId
-      switch (t.kind) {
-        case Kind.PTR:
-        case Kind.TYPEDEF:
-        case Kind.VOLATILE:
-        case Kind.CONST:
-        case Kind.RESTRICT:
-        case Kind.TYPE_TAG:
-        case Kind.ARRAY:
-        case Kind.VAR:
-        case Kind.FUNC:
-        case Kind.DECL_TAG:
-          next = t.type
-          break
-        default:
-          next = -1
-      }
+      const succ = next[j]!
       state[j] = 1
       path.push(j)
-      const nj = next - start
-      if (next <= 0 || nj < 0) break // void, end of chain, or into the (validated) base
+      const nj = succ - start
+      if (succ <= 0 || nj < 0) break // void, end of chain, or into the (validated) base
       if (state[nj] === 2) break
       if (state[nj] === 1) {
         throw new BtfError('BTF_CYCLE', `type id ${start + nj} is part of a reference cycle`, {offset: offsets[nj]})

@@ -102,12 +102,12 @@ export async function readInput(path: string): Promise<Buffer> {
  * Loads and parses BTF from a file path (or bytes), optionally as split BTF on `base`.
  * Errors from the BTF parser keep their code and gain the source name.
  */
-export async function loadBtf(input: string | Uint8Array, options: {base?: Btf; name?: string} = {}): Promise<LoadedBtf> {
+export async function loadBtf(input: string | Uint8Array, options: {base?: Btf; name?: string; lazy?: boolean} = {}): Promise<LoadedBtf> {
   const source = typeof input === 'string' ? input : (options.name ?? '<input>')
   const bytes = typeof input === 'string' ? await readInput(input) : input
   const found = await extractBtf(bytes, source)
   try {
-    return {...found, parsed: parseBtf(found.btf, {base: options.base}), source}
+    return {...found, parsed: parseBtf(found.btf, {base: options.base, lazy: options.lazy}), source}
   } catch (e) {
     if (e instanceof KcompatError) {
       const Ctor = e.constructor as new (code: string, message: string, o: {offset?: number; cause?: unknown}) => KcompatError

@@ -253,7 +253,7 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
     }
   }
   if (opts.btf) {
-    parsed = (await loadBtf(opts.btf)).parsed
+    parsed = (await loadBtf(opts.btf, {lazy: true})).parsed
     btfBytes = undefined
     btfOrigin = opts.btf
     btfKind = 'file'
@@ -264,7 +264,7 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
   if (archAssumed) release.notes.push('the release string does not name the arch: x86_64 assumed (use --arch)')
   const bytes = btfBytes
   const fullBtf = (): Btf | undefined => {
-    if (!parsed && bytes) parsed = parseBtf(bytes)
+    if (!parsed && bytes) parsed = parseBtf(bytes, {lazy: true})
     return parsed
   }
   const symbols = bytes ? symbolsOf(bytes, () => fullBtf()!) : parsed ? symbolsFromBtf(parsed) : undefined

@@ -81,26 +81,25 @@ export function scanSymbols(bytes: Uint8Array): KernelSymbols {
   return out
 }
 
-/** The same symbols from an already parsed Btf (split BTF included, base first). */
+/** The same symbols from an already parsed Btf (split BTF included, base first); decodes only the two enums. */
 export function symbolsFromBtf(btf: Btf): KernelSymbols {
   const out: KernelSymbols = {funcs: new Map(), typedefs: new Map(), hasBtfTraceTypedefs: false}
-  const chain: Btf[] = []
-  for (let b: Btf | undefined = btf; b; b = b.base) chain.unshift(b)
-  for (const b of chain) {
-    b.types.forEach((t, i) => {
-      if (t.name === '') return
-      const id = b.startId + i
-      if (t.kind === Kind.FUNC) {
-        if (!out.funcs.has(t.name)) out.funcs.set(t.name, id)
-      } else if (t.kind === Kind.TYPEDEF) {
-        if (!out.typedefs.has(t.name)) out.typedefs.set(t.name, id)
-        if (t.name.startsWith('btf_trace_')) out.hasBtfTraceTypedefs = true
-      } else if ((t.kind === Kind.ENUM || t.kind === Kind.ENUM64) && ENUMS.has(t.name)) {
-        const values = new Set(t.values.map((v) => v.name))
-        if (t.name === 'bpf_prog_type') out.progTypes ??= values
-        else out.attachTypes ??= values
-      }
-    })
+  for (let id = 1; id <= btf.lastId; id++) {
+    const kind = btf.kindOf(id)
+    if (kind !== Kind.FUNC && kind !== Kind.TYPEDEF && kind !== Kind.ENUM && kind !== Kind.ENUM64) continue
+    const name = btf.nameOf(id)
+    if (name === '') continue
+    if (kind === Kind.FUNC) {
+      if (!out.funcs.has(name)) out.funcs.set(name, id)
+    } else if (kind === Kind.TYPEDEF) {
+      if (!out.typedefs.has(name)) out.typedefs.set(name, id)
+      if (name.startsWith('btf_trace_')) out.hasBtfTraceTypedefs = true
+    } else if (ENUMS.has(name)) {
+      const t = btf.typeById(id) as {values: Array<{name: string}>}
+      const values = new Set(t.values.map((v) => v.name))
+      if (name === 'bpf_prog_type') out.progTypes ??= values
+      else out.attachTypes ??= values
+    }
   }
   return out
 }

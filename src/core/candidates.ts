@@ -32,50 +32,6 @@ export interface Candidate {
 }
 
 /**
- * Ids named `name` modulo flavor, per BTF, for the names asked for so far. Building
- * the Btf's full essential-name index costs a pass that computes the essential name of
- * every type (tens of milliseconds for a vmlinux); a relocation pass needs only the
- * few dozen names of its root types, so {@link prefetchCandidateNames} finds those in
- * one cheap pass (a set lookup per type, the essential name only for names that
- * contain `___`).
- */
-const byName = new WeakMap<Btf, Map<string, TypeId[]>>()
-
-export function prefetchCandidateNames(btf: Btf, names: Iterable<string>): void {
-  let cache = byName.get(btf)
-  if (!cache) byName.set(btf, (cache = new Map()))
-  const want = new Set<string>()
-  for (const n of names) if (!cache.has(n)) want.add(n)
-  if (want.size === 0) return
-  for (const n of want) cache.set(n, [])
-  // base BTF first: its ids are lower
-  const chain: Btf[] = []
-  for (let b: Btf | undefined = btf; b; b = b.base) chain.unshift(b)
-  for (const b of chain) {
-    const types = b.types
-    for (let i = 0; i < types.length; i++) {
-      const name = types[i]!.name
-      if (name === '') continue
-      let key: string | undefined
-      if (want.has(name)) key = name
-      else if (name.includes('___')) {
-        const e = essentialName(name)
-        if (e !== name && want.has(e)) key = e
-      }
-      if (key === undefined) continue
-      // a name is its own essential name only when it has no flavor separator
-      if (key === name && essentialName(name) !== name) continue
-      cache.get(key)!.push(b.startId + i)
-    }
-  }
-}
-
-function idsByEssentialName(btf: Btf, name: string): TypeId[] {
-  const hit = byName.get(btf)?.get(name)
-  return hit ?? btf.idsByEssentialName(name)
-}
-
-/**
  * All candidates for local type `localId`, in libbpf's order.
  * @throws ReloFailure `CORE_ANON_TYPE` for an anonymous local type (libbpf cannot
  *   search for it and fails the relocation).
@@ -87,7 +43,7 @@ export function findCandidates(local: Btf, localId: TypeId, target: CoreTarget):
   }
   const want = essentialName(lt.name)
   const add = (btf: Btf, source: string, fromId: number): Candidate[] =>
-    idsByEssentialName(btf, want)
+    btf.idsByEssentialName(want)
       .filter((id) => id >= fromId && kindsCoreCompatible(btf.typeById(id), lt))
       .map((id) => ({btf, id, source}))
   const found = add(target.vmlinux, 'vmlinux', 1)

@@ -28,11 +28,11 @@
  * instruction that does not match its relocation, ...) and `skipped`. Corrupt input
  * (bad type ids, malformed access strings) throws.
  */
-import {type Btf, essentialName} from '../btf/btf.js'
+import type {Btf} from '../btf/btf.js'
 import type {PlacedCoreRelo} from '../elf/btf-ext.js'
 import {typeLabel} from './btf-util.js'
 import {type CalcOptions, type ReloResult, calcRelo} from './calc.js'
-import {type Candidate, type CoreTarget, findCandidates, prefetchCandidateNames} from './candidates.js'
+import {type Candidate, type CoreTarget, findCandidates} from './candidates.js'
 import {CoreError, EINVAL, EOPNOTSUPP, ReloFailure} from './errors.js'
 import {type InsnClass, insnView, patchInsn} from './insn.js'
 import {matchSpec} from './match.js'
@@ -184,18 +184,6 @@ export class CandidateCache {
     private readonly target: CoreTarget,
   ) {}
 
-  /** Looks up the candidates of all these local root types in one pass per target BTF. */
-  prefetch(localIds: Iterable<number>): void {
-    const names = new Set<string>()
-    for (const id of localIds) {
-      if (!this.btf.hasId(id)) continue
-      const n = this.btf.typeById(id).name
-      if (n !== '') names.add(essentialName(n))
-    }
-    prefetchCandidateNames(this.target.vmlinux, names)
-    for (const m of this.target.modules ?? []) prefetchCandidateNames(m.btf, names)
-  }
-
   /** @throws ReloFailure for anonymous local types. */
   get(localId: number): CandidateList {
     let c = this.map.get(localId)
@@ -216,7 +204,6 @@ export class CandidateCache {
 export function relocateObject(obj: BpfObject, target: CoreTarget, options: RelocateOptions = {}): CoreRelocation[] {
   const le = options.littleEndian ?? obj.littleEndian
   const cache = new CandidateCache(obj.btf, target)
-  cache.prefetch(obj.relos.filter((p) => p.relo.kind !== CoreReloKind.TYPE_ID_LOCAL).map((p) => p.relo.typeId))
   const out: CoreRelocation[] = []
   const calc = {arrayElementWidth: options.libbpf === '1.6'}
   for (const placed of obj.relos) out.push(relocateOne(obj, placed, cache, le, options.allRecords ?? false, calc))

@@ -43,5 +43,5 @@ export async function kernelBtfFromArchive(release: string, options: {arch?: str
   }
   const entry = found[0]!
   const bytes = await readKernelBtf(root, entry)
-  return {name: `${entry.release} (${entry.distro} ${entry.version} ${entry.arch})`, btf: parseBtf(bytes), entry}
+  return {name: `${entry.release} (${entry.distro} ${entry.version} ${entry.arch})`, btf: parseBtf(bytes, {lazy: true}), entry}
 }

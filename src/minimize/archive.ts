@@ -29,7 +29,7 @@ export function archivedKernels(root: string): KernelEntry[] {
  */
 export async function* minimizeArchive(root: string, objects: BpfObject[], options: MinimizeOptions = {}): AsyncGenerator<KernelMinimized> {
   for (const entry of archivedKernels(root)) {
-    const btf = parseBtf(await readKernelBtf(root, entry))
+    const btf = parseBtf(await readKernelBtf(root, entry), {lazy: true})
     const path = btfPath(entry).replace(/\.tar\.xz$/, '')
     yield {entry, path, result: minimizeBtf(btf, objects, options)}
   }

@@ -47,8 +47,7 @@
  * reports the relocation and leaves the rest of the output as it would be without it,
  * so the caller decides (`kcompat btfgen` writes nothing for such a kernel).
  */
-import {type Btf, essentialName} from '../btf/btf.js'
-import {prefetchCandidateNames} from '../core/candidates.js'
+import type {Btf} from '../btf/btf.js'
 import {BtfBuilder} from '../btf/encode.js'
 import type {BtfType, TypeId} from '../btf/types.js'
 import {Kind} from '../btf/wire.js'
@@ -252,7 +251,6 @@ class Marks {
 function recordObject(marks: Marks, obj: BpfObject): MinimizeFailure[] {
   const failures: MinimizeFailure[] = []
   const cache = new CandidateCache(obj.btf, {vmlinux: marks.btf})
-  cache.prefetch(obj.relos.filter((p) => p.relo.kind !== CoreReloKind.TYPE_ID_LOCAL).map((p) => p.relo.typeId))
   for (const placed of obj.relos) {
     const {relo} = placed
     const accessStr = obj.btf.strings.get(relo.accessStrOff)
@@ -379,16 +377,6 @@ export interface MinimizeOptions {
  */
 export function minimizeBtf(target: Btf, objects: BpfObject[], options: MinimizeOptions = {}): MinimizeResult {
   const marks = new Marks(target, options.compact ?? false)
-  // one pass over the kernel's names for the root types of all objects
-  const names = new Set<string>()
-  for (const obj of objects) {
-    for (const p of obj.relos) {
-      if (p.relo.kind === CoreReloKind.TYPE_ID_LOCAL || !obj.btf.hasId(p.relo.typeId)) continue
-      const n = obj.btf.typeById(p.relo.typeId).name
-      if (n !== '') names.add(essentialName(n))
-    }
-  }
-  prefetchCandidateNames(target, names)
   const failures: MinimizeFailure[] = []
   for (const obj of objects) failures.push(...recordObject(marks, obj))
   const {bytes, types} = build(marks, options.littleEndian ?? target.littleEndian)

@@ -46,6 +46,40 @@ describe('parse -> encode is byte-identical on real kernel BTF', () => {
   }
 })
 
+describe('lazy parse: each type decoded on first use, the same model', () => {
+  const strip = (t: unknown): string => JSON.stringify(t, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))
+  for (const k of kernels) {
+    it(`Debian ${k.release}: every id, kind and name agree with the eager parse; writes back the same bytes`, () => {
+      const eager = parseBtf(k.btf)
+      const lazy = parseBtf(k.btf, {lazy: true})
+      expect(lazy.lastId).toBe(eager.lastId)
+      // names and kinds first, before anything is decoded
+      for (let id = 1; id <= eager.lastId; id += 13) {
+        expect(lazy.kindOf(id)).toBe(eager.typeById(id).kind)
+        expect(lazy.nameOf(id)).toBe(eager.typeById(id).name)
+      }
+      for (const n of ['task_struct', 'sk_buff', 'bpf_prog_type', 'do_sys_open']) expect(lazy.idsByName(n)).toEqual(eager.idsByName(n))
+      for (let id = 1; id <= eager.lastId; id += 7) expect(strip(lazy.typeById(id))).toBe(strip(eager.typeById(id)))
+      expect(Buffer.compare(Buffer.from(encodeBtf(lazy)), k.btf)).toBe(0)
+      expect(strip(lazy.types)).toBe(strip(eager.types))
+    })
+  }
+  for (const m of modules) {
+    it(`module ${m.module}: split BTF on a lazily parsed base`, () => {
+      const base = parseBtf(m.base.btf, {lazy: true})
+      const btf = parseBtf(m.btf, {base, lazy: true})
+      const eagerBase = parseBtf(m.base.btf)
+      const eager = parseBtf(m.btf, {base: eagerBase})
+      expect(btf.startId).toBe(eager.startId)
+      for (let id = 1; id <= eager.lastId; id += 11) {
+        expect(btf.kindOf(id)).toBe(eager.kindOf(id))
+        expect(strip(btf.typeById(id))).toBe(strip(eager.typeById(id)))
+      }
+      expect(Buffer.compare(Buffer.from(encodeBtf(btf)), m.btf)).toBe(0)
+    })
+  }
+})
+
 describe('byte order', () => {
   for (const k of kernels.slice(0, 1)) {
     it(`${k.release} written big-endian parses to the same types`, () => {

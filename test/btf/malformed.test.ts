@@ -197,12 +197,23 @@ function fuzz(input: Uint8Array, rounds: number, seed: number, base?: Btf): {ok:
       else c[at] = [0, 0xff, 0x7f, 0x80][Math.floor(rnd() * 4)]!
     }
     const bytes = rnd() < 0.1 ? c.subarray(0, Math.floor(rnd() * c.length)) : c
+    // The lazy parse validates the same way up front: same verdict, same code and offset.
+    let lazyOutcome: string
+    try {
+      exercise(parseBtf(bytes, {base, lazy: true}))
+      lazyOutcome = 'ok'
+    } catch (e) {
+      if (!(e instanceof BtfError)) throw new Error(`seed ${seed} round ${i} (lazy): ${(e as Error).stack}`)
+      lazyOutcome = `${e.code}@${e.offset}`
+    }
     try {
       exercise(parseBtf(bytes, {base}))
       ok++
+      expect(lazyOutcome, `seed ${seed} round ${i}`).toBe('ok')
     } catch (e) {
       if (!(e instanceof BtfError)) throw new Error(`seed ${seed} round ${i}: ${(e as Error).stack}`)
       expect(e.code).toMatch(/^BTF_[A-Z_]+$/)
+      expect(lazyOutcome, `seed ${seed} round ${i}`).toBe(`${e.code}@${e.offset}`)
       rejected.set(e.code, (rejected.get(e.code) ?? 0) + 1)
     }
   }

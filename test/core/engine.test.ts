@@ -261,27 +261,54 @@ describe('corrupt input throws CoreError', () => {
 })
 
 describe('candidate lookup by essential name', () => {
-  it('the one-pass prefetch finds exactly what the full essential-name index finds', async () => {
+  // Reference: the essential name of every type, computed one by one.
+  const naive = (btf: ReturnType<typeof parseBtf>, name: string, essentialName: (n: string) => string): number[] => {
+    const out: number[] = []
+    for (let id = 1; id <= btf.lastId; id++) {
+      const n = btf.typeById(id).name
+      if (n !== '' && essentialName(n) === name) out.push(id)
+    }
+    return out
+  }
+  it('the name-index lookup (eager and lazy parse) equals a type-by-type essential-name scan', async () => {
     const {kernelFixtures} = await import('../helpers/fixtures.js')
-    const {prefetchCandidateNames} = await import('../../src/core/candidates.js')
     const {essentialName} = await import('../../src/btf/btf.js')
     const k = kernelFixtures()[0]
     if (!k) return
-    const indexed = parseBtf(k.btf)
-    const prefetched = parseBtf(k.btf)
+    const eager = parseBtf(k.btf)
+    const lazy = parseBtf(k.btf, {lazy: true})
     const names = new Set<string>()
-    indexed.types.forEach((t, i) => {
-      if (t.name !== '' && i % 7 === 0) names.add(essentialName(t.name))
+    eager.types.forEach((t, i) => {
+      if (t.name !== '' && i % 97 === 0) names.add(essentialName(t.name))
     })
     for (const extra of ['task_struct', 'task_struct___x', 'a____b', 'x___', '___x', 'nope']) names.add(extra)
-    prefetchCandidateNames(prefetched, names)
-    const lb = new BtfBuilder()
-    const ids = [...names].map((n) => lb.add(T({kind: Kind.STRUCT, name: n, size: 0, members: []})))
-    const local = lb.build()
-    for (const id of ids) {
-      const a = findCandidates(local, id, {vmlinux: indexed}).map((c) => c.id)
-      const b = findCandidates(local, id, {vmlinux: prefetched}).map((c) => c.id)
-      expect(b, local.typeById(id).name).toEqual(a)
+    const byId = new Map<string, number[]>()
+    eager.types.forEach((t, i) => {
+      if (t.name === '') return
+      const e = essentialName(t.name)
+      if (!names.has(e)) return
+      const l = byId.get(e)
+      if (l) l.push(i + 1)
+      else byId.set(e, [i + 1])
+    })
+    for (const n of names) {
+      expect(eager.idsByEssentialName(n), n).toEqual(byId.get(n) ?? [])
+      expect(lazy.idsByEssentialName(n), n).toEqual(byId.get(n) ?? [])
     }
+  })
+  it('flavored names join their essential name in id order; four underscores and leading ___ do not', async () => {
+    const {essentialName} = await import('../../src/btf/btf.js')
+    const b = new BtfBuilder()
+    const names = ['foo___b', 'foo', 'foo___a___c', 'foo____x', '___foo', 'foo___a', 'bar', 'foo___', 'foo', 'x___foo']
+    for (const n of names) b.add(T({kind: Kind.STRUCT, name: n, size: 0, members: []}))
+    const built = b.build()
+    const lazy = parseBtf(b.encode(), {lazy: true})
+    for (const q of ['foo', 'foo___a', 'foo____x', '___foo', 'bar', 'foo___', 'x']) {
+      expect(built.idsByEssentialName(q), q).toEqual(naive(built, q, essentialName))
+      expect(lazy.idsByEssentialName(q), q).toEqual(naive(built, q, essentialName))
+    }
+    // spot check against the rule itself: foo, foo___b and foo___a are foo; foo___a___c is foo___a
+    expect(built.idsByEssentialName('foo')).toEqual([1, 2, 6, 9])
+    expect(built.idsByEssentialName('foo___a')).toEqual([3])
   })
 })
