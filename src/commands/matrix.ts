@@ -5,9 +5,9 @@ import {CheckUsageError} from '../check/errors.js'
 import {KernelReleaseError} from '../kernel/release.js'
 import {BaseCommand, EXIT_USAGE} from '../lib/base-command.js'
 import {flushStdout, printKcompatError, stdoutWriter} from '../lib/output.js'
-import {type MatrixCache, type MatrixCell, buildMatrix, matrixExitCode} from '../matrix/matrix.js'
+import {type KernelIdentity, type StoredCell, buildMatrix, matrixExitCode} from '../matrix/matrix.js'
 import {type MatrixFormat, renderMatrixChunks} from '../matrix/render.js'
-import {openMatrixCache} from '../store/matrix-cache.js'
+import {type CachedCells, openMatrixCache} from '../store/matrix-cache.js'
 import {resolveIndexPath} from '../store/build.js'
 
 export default class Matrix extends BaseCommand {
@@ -16,7 +16,7 @@ export default class Matrix extends BaseCommand {
     'Rows are kernels (grouped by distro, version and arch), columns are programs (grouped by object); each cell is what `kcompat check --kernel K --object O` says for that program on that kernel: its section, attach target and CO-RE relocations.',
     'Summaries per program: on how many kernels it loads, the first kernel version from which it loads everywhere, and the kernels where it does not, grouped by reason.',
     '--kernels FILTER: comma-separated globs on the release, distro, arch or distro/version/arch/release; !GLOB excludes (e.g. debian/12/x86_64/*, 6.12*, arm64, *cloud*,!*rt*). --btf FILE adds a kernel named by the file name without its extensions.',
-    'Cells are cached in the index database per (object sha256, kernel, kcompat version): a re-run is instant; --no-cache recomputes.',
+    'Cells are cached in the index database per (object sha256, kernel, kcompat version): a re-run is instant; --no-cache recomputes (and re-reads every file to hash it).',
     'Exit status: 0 (a report), or with --fail-on unsupported: 1 when any cell is unsupported; --fail-on possible: also 3 when any is possible or unknown. 2 usage errors.',
   ].join('\n\n')
   static override examples = [
@@ -41,14 +41,15 @@ export default class Matrix extends BaseCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(Matrix)
     const format = (flags.json ? 'json' : flags.format) as MatrixFormat
-    let cache: (MatrixCache & {close(): void}) | undefined
+    let cache: CachedCells<StoredCell, KernelIdentity> | undefined
     if (!flags['no-cache']) {
       try {
-        cache = openMatrixCache<MatrixCell>(resolveIndexPath(resolveArchiveDir(flags.archive), flags.db))
+        cache = openMatrixCache(resolveIndexPath(resolveArchiveDir(flags.archive), flags.db))
       } catch (e) {
         process.stderr.write(`kcompat: matrix: cache unavailable (${(e as Error).message}); computing every cell\n`)
       }
     }
+    const memo = cache
     let result
     try {
       result = await buildMatrix({
@@ -58,6 +59,8 @@ export default class Matrix extends BaseCommand {
         btf: flags.btf,
         noArchive: flags['only-btf'],
         cache,
+        // unchanged --btf files and objects are not read again to hash them
+        hashFile: memo ? (file) => memo.fileSha256(file) : undefined,
       })
     } catch (e) {
       if (e instanceof KernelReleaseError || e instanceof CheckUsageError) {

@@ -80,11 +80,42 @@ export interface MatrixResult {
   cache?: {hits: number; misses: number}
 }
 
-/** Cells of one object on one kernel, cached by content keys. */
-export interface MatrixCache {
-  get(objectSha: string, kernelKey: string): MatrixCell[] | undefined
-  put(objectSha: string, kernelKey: string, info: {object: string; kernel: string}, cells: MatrixCell[]): void
+/** A cell as the cache keeps it: without the kernel and object names, which the matrix sets. */
+export type StoredCell = Omit<MatrixCell, 'kernel' | 'object'>
+
+/**
+ * What a --btf kernel's row shows (distro, version, flavor, arch, upstream version),
+ * which takes resolving the kernel (parsing its whole BTF) to know; cached with its
+ * cells so a fully cached kernel is not parsed just for its row.
+ */
+export interface KernelIdentity {
+  upstream: string
+  arch: string
+  distro: string
+  version: string
+  flavor: string | null
 }
+
+/** What the cache holds for one kernel key. */
+export interface CachedKernel {
+  /** Cells by object sha256, for the objects asked about that are cached. */
+  cells: Map<string, StoredCell[]>
+  identity?: KernelIdentity
+}
+
+/**
+ * Cells of one object on one kernel, cached by content keys (the object's sha256 and a
+ * kernel key that also holds {@link toolKey}); read one kernel at a time.
+ */
+export interface MatrixCache {
+  /** The cached cells of these objects on this kernel, and the kernel's identity if recorded: one read. */
+  getKernel(kernelKey: string, objectShas: readonly string[]): CachedKernel
+  put(objectSha: string, kernelKey: string, info: {object: string; kernel: string}, cells: StoredCell[]): void
+  putIdentity(kernelKey: string, kernelName: string, identity: KernelIdentity): void
+}
+
+/** The sha256 (hex) of a file's content; an implementation may answer from a memo of unchanged files. */
+export type FileHasher = (path: string) => string
 
 export interface MatrixOptions {
   objects: string[]
@@ -96,6 +127,8 @@ export interface MatrixOptions {
   /** Leave out archived kernels (only --btf kernels). */
   noArchive?: boolean
   cache?: MatrixCache
+  /** How objects and --btf files are hashed (default: read and hash each). */
+  hashFile?: FileHasher
   onProgress?: (done: number, total: number, kernel: string) => void
 }
 
@@ -116,11 +149,12 @@ export function toolKey(): string {
   } catch {
     // running from sources (tests): no build id
   }
-  toolKeyMemo = `kcompat ${version}; build ${build}; facts ${loadFacts().dataVersion}; matrix-cells 1`
+  toolKeyMemo = `kcompat ${version}; build ${build}; facts ${loadFacts().dataVersion}; matrix-cells 2`
   return toolKeyMemo
 }
 
 const sha256 = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex')
+const hashFileContent: FileHasher = (path) => sha256(readFileSync(path))
 
 /** A kernel named by a BTF file: the file name without its extensions. */
 export function btfFileKernelName(path: string): string {
@@ -176,8 +210,14 @@ export function sortKernels(ks: MatrixKernel[]): MatrixKernel[] {
   )
 }
 
-function cellOf(kernel: string, object: string, p: ProgramResult): MatrixCell {
-  return {kernel, object, program: p.program ?? p.section, section: p.section, verdict: p.verdict, reasons: p.reasons, suggestions: p.suggestions}
+/** What the cache keeps of a program's result. */
+function storedOf(p: ProgramResult): StoredCell {
+  return {program: p.program ?? p.section, section: p.section, verdict: p.verdict, reasons: p.reasons, suggestions: p.suggestions}
+}
+
+/** The cell, in the cell's own key order (the JSON output's). */
+function cellOf(kernel: string, object: string, c: StoredCell): MatrixCell {
+  return {kernel, object, program: c.program, section: c.section, verdict: c.verdict, reasons: c.reasons, suggestions: c.suggestions}
 }
 
 interface KernelJob {
@@ -189,16 +229,21 @@ interface KernelJob {
 
 /**
  * Builds the matrix.
+ *
+ * Per kernel, one cache read answers for every object; a kernel is resolved (its BTF
+ * read and parsed) only when a cell must be computed, or, for a --btf kernel, when the
+ * cache has not recorded its row's identity. Cells are gathered in blocks of one
+ * (kernel, object) and the blocks put in row order at the end.
  * @throws CheckUsageError `MATRIX_NO_OBJECTS`, `MATRIX_NO_KERNELS`, `MATRIX_BAD_BTF_NAME`
  *   and what `check` throws for unreadable objects, kernels and BTF files.
  */
 export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
   if (opts.objects.length === 0) throw new CheckUsageError('MATRIX_NO_OBJECTS', 'nothing to check: give --object FILE.bpf.o')
+  const hashFile = opts.hashFile ?? hashFileContent
   const objects: Array<MatrixObject & {info: BpfObjectInfo}> = []
   for (const path of opts.objects) {
     const info = await readBpfObject(path)
-    const bytes = readFileSync(path)
-    objects.push({name: basename(path), path, sha256: sha256(bytes), programs: info.programs.map((p) => ({program: p.name, section: p.section})), info})
+    objects.push({name: basename(path), path, sha256: hashFile(path), programs: info.programs.map((p) => ({program: p.name, section: p.section})), info})
   }
   const jobs: KernelJob[] = []
   const root = resolveArchiveDir(opts.archive)
@@ -229,7 +274,7 @@ export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
   for (const file of opts.btf ?? []) {
     const name = btfFileKernelName(file)
     if (name === '') throw new CheckUsageError('MATRIX_BAD_BTF_NAME', `${file}: cannot name a kernel after this file`)
-    const key = `btf:${name}:${sha256(readFileSync(file))}`
+    const key = `btf:${name}:${hashFile(file)}`
     jobs.push({
       kernel: {name, release: name, distro: '', version: '', arch: '', flavor: null, upstream: '', btf: 'file', origin: 'btf-file', path: file},
       key,
@@ -247,40 +292,47 @@ export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
   }
   if (jobs.length === 0) throw new CheckUsageError('MATRIX_NO_KERNELS', `no kernel matches${opts.kernels ? ` --kernels ${opts.kernels}` : ''} in the archive at ${root}`)
 
-  const cells: MatrixCell[] = []
   const tool = toolKey()
+  const shas = objects.map((o) => o.sha256)
   let hits = 0
   let misses = 0
   let done = 0
+  /** blocks[job][object]: that object's cells on that kernel. */
+  const blocks: MatrixCell[][][] = []
   for (const job of jobs) {
     const kkey = `${job.key}; ${tool}`
-    let profile: KernelProfile | undefined
-    const pending: typeof objects = []
-    const got = new Map<string, MatrixCell[]>()
-    for (const o of objects) {
-      const c = opts.cache?.get(o.sha256, kkey)
+    const cached = opts.cache?.getKernel(kkey, shas)
+    const row: MatrixCell[][] = new Array(objects.length)
+    const pending: number[] = []
+    objects.forEach((o, i) => {
+      const c = cached?.cells.get(o.sha256)
       if (c) {
         hits++
-        got.set(o.path, c.map((x) => ({...x, kernel: job.kernel.name, object: o.name})))
-      } else pending.push(o)
+        row[i] = c.map((x) => cellOf(job.kernel.name, o.name, x))
+      } else pending.push(i)
+    })
+    // The row's identity: from the release (cheap) or the cache, resolving the kernel only when a cell must be computed or a --btf kernel's identity is not cached.
+    const fileIdentity = job.kernel.origin === 'btf-file' ? cached?.identity : undefined
+    const profile = pending.length > 0 || (job.kernel.origin === 'btf-file' && !fileIdentity) ? await job.resolve() : undefined
+    if (!profile && fileIdentity) Object.assign(job.kernel, fileIdentity)
+    else fillIdentity(job.kernel, profile)
+    if (profile && job.kernel.origin === 'btf-file') {
+      const {upstream, arch, distro, version, flavor} = job.kernel
+      opts.cache?.putIdentity(kkey, job.kernel.name, {upstream, arch, distro, version, flavor})
     }
-    // Kernel facts for the row: identity from the release (cheap), profile only when a cell is computed.
-    profile = pending.length > 0 || job.kernel.origin === 'btf-file' ? await job.resolve() : undefined
-    fillIdentity(job.kernel, profile)
-    for (const o of pending) {
+    for (const i of pending) {
+      const o = objects[i]!
       misses++
       const results = await checkObject(o.path, profile!, {}, o.info)
-      const cs = results.map((p) => cellOf(job.kernel.name, o.name, p))
-      opts.cache?.put(o.sha256, kkey, {object: o.name, kernel: job.kernel.name}, cs)
-      got.set(o.path, cs)
+      const stored = results.map(storedOf)
+      opts.cache?.put(o.sha256, kkey, {object: o.name, kernel: job.kernel.name}, stored)
+      row[i] = stored.map((x) => cellOf(job.kernel.name, o.name, x))
     }
-    for (const o of objects) cells.push(...got.get(o.path)!)
+    blocks.push(row)
     opts.onProgress?.(++done, jobs.length, job.kernel.name)
   }
   const kernels = sortKernels(jobs.map((j) => j.kernel))
-  const order = new Map(kernels.map((k, i) => [k.name, i]))
-  const objOrder = new Map(objects.map((o, i) => [o.name, i]))
-  cells.sort((a, b) => order.get(a.kernel)! - order.get(b.kernel)! || objOrder.get(a.object)! - objOrder.get(b.object)!)
+  const cells = orderCells(kernels, jobs, objects, blocks)
   return {
     kernels,
     objects: objects.map(({info: _info, ...o}) => o),
@@ -290,6 +342,26 @@ export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
   }
 }
 
+/**
+ * The cells in row order: by kernel row, then object column, each (kernel, object)
+ * block kept whole. This is the order a stable sort of all cells by (row of the cell's
+ * kernel name, column of its object name) gives: every cell of a block has the same
+ * sort key, and blocks with equal keys (a --btf kernel named like an archived one, an
+ * object file name given twice) stay in the order they were computed in (job, then
+ * object). Sorting the few blocks instead of the many cells is what makes it cheap.
+ */
+function orderCells(kernels: MatrixKernel[], jobs: KernelJob[], objects: Array<{name: string}>, blocks: MatrixCell[][][]): MatrixCell[] {
+  const order = new Map(kernels.map((k, i) => [k.name, i]))
+  const objOrder = new Map(objects.map((o, i) => [o.name, i]))
+  const rowOf = jobs.map((j) => order.get(j.kernel.name)!)
+  const colOf = objects.map((o) => objOrder.get(o.name)!)
+  const refs: Array<[job: number, object: number]> = []
+  for (let j = 0; j < jobs.length; j++) for (let o = 0; o < objects.length; o++) refs.push([j, o])
+  refs.sort((a, b) => rowOf[a[0]]! - rowOf[b[0]]! || colOf[a[1]]! - colOf[b[1]]! || a[0] - b[0] || a[1] - b[1])
+  const cells: MatrixCell[] = []
+  for (const [j, o] of refs) for (const c of blocks[j]![o]!) cells.push(c)
+  return cells
+}
 
 function fillIdentity(k: MatrixKernel, p: KernelProfile | undefined): void {
   if (p) {
@@ -309,41 +381,86 @@ function fillIdentity(k: MatrixKernel, p: KernelProfile | undefined): void {
   }
 }
 
+const FAIL_RANK: Record<string, number> = {fail: 0, unknown: 1, possible: 2}
+
+/** The cell's first reason of the worst failing status (fail, then unknown, then possible), in the cell's order. */
 function firstFailing(c: MatrixCell): Reason | undefined {
-  const rank: Record<string, number> = {fail: 0, unknown: 1, possible: 2}
-  return [...c.reasons].filter((r) => r.status in rank).sort((a, b) => rank[a.status]! - rank[b.status]!)[0]
+  let best: Reason | undefined
+  let bestRank = Infinity
+  for (const r of c.reasons) {
+    const rank = FAIL_RANK[r.status]
+    if (rank !== undefined && rank < bestRank) {
+      best = r
+      bestRank = rank
+    }
+  }
+  return best
 }
 
-/** Per program: counts, the first version it needs, failing kernels grouped by reason. */
+const VERDICT_RANK: Record<Verdict, number> = {unsupported: 0, unknown: 1, possible: 2, supported: 3}
+
+/**
+ * Per program: counts, the first version it needs, failing kernels grouped by reason.
+ *
+ * The cells are grouped by (object, program, section) in one pass, keeping their order,
+ * so each program reads only its own cells. The first version: the distinct upstream
+ * versions of a program's kernels, in ascending order (ties — strings that compare
+ * equal, like `6.1` and `6.1.0` — in order of first appearance), are cut into classes
+ * of equal versions; going down from the newest class, the first version is the
+ * earliest-listed string of the lowest class such that every cell of it and of every
+ * class above it is supported. That is the lowest version V with every kernel at >= V
+ * supported, computed with one count per class instead of a scan of the cells per
+ * version.
+ */
 export function summarize(kernels: MatrixKernel[], objects: Array<Pick<MatrixObject, 'name' | 'programs'>>, cells: MatrixCell[]): ProgramSummary[] {
   const out: ProgramSummary[] = []
   const kOf = new Map(kernels.map((k) => [k.name, k]))
+  const keyOfVersion = new Map<string, number[]>()
+  const versionKeyOf = (v: string): number[] => {
+    let k = keyOfVersion.get(v)
+    if (!k) keyOfVersion.set(v, (k = versionKey(v)))
+    return k
+  }
+  const groups = new Map<string, MatrixCell[]>()
+  for (const c of cells) {
+    const key = `${c.object}\u0000${c.program}\u0000${c.section}`
+    let g = groups.get(key)
+    if (!g) groups.set(key, (g = []))
+    g.push(c)
+  }
   for (const o of objects) {
     for (const p of o.programs) {
-      const mine = cells.filter((c) => c.object === o.name && c.program === p.program && c.section === p.section)
+      const mine = groups.get(`${o.name}\u0000${p.program}\u0000${p.section}`) ?? []
       const counts: Record<Verdict, number> = {supported: 0, possible: 0, unknown: 0, unsupported: 0}
-      for (const c of mine) counts[c.verdict]++
-      // Lowest version V with every kernel at >= V supported.
-      const byVersion = [...new Set(mine.map((c) => kOf.get(c.kernel)!.upstream))].sort((a, b) => compareVersions(versionKey(a), versionKey(b)))
-      let firstVersion: string | null = null
-      for (let i = byVersion.length - 1; i >= 0; i--) {
-        const v = byVersion[i]!
-        const atOrAbove = mine.filter((c) => compareVersions(versionKey(kOf.get(c.kernel)!.upstream), versionKey(v)) >= 0)
-        if (atOrAbove.every((c) => c.verdict === 'supported')) firstVersion = v
-        else break
+      // per distinct upstream version: whether every cell of it is supported
+      const allSupported = new Map<string, boolean>()
+      for (const c of mine) {
+        counts[c.verdict]++
+        const v = kOf.get(c.kernel)!.upstream
+        allSupported.set(v, (allSupported.get(v) ?? true) && c.verdict === 'supported')
       }
-      const groups = new Map<string, FailureGroup>()
+      const byVersion = [...allSupported.keys()].sort((a, b) => compareVersions(versionKeyOf(a), versionKeyOf(b)))
+      let firstVersion: string | null = null
+      for (let hi = byVersion.length - 1; hi >= 0; ) {
+        let lo = hi
+        while (lo > 0 && compareVersions(versionKeyOf(byVersion[lo - 1]!), versionKeyOf(byVersion[hi]!)) === 0) lo--
+        let ok = true
+        for (let i = lo; i <= hi; i++) ok &&= allSupported.get(byVersion[i]!)!
+        if (!ok) break
+        firstVersion = byVersion[lo]!
+        hi = lo - 1
+      }
+      const failures = new Map<string, FailureGroup>()
       for (const c of mine) {
         if (c.verdict === 'supported') continue
         const r = firstFailing(c)
         const rule = r?.rule ?? '?'
         const message = r?.message ?? c.verdict
         const key = `${c.verdict}\u0000${rule}\u0000${message}`
-        let g = groups.get(key)
-        if (!g) groups.set(key, (g = {verdict: c.verdict, rule, message, kernels: []}))
+        let g = failures.get(key)
+        if (!g) failures.set(key, (g = {verdict: c.verdict, rule, message, kernels: []}))
         g.kernels.push(c.kernel)
       }
-      const vr: Record<Verdict, number> = {unsupported: 0, unknown: 1, possible: 2, supported: 3}
       out.push({
         object: o.name,
         program: p.program,
@@ -351,7 +468,7 @@ export function summarize(kernels: MatrixKernel[], objects: Array<Pick<MatrixObj
         total: mine.length,
         counts,
         firstVersion,
-        failures: [...groups.values()].sort((a, b) => vr[a.verdict] - vr[b.verdict] || b.kernels.length - a.kernels.length),
+        failures: [...failures.values()].sort((a, b) => VERDICT_RANK[a.verdict] - VERDICT_RANK[b.verdict] || b.kernels.length - a.kernels.length),
       })
     }
   }

@@ -1,47 +1,118 @@
 /**
- * The release matrix's cell cache in the index database (migration 002): one row per
- * (object sha256, kernel key), where the kernel key also carries the tool key, so a
- * new kcompat, a changed object or a changed kernel never reads an old row. Putting a
- * row drops older rows of the same object file name on the same kernel name.
+ * The release matrix's cache in the index database (migrations 002 and 003):
+ *
+ * - cells: one row per (kernel key, object sha256), where the kernel key also carries
+ *   the tool key, so a new kcompat, a changed object or a changed kernel never reads an
+ *   old row. Putting a row drops older rows of the same object file name on the same
+ *   kernel name. Rows are keyed kernel first: one range read gives a kernel's cells for
+ *   every object.
+ * - kernel identities: a --btf kernel's row labels under its kernel key, dropped like
+ *   cells when the same kernel name gets a new key.
+ * - file hashes: sha256 of files by absolute path and stat (see {@link
+ *   CachedCells.fileSha256}).
+ *
+ * A kernel's rows are written together in one transaction: puts are held until the next
+ * kernel is read ({@link CachedCells.getKernel}) or the cache is closed.
  */
+import {createHash} from 'node:crypto'
+import {readFileSync, statSync} from 'node:fs'
+import {resolve} from 'node:path'
+import type {KernelIdentity, StoredCell} from '../matrix/matrix.js'
 import {openDb, type Db} from './db.js'
 
-export interface CachedCells<C> {
-  get(objectSha: string, kernelKey: string): C[] | undefined
+export interface CachedCells<C, I> {
+  /** The cached cells of these objects (by sha256) on this kernel key, and its identity if recorded. */
+  getKernel(kernelKey: string, objectShas: readonly string[]): {cells: Map<string, C[]>; identity?: I}
   put(objectSha: string, kernelKey: string, info: {object: string; kernel: string}, cells: C[]): void
+  putIdentity(kernelKey: string, kernelName: string, identity: I): void
+  /**
+   * The sha256 of a file's content. Answered from the database while the file's size,
+   * mtime and ctime (ns), inode and device are those recorded with the hash; otherwise
+   * the file is read and hashed, and the hash recorded (one statement, its own
+   * transaction) unless the file changed while it was read or was changed too
+   * recently to trust its times (see {@link RACY_MS}).
+   */
+  fileSha256(path: string): string
   close(): void
 }
 
 /**
+ * A file whose mtime or ctime is less than this many ms before the hash started is not
+ * memoized: a write within the same timestamp tick (1-2 s on coarse file systems)
+ * could otherwise change it without changing its recorded stat.
+ */
+export const RACY_MS = 3000
+
+/** The stat fields a memoized hash is valid under, as stored. */
+function statKey(path: string): {key: string; newest: bigint} {
+  const st = statSync(path, {bigint: true})
+  return {key: `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}:${st.dev}`, newest: st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs}
+}
+
+/**
  * Opens (creating and migrating if needed) the index database at `path` for the
- * matrix cache. Writes are batched in one transaction per {@link CachedCells.close}.
+ * matrix cache.
  * @throws IndexError as openDb does.
  */
-export function openMatrixCache<C>(path: string): CachedCells<C> {
+export function openMatrixCache<C = StoredCell, I = KernelIdentity>(path: string): CachedCells<C, I> {
   const db: Db = openDb(path)
-  const get = db.prepare('SELECT cells FROM matrix_cache WHERE object_sha256 = ? AND kernel_key = ?')
+  const byKernel = db.prepare('SELECT object_sha256, cells FROM matrix_cache WHERE kernel_key = ?')
+  const identityOf = db.prepare('SELECT identity FROM matrix_kernel WHERE kernel_key = ?')
   const del = db.prepare('DELETE FROM matrix_cache WHERE object_name = ? AND kernel_name = ? AND NOT (object_sha256 = ? AND kernel_key = ?)')
-  const put = db.prepare('INSERT OR REPLACE INTO matrix_cache (object_sha256, kernel_key, object_name, kernel_name, cells, created) VALUES (?, ?, ?, ?, ?, ?)')
+  const put = db.prepare('INSERT OR REPLACE INTO matrix_cache (kernel_key, object_sha256, object_name, kernel_name, cells, created) VALUES (?, ?, ?, ?, ?, ?)')
+  const delIdentity = db.prepare('DELETE FROM matrix_kernel WHERE kernel_name = ? AND kernel_key <> ?')
+  const putIdentity = db.prepare('INSERT OR REPLACE INTO matrix_kernel (kernel_key, kernel_name, identity, created) VALUES (?, ?, ?, ?)')
+  const hashOf = db.prepare('SELECT stat, sha256 FROM file_hash WHERE path = ?')
+  const putHash = db.prepare('INSERT OR REPLACE INTO file_hash (path, stat, sha256, created) VALUES (?, ?, ?, ?)')
   const pending: Array<[string, string, string, string, string]> = []
+  const pendingIdentity: Array<[string, string, string]> = []
   const flush = db.transaction(() => {
     const now = new Date().toISOString()
     for (const [o, k, on, kn, cells] of pending) {
       del.run(on, kn, o, k)
-      put.run(o, k, on, kn, cells, now)
+      put.run(k, o, on, kn, cells, now)
+    }
+    for (const [k, kn, identity] of pendingIdentity) {
+      delIdentity.run(kn, k)
+      putIdentity.run(k, kn, identity, now)
     }
     pending.length = 0
+    pendingIdentity.length = 0
   })
+  const flushPending = (): void => {
+    if (pending.length > 0 || pendingIdentity.length > 0) flush.immediate()
+  }
   return {
-    get(o, k) {
-      const row = get.get(o, k) as {cells: string} | undefined
-      return row ? (JSON.parse(row.cells) as C[]) : undefined
+    getKernel(k, shas) {
+      flushPending()
+      const wanted = new Set(shas)
+      const cells = new Map<string, C[]>()
+      for (const row of byKernel.all(k) as Array<{object_sha256: string; cells: string}>) {
+        if (wanted.has(row.object_sha256)) cells.set(row.object_sha256, JSON.parse(row.cells) as C[])
+      }
+      const id = identityOf.get(k) as {identity: string} | undefined
+      return id ? {cells, identity: JSON.parse(id.identity) as I} : {cells}
     },
     put(o, k, info, cells) {
       pending.push([o, k, info.object, info.kernel, JSON.stringify(cells)])
-      if (pending.length >= 256) flush()
+    },
+    putIdentity(k, kn, identity) {
+      pendingIdentity.push([k, kn, JSON.stringify(identity)])
+    },
+    fileSha256(file) {
+      const abs = resolve(file)
+      const started = BigInt(Date.now()) * 1_000_000n
+      const before = statKey(abs)
+      const row = hashOf.get(abs) as {stat: string; sha256: string} | undefined
+      if (row && row.stat === before.key) return row.sha256
+      const sha = createHash('sha256').update(readFileSync(abs)).digest('hex')
+      if (statKey(abs).key === before.key && started - before.newest >= BigInt(RACY_MS) * 1_000_000n) {
+        putHash.run(abs, before.key, sha, new Date().toISOString())
+      }
+      return sha
     },
     close() {
-      if (pending.length > 0) flush()
+      flushPending()
       db.close()
     },
   }

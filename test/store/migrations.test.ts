@@ -37,7 +37,7 @@ describe('migrations', () => {
     expect(migrate(db)).toEqual(Array.from({length: latest}, (_, i) => i + 1))
     expect(schemaVersion(db)).toBe(latest)
     const tables = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all() as {name: string}[]).map((r) => r.name)
-    expect(tables).toEqual(['chunk', 'kernel', 'kset', 'matrix_cache', 'meta'])
+    expect(tables).toEqual(['chunk', 'file_hash', 'kernel', 'kset', 'matrix_cache', 'matrix_kernel', 'meta'])
     const cols = (db.prepare('PRAGMA table_info(chunk)').all() as {name: string}[]).map((c) => c.name)
     expect(cols).toEqual(['store', 'seq', 'first_key', 'last_key', 'n', 'raw_size', 'quality', 'data'])
     await expect(schema(db)).toMatchFileSnapshot('./__snapshots__/schema.sql')

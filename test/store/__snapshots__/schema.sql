@@ -1,5 +1,6 @@
 CREATE INDEX chunk_by_last_key ON chunk (store, last_key, seq);
 CREATE INDEX matrix_cache_names ON matrix_cache (object_name, kernel_name);
+CREATE INDEX matrix_kernel_names ON matrix_kernel (kernel_name);
 CREATE TABLE chunk (
   store     TEXT NOT NULL CHECK (store IN ('fn', 'tp', 'st', 'en')),
   seq       INTEGER NOT NULL,
@@ -11,6 +12,12 @@ CREATE TABLE chunk (
   data      BLOB NOT NULL,       -- Brotli-compressed UTF-8 lines
   PRIMARY KEY (store, seq)
 );
+CREATE TABLE file_hash (
+  path    TEXT PRIMARY KEY,      -- absolute
+  stat    TEXT NOT NULL,         -- size:mtime_ns:ctime_ns:ino:dev
+  sha256  TEXT NOT NULL,
+  created TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE kernel (
   id            INTEGER PRIMARY KEY,
   distro        TEXT NOT NULL,
@@ -37,13 +44,19 @@ CREATE TABLE kset (
   kernels BLOB NOT NULL
 );
 CREATE TABLE matrix_cache (
-  object_sha256 TEXT NOT NULL,
   kernel_key    TEXT NOT NULL,
+  object_sha256 TEXT NOT NULL,
   object_name   TEXT NOT NULL,
   kernel_name   TEXT NOT NULL,
-  cells         TEXT NOT NULL,   -- JSON array of cells (check's program results)
+  cells         TEXT NOT NULL,   -- JSON array of cells without kernel and object
   created       TEXT NOT NULL,
-  PRIMARY KEY (object_sha256, kernel_key)
+  PRIMARY KEY (kernel_key, object_sha256)
+) WITHOUT ROWID;
+CREATE TABLE matrix_kernel (
+  kernel_key  TEXT PRIMARY KEY,
+  kernel_name TEXT NOT NULL,
+  identity    TEXT NOT NULL,     -- JSON {upstream, arch, distro, version, flavor}
+  created     TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
