@@ -8,6 +8,7 @@
  * Name indexes are built lazily on first use, so a pure dump pays nothing for them.
  */
 import {BtfError} from '../errors.js'
+import {NameIndex} from './name-index.js'
 import type {StringTable} from './strings.js'
 import {Kind, KIND_NAMES} from './wire.js'
 import {type BtfType, type TypeId, VOID, isModifier} from './types.js'
@@ -104,10 +105,13 @@ export interface BtfHeaderInfo {
  * and name offsets from the validating scan, and a decoder for one type by index.
  */
 export interface LazyTypes {
-  count: number
+  decode(index: number): BtfType
+}
+
+/** What the parser's scan recorded per type (by index): kind and name offset. */
+export interface ScannedTypes {
   kinds: Uint8Array
   nameOffs: Uint32Array
-  decode(index: number): BtfType
 }
 
 export class Btf {
@@ -122,13 +126,18 @@ export class Btf {
   /** Decoded types by index (id - startId); sparse while `lazy` is set. */
   private readonly decoded: BtfType[]
   private lazy: LazyTypes | undefined
+  /** Kinds and name offsets from the parser (absent for a Btf made from a type list). */
+  private readonly scanned: ScannedTypes | undefined
   private nameIndex: Map<string, TypeId[]> | undefined
+  private rawNameIndex: NameIndex | undefined
   /** Essential name → ids of the names that carry a `___flavor` (see idsByEssentialName). */
   private flavorIndex: Map<string, TypeId[]> | undefined
 
   constructor(init: {
     types?: BtfType[]
+    /** With `scanned`: decode types on demand (parseBtf's lazy mode). */
     lazy?: LazyTypes
+    scanned?: ScannedTypes
     strings: StringTable
     base?: Btf
     littleEndian: boolean
@@ -139,15 +148,16 @@ export class Btf {
     this.startId = init.base ? init.base.lastId + 1 : 1
     this.littleEndian = init.littleEndian
     this.header = init.header
+    this.scanned = init.scanned
     if (init.types) {
       this.decoded = init.types
       this.ownCount = init.types.length
-    } else if (init.lazy) {
+    } else if (init.lazy && init.scanned) {
       this.lazy = init.lazy
-      this.ownCount = init.lazy.count
-      this.decoded = new Array<BtfType>(init.lazy.count)
+      this.ownCount = init.scanned.kinds.length
+      this.decoded = new Array<BtfType>(this.ownCount)
     } else {
-      throw new TypeError('Btf needs types or a lazy decoder')
+      throw new TypeError('Btf needs types, or a lazy decoder and the scan')
     }
   }
 
@@ -159,7 +169,7 @@ export class Btf {
   get types(): BtfType[] {
     const lazy = this.lazy
     if (lazy) {
-      for (let i = 0; i < lazy.count; i++) this.decoded[i] ??= lazy.decode(i)
+      for (let i = 0; i < this.ownCount; i++) this.decoded[i] ??= lazy.decode(i)
       this.lazy = undefined
     }
     return this.decoded
@@ -201,7 +211,7 @@ export class Btf {
   kindOf(id: TypeId): number {
     if (id >= this.startId) {
       const i = id - this.startId
-      if (this.lazy && i < this.ownCount) return this.lazy.kinds[i]!
+      if (this.scanned && i < this.ownCount) return this.scanned.kinds[i]!
     } else if (id > 0 && this.base) {
       return this.base.kindOf(id)
     }
@@ -212,8 +222,8 @@ export class Btf {
   nameOf(id: TypeId): string {
     if (id >= this.startId) {
       const i = id - this.startId
-      if (this.lazy && i < this.ownCount && this.decoded[i] === undefined) {
-        const off = this.lazy.nameOffs[i]!
+      if (this.scanned && i < this.ownCount && this.decoded[i] === undefined) {
+        const off = this.scanned.nameOffs[i]!
         return off === 0 ? '' : this.strings.get(off)
       }
     } else if (id > 0 && this.base) {
@@ -222,9 +232,25 @@ export class Btf {
     return this.typeById(id).name
   }
 
+  /**
+   * Whether type `id`'s name starts with `prefix` (ASCII), compared on the string
+   * section's bytes when the type is not decoded.
+   */
+  nameStartsWith(id: TypeId, prefix: string): boolean {
+    if (id >= this.startId) {
+      const i = id - this.startId
+      if (this.scanned && i < this.ownCount && this.decoded[i] === undefined) {
+        return this.strings.startsWithAt(this.scanned.nameOffs[i]!, prefix)
+      }
+    } else if (id > 0 && this.base) {
+      return this.base.nameStartsWith(id, prefix)
+    }
+    return this.typeById(id).name.startsWith(prefix)
+  }
+
   /** All ids named `name` (any kind), in id order, this BTF's base first. */
   idsByName(name: string): TypeId[] {
-    const own = this.ownNameIndex().get(name) ?? []
+    const own = this.ownIdsByName(name)
     if (!this.base) return own
     const inBase = this.base.idsByName(name)
     return inBase.length === 0 ? own : [...inBase, ...own]
@@ -240,27 +266,32 @@ export class Btf {
    * Ids whose essential name is `name` (see {@link essentialName}), base first, in id
    * order: the candidate set libbpf starts from when it relocates a CO-RE access.
    *
-   * Kernel BTF hardly ever has flavored names, so this is the name index's entry for
-   * `name` (when `name` is itself essential) merged with the few flavored names whose
-   * essential name is `name`. The flavored ones are found once per Btf by looking for
-   * `___` in the index's distinct names, not by computing every type's essential name.
+   * Kernel BTF hardly ever has flavored names, so this is the name lookup for `name`
+   * (when `name` is itself essential) merged with the few flavored names whose
+   * essential name is `name`. Only names containing `___` can be flavored; those are
+   * found once per Btf (by the byte index while it hashes, or by a look at each
+   * distinct name), not by computing every type's essential name.
    */
   idsByEssentialName(name: string): TypeId[] {
-    const index = this.ownNameIndex()
     if (!this.flavorIndex) {
       const flavors = new Map<string, TypeId[]>()
-      for (const [n, ids] of index) {
-        if (!n.includes('___')) continue
+      const add = (n: string, id: TypeId): void => {
         const e = essentialName(n)
-        if (e === n) continue
+        if (e === n) return
         const list = flavors.get(e)
-        if (list) list.push(...ids)
-        else flavors.set(e, [...ids])
+        if (list) list.push(id)
+        else flavors.set(e, [id])
       }
-      for (const list of flavors.values()) list.sort((a, b) => a - b)
+      const raw = this.ownRawNameIndex()
+      if (raw) {
+        for (const i of raw.flavoredCandidates) add(this.nameOf(this.startId + i), this.startId + i)
+      } else {
+        for (const [n, ids] of this.ownNameIndex()) if (n.includes('___')) for (const id of ids) add(n, id)
+        for (const list of flavors.values()) list.sort((a, b) => a - b)
+      }
       this.flavorIndex = flavors
     }
-    const exact = essentialName(name) === name ? (index.get(name) ?? []) : []
+    const exact = essentialName(name) === name ? this.ownIdsByName(name) : []
     const flavored = this.flavorIndex.get(name)
     const own = flavored ? mergeSorted(exact, flavored) : exact
     if (!this.base) return own
@@ -268,21 +299,30 @@ export class Btf {
     return inBase.length === 0 ? own : [...inBase, ...own]
   }
 
-  /**
-   * Name → ids of this BTF's own types. On a lazily parsed Btf it reads the name
-   * offsets the scan recorded, so building it decodes names, not types.
-   */
+  private ownIdsByName(name: string): TypeId[] {
+    const raw = this.ownRawNameIndex()
+    if (raw) {
+      const found = raw.lookup(name)
+      for (let k = 0; k < found.length; k++) found[k] = found[k]! + this.startId
+      return found
+    }
+    return this.ownNameIndex().get(name) ?? []
+  }
+
+  /** The byte-level name index of a parsed Btf (see name-index.ts). */
+  private ownRawNameIndex(): NameIndex | undefined {
+    if (!this.scanned) return undefined
+    this.rawNameIndex ??= new NameIndex(this.scanned.nameOffs, this.strings)
+    return this.rawNameIndex
+  }
+
+  /** Name → ids over decoded types, for a Btf made from a type list (builder, tests). */
   private ownNameIndex(): Map<string, TypeId[]> {
     if (this.nameIndex) return this.nameIndex
     const idx = new Map<string, TypeId[]>()
-    const lazy = this.lazy
-    for (let i = 0; i < this.ownCount; i++) {
-      let name: string
-      if (lazy && this.decoded[i] === undefined) {
-        const off = lazy.nameOffs[i]!
-        if (off === 0) continue
-        name = this.strings.get(off)
-      } else name = this.decoded[i]!.name
+    const types = this.types
+    for (let i = 0; i < types.length; i++) {
+      const name = types[i]!.name
       if (name === '') continue
       const list = idx.get(name)
       if (list) list.push(this.startId + i)

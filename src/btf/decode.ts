@@ -137,12 +137,11 @@ export function parseBtf(bytes: Uint8Array, options: ParseOptions = {}): Btf {
   const startId = base ? base.lastId + 1 : 1
   const scan = scanTypes(dv, littleEndian, header.hdrLen + header.typeOff, header.typeLen, strings, startId)
   const decode = (i: number): BtfType => decodeType(dv, littleEndian, strings, scan.offsets[i]!)
-  if (options.lazy) {
-    return new Btf({lazy: {count: scan.count, kinds: scan.kinds, nameOffs: scan.nameOffs, decode}, strings, base, littleEndian, header})
-  }
+  const scanned = {kinds: scan.kinds, nameOffs: scan.nameOffs}
+  if (options.lazy) return new Btf({lazy: {decode}, scanned, strings, base, littleEndian, header})
   const types: BtfType[] = new Array(scan.count)
   for (let i = 0; i < scan.count; i++) types[i] = decode(i)
-  return new Btf({types, strings, base, littleEndian, header})
+  return new Btf({types, scanned, strings, base, littleEndian, header})
 }
 
 /**

@@ -88,6 +88,15 @@ export class StringTable {
     return s
   }
 
+  /** Whether the string at `off` starts with `prefix` (ASCII only), without decoding it. */
+  startsWithAt(off: number, prefix: string): boolean {
+    if (off < this.startOffset) return this.base ? this.base.startsWithAt(off, prefix) : false
+    const at = off - this.startOffset
+    if (at + prefix.length >= this.bytes.length) return false
+    for (let k = 0; k < prefix.length; k++) if (this.bytes[at + k] !== prefix.charCodeAt(k)) return false
+    return true
+  }
+
   private prepare(): void {
     this.checkedAscii = true
     const b = this.bytes

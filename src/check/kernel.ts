@@ -25,7 +25,7 @@ import {compareVersions, isVersion, parseVersion} from '../kernel/facts/version.
 import {type DistroId, type KernelRelease, KernelReleaseError, parseRelease, parseReleaseLenient} from '../kernel/release.js'
 import {type RunningKernel, readRunningKernel} from '../kernel/running.js'
 import {CheckUsageError} from './errors.js'
-import {type KernelSymbols, symbolsFromBtf, symbolsOf} from './symbols.js'
+import {type KernelSymbols, symbolsFromBtf} from './symbols.js'
 import type {KernelSummary} from './types.js'
 
 export interface ConfigSet {
@@ -267,7 +267,9 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
     if (!parsed && bytes) parsed = parseBtf(bytes, {lazy: true})
     return parsed
   }
-  const symbols = bytes ? symbolsOf(bytes, () => fullBtf()!) : parsed ? symbolsFromBtf(parsed) : undefined
+  // One lazy parse serves both the rules (names, through the Btf's name index) and CO-RE.
+  const btf = fullBtf()
+  const symbols = btf ? symbolsFromBtf(btf) : undefined
   return {
     input: opts.kernel,
     release,

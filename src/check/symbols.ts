@@ -3,11 +3,11 @@
  * and the enumerators of `enum bpf_prog_type` and `enum bpf_attach_type` (the program
  * and attach types the kernel knows), each name with the id of its first type.
  *
- * {@link scanSymbols} reads these straight from raw vmlinux BTF in one pass over the
- * type section, without building the typed model: about ten times faster than a full
- * parse of a 100,000-type kernel, which keeps `check` well under a second. It checks
- * every record and string offset against the section bounds and throws on anything
- * malformed, so the caller can fall back to the validating parser for a proper error.
+ * `check` takes them from the kernel's lazily parsed Btf ({@link symbolsFromBtf}): name
+ * lookups go through the Btf's byte-level name index and nothing is decoded until asked.
+ * {@link scanSymbols} is an independent reading straight from raw vmlinux BTF, one pass
+ * over the type section into plain maps, for callers without a Btf (and a cross-check in
+ * the tests); it throws on anything malformed rather than reading past it.
  */
 import type {Btf} from '../btf/btf.js'
 import {parseHeader} from '../btf/decode.js'
@@ -15,9 +15,9 @@ import {BTF_TYPE_SIZE, Kind, infoKind, infoVlen, trailerSize} from '../btf/wire.
 
 export interface KernelSymbols {
   /** FUNC name → id of the first FUNC with that name. */
-  funcs: Map<string, number>
+  funcs: ReadonlyMap<string, number>
   /** TYPEDEF name → id of the first TYPEDEF with that name. */
-  typedefs: Map<string, number>
+  typedefs: ReadonlyMap<string, number>
   /** Enumerators of enum bpf_prog_type; undefined when the BTF has no such enum. */
   progTypes?: Set<string>
   attachTypes?: Set<string>
@@ -45,7 +45,9 @@ export function scanSymbols(bytes: Uint8Array): KernelSymbols {
     if (end < 0) throw new Malformed(`string at ${off} is not NUL-terminated`)
     return strings.slice(off, end)
   }
-  const out: KernelSymbols = {funcs: new Map(), typedefs: new Map(), hasBtfTraceTypedefs: false}
+  const funcs = new Map<string, number>()
+  const typedefs = new Map<string, number>()
+  const out: KernelSymbols = {funcs, typedefs, hasBtfTraceTypedefs: false}
   let id = 1
   for (let at = typeStart; at < typeEnd; id++) {
     if (at + BTF_TYPE_SIZE > typeEnd) throw new Malformed(`type ${id} is truncated`)
@@ -60,10 +62,10 @@ export function scanSymbols(bytes: Uint8Array): KernelSymbols {
     if (nameOff !== 0) {
       if (kind === Kind.FUNC) {
         const n = name(nameOff)
-        if (!out.funcs.has(n)) out.funcs.set(n, id)
+        if (!funcs.has(n)) funcs.set(n, id)
       } else if (kind === Kind.TYPEDEF) {
         const n = name(nameOff)
-        if (!out.typedefs.has(n)) out.typedefs.set(n, id)
+        if (!typedefs.has(n)) typedefs.set(n, id)
         if (n.startsWith('btf_trace_')) out.hasBtfTraceTypedefs = true
       } else if (kind === Kind.ENUM || kind === Kind.ENUM64) {
         const n = name(nameOff)
@@ -81,35 +83,82 @@ export function scanSymbols(bytes: Uint8Array): KernelSymbols {
   return out
 }
 
-/** The same symbols from an already parsed Btf (split BTF included, base first); decodes only the two enums. */
-export function symbolsFromBtf(btf: Btf): KernelSymbols {
-  const out: KernelSymbols = {funcs: new Map(), typedefs: new Map(), hasBtfTraceTypedefs: false}
-  for (let id = 1; id <= btf.lastId; id++) {
-    const kind = btf.kindOf(id)
-    if (kind !== Kind.FUNC && kind !== Kind.TYPEDEF && kind !== Kind.ENUM && kind !== Kind.ENUM64) continue
-    const name = btf.nameOf(id)
-    if (name === '') continue
-    if (kind === Kind.FUNC) {
-      if (!out.funcs.has(name)) out.funcs.set(name, id)
-    } else if (kind === Kind.TYPEDEF) {
-      if (!out.typedefs.has(name)) out.typedefs.set(name, id)
-      if (name.startsWith('btf_trace_')) out.hasBtfTraceTypedefs = true
-    } else if (ENUMS.has(name)) {
-      const t = btf.typeById(id) as {values: Array<{name: string}>}
-      const values = new Set(t.values.map((v) => v.name))
-      if (name === 'bpf_prog_type') out.progTypes ??= values
-      else out.attachTypes ??= values
-    }
+/**
+ * The names of one kind in a parsed Btf, as a read-only map from name to the first id
+ * of that kind with that name. A lookup goes through the Btf's name index; only
+ * iterating (near names, globs) collects every name of the kind, once.
+ */
+class KindNames implements ReadonlyMap<string, number> {
+  private all: Map<string, number> | undefined
+  constructor(
+    private readonly btf: Btf,
+    private readonly kind: number,
+  ) {}
+
+  get(name: string): number | undefined {
+    if (this.all) return this.all.get(name)
+    for (const id of this.btf.idsByName(name)) if (this.btf.kindOf(id) === this.kind) return id
+    return undefined
   }
+
+  has(name: string): boolean {
+    return this.get(name) !== undefined
+  }
+
+  private collect(): Map<string, number> {
+    if (this.all) return this.all
+    const all = new Map<string, number>()
+    const btf = this.btf
+    for (let id = 1; id <= btf.lastId; id++) {
+      if (btf.kindOf(id) !== this.kind) continue
+      const n = btf.nameOf(id)
+      if (n !== '' && !all.has(n)) all.set(n, id)
+    }
+    return (this.all = all)
+  }
+
+  get size(): number {
+    return this.collect().size
+  }
+  keys(): MapIterator<string> {
+    return this.collect().keys()
+  }
+  values(): MapIterator<number> {
+    return this.collect().values()
+  }
+  entries(): MapIterator<[string, number]> {
+    return this.collect().entries()
+  }
+  [Symbol.iterator](): MapIterator<[string, number]> {
+    return this.collect()[Symbol.iterator]()
+  }
+  forEach(fn: (value: number, key: string, map: ReadonlyMap<string, number>) => void, thisArg?: unknown): void {
+    for (const [k, v] of this.collect()) fn.call(thisArg, v, k, this)
+  }
+}
+
+/**
+ * The same symbols from an already parsed Btf (split BTF included, base first): FUNC
+ * and TYPEDEF names as views over the Btf's name index (nothing is collected until
+ * asked), the two enums decoded.
+ */
+export function symbolsFromBtf(btf: Btf): KernelSymbols {
+  const out: KernelSymbols = {funcs: new KindNames(btf, Kind.FUNC), typedefs: new KindNames(btf, Kind.TYPEDEF), hasBtfTraceTypedefs: false}
+  for (const name of ENUMS) {
+    const id = btf.idsByName(name).find((i) => btf.kindOf(i) === Kind.ENUM || btf.kindOf(i) === Kind.ENUM64)
+    if (id === undefined) continue
+    const values = new Set((btf.typeById(id) as {values: Array<{name: string}>}).values.map((v) => v.name))
+    if (name === 'bpf_prog_type') out.progTypes = values
+    else out.attachTypes = values
+  }
+  // the btf_trace_<tracepoint> typedefs (5.5+): any TYPEDEF whose name starts so
+  out.hasBtfTraceTypedefs = hasTypedefWithPrefix(btf, 'btf_trace_')
   return out
 }
 
-/** {@link scanSymbols}, or `fallback()`'s parse when the fast scan finds the bytes malformed. */
-export function symbolsOf(bytes: Uint8Array, fallback: () => Btf): KernelSymbols {
-  try {
-    return scanSymbols(bytes)
-  } catch (e) {
-    if (!(e instanceof Malformed)) throw e
-    return symbolsFromBtf(fallback())
+function hasTypedefWithPrefix(btf: Btf, prefix: string): boolean {
+  for (let id = 1; id <= btf.lastId; id++) {
+    if (btf.kindOf(id) === Kind.TYPEDEF && btf.nameStartsWith(id, prefix)) return true
   }
+  return false
 }

@@ -58,7 +58,21 @@ describe('lazy parse: each type decoded on first use, the same model', () => {
         expect(lazy.kindOf(id)).toBe(eager.typeById(id).kind)
         expect(lazy.nameOf(id)).toBe(eager.typeById(id).name)
       }
-      for (const n of ['task_struct', 'sk_buff', 'bpf_prog_type', 'do_sys_open']) expect(lazy.idsByName(n)).toEqual(eager.idsByName(n))
+      // the byte-level name index against a plain map of the decoded names
+      const byName = new Map<string, number[]>()
+      eager.types.forEach((t, i) => {
+        if (t.name !== '') byName.set(t.name, [...(byName.get(t.name) ?? []), i + 1])
+      })
+      const names = [...byName.keys()].filter((_n, i) => i % 31 === 0)
+      for (const n of [...names, 'task_struct', 'sk_buff', 'bpf_prog_type', 'do_sys_open', 'no_such_name', 'task_struc', 'task_struct_']) {
+        expect(lazy.idsByName(n), n).toEqual(byName.get(n) ?? [])
+        expect(eager.idsByName(n), n).toEqual(byName.get(n) ?? [])
+      }
+      for (let id = 1; id <= eager.lastId; id += 17) {
+        const n = eager.typeById(id).name
+        expect(lazy.nameStartsWith(id, n.slice(0, 5))).toBe(true)
+        expect(lazy.nameStartsWith(id, `${n}x`)).toBe(false)
+      }
       for (let id = 1; id <= eager.lastId; id += 7) expect(strip(lazy.typeById(id))).toBe(strip(eager.typeById(id)))
       expect(Buffer.compare(Buffer.from(encodeBtf(lazy)), k.btf)).toBe(0)
       expect(strip(lazy.types)).toBe(strip(eager.types))

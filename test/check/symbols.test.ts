@@ -4,7 +4,7 @@
  */
 import {describe, expect, it} from 'vitest'
 import {parseBtf} from '../../src/btf/decode.js'
-import {scanSymbols, symbolsFromBtf, symbolsOf} from '../../src/check/symbols.js'
+import {scanSymbols, symbolsFromBtf} from '../../src/check/symbols.js'
 import {boundedDistance, nearNames} from '../../src/check/targets.js'
 import {FIXTURE_KERNELS, fixtureKernel} from './fixture-archive.js'
 
@@ -12,24 +12,30 @@ describe('scanSymbols', () => {
   it.each(FIXTURE_KERNELS.map((k) => k.release))('%s: same FUNCs, TYPEDEFs, ids and BPF enums as the full parse', (release) => {
     const {btf} = fixtureKernel(release)
     const fast = scanSymbols(btf)
-    const full = symbolsFromBtf(parseBtf(btf))
-    expect(fast.funcs.size).toBe(full.funcs.size)
-    expect([...fast.funcs]).toEqual([...full.funcs])
-    expect([...fast.typedefs]).toEqual([...full.typedefs])
-    expect(fast.progTypes).toEqual(full.progTypes)
-    expect(fast.attachTypes).toEqual(full.attachTypes)
+    for (const full of [symbolsFromBtf(parseBtf(btf)), symbolsFromBtf(parseBtf(btf, {lazy: true}))]) {
+      // lookups first (through the name index), then the whole maps
+      for (const [n, id] of [...fast.funcs].filter((_e, i) => i % 101 === 0)) expect(full.funcs.get(n)).toBe(id)
+      for (const [n, id] of [...fast.typedefs].filter((_e, i) => i % 53 === 0)) expect(full.typedefs.get(n)).toBe(id)
+      expect(full.funcs.get('no_such_function_anywhere')).toBeUndefined()
+      expect(full.hasBtfTraceTypedefs).toBe(fast.hasBtfTraceTypedefs)
+      expect(fast.funcs.size).toBe(full.funcs.size)
+      expect([...fast.funcs]).toEqual([...full.funcs])
+      expect([...fast.typedefs]).toEqual([...full.typedefs])
+      expect(fast.progTypes).toEqual(full.progTypes)
+      expect(fast.attachTypes).toEqual(full.attachTypes)
+    }
     expect(fast.hasBtfTraceTypedefs).toBe(true)
     expect(fast.progTypes!.has('BPF_PROG_TYPE_TRACING')).toBe(true)
   })
 
-  it('refuses truncated type data and falls back to the validating parser', () => {
+  it('refuses truncated type data, as the (lazy) parser does', () => {
     const {btf} = fixtureKernel(FIXTURE_KERNELS[0].release)
     const cut = Buffer.from(btf)
     // shorten the declared type section so the last record runs past it
     const typeLen = cut.readUInt32LE(12)
     cut.writeUInt32LE(typeLen - 6, 12)
     expect(() => scanSymbols(cut)).toThrow(/past the type section|truncated/)
-    expect(() => symbolsOf(cut, () => parseBtf(cut))).toThrow(expect.objectContaining({code: expect.stringMatching(/^BTF_/)}))
+    expect(() => parseBtf(cut, {lazy: true})).toThrow(expect.objectContaining({code: expect.stringMatching(/^BTF_/)}))
   })
 
   it('refuses a bad magic with the parser\'s error', () => {
