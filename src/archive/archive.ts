@@ -11,6 +11,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {InputError} from '../errors.js'
+import {readCachedBtf, writeCachedBtf} from './btf-cache.js'
 import {xzCompress, xzDecompress} from './compress.js'
 import {btfPath} from './layout.js'
 import {type KernelEntry, type Manifest, kernelKey, readManifest, writeFileAtomic, writeManifest} from './manifest.js'
@@ -84,12 +85,20 @@ function sameEntry(a: KernelEntry, b: KernelEntry): boolean {
 
 /**
  * Reads a kernel's raw BTF from the archive and checks it against the manifest's sha256.
+ * The unpacked BTF is kept in the raw BTF cache (btf-cache.ts), which later reads use
+ * instead of unpacking again; `cache: false` reads the tarball only.
  * @throws InputError `ARCHIVE_NO_BTF` (kernel has none), `ARCHIVE_MISSING_FILE`,
  *   `ARCHIVE_CHECKSUM` (file does not match the manifest), decompression/tar errors.
  */
-export async function readKernelBtf(root: string, entry: KernelEntry): Promise<Uint8Array> {
+export async function readKernelBtf(root: string, entry: KernelEntry, options: {cache?: boolean} = {}): Promise<Uint8Array> {
   if (!entry.path) throw new InputError('ARCHIVE_NO_BTF', `${entry.release} (${entry.arch}) has no BTF in the archive`)
+  const useCache = options.cache ?? true
   const file = join(root, entry.path)
+  // the tarball stays the source of truth: a cached copy is used only while it exists
+  if (useCache && existsSync(file)) {
+    const cached = readCachedBtf(root, entry)
+    if (cached) return cached
+  }
   let bytes: Buffer
   try {
     bytes = readFileSync(file)
@@ -102,5 +111,6 @@ export async function readKernelBtf(root: string, entry: KernelEntry): Promise<U
   if (entry.sha256 && sha256(btf.data) !== entry.sha256) {
     throw new InputError('ARCHIVE_CHECKSUM', `${file}: BTF sha256 does not match the manifest`)
   }
+  if (useCache && entry.sha256) writeCachedBtf(root, entry, btf.data)
   return btf.data
 }

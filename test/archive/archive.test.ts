@@ -1,5 +1,5 @@
 import {spawnSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, readFileSync, writeFileSync, copyFileSync} from 'node:fs'
+import {copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -92,6 +92,50 @@ describe('archive add/read', () => {
     writeFileSync(join(d, `${k!.release}.btf`), other)
     run('tar', ['-C', d, '-cJf', join(a, r.entry.path!), `${k!.release}.btf`])
     await expect(readKernelBtf(a, r.entry)).rejects.toMatchObject({code: 'ARCHIVE_CHECKSUM'})
+  })
+  it.skipIf(!k)('the first read keeps the unpacked BTF in the raw cache; later reads use it while the tarball exists', async () => {
+    const a = tmp()
+    const r = await addKernel(a, {
+      release: k!.release, distro: 'debian', version: '12', arch: 'x86_64', flavor: 'cloud',
+      btf: 'in-kernel', config: null, source: {method: 'kernel-image'},
+    }, k!.btf)
+    const cached = join(a, '.cache', 'btf', `${r.entry.sha256}.btf`)
+    expect(existsSync(cached)).toBe(false)
+    expect(Buffer.compare(Buffer.from(await readKernelBtf(a, r.entry)), k!.btf)).toBe(0)
+    expect(Buffer.compare(readFileSync(cached), k!.btf)).toBe(0)
+    // a same-size marker proves the second read comes from the cache, not the tarball
+    const marked = Buffer.from(k!.btf)
+    marked[marked.length - 2] ^= 1
+    writeFileSync(cached, marked)
+    expect(Buffer.compare(Buffer.from(await readKernelBtf(a, r.entry)), marked)).toBe(0)
+    expect(Buffer.compare(Buffer.from(await readKernelBtf(a, r.entry, {cache: false})), k!.btf)).toBe(0)
+    // a cached file of the wrong size is ignored (and rewritten)
+    writeFileSync(cached, marked.subarray(0, 100))
+    expect(Buffer.compare(Buffer.from(await readKernelBtf(a, r.entry)), k!.btf)).toBe(0)
+    expect(statSync(cached).size).toBe(k!.btf.length)
+    // no tarball, no BTF: the cache never hides a broken archive
+    rmSync(join(a, r.entry.path!))
+    await expect(readKernelBtf(a, r.entry)).rejects.toMatchObject({code: 'ARCHIVE_MISSING_FILE'})
+  })
+  it.skipIf(!k)('KCOMPAT_BTF_CACHE=off leaves no cache behind; a directory there is used instead', async () => {
+    const a = tmp()
+    const r = await addKernel(a, {
+      release: k!.release, distro: 'debian', version: '12', arch: 'x86_64', flavor: 'cloud',
+      btf: 'in-kernel', config: null, source: {method: 'kernel-image'},
+    }, k!.btf)
+    const saved = process.env.KCOMPAT_BTF_CACHE
+    try {
+      process.env.KCOMPAT_BTF_CACHE = 'off'
+      await readKernelBtf(a, r.entry)
+      expect(existsSync(join(a, '.cache'))).toBe(false)
+      const dir = tmp()
+      process.env.KCOMPAT_BTF_CACHE = dir
+      await readKernelBtf(a, r.entry)
+      expect(existsSync(join(dir, `${r.entry.sha256}.btf`))).toBe(true)
+    } finally {
+      if (saved === undefined) delete process.env.KCOMPAT_BTF_CACHE
+      else process.env.KCOMPAT_BTF_CACHE = saved
+    }
   })
   it('a kernel without BTF is recorded with its config and no path', async () => {
     const a = tmp()

@@ -1,0 +1,67 @@
+/**
+ * A cache of archived kernels' BTF, uncompressed.
+ *
+ * The archive keeps each kernel's BTF as `.btf.tar.xz` (btfhub's layout, ~1 MB), and
+ * xz needs 60–90 ms to unpack a 5 MB kernel BTF: more than everything else `btfgen
+ * --all` or a matrix does with that kernel. So the first read of a kernel also writes
+ * its raw BTF here, and later reads take it from here (a few milliseconds).
+ *
+ * - Files are named by the BTF's sha256 from the manifest, so a kernel whose BTF
+ *   changed gets a new file and a stale one is never read; files are written to a
+ *   temporary name and renamed, so a reader sees a whole file or none.
+ * - A read checks the size against the manifest; the content was checked against the
+ *   sha256 when it was unpacked and is validated again by the BTF parser on every use.
+ * - Where: `$KCOMPAT_BTF_CACHE` (a directory, or `off` to disable); else `.cache/btf/`
+ *   inside the archive when that is writable; else
+ *   `~/.cache/kcompat/btf-<hash of the archive path>/`. Deleting it is always safe.
+ */
+import {createHash} from 'node:crypto'
+import {accessSync, constants, mkdirSync, readFileSync, statSync} from 'node:fs'
+import {homedir} from 'node:os'
+import {join} from 'node:path'
+import type {KernelEntry} from './manifest.js'
+import {writeFileAtomic} from './manifest.js'
+
+/** The cache directory for archive `root`, or undefined when caching is off. */
+export function btfCacheDir(root: string): string | undefined {
+  const env = process.env.KCOMPAT_BTF_CACHE
+  if (env === 'off' || env === '0') return undefined
+  if (env) return env
+  try {
+    accessSync(root, constants.W_OK)
+    return join(root, '.cache', 'btf')
+  } catch {
+    const tag = createHash('sha256').update(root).digest('hex').slice(0, 16)
+    return join(homedir(), '.cache', 'kcompat', `btf-${tag}`)
+  }
+}
+
+function cacheFile(dir: string, entry: KernelEntry): string | undefined {
+  return entry.sha256 && /^[0-9a-f]{64}$/.test(entry.sha256) ? join(dir, `${entry.sha256}.btf`) : undefined
+}
+
+/** The cached raw BTF of `entry`, or undefined (not cached, caching off, size differs). */
+export function readCachedBtf(root: string, entry: KernelEntry): Buffer | undefined {
+  const dir = btfCacheDir(root)
+  const file = dir && cacheFile(dir, entry)
+  if (!file) return undefined
+  try {
+    if (entry.size !== null && statSync(file).size !== entry.size) return undefined
+    return readFileSync(file)
+  } catch {
+    return undefined
+  }
+}
+
+/** Stores verified raw BTF; a cache that cannot be written is skipped silently (it is only a cache). */
+export function writeCachedBtf(root: string, entry: KernelEntry, btf: Uint8Array): void {
+  const dir = btfCacheDir(root)
+  const file = dir && cacheFile(dir, entry)
+  if (!file) return
+  try {
+    mkdirSync(dir, {recursive: true})
+    writeFileAtomic(file, btf)
+  } catch {
+    // read-only file system, no home directory, disk full: read from the tarball next time
+  }
+}
