@@ -114,22 +114,35 @@ export function renderCsv(m: MatrixResult): string {
   return [...csvChunks(m)].join('')
 }
 
+/** Cells per piece of the JSON document. */
+const JSON_CELLS_PER_PIECE = 256
+
 /**
- * The JSON document in pieces, one per cell, laid out exactly as
- * `JSON.stringify(result, null, 2)` would: a matrix of a thousand kernels has hundreds of
- * thousands of cells, more than one JavaScript string can hold.
+ * The JSON document in pieces, laid out exactly as `JSON.stringify(result, null, 2)`
+ * would: a matrix of a thousand kernels has hundreds of thousands of cells, more than
+ * one JavaScript string can hold. Cells go out {@link JSON_CELLS_PER_PIECE} at a time:
+ * `JSON.stringify([[c1, c2, …]], null, 2)` lays the cells out at the depth they have in
+ * the document (`"cells"` is an array in the top-level object, so each cell's lines are
+ * indented by 4 spaces and cells are separated by `,\n    `), and cutting the two
+ * enclosing arrays off (`[\n  [\n    ` before, `\n  ]\n]` after) leaves exactly that
+ * run of the document, without re-indenting each cell's text.
  */
 export function* jsonChunks(m: MatrixResult): Generator<string> {
   const {cache: _cache, ...rest} = m
   const entries = Object.entries(rest)
   const indent = (text: string, by: string): string => text.replace(/\n/g, `\n${by}`)
+  const head = '[\n  [\n    '.length
+  const tail = '\n  ]\n]'.length
   yield '{'
   for (let i = 0; i < entries.length; i++) {
     const [key, value] = entries[i]!
     const sep = i === entries.length - 1 ? '' : ','
     if (key === 'cells' && Array.isArray(value) && value.length > 0) {
       yield `\n  ${JSON.stringify(key)}: [`
-      for (let j = 0; j < value.length; j++) yield `\n    ${indent(JSON.stringify(value[j], null, 2), '    ')}${j === value.length - 1 ? '' : ','}`
+      for (let j = 0; j < value.length; j += JSON_CELLS_PER_PIECE) {
+        const run = JSON.stringify([value.slice(j, j + JSON_CELLS_PER_PIECE)], null, 2)
+        yield `${j === 0 ? '\n    ' : ',\n    '}${run.slice(head, run.length - tail)}`
+      }
       yield `\n  ]${sep}`
     } else if (value !== undefined) {
       yield `\n  ${JSON.stringify(key)}: ${indent(JSON.stringify(value, null, 2), '  ')}${sep}`
@@ -280,10 +293,29 @@ if(q.get('open')!==null){var t=document.querySelector('td.cell[data-i="'+(+q.get
 `
 }
 
+/** About how many characters {@link renderMatrixChunks} gathers into one piece. */
+const PIECE_CHARS = 1 << 20
+
+/** Joins small pieces into pieces of about {@link PIECE_CHARS} characters (one write each instead of one per CSV line). */
+function* coalesce(pieces: Iterable<string>): Generator<string> {
+  let buf: string[] = []
+  let size = 0
+  for (const p of pieces) {
+    buf.push(p)
+    size += p.length
+    if (size >= PIECE_CHARS) {
+      yield buf.join('')
+      buf = []
+      size = 0
+    }
+  }
+  if (buf.length > 0) yield buf.join('')
+}
+
 /** The rendering in pieces (JSON and CSV piece by piece; the others whole), for writing out without one giant string. */
 export function* renderMatrixChunks(m: MatrixResult, format: MatrixFormat): Generator<string> {
-  if (format === 'json') yield* jsonChunks(m)
-  else if (format === 'csv') yield* csvChunks(m)
+  if (format === 'json') yield* coalesce(jsonChunks(m))
+  else if (format === 'csv') yield* coalesce(csvChunks(m))
   else yield renderMatrix(m, format)
 }
 
