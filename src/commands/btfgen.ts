@@ -49,19 +49,18 @@ export default class Btfgen extends BaseCommand {
     tar: Flags.boolean({description: 'with --all: write one .tar.xz instead of a directory tree', dependsOn: ['all']}),
     compact: Flags.boolean({description: 'also drop enum values no relocation needs (smaller than bpftool\'s output; same libbpf decisions)'}),
     json: Flags.boolean({description: 'print {"kernels": [{kernel, out, types, bytes, failures}]}'}),
+    jobs: Flags.integer({char: 'j', description: 'with --all: threads to spread the kernels over (default: one per CPU, but one per 32 kernels at most)', min: 1}),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Btfgen)
-    const objects = []
-    for (const path of flags.object) objects.push(await loadBpfObject(path))
     const opts = {compact: flags.compact}
     const reports: KernelReport[] = []
 
     if (flags.all) {
       const root = resolveArchiveDir(flags.archive)
       const files: {name: string; data: Uint8Array}[] = []
-      for await (const k of minimizeArchive(root, objects, opts)) {
+      for await (const k of minimizeArchive(root, flags.object, {...opts, jobs: flags.jobs})) {
         const ok = k.result.failures.length === 0
         const out = flags.tar ? `${flags.out}:${k.path}` : join(flags.out, k.path)
         if (ok) {
@@ -72,6 +71,8 @@ export default class Btfgen extends BaseCommand {
       }
       if (flags.tar) writeAtomic(flags.out, xzCompress(await writeTar(files)))
     } else {
+      const objects = []
+      for (const path of flags.object) objects.push(await loadBpfObject(path))
       const kernel = flags.kernel
         ? await kernelBtfFromArchive(flags.kernel, {arch: flags.arch, archive: flags.archive})
         : await kernelBtfFromFile(flags.btf!)

@@ -3,13 +3,11 @@
  * kernel, laid out as the archive is (`<os-id>/<version>/<arch>/<release>.btf`), ready to
  * be written to a directory or packed into one tarball an application embeds.
  */
-import {readKernelBtf} from '../archive/archive.js'
 import type {KernelEntry} from '../archive/manifest.js'
 import {readManifest} from '../archive/manifest.js'
-import {btfPath} from '../archive/layout.js'
-import {parseBtf} from '../btf/decode.js'
-import type {BpfObject} from '../core/object.js'
-import {type MinimizeOptions, type MinimizeResult, minimizeBtf} from './btfgen.js'
+import {runJobs} from '../parallel/pool.js'
+import type {MinimizeOptions, MinimizeResult} from './btfgen.js'
+import type {BtfgenTaskInit} from './parallel.js'
 
 export interface KernelMinimized {
   entry: KernelEntry
@@ -24,13 +22,18 @@ export function archivedKernels(root: string): KernelEntry[] {
 }
 
 /**
- * Minimizes for each archived kernel in turn (one kernel's BTF in memory at a time).
- * Relocations that do not resolve on a kernel are in that kernel's `result.failures`.
+ * Minimizes for every archived kernel, yielding in manifest order. The kernels are
+ * spread over `jobs` threads (default: the available cores; see src/parallel/pool.ts),
+ * each holding one kernel's BTF at a time. Relocations that do not resolve on a kernel
+ * are in that kernel's `result.failures`.
+ * @throws what loading the objects or reading a kernel throws (CoreError, InputError, BtfError).
  */
-export async function* minimizeArchive(root: string, objects: BpfObject[], options: MinimizeOptions = {}): AsyncGenerator<KernelMinimized> {
-  for (const entry of archivedKernels(root)) {
-    const btf = parseBtf(await readKernelBtf(root, entry), {lazy: true})
-    const path = btfPath(entry).replace(/\.tar\.xz$/, '')
-    yield {entry, path, result: minimizeBtf(btf, objects, options)}
-  }
+export async function* minimizeArchive(
+  root: string,
+  objectPaths: string[],
+  options: MinimizeOptions & {jobs?: number} = {},
+): AsyncGenerator<KernelMinimized> {
+  const {jobs, ...minimize} = options
+  const init: BtfgenTaskInit = {root, objects: objectPaths, options: minimize}
+  yield* runJobs<BtfgenTaskInit, KernelEntry, KernelMinimized>(archivedKernels(root), {task: 'minimize/parallel', init, jobs})
 }

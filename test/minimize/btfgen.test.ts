@@ -10,6 +10,7 @@ import {join} from 'node:path'
 import {spawnSync} from 'node:child_process'
 import {describe, expect, it} from 'vitest'
 import {addKernel} from '../../src/archive/archive.js'
+import {readManifest} from '../../src/archive/manifest.js'
 import {parseBtf} from '../../src/btf/decode.js'
 import {loadBtf} from '../../src/btf/load.js'
 import {readTar} from '../../src/archive/tar.js'
@@ -219,6 +220,24 @@ describe('kcompat btfgen', () => {
       expect(Buffer.from(entries.find((e) => e.name === rel)!.data).equals(Buffer.from(expected))).toBe(true)
     }
     expect(readdirSync(join(dir, 'debian', '12')).sort()).toEqual([...new Set(kernels.map((kk) => (kk.release.includes('arm64') ? 'arm64' : 'x86_64')))].sort())
+    // spread over worker threads (-j 3: two workers and the main thread), the same files and report
+    const dir3 = mkdtempSync(join(tmpdir(), 'kcompat-btfgen-out-j3-'))
+    const r3 = kcompat(['btfgen', '--all', '--archive', root, ...objs, '--out', dir3, '-j', '3', '--json'])
+    expect(r3.status, r3.stderr).toBe(0)
+    const r1 = kcompat(['btfgen', '--all', '--archive', root, ...objs, '--out', dir3, '-j', '1', '--json'])
+    expect(r3.stdout).toBe(r1.stdout)
+    for (const kk of kernels) {
+      const rel = `debian/12/${kk.release.includes('arm64') ? 'arm64' : 'x86_64'}/${kk.release}.btf`
+      expect(readFileSync(join(dir3, rel)).equals(readFileSync(join(dir, rel))), rel).toBe(true)
+    }
+    // an error in a worker keeps its code: a corrupt cached BTF of the last kernel
+    const last = readManifest(root).kernels.at(-1)!
+    writeFileSync(join(root, '.cache', 'btf', `${last.sha256}.btf`), Buffer.alloc(last.size!, 0x41))
+    for (const j of ['1', '3']) {
+      const bad = kcompat(['btfgen', '--all', '--archive', root, ...objs, '--out', dir3, '-j', j, '--json'])
+      expect(bad.status).not.toBe(0)
+      expect(bad.stderr + bad.stdout).toMatch(/BTF_BAD_MAGIC/)
+    }
   })
 })
 
