@@ -115,38 +115,6 @@ export function nearNames(sym: KernelSymbols, kind: 'FUNC' | 'TYPEDEF', prefix: 
 const nearMemo = new WeakMap<KernelSymbols, Map<string, NearName[]>>()
 
 /**
- * The names of `kind` that start with `prefix`, without the prefix, bucketed by length
- * (`byLength[n]` holds the targets of n characters, in BTF order). Built once per
- * (kernel, kind, prefix) on the first near-name question; later questions on that kernel
- * read only the few buckets whose lengths can answer them.
- */
-interface TargetBuckets {
-  byLength: string[][]
-}
-
-const bucketMemo = new WeakMap<KernelSymbols, Map<string, TargetBuckets>>()
-
-function targetBuckets(sym: KernelSymbols, kind: 'FUNC' | 'TYPEDEF', prefix: string): TargetBuckets {
-  let memo = bucketMemo.get(sym)
-  if (!memo) bucketMemo.set(sym, (memo = new Map()))
-  const key = `${kind}\u0000${prefix}`
-  let hit = memo.get(key)
-  if (!hit) {
-    const byLength: string[][] = []
-    for (const name of (kind === 'FUNC' ? sym.funcs : sym.typedefs).keys()) {
-      if (!name.startsWith(prefix)) continue
-      const t = prefix === '' ? name : name.slice(prefix.length)
-      const n = t.length
-      if (n === 0) continue
-      while (byLength.length <= n) byLength.push([])
-      byLength[n]!.push(t)
-    }
-    memo.set(key, (hit = {byLength}))
-  }
-  return hit
-}
-
-/**
  * Whether `target[start, end)` occurs in `t` starting within `slack` positions of
  * `start`.
  */
@@ -165,56 +133,151 @@ function pieceNear(t: string, target: string, start: number, end: number, slack:
 }
 
 /**
- * Near names, computed from the length buckets instead of measuring the distance to
- * every name of the kernel (it gives exactly what measuring every name gives; the
- * tests keep that naive version and compare):
+ * Whether name part `t` is a near name of `target` (`prefix` goes back in front for
+ * the answer), and how. This is the rule, stated once:
  *
- * - Spelling (edit distance d <= MAX_TYPO = 2): d is at least the length difference, so
- *   only targets of length L-2 .. L+2 (L = target.length) can qualify. Among those, a
- *   pigeonhole filter runs before the distance: cut the target into 3 non-empty
- *   consecutive pieces (when L >= 3). Each edit (substitution, deletion, or insertion
- *   inside a piece) spoils at most one piece, and an insertion between two pieces
- *   spoils none, so with at most 2 edits one piece survives verbatim in the name; the
- *   edits before it moved it by at most 2 positions (insertions minus deletions), so it
- *   occurs at its own offset +-2. A name with no piece there is at distance > 2. Short
- *   targets (L < 3) skip the filter; their buckets are small.
- * - Variants (one extends the other by up to MAX_VARIANT_EXTRA = 4 characters, the
- *   shorter at least 4 long, and not already a spelling): an extension by 1 or 2 is
- *   within distance 2, so it is a spelling already; what remains are extensions by 3
- *   or 4. Longer names: targets of length L+3 and L+4 that start with the target (when
- *   L >= 4). Shorter names: the target's own heads of length L-3 and L-4 (when those
- *   are at least 4 long), looked up by name.
- *
- * Every candidate is a distinct name, and the final order (distance, length, name) is
- * total, so the result does not depend on the order candidates are found in.
+ * - Spelling: edit distance d <= MAX_TYPO = 2 (t !== target). d is at least the length
+ *   difference, so only names of length L-2 .. L+2 (L = target.length) can qualify.
+ *   Among those, a pigeonhole filter runs before the distance: cut the target into 3
+ *   non-empty consecutive pieces (when L >= 3). Each edit (substitution, deletion, or
+ *   insertion inside a piece) spoils at most one piece, and an insertion between two
+ *   pieces spoils none, so with at most 2 edits one piece survives verbatim in the
+ *   name; the edits before it moved it by at most 2 positions (insertions minus
+ *   deletions), so it occurs at its own offset +-2. A name with no piece there is at
+ *   distance > 2. Short targets (L < 3) skip the filter.
+ * - Variant: one extends the other by up to MAX_VARIANT_EXTRA = 4 characters, the
+ *   shorter at least 4 long, and it is not a spelling. An extension by 1 or 2 is within
+ *   distance 2, a spelling already; what remains are extensions by 3 or 4: a name of
+ *   length L+3 or L+4 that starts with the target (L >= 4), or one of length L-3 or L-4
+ *   (at least 4) that the target starts with. Variants count as distance 3.
  */
-function computeNearNames(sym: KernelSymbols, kind: 'FUNC' | 'TYPEDEF', prefix: string, target: string, limit: number): NearName[] {
-  const {byLength} = targetBuckets(sym, kind, prefix)
+function nearCandidate(prefix: string, t: string, target: string): NearName | undefined {
   const L = target.length
-  const out: NearName[] = []
-  // piece boundaries: [0, c1), [c1, c2), [c2, L)
-  const pigeon = L >= 3
-  const c1 = Math.floor(L / 3)
-  const c2 = Math.floor((2 * L) / 3)
-  for (let n = Math.max(1, L - MAX_TYPO); n <= L + MAX_TYPO && n < byLength.length; n++) {
-    for (const t of byLength[n]!) {
-      if (t === target) continue
-      if (pigeon && !pieceNear(t, target, 0, c1, MAX_TYPO) && !pieceNear(t, target, c1, c2, MAX_TYPO) && !pieceNear(t, target, c2, L, MAX_TYPO)) continue
-      const d = boundedDistance(t, target, MAX_TYPO)
-      if (d <= MAX_TYPO) out.push({name: prefix + t, target: t, distance: d, why: 'spelling'})
+  const diff = t.length - L
+  if (diff >= -MAX_TYPO && diff <= MAX_TYPO) {
+    if (t === target || t === '') return undefined
+    if (L >= 3) {
+      const c1 = Math.floor(L / 3)
+      const c2 = Math.floor((2 * L) / 3)
+      if (!pieceNear(t, target, 0, c1, MAX_TYPO) && !pieceNear(t, target, c1, c2, MAX_TYPO) && !pieceNear(t, target, c2, L, MAX_TYPO)) return undefined
+    }
+    const d = boundedDistance(t, target, MAX_TYPO)
+    return d <= MAX_TYPO ? {name: prefix + t, target: t, distance: d, why: 'spelling'} : undefined
+  }
+  if (diff > MAX_TYPO && diff <= MAX_VARIANT_EXTRA) {
+    return L >= 4 && t.startsWith(target) ? {name: prefix + t, target: t, distance: MAX_TYPO + 1, why: 'variant'} : undefined
+  }
+  if (diff < -MAX_TYPO && diff >= -MAX_VARIANT_EXTRA) {
+    return t.length >= 4 && target.startsWith(t) ? {name: prefix + t, target: t, distance: MAX_TYPO + 1, why: 'variant'} : undefined
+  }
+  return undefined
+}
+
+/**
+ * Near names are asked of many kernels that share most of their names (a matrix asks
+ * the same missing targets of every kernel), so candidates are found once per process
+ * over the union of the names of every kernel seen, one union per (kind, prefix):
+ *
+ * - `seen` holds every name part (name without the prefix) of every registered kernel,
+ *   also bucketed by length; registering a kernel adds the names it has that are new.
+ * - `answers` holds, for each target asked about, every name of `seen` that is a
+ *   candidate ({@link nearCandidate}). A new target is measured against `seen` (only
+ *   the buckets of lengths L-4 .. L+4 can hold candidates; the shorter variants are
+ *   the target's own heads, looked up in `seen`); names a later kernel brings are
+ *   measured against every target already answered.
+ * - A kernel's near names are then the candidates of the target that the kernel has
+ *   (one lookup each), ranked as before. Whether a name is a candidate depends only on
+ *   the name and the target, so this is exactly what measuring the kernel's own names
+ *   gives.
+ *
+ * Past MAX_UNIVERSE_NAMES names the union starts afresh (kernels re-register on their
+ * next question), which bounds the memory a long-running process gives it.
+ */
+interface NameUniverse {
+  seen: Set<string>
+  byLength: string[][]
+  answers: Map<string, NearName[]>
+  kernels: WeakSet<KernelSymbols>
+}
+
+const universes = new Map<string, NameUniverse>()
+let maxUniverseNames = 1_000_000
+
+/** For tests: the size past which a name union starts afresh; returns the previous limit. */
+export function setNearNameUniverseLimit(n: number): number {
+  const old = maxUniverseNames
+  maxUniverseNames = n
+  return old
+}
+
+/**
+ * A copy of `s` that does not keep alive a larger string it may be a slice of (names
+ * are slices of their kernel's whole string table, megabytes that the union must not
+ * retain): concatenating forces a new flat string.
+ */
+function ownCopy(s: string): string {
+  return ` ${s}`.slice(1)
+}
+
+function universeFor(sym: KernelSymbols, kind: 'FUNC' | 'TYPEDEF', prefix: string): NameUniverse {
+  const key = `${kind}\u0000${prefix}`
+  let u = universes.get(key)
+  if (!u) universes.set(key, (u = {seen: new Set(), byLength: [], answers: new Map(), kernels: new WeakSet()}))
+  if (u.kernels.has(sym)) return u
+  const wasEmpty = u.seen.size === 0
+  const fresh: string[] = []
+  for (const name of (kind === 'FUNC' ? sym.funcs : sym.typedefs).keys()) {
+    if (!name.startsWith(prefix)) continue
+    const t = prefix === '' ? name : name.slice(prefix.length)
+    if (t === '' || u.seen.has(t)) continue
+    const own = ownCopy(t)
+    u.seen.add(own)
+    while (u.byLength.length <= own.length) u.byLength.push([])
+    u.byLength[own.length]!.push(own)
+    fresh.push(own)
+  }
+  if (u.seen.size > maxUniverseNames && !wasEmpty) {
+    universes.delete(key)
+    return universeFor(sym, kind, prefix)
+  }
+  for (const [target, list] of u.answers) {
+    for (const t of fresh) {
+      const c = nearCandidate(prefix, t, target)
+      if (c) list.push(c)
     }
   }
-  if (L >= 4) {
-    for (let n = L + MAX_TYPO + 1; n <= L + MAX_VARIANT_EXTRA && n < byLength.length; n++) {
-      for (const t of byLength[n]!) if (t.startsWith(target)) out.push({name: prefix + t, target: t, distance: MAX_TYPO + 1, why: 'variant'})
+  u.kernels.add(sym)
+  return u
+}
+
+/** Every candidate for `target` among the union's names. */
+function answerFor(u: NameUniverse, prefix: string, target: string): NearName[] {
+  let list = u.answers.get(target)
+  if (list) return list
+  list = []
+  const L = target.length
+  for (let n = Math.max(1, L - MAX_VARIANT_EXTRA); n <= L + MAX_VARIANT_EXTRA && n < u.byLength.length; n++) {
+    if (n < L - MAX_TYPO) continue // shorter variants: below, by lookup
+    for (const t of u.byLength[n]!) {
+      const c = nearCandidate(prefix, t, target)
+      if (c) list.push(c)
     }
   }
-  const names = kind === 'FUNC' ? sym.funcs : sym.typedefs
   for (let n = L - MAX_TYPO - 1; n >= Math.max(4, L - MAX_VARIANT_EXTRA); n--) {
     const t = target.slice(0, n)
-    if (names.has(prefix + t)) out.push({name: prefix + t, target: t, distance: MAX_TYPO + 1, why: 'variant'})
+    if (u.seen.has(t)) list.push(nearCandidate(prefix, t, target)!)
   }
-  return rankNear(out, limit)
+  u.answers.set(target, list)
+  return list
+}
+
+/** The kernel's near names: the union's candidates for the target that this kernel has, ranked. */
+function computeNearNames(sym: KernelSymbols, kind: 'FUNC' | 'TYPEDEF', prefix: string, target: string, limit: number): NearName[] {
+  const u = universeFor(sym, kind, prefix)
+  const names = kind === 'FUNC' ? sym.funcs : sym.typedefs
+  const mine: NearName[] = []
+  for (const c of answerFor(u, prefix, target)) if (names.has(c.name)) mine.push({...c})
+  return rankNear(mine, limit)
 }
 
 /** Best first (distance, then length, then name); a close misspelling makes farther ones noise; at most `limit`. */

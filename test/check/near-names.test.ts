@@ -7,7 +7,7 @@
  */
 import {describe, expect, it} from 'vitest'
 import {type KernelSymbols, scanSymbols} from '../../src/check/symbols.js'
-import {type NearName, boundedDistance, countGlobMatches, nearNames} from '../../src/check/targets.js'
+import {type NearName, boundedDistance, countGlobMatches, nearNames, setNearNameUniverseLimit} from '../../src/check/targets.js'
 import {FIXTURE_KERNELS, fixtureKernel} from './fixture-archive.js'
 
 /** Plain Levenshtein distance, the whole table. */
@@ -160,6 +160,39 @@ describe('near names: the fast search equals measuring every name', () => {
     expect(seen.spelling[2]).toBeGreaterThan(50)
     expect(seen.variant).toBeGreaterThan(50)
     expect(seen.none).toBeGreaterThan(20)
+  }, 120_000)
+
+  // Candidates are found once per process over the names of every kernel seen; names a
+  // later kernel brings must reach the targets answered before it, and names a kernel
+  // lacks must not reach its answers.
+  it.each([
+    ['kernels taking turns on the same targets', Infinity, 150],
+    ['the name union starting afresh at every new kernel', 1, 25],
+  ])('%s', (_what, limit, count) => {
+    const old = setNearNameUniverseLimit(limit)
+    try {
+      // fresh symbol objects: kernels the union has not seen yet
+      const syms = FIXTURE_KERNELS.map((k) => scanSymbols(fixtureKernel(k.release).btf))
+      const funcs = [...new Set(syms.flatMap((s) => [...s.funcs.keys()]))].sort()
+      const targets = targetsAround(funcs, count, 11)
+      // names only some kernels have, and their misspellings
+      const some = funcs.filter((f) => syms.some((s) => !s.funcs.has(f)))
+      expect(some.length).toBeGreaterThan(1000)
+      targets.push(...targetsAround(some, count, 12))
+      let differ = 0
+      for (const t of targets) {
+        const answers = syms.map((sym) => {
+          const want = naiveNearNames(sym, 'FUNC', '', t, Infinity)
+          expect(nearNames(sym, 'FUNC', '', t, 100000), t).toEqual(want)
+          return JSON.stringify(want)
+        })
+        if (new Set(answers).size > 1) differ++
+      }
+      // kernels answer differently for many targets: the union is filtered per kernel
+      expect(differ).toBeGreaterThan(count / 5)
+    } finally {
+      setNearNameUniverseLimit(old)
+    }
   }, 120_000)
 
   it('answers a second question on the same kernel from its memo, unchanged by callers editing an answer', () => {
