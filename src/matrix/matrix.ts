@@ -110,6 +110,7 @@ export interface CachedKernel {
 export interface MatrixCache {
   /** The cached cells of these objects on this kernel, and the kernel's identity if recorded: one read. */
   getKernel(kernelKey: string, objectShas: readonly string[]): CachedKernel
+  /** Records cells (the cache may keep `cells` itself until it writes them: they must not change). */
   put(objectSha: string, kernelKey: string, info: {object: string; kernel: string}, cells: StoredCell[]): void
   putIdentity(kernelKey: string, kernelName: string, identity: KernelIdentity): void
 }

@@ -51,11 +51,15 @@ function statKey(path: string): {key: string; newest: bigint} {
 
 /**
  * Opens (creating and migrating if needed) the index database at `path` for the
- * matrix cache.
+ * matrix cache. `racyMs` replaces {@link RACY_MS} (tests).
  * @throws IndexError as openDb does.
  */
-export function openMatrixCache<C = StoredCell, I = KernelIdentity>(path: string): CachedCells<C, I> {
+export function openMatrixCache<C = StoredCell, I = KernelIdentity>(path: string, options: {racyMs?: number} = {}): CachedCells<C, I> {
+  const racyNs = BigInt(options.racyMs ?? RACY_MS) * 1_000_000n
   const db: Db = openDb(path)
+  // Checkpoint the write-ahead log every 8 MiB rather than every 1,000 pages (1 MiB with
+  // the index's 1 KiB pages): a cold matrix writes hundreds of KiB of cells per kernel.
+  db.pragma('wal_autocheckpoint = 8192')
   const byKernel = db.prepare('SELECT object_sha256, cells FROM matrix_cache WHERE kernel_key = ?')
   const identityOf = db.prepare('SELECT identity FROM matrix_kernel WHERE kernel_key = ?')
   const del = db.prepare('DELETE FROM matrix_cache WHERE object_name = ? AND kernel_name = ? AND NOT (object_sha256 = ? AND kernel_key = ?)')
@@ -64,14 +68,22 @@ export function openMatrixCache<C = StoredCell, I = KernelIdentity>(path: string
   const putIdentity = db.prepare('INSERT OR REPLACE INTO matrix_kernel (kernel_key, kernel_name, identity, created) VALUES (?, ?, ?, ?)')
   const hashOf = db.prepare('SELECT stat, sha256 FROM file_hash WHERE path = ?')
   const putHash = db.prepare('INSERT OR REPLACE INTO file_hash (path, stat, sha256, created) VALUES (?, ?, ?, ?)')
-  const pending: Array<[string, string, string, string, string]> = []
+  const pending: Array<{o: string; k: string; on: string; kn: string; cells: C[]}> = []
   const pendingIdentity: Array<[string, string, string]> = []
+  // A kernel's rows in one transaction, in put order: each put first drops the older
+  // rows of its object name on its kernel name, then writes its row. When several puts
+  // have the same (kernel key, object sha256) (one object file given under several
+  // names), only the last one's row survives whatever happens in between (a later
+  // INSERT OR REPLACE overwrites it, a DELETE in between is undone by it), so the
+  // earlier ones only delete: their cells are neither serialized nor written.
   const flush = db.transaction(() => {
     const now = new Date().toISOString()
-    for (const [o, k, on, kn, cells] of pending) {
-      del.run(on, kn, o, k)
-      put.run(k, o, on, kn, cells, now)
-    }
+    const last = new Map<string, number>()
+    pending.forEach((p, i) => last.set(`${p.k}\u0000${p.o}`, i))
+    pending.forEach((p, i) => {
+      del.run(p.on, p.kn, p.o, p.k)
+      if (last.get(`${p.k}\u0000${p.o}`) === i) put.run(p.k, p.o, p.on, p.kn, JSON.stringify(p.cells), now)
+    })
     for (const [k, kn, identity] of pendingIdentity) {
       delIdentity.run(kn, k)
       putIdentity.run(k, kn, identity, now)
@@ -94,7 +106,8 @@ export function openMatrixCache<C = StoredCell, I = KernelIdentity>(path: string
       return id ? {cells, identity: JSON.parse(id.identity) as I} : {cells}
     },
     put(o, k, info, cells) {
-      pending.push([o, k, info.object, info.kernel, JSON.stringify(cells)])
+      // serialized when written: the cells must not change until the next getKernel or close
+      pending.push({o, k, on: info.object, kn: info.kernel, cells})
     },
     putIdentity(k, kn, identity) {
       pendingIdentity.push([k, kn, JSON.stringify(identity)])
@@ -106,7 +119,7 @@ export function openMatrixCache<C = StoredCell, I = KernelIdentity>(path: string
       const row = hashOf.get(abs) as {stat: string; sha256: string} | undefined
       if (row && row.stat === before.key) return row.sha256
       const sha = createHash('sha256').update(readFileSync(abs)).digest('hex')
-      if (statKey(abs).key === before.key && started - before.newest >= BigInt(RACY_MS) * 1_000_000n) {
+      if (statKey(abs).key === before.key && started - before.newest >= racyNs) {
         putHash.run(abs, before.key, sha, new Date().toISOString())
       }
       return sha
