@@ -44,14 +44,15 @@ CREATE TABLE kset (
   kernels BLOB NOT NULL
 );
 CREATE TABLE matrix_cache (
+  id            INTEGER PRIMARY KEY,
   kernel_key    TEXT NOT NULL,
   object_sha256 TEXT NOT NULL,
   object_name   TEXT NOT NULL,
   kernel_name   TEXT NOT NULL,
   cells         TEXT NOT NULL,   -- JSON array of cells without kernel and object
   created       TEXT NOT NULL,
-  PRIMARY KEY (kernel_key, object_sha256)
-) WITHOUT ROWID;
+  UNIQUE (kernel_key, object_sha256)
+);
 CREATE TABLE matrix_kernel (
   kernel_key  TEXT PRIMARY KEY,
   kernel_name TEXT NOT NULL,
