@@ -5,7 +5,7 @@ import {CheckUsageError} from '../check/errors.js'
 import {KernelReleaseError} from '../kernel/release.js'
 import {BaseCommand, EXIT_USAGE} from '../lib/base-command.js'
 import {flushStdout, printKcompatError, stdoutWriter} from '../lib/output.js'
-import {type KernelIdentity, type StoredCell, buildMatrix, matrixExitCode} from '../matrix/matrix.js'
+import {type KernelIdentity, buildMatrix, matrixExitCode} from '../matrix/matrix.js'
 import {type MatrixFormat, renderMatrixChunks} from '../matrix/render.js'
 import {type CachedCells, openMatrixCache} from '../store/matrix-cache.js'
 import {resolveIndexPath} from '../store/build.js'
@@ -41,7 +41,7 @@ export default class Matrix extends BaseCommand {
   async run(): Promise<void> {
     const {flags} = await this.parse(Matrix)
     const format = (flags.json ? 'json' : flags.format) as MatrixFormat
-    let cache: CachedCells<StoredCell, KernelIdentity> | undefined
+    let cache: CachedCells<KernelIdentity> | undefined
     if (!flags['no-cache']) {
       try {
         cache = openMatrixCache(resolveIndexPath(resolveArchiveDir(flags.archive), flags.db))

@@ -80,7 +80,7 @@ export interface MatrixResult {
   cache?: {hits: number; misses: number}
 }
 
-/** A cell as the cache keeps it: without the kernel and object names, which the matrix sets. */
+/** A cell without the kernel and object names, which the matrix sets. */
 export type StoredCell = Omit<MatrixCell, 'kernel' | 'object'>
 
 /**
@@ -98,20 +98,20 @@ export interface KernelIdentity {
 
 /** What the cache holds for one kernel key. */
 export interface CachedKernel {
-  /** Cells by object sha256, for the objects asked about that are cached. */
-  cells: Map<string, StoredCell[]>
+  /** The cells of each object asked about that is cached, by object sha256, as {@link encodeCells} wrote them. */
+  cells: Map<string, string>
   identity?: KernelIdentity
 }
 
 /**
  * Cells of one object on one kernel, cached by content keys (the object's sha256 and a
- * kernel key that also holds {@link toolKey}); read one kernel at a time.
+ * kernel key that also holds {@link toolKey}) as text the matrix encodes; read one
+ * kernel at a time.
  */
 export interface MatrixCache {
   /** The cached cells of these objects on this kernel, and the kernel's identity if recorded: one read. */
   getKernel(kernelKey: string, objectShas: readonly string[]): CachedKernel
-  /** Records cells (the cache may keep `cells` itself until it writes them: they must not change). */
-  put(objectSha: string, kernelKey: string, info: {object: string; kernel: string}, cells: StoredCell[]): void
+  put(objectSha: string, kernelKey: string, info: {object: string; kernel: string}, cells: string): void
   putIdentity(kernelKey: string, kernelName: string, identity: KernelIdentity): void
 }
 
@@ -150,7 +150,7 @@ export function toolKey(): string {
   } catch {
     // running from sources (tests): no build id
   }
-  toolKeyMemo = `kcompat ${version}; build ${build}; facts ${loadFacts().dataVersion}; matrix-cells 2`
+  toolKeyMemo = `kcompat ${version}; build ${build}; facts ${loadFacts().dataVersion}; matrix-cells 3`
   return toolKeyMemo
 }
 
@@ -211,14 +211,96 @@ export function sortKernels(ks: MatrixKernel[]): MatrixKernel[] {
   )
 }
 
-/** What the cache keeps of a program's result. */
+/** A program's result as a cell without kernel and object. */
 function storedOf(p: ProgramResult): StoredCell {
   return {program: p.program ?? p.section, section: p.section, verdict: p.verdict, reasons: p.reasons, suggestions: p.suggestions}
 }
 
-/** The cell, in the cell's own key order (the JSON output's). */
-function cellOf(kernel: string, object: string, c: StoredCell): MatrixCell {
-  return {kernel, object, program: c.program, section: c.section, verdict: c.verdict, reasons: c.reasons, suggestions: c.suggestions}
+/**
+ * One object for equal reasons (and suggestions, and lists of them) across the cells
+ * of a matrix. Most reasons are the same on many kernels (the config, program-type and
+ * CO-RE findings of a program), and a matrix of a thousand kernels holds hundreds of
+ * thousands of cells: sharing them keeps the matrix's memory, and the garbage
+ * collector's work, a fraction of what one copy per cell takes.
+ *
+ * Equal means the same JSON text (which also fixes the key order), so any rendering of
+ * a shared object is what the cell's own would be. A list is shared when it holds the
+ * same shared objects in the same order. Nothing changes cells once they are made, so
+ * sharing is safe. The JSON texts are also how the cache stores reasons and
+ * suggestions ({@link encodeCells}): a cached reason already seen is not parsed again.
+ */
+class CellInterner {
+  private readonly byJson = new Map<string, {id: number; value: unknown}>()
+  private readonly lists = new Map<string, unknown[]>()
+
+  /** The shared object for JSON text `json` of `value` (parsed from the text when not given). */
+  private one(json: string, value?: unknown): {id: number; value: unknown} {
+    let hit = this.byJson.get(json)
+    if (!hit) this.byJson.set(ownCopy(json), (hit = {id: this.byJson.size, value: value === undefined ? JSON.parse(json) : value}))
+    return hit
+  }
+
+  private list<T>(items: Array<{id: number; value: unknown}>): T[] {
+    if (items.length === 0) return []
+    const key = items.map((i) => i.id).join(',')
+    let hit = this.lists.get(key)
+    if (!hit) this.lists.set(key, (hit = items.map((i) => i.value)))
+    return hit as T[]
+  }
+
+  /** Cells of one object on one kernel as computed: shared cells, and their cache text. */
+  fromResults(kernel: string, object: string, cells: StoredCell[]): {cells: MatrixCell[]; text: string} {
+    const lines: string[] = []
+    const out = cells.map((c) => {
+      const reasons = c.reasons.map((r) => JSON.stringify(r))
+      const suggestions = c.suggestions.map((x) => JSON.stringify(x))
+      lines.push(JSON.stringify([c.program, c.section, c.verdict, reasons.length, suggestions.length]), ...reasons, ...suggestions)
+      return this.cell(kernel, object, c, reasons.map((j, i) => this.one(j, c.reasons[i])), suggestions.map((j, i) => this.one(j, c.suggestions[i])))
+    })
+    return {cells: out, text: lines.join('\n')}
+  }
+
+  /** Cells of one object on one kernel from their cache text ({@link encodeCells}). */
+  fromText(kernel: string, object: string, text: string): MatrixCell[] {
+    const lines = text === '' ? [] : text.split('\n')
+    const out: MatrixCell[] = []
+    for (let at = 0; at < lines.length; ) {
+      const [program, section, verdict, nReasons, nSuggestions] = JSON.parse(lines[at++]!) as [string, string, Verdict, number, number]
+      const reasons = lines.slice(at, (at += nReasons)).map((j) => this.one(j))
+      const suggestions = lines.slice(at, (at += nSuggestions)).map((j) => this.one(j))
+      out.push(this.cell(kernel, object, {program, section, verdict, reasons: [], suggestions: []}, reasons, suggestions))
+    }
+    return out
+  }
+
+  /** The cell, in the cell's own key order (the JSON output's). */
+  private cell(kernel: string, object: string, c: StoredCell, reasons: Array<{id: number; value: unknown}>, suggestions: Array<{id: number; value: unknown}>): MatrixCell {
+    return {kernel, object, program: c.program, section: c.section, verdict: c.verdict, reasons: this.list(reasons), suggestions: this.list(suggestions)}
+  }
+}
+
+/**
+ * A copy of `s` that does not keep alive a larger string it may be a slice of (a line
+ * of a cached row keeps the whole row): concatenating forces a new flat string.
+ */
+function ownCopy(s: string): string {
+  return ` ${s}`.slice(1)
+}
+
+/**
+ * The cache text of the cells of one object on one kernel: for each cell, a line
+ * `JSON [program, section, verdict, number of reasons, number of suggestions]`, then one
+ * line per reason and one per suggestion, each its JSON text (JSON text never holds a
+ * raw newline). Reasons stay separate texts so that a reader can share equal ones
+ * without parsing them again.
+ */
+export function encodeCells(cells: StoredCell[]): string {
+  return new CellInterner().fromResults('', '', cells).text
+}
+
+/** The cells of {@link encodeCells}' text (with the given kernel and object names). */
+export function decodeCells(kernel: string, object: string, text: string): MatrixCell[] {
+  return new CellInterner().fromText(kernel, object, text)
 }
 
 interface KernelJob {
@@ -300,6 +382,7 @@ export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
   let done = 0
   /** blocks[job][object]: that object's cells on that kernel. */
   const blocks: MatrixCell[][][] = []
+  const interner = new CellInterner()
   for (const job of jobs) {
     const kkey = `${job.key}; ${tool}`
     const cached = opts.cache?.getKernel(kkey, shas)
@@ -309,7 +392,7 @@ export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
       const c = cached?.cells.get(o.sha256)
       if (c) {
         hits++
-        row[i] = c.map((x) => cellOf(job.kernel.name, o.name, x))
+        row[i] = interner.fromText(job.kernel.name, o.name, c)
       } else pending.push(i)
     })
     // The row's identity: from the release (cheap) or the cache, resolving the kernel only when a cell must be computed or a --btf kernel's identity is not cached.
@@ -325,9 +408,9 @@ export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
       const o = objects[i]!
       misses++
       const results = await checkObject(o.path, profile!, {}, o.info)
-      const stored = results.map(storedOf)
-      opts.cache?.put(o.sha256, kkey, {object: o.name, kernel: job.kernel.name}, stored)
-      row[i] = stored.map((x) => cellOf(job.kernel.name, o.name, x))
+      const made = interner.fromResults(job.kernel.name, o.name, results.map(storedOf))
+      opts.cache?.put(o.sha256, kkey, {object: o.name, kernel: job.kernel.name}, made.text)
+      row[i] = made.cells
     }
     blocks.push(row)
     opts.onProgress?.(++done, jobs.length, job.kernel.name)

@@ -17,13 +17,13 @@
 import {createHash} from 'node:crypto'
 import {readFileSync, statSync} from 'node:fs'
 import {resolve} from 'node:path'
-import type {KernelIdentity, StoredCell} from '../matrix/matrix.js'
+import type {KernelIdentity} from '../matrix/matrix.js'
 import {openDb, type Db} from './db.js'
 
-export interface CachedCells<C, I> {
-  /** The cached cells of these objects (by sha256) on this kernel key, and its identity if recorded. */
-  getKernel(kernelKey: string, objectShas: readonly string[]): {cells: Map<string, C[]>; identity?: I}
-  put(objectSha: string, kernelKey: string, info: {object: string; kernel: string}, cells: C[]): void
+export interface CachedCells<I> {
+  /** The cached cells (as the matrix encoded them) of these objects (by sha256) on this kernel key, and its identity if recorded. */
+  getKernel(kernelKey: string, objectShas: readonly string[]): {cells: Map<string, string>; identity?: I}
+  put(objectSha: string, kernelKey: string, info: {object: string; kernel: string}, cells: string): void
   putIdentity(kernelKey: string, kernelName: string, identity: I): void
   /**
    * The sha256 of a file's content. Answered from the database while the file's size,
@@ -54,7 +54,7 @@ function statKey(path: string): {key: string; newest: bigint} {
  * matrix cache. `racyMs` replaces {@link RACY_MS} (tests).
  * @throws IndexError as openDb does.
  */
-export function openMatrixCache<C = StoredCell, I = KernelIdentity>(path: string, options: {racyMs?: number} = {}): CachedCells<C, I> {
+export function openMatrixCache<I = KernelIdentity>(path: string, options: {racyMs?: number} = {}): CachedCells<I> {
   const racyNs = BigInt(options.racyMs ?? RACY_MS) * 1_000_000n
   const db: Db = openDb(path)
   // Checkpoint the write-ahead log every 8 MiB rather than every 1,000 pages (1 MiB with
@@ -68,21 +68,21 @@ export function openMatrixCache<C = StoredCell, I = KernelIdentity>(path: string
   const putIdentity = db.prepare('INSERT OR REPLACE INTO matrix_kernel (kernel_key, kernel_name, identity, created) VALUES (?, ?, ?, ?)')
   const hashOf = db.prepare('SELECT stat, sha256 FROM file_hash WHERE path = ?')
   const putHash = db.prepare('INSERT OR REPLACE INTO file_hash (path, stat, sha256, created) VALUES (?, ?, ?, ?)')
-  const pending: Array<{o: string; k: string; on: string; kn: string; cells: C[]}> = []
+  const pending: Array<{o: string; k: string; on: string; kn: string; cells: string}> = []
   const pendingIdentity: Array<[string, string, string]> = []
   // A kernel's rows in one transaction, in put order: each put first drops the older
   // rows of its object name on its kernel name, then writes its row. When several puts
   // have the same (kernel key, object sha256) (one object file given under several
   // names), only the last one's row survives whatever happens in between (a later
   // INSERT OR REPLACE overwrites it, a DELETE in between is undone by it), so the
-  // earlier ones only delete: their cells are neither serialized nor written.
+  // earlier ones only delete: their cells are not written.
   const flush = db.transaction(() => {
     const now = new Date().toISOString()
     const last = new Map<string, number>()
     pending.forEach((p, i) => last.set(`${p.k}\u0000${p.o}`, i))
     pending.forEach((p, i) => {
       del.run(p.on, p.kn, p.o, p.k)
-      if (last.get(`${p.k}\u0000${p.o}`) === i) put.run(p.k, p.o, p.on, p.kn, JSON.stringify(p.cells), now)
+      if (last.get(`${p.k}\u0000${p.o}`) === i) put.run(p.k, p.o, p.on, p.kn, p.cells, now)
     })
     for (const [k, kn, identity] of pendingIdentity) {
       delIdentity.run(kn, k)
@@ -98,15 +98,14 @@ export function openMatrixCache<C = StoredCell, I = KernelIdentity>(path: string
     getKernel(k, shas) {
       flushPending()
       const wanted = new Set(shas)
-      const cells = new Map<string, C[]>()
+      const cells = new Map<string, string>()
       for (const row of byKernel.all(k) as Array<{object_sha256: string; cells: string}>) {
-        if (wanted.has(row.object_sha256)) cells.set(row.object_sha256, JSON.parse(row.cells) as C[])
+        if (wanted.has(row.object_sha256)) cells.set(row.object_sha256, row.cells)
       }
       const id = identityOf.get(k) as {identity: string} | undefined
       return id ? {cells, identity: JSON.parse(id.identity) as I} : {cells}
     },
     put(o, k, info, cells) {
-      // serialized when written: the cells must not change until the next getKernel or close
       pending.push({o, k, on: info.object, kn: info.kernel, cells})
     },
     putIdentity(k, kn, identity) {

@@ -164,11 +164,11 @@ describe('matrix', () => {
     const db = join(dir, 'index.sqlite')
     const obj = join(dir, 'guard.bpf.o')
     copyFileSync(GUARD, obj)
-    let cache = openMatrixCache<MatrixCell>(db)
+    let cache = openMatrixCache(db)
     const cold = await buildMatrix({objects: [obj], archive, cache})
     cache.close()
     expect(cold.cache).toEqual({hits: 0, misses: 3})
-    cache = openMatrixCache<MatrixCell>(db)
+    cache = openMatrixCache(db)
     const t0 = performance.now()
     const warm = await buildMatrix({objects: [obj], archive, cache})
     const ms = performance.now() - t0
@@ -178,7 +178,7 @@ describe('matrix', () => {
     expect(ms).toBeLessThan(2000)
     // a different object under the same name: its sha256 changes, the cells are recomputed
     copyFileSync(join(FIXTURES, 'bpf', 'core_fields.bpfel.o'), obj)
-    cache = openMatrixCache<MatrixCell>(db)
+    cache = openMatrixCache(db)
     const changed = await buildMatrix({objects: [obj], archive, cache})
     cache.close()
     expect(changed.cache).toEqual({hits: 0, misses: 3})

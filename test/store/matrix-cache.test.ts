@@ -13,7 +13,8 @@ import {describe, expect, it} from 'vitest'
 import {openMatrixCache} from '../../src/store/matrix-cache.js'
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'kcompat-matrix-cache-'))
-const cells = (tag: string) => [{program: `p-${tag}`, section: 'kprobe/x', verdict: 'supported' as const, reasons: [], suggestions: []}]
+// the store keeps the matrix's text as it is
+const cells = (tag: string): string => `["p-${tag}","kprobe/x","supported",0,0]\n{"text": "${tag}"}`
 
 function rows(db: string): Array<{kernel_key: string; object_sha256: string; object_name: string; kernel_name: string; cells: string}> {
   const d = new Database(db, {readonly: true})
@@ -70,10 +71,10 @@ describe('matrix cache', () => {
     c.putIdentity('NEW', 'k', {upstream: '2', arch: 'x86_64', distro: '', version: '', flavor: null})
     c.close()
     expect(rows(db)).toEqual([
-      {kernel_key: 'NEW', object_sha256: 'sx', object_name: 'x3.o', kernel_name: 'k', cells: JSON.stringify(cells('x3'))},
-      {kernel_key: 'NEW', object_sha256: 'sz2', object_name: 'z.o', kernel_name: 'k', cells: JSON.stringify(cells('z2'))},
+      {kernel_key: 'NEW', object_sha256: 'sx', object_name: 'x3.o', kernel_name: 'k', cells: cells('x3')},
+      {kernel_key: 'NEW', object_sha256: 'sz2', object_name: 'z.o', kernel_name: 'k', cells: cells('z2')},
       // y.o was not put again: its older row stays; x.o's older row is gone
-      {kernel_key: 'OLD', object_sha256: 'sy', object_name: 'y.o', kernel_name: 'k', cells: JSON.stringify(cells('old-y'))},
+      {kernel_key: 'OLD', object_sha256: 'sy', object_name: 'y.o', kernel_name: 'k', cells: cells('old-y')},
     ])
     c = openMatrixCache(db)
     expect(c.getKernel('OLD', ['sy']).identity).toBeUndefined()
