@@ -44,6 +44,27 @@ describe('matrix renderings in pieces', () => {
     expect([...renderMatrixChunks(m, 'json')].join('')).toBe(whole)
   })
 
+  it('cells sharing reason objects, and cells of other shapes, are laid out as JSON.stringify lays them out', () => {
+    const m = matrixOf(40)
+    const shared = m.cells[3]!.reasons[0]!
+    const sharedSuggestion = m.cells[5]!.suggestions[0]!
+    const odd: unknown[] = [
+      {...m.cells[1], reasons: [shared, shared, {...shared, check: undefined}], suggestions: [sharedSuggestion]},
+      {...m.cells[2], reasons: [shared]},
+      {...m.cells[1], extra: 'x'},
+      {verdict: 'possible', ...m.cells[1]},
+      {...m.cells[1], program: undefined},
+      {...m.cells[1], reasons: ['a string', null, 3, [shared]]},
+      {...m.cells[1], reasons: [undefined, () => 1]},
+      {...m.cells[1], reasons: [{toJSON: () => 'replaced'}, {when: new Date(0), nested: {toJSON: (k: string) => `key ${k}`}}]},
+      {...m.cells[1], suggestions: 'not a list'},
+      {...m.cells[1], reasons: [{message: 'ünï\u2028\n', evidence: [[], {}, [[]]], n: -0, big: 1e21}]},
+    ]
+    m.cells.push(...(odd as MatrixCell[]), ...(odd as MatrixCell[]))
+    const {cache: _cache, ...rest} = m
+    expect([...jsonChunks(m)].join('')).toBe(`${JSON.stringify(rest, null, 2)}\n`)
+  })
+
   it('a large matrix comes in pieces of about a megabyte, the same text as the per-cell pieces', () => {
     const m = matrixOf(6000)
     const json = [...renderMatrixChunks(m, 'json')]
