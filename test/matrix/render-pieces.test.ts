@@ -52,7 +52,7 @@ describe('matrix renderings in pieces', () => {
       {...m.cells[1], reasons: [shared, shared, {...shared, check: undefined}], suggestions: [sharedSuggestion]},
       {...m.cells[2], reasons: [shared]},
       {...m.cells[1], extra: 'x'},
-      {verdict: 'possible', ...m.cells[1]},
+      Object.assign({verdict: 'possible'}, m.cells[1]),
       {...m.cells[1], program: undefined},
       {...m.cells[1], reasons: ['a string', null, 3, [shared]]},
       {...m.cells[1], reasons: [undefined, () => 1]},
