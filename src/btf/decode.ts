@@ -158,6 +158,9 @@ export function scanTypes(dv: DataView, le: boolean, typeStart: number, typeLen:
   // Successor of each single-successor type (pointer, typedef, modifiers, array element,
   // var, func, decl_tag), -1 for the others: what the cycle check walks.
   const next = new Int32Array(cap)
+  // The type section as 32-bit words in host order: a view when the bytes allow one,
+  // else a copy (big-endian BTF on a little-endian host, or an unaligned buffer).
+  const words = hostWords(dv, le, typeStart, typeLen)
   const strEnd = strings.end
   const badName = (off: number, at: number): never => {
     throw new BtfError('BTF_BAD_STRING_OFFSET', `name offset ${off} is outside the string section (${strEnd})`, {offset: at})
@@ -174,9 +177,9 @@ export function scanTypes(dv: DataView, le: boolean, typeStart: number, typeLen:
     if (startId + n > BTF_MAX_TYPE) {
       throw new BtfError('BTF_TOO_MANY_TYPES', `more than ${BTF_MAX_TYPE} types`, {offset: pos})
     }
-    const nameOff = dv.getUint32(pos, le)
-    const info = dv.getUint32(pos + 4, le)
-    const sizeOrType = dv.getUint32(pos + 8, le)
+    const nameOff = words[(pos - typeStart) >>> 2]!
+    const info = words[(pos + 4 - typeStart) >>> 2]!
+    const sizeOrType = words[(pos + 8 - typeStart) >>> 2]!
     const kind = (info >>> 24) & 0x1f
     const vlen = info & 0xffff
     const tsize = trailerSize(kind, vlen)
@@ -195,7 +198,7 @@ export function scanTypes(dv: DataView, le: boolean, typeStart: number, typeLen:
     let succ = -1
     switch (kind) {
       case Kind.INT: {
-        const data = dv.getUint32(tr, le)
+        const data = words[(tr - typeStart) >>> 2]!
         if ((data & 0xf000ff00) !== 0) {
           throw new BtfError('BTF_BAD_INT', `INT type id ${startId + n} sets reserved bits (0x${data.toString(16)})`, {offset: tr})
         }
@@ -214,8 +217,8 @@ export function scanTypes(dv: DataView, le: boolean, typeStart: number, typeLen:
         if (sizeOrType > maxRef) maxRef = sizeOrType
         break
       case Kind.ARRAY: {
-        const elem = dv.getUint32(tr, le)
-        const index = dv.getUint32(tr + 4, le)
+        const elem = words[(tr - typeStart) >>> 2]!
+        const index = words[(tr + 4 - typeStart) >>> 2]!
         if (elem > maxRef) maxRef = elem
         if (index > maxRef) maxRef = index
         succ = elem
@@ -224,36 +227,36 @@ export function scanTypes(dv: DataView, le: boolean, typeStart: number, typeLen:
       case Kind.STRUCT:
       case Kind.UNION:
         for (let i = 0, p = tr; i < vlen; i++, p += 12) {
-          const mOff = dv.getUint32(p, le)
+          const mOff = words[(p - typeStart) >>> 2]!
           if (mOff >= strEnd) badName(mOff, p)
-          const mType = dv.getUint32(p + 4, le)
+          const mType = words[(p + 4 - typeStart) >>> 2]!
           if (mType > maxRef) maxRef = mType
         }
         break
       case Kind.ENUM:
         for (let i = 0, p = tr; i < vlen; i++, p += 8) {
-          const vOff = dv.getUint32(p, le)
+          const vOff = words[(p - typeStart) >>> 2]!
           if (vOff >= strEnd) badName(vOff, p)
         }
         break
       case Kind.ENUM64:
         for (let i = 0, p = tr; i < vlen; i++, p += 12) {
-          const vOff = dv.getUint32(p, le)
+          const vOff = words[(p - typeStart) >>> 2]!
           if (vOff >= strEnd) badName(vOff, p)
         }
         break
       case Kind.FUNC_PROTO:
         for (let i = 0, p = tr; i < vlen; i++, p += 8) {
-          const pOff = dv.getUint32(p, le)
+          const pOff = words[(p - typeStart) >>> 2]!
           if (pOff >= strEnd) badName(pOff, p)
-          const pType = dv.getUint32(p + 4, le)
+          const pType = words[(p + 4 - typeStart) >>> 2]!
           if (pType > maxRef) maxRef = pType
         }
         if (sizeOrType > maxRef) maxRef = sizeOrType
         break
       case Kind.DATASEC:
         for (let i = 0, p = tr; i < vlen; i++, p += 12) {
-          const vType = dv.getUint32(p, le)
+          const vType = words[(p - typeStart) >>> 2]!
           if (vType > maxRef) maxRef = vType
         }
         break
@@ -271,6 +274,17 @@ export function scanTypes(dv: DataView, le: boolean, typeStart: number, typeLen:
   if (maxRef > lastId) findBadReference(dv, le, offsets, kinds, n, startId, lastId)
   checkCycles(next, offsets, n, startId)
   return {count: n, offsets: offsets.subarray(0, n), kinds: kinds.subarray(0, n), nameOffs: nameOffs.subarray(0, n)}
+}
+
+const HOST_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
+
+function hostWords(dv: DataView, le: boolean, start: number, len: number): Uint32Array {
+  const n = len >>> 2
+  const at = dv.byteOffset + start
+  if (le === HOST_LE && at % 4 === 0) return new Uint32Array(dv.buffer, at, n)
+  const out = new Uint32Array(n)
+  for (let i = 0; i < n; i++) out[i] = dv.getUint32(start + 4 * i, le)
+  return out
 }
 
 /** Decodes the (already validated) record at `pos`. */
@@ -419,14 +433,16 @@ function findBadReference(dv: DataView, le: boolean, offsets: Uint32Array, kinds
  */
 function checkCycles(next: Int32Array, offsets: Uint32Array, count: number, start: number): void {
   const state = new Uint8Array(count)
-  const path: number[] = []
+  // the current chain, as a stack of indexes (a typed array: this runs once per type)
+  const path = new Int32Array(count)
   for (let i = 0; i < count; i++) {
     if (state[i] !== 0) continue
+    let depth = 0
     let j = i
     for (;;) {
       const succ = next[j]!
       state[j] = 1
-      path.push(j)
+      path[depth++] = j
       const nj = succ - start
       if (succ <= 0 || nj < 0) break // void, end of chain, or into the (validated) base
       if (state[nj] === 2) break
@@ -435,7 +451,6 @@ function checkCycles(next: Int32Array, offsets: Uint32Array, count: number, star
       }
       j = nj
     }
-    for (const k of path) state[k] = 2
-    path.length = 0
+    while (depth > 0) state[path[--depth]!] = 2
   }
 }
