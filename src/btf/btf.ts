@@ -114,6 +114,9 @@ export interface ScannedTypes {
   nameOffs: Uint32Array
 }
 
+/** Which names a lookup searches: all, FUNCs only, or every kind but FUNC. */
+export type NameClass = 'all' | 'funcs' | 'types'
+
 export class Btf {
   readonly strings: StringTable
   readonly base: Btf | undefined
@@ -129,9 +132,8 @@ export class Btf {
   /** Kinds and name offsets from the parser (absent for a Btf made from a type list). */
   private readonly scanned: ScannedTypes | undefined
   private nameIndex: Map<string, TypeId[]> | undefined
-  private rawNameIndex: NameIndex | undefined
-  /** Essential name → ids of the names that carry a `___flavor` (see idsByEssentialName). */
-  private flavorIndex: Map<string, TypeId[]> | undefined
+  private readonly rawNameIndex: {funcs?: NameIndex; types?: NameIndex} = {}
+  private readonly flavors: {funcs?: Map<string, TypeId[]>; types?: Map<string, TypeId[]>} = {}
 
   constructor(init: {
     types?: BtfType[]
@@ -248,23 +250,29 @@ export class Btf {
     return this.typeById(id).name.startsWith(prefix)
   }
 
-  /** All ids named `name` (any kind), in id order, this BTF's base first. */
-  idsByName(name: string): TypeId[] {
-    const own = this.ownIdsByName(name)
+  /**
+   * All ids named `name`, in id order, this BTF's base first. `which` narrows the
+   * search to FUNCs (`funcs`) or to every other kind (`types`): a kernel's names are
+   * more than half FUNCs, and type lookups (CO-RE candidates) never want them, so each
+   * half is indexed on its own, on first use.
+   */
+  idsByName(name: string, which: NameClass = 'all'): TypeId[] {
+    const own = this.ownIdsByName(name, which)
     if (!this.base) return own
-    const inBase = this.base.idsByName(name)
+    const inBase = this.base.idsByName(name, which)
     return inBase.length === 0 ? own : [...inBase, ...own]
   }
 
   /** The first id named `name` of `kind`, or undefined. */
   findByName(name: string, kind: number): TypeId | undefined {
-    for (const id of this.idsByName(name)) if (this.kindOf(id) === kind) return id
+    for (const id of this.idsByName(name, kind === Kind.FUNC ? 'funcs' : 'types')) if (this.kindOf(id) === kind) return id
     return undefined
   }
 
   /**
    * Ids whose essential name is `name` (see {@link essentialName}), base first, in id
-   * order: the candidate set libbpf starts from when it relocates a CO-RE access.
+   * order: the candidate set libbpf starts from when it relocates a CO-RE access
+   * (`which` as for {@link idsByName}).
    *
    * Kernel BTF hardly ever has flavored names, so this is the name lookup for `name`
    * (when `name` is itself essential) merged with the few flavored names whose
@@ -272,48 +280,65 @@ export class Btf {
    * found once per Btf (by the byte index while it hashes, or by a look at each
    * distinct name), not by computing every type's essential name.
    */
-  idsByEssentialName(name: string): TypeId[] {
-    if (!this.flavorIndex) {
-      const flavors = new Map<string, TypeId[]>()
-      const add = (n: string, id: TypeId): void => {
-        const e = essentialName(n)
-        if (e === n) return
-        const list = flavors.get(e)
-        if (list) list.push(id)
-        else flavors.set(e, [id])
-      }
-      const raw = this.ownRawNameIndex()
-      if (raw) {
-        for (const i of raw.flavoredCandidates) add(this.nameOf(this.startId + i), this.startId + i)
-      } else {
-        for (const [n, ids] of this.ownNameIndex()) if (n.includes('___')) for (const id of ids) add(n, id)
-        for (const list of flavors.values()) list.sort((a, b) => a - b)
-      }
-      this.flavorIndex = flavors
-    }
-    const exact = essentialName(name) === name ? this.ownIdsByName(name) : []
-    const flavored = this.flavorIndex.get(name)
-    const own = flavored ? mergeSorted(exact, flavored) : exact
+  idsByEssentialName(name: string, which: NameClass = 'all'): TypeId[] {
+    let own: TypeId[]
+    if (which === 'all') own = mergeSorted(this.ownIdsByEssentialName(name, 'funcs'), this.ownIdsByEssentialName(name, 'types'))
+    else own = this.ownIdsByEssentialName(name, which)
     if (!this.base) return own
-    const inBase = this.base.idsByEssentialName(name)
+    const inBase = this.base.idsByEssentialName(name, which)
     return inBase.length === 0 ? own : [...inBase, ...own]
   }
 
-  private ownIdsByName(name: string): TypeId[] {
-    const raw = this.ownRawNameIndex()
+  private ownIdsByEssentialName(name: string, which: 'funcs' | 'types'): TypeId[] {
+    const flavors = this.flavorIndex(which)
+    const exact = essentialName(name) === name ? this.ownIdsByName(name, which) : []
+    const flavored = flavors.get(name)
+    return flavored ? mergeSorted(exact, flavored) : exact
+  }
+
+  /** Essential name → ids, for the names of one class that carry a `___flavor`. */
+  private flavorIndex(which: 'funcs' | 'types'): Map<string, TypeId[]> {
+    const memo = this.flavors[which]
+    if (memo) return memo
+    const flavors = new Map<string, TypeId[]>()
+    const add = (n: string, id: TypeId): void => {
+      const e = essentialName(n)
+      if (e === n) return
+      const list = flavors.get(e)
+      if (list) list.push(id)
+      else flavors.set(e, [id])
+    }
+    const raw = this.ownRawNameIndex(which)
+    if (raw) {
+      for (const i of raw.flavoredCandidates) add(this.nameOf(this.startId + i), this.startId + i)
+    } else {
+      for (const [n, ids] of this.ownNameIndex()) {
+        if (!n.includes('___')) continue
+        for (const id of ids) if ((this.kindOf(id) === Kind.FUNC) === (which === 'funcs')) add(n, id)
+      }
+    }
+    this.flavors[which] = flavors
+    return flavors
+  }
+
+  private ownIdsByName(name: string, which: NameClass): TypeId[] {
+    if (which === 'all') return mergeSorted(this.ownIdsByName(name, 'funcs'), this.ownIdsByName(name, 'types'))
+    const raw = this.ownRawNameIndex(which)
     if (raw) {
       const found = raw.lookup(name)
       for (let k = 0; k < found.length; k++) found[k] = found[k]! + this.startId
       return found
     }
-    return this.ownNameIndex().get(name) ?? []
+    const all = this.ownNameIndex().get(name) ?? []
+    return all.filter((id) => (this.kindOf(id) === Kind.FUNC) === (which === 'funcs'))
   }
 
-  /** The byte-level name index of a parsed Btf (see name-index.ts). */
-  private ownRawNameIndex(): NameIndex | undefined {
+  /** The byte-level name index of one class of a parsed Btf (see name-index.ts). */
+  private ownRawNameIndex(which: 'funcs' | 'types'): NameIndex | undefined {
     if (!this.scanned) return undefined
-    this.rawNameIndex ??= new NameIndex(this.scanned.nameOffs, this.strings)
-    return this.rawNameIndex
+    const scanned = this.scanned
+    this.rawNameIndex[which] ??= new NameIndex(scanned.nameOffs, this.strings, (i) => (scanned.kinds[i] === Kind.FUNC) === (which === 'funcs'))
+    return this.rawNameIndex[which]
   }
 
   /** Name → ids over decoded types, for a Btf made from a type list (builder, tests). */

@@ -32,14 +32,16 @@ export class NameIndex {
   /**
    * @param nameOffs name offset of each type (0 = anonymous), by index
    * @param strings the BTF's string table (with its base, for split BTF)
+   * @param include which type indexes to index (default all)
    */
   constructor(
     private readonly nameOffs: Uint32Array,
     private readonly strings: StringTable,
+    include?: (index: number) => boolean,
   ) {
     const count = nameOffs.length
     let size = 1024
-    while (size < count * 2) size *= 2
+    while (size < count) size *= 2
     this.mask = size - 1
     this.heads = new Int32Array(size)
     this.chain = new Int32Array(count)
@@ -48,7 +50,7 @@ export class NameIndex {
     const ownStart = strings.startOffset
     for (let i = count - 1; i >= 0; i--) {
       const off = nameOffs[i]!
-      if (off === 0) continue
+      if (off === 0 || (include && !include(i))) continue
       let bytes = own
       let at = off - ownStart
       if (at < 0) ({bytes, at} = this.locate(off))

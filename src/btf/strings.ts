@@ -10,6 +10,7 @@
  * Like libbpf (and unlike cilium/ebpf) an offset may point into the middle of a
  * string; it then names the string's tail. Offsets past the end are errors.
  */
+import {isAscii} from 'node:buffer'
 import {BtfError} from '../errors.js'
 
 export class StringTable {
@@ -99,8 +100,7 @@ export class StringTable {
 
   private prepare(): void {
     this.checkedAscii = true
-    const b = this.bytes
-    for (let i = 0; i < b.length; i++) if (b[i]! > 0x7f) return
+    if (!isAscii(this.bytes)) return
     this.ascii = this.buf.toString('latin1')
   }
 

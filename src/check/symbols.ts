@@ -97,7 +97,7 @@ class KindNames implements ReadonlyMap<string, number> {
 
   get(name: string): number | undefined {
     if (this.all) return this.all.get(name)
-    for (const id of this.btf.idsByName(name)) if (this.btf.kindOf(id) === this.kind) return id
+    for (const id of this.btf.idsByName(name, this.kind === Kind.FUNC ? 'funcs' : 'types')) if (this.btf.kindOf(id) === this.kind) return id
     return undefined
   }
 
@@ -145,7 +145,7 @@ class KindNames implements ReadonlyMap<string, number> {
 export function symbolsFromBtf(btf: Btf): KernelSymbols {
   const out: KernelSymbols = {funcs: new KindNames(btf, Kind.FUNC), typedefs: new KindNames(btf, Kind.TYPEDEF), hasBtfTraceTypedefs: false}
   for (const name of ENUMS) {
-    const id = btf.idsByName(name).find((i) => btf.kindOf(i) === Kind.ENUM || btf.kindOf(i) === Kind.ENUM64)
+    const id = btf.idsByName(name, 'types').find((i) => btf.kindOf(i) === Kind.ENUM || btf.kindOf(i) === Kind.ENUM64)
     if (id === undefined) continue
     const values = new Set((btf.typeById(id) as {values: Array<{name: string}>}).values.map((v) => v.name))
     if (name === 'bpf_prog_type') out.progTypes = values

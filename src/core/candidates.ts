@@ -14,6 +14,7 @@
 import type {Btf} from '../btf/btf.js'
 import {essentialName} from '../btf/btf.js'
 import type {TypeId} from '../btf/types.js'
+import {Kind} from '../btf/wire.js'
 import {kindsCoreCompatible, typeLabel} from './btf-util.js'
 import {EINVAL, ReloFailure} from './errors.js'
 
@@ -43,7 +44,7 @@ export function findCandidates(local: Btf, localId: TypeId, target: CoreTarget):
   }
   const want = essentialName(lt.name)
   const add = (btf: Btf, source: string, fromId: number): Candidate[] =>
-    btf.idsByEssentialName(want)
+    btf.idsByEssentialName(want, lt.kind === Kind.FUNC ? 'funcs' : 'types')
       .filter((id) => id >= fromId && kindsCoreCompatible(btf.typeById(id), lt))
       .map((id) => ({btf, id, source}))
   const found = add(target.vmlinux, 'vmlinux', 1)

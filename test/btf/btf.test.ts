@@ -67,6 +67,9 @@ describe('lazy parse: each type decoded on first use, the same model', () => {
       for (const n of [...names, 'task_struct', 'sk_buff', 'bpf_prog_type', 'do_sys_open', 'no_such_name', 'task_struc', 'task_struct_']) {
         expect(lazy.idsByName(n), n).toEqual(byName.get(n) ?? [])
         expect(eager.idsByName(n), n).toEqual(byName.get(n) ?? [])
+        const funcs = (byName.get(n) ?? []).filter((id) => eager.typeById(id).kind === Kind.FUNC)
+        expect(lazy.idsByName(n, 'funcs'), n).toEqual(funcs)
+        expect(lazy.idsByName(n, 'types'), n).toEqual((byName.get(n) ?? []).filter((id) => !funcs.includes(id)))
       }
       for (let id = 1; id <= eager.lastId; id += 17) {
         const n = eager.typeById(id).name
