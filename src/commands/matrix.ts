@@ -36,6 +36,7 @@ export default class Matrix extends BaseCommand {
     archive: Flags.string({description: 'archive directory (default: $KCOMPAT_ARCHIVE or the shipped archive)'}),
     db: Flags.string({description: 'index database holding the cache (default: as `kcompat index build`)'}),
     'no-cache': Flags.boolean({description: 'neither read nor write cached cells'}),
+    jobs: Flags.integer({char: 'j', description: 'threads to spread the kernels to compute over (default: one per CPU, but one per 32 kernels at most)', min: 1}),
   }
 
   async run(): Promise<void> {
@@ -61,6 +62,7 @@ export default class Matrix extends BaseCommand {
         cache,
         // unchanged --btf files and objects are not read again to hash them
         hashFile: memo ? (file) => memo.fileSha256(file) : undefined,
+        jobs: flags.jobs,
       })
     } catch (e) {
       if (e instanceof KernelReleaseError || e instanceof CheckUsageError) {

@@ -10,14 +10,15 @@ import {basename, dirname, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {resolveArchiveDir} from '../archive/archive.js'
 import {type KernelEntry, readManifest} from '../archive/manifest.js'
-import {checkObject} from '../check/check.js'
 import {CheckUsageError} from '../check/errors.js'
-import {type KernelProfile, resolveKernel} from '../check/kernel.js'
 import {type BpfObjectInfo, readBpfObject} from '../check/object.js'
-import type {ProgramResult, Reason, Suggestion, Verdict} from '../check/types.js'
+import type {Reason, Suggestion, Verdict} from '../check/types.js'
+import {CoreError} from '../core/errors.js'
 import {loadFacts} from '../kernel/facts/index.js'
 import {compareVersions, parseVersion} from '../kernel/facts/version.js'
-import {parseReleaseLenient} from '../kernel/release.js'
+import {KernelReleaseError, parseReleaseLenient} from '../kernel/release.js'
+import {registerErrorClass, runJobs} from '../parallel/pool.js'
+import type {KernelSpec, MatrixJob, MatrixJobResult, MatrixTaskInit} from './parallel.js'
 
 export interface MatrixKernel {
   /** The cell's `kernel`: the release (or, for --btf, the file name without extensions). */
@@ -130,8 +131,17 @@ export interface MatrixOptions {
   cache?: MatrixCache
   /** How objects and --btf files are hashed (default: read and hash each). */
   hashFile?: FileHasher
+  /** Threads for the kernels to compute, the calling one included (default: see src/parallel/pool.ts). */
+  jobs?: number
+  /** Called per kernel done: the fully cached ones as they are read, then the computed ones in order. */
   onProgress?: (done: number, total: number, kernel: string) => void
 }
+
+// Errors of kernels checked on a worker thread keep their class when they reach this
+// thread (the command exits 2 on the usage ones), as they would inline.
+registerErrorClass(CheckUsageError)
+registerErrorClass(KernelReleaseError)
+registerErrorClass(CoreError)
 
 let toolKeyMemo: string | undefined
 /** kcompat's version and build id, the facts data version and the cell format: a cached cell is reused only under the same. */
@@ -211,11 +221,6 @@ export function sortKernels(ks: MatrixKernel[]): MatrixKernel[] {
   )
 }
 
-/** A program's result as a cell without kernel and object. */
-function storedOf(p: ProgramResult): StoredCell {
-  return {program: p.program ?? p.section, section: p.section, verdict: p.verdict, reasons: p.reasons, suggestions: p.suggestions}
-}
-
 /**
  * One object for equal reasons (and suggestions, and lists of them) across the cells
  * of a matrix. Most reasons are the same on many kernels (the config, program-type and
@@ -233,10 +238,10 @@ class CellInterner {
   private readonly byJson = new Map<string, {id: number; value: unknown}>()
   private readonly lists = new Map<string, unknown[]>()
 
-  /** The shared object for JSON text `json` of `value` (parsed from the text when not given). */
-  private one(json: string, value?: unknown): {id: number; value: unknown} {
+  /** The shared object of JSON text `json`. */
+  private one(json: string): {id: number; value: unknown} {
     let hit = this.byJson.get(json)
-    if (!hit) this.byJson.set(ownCopy(json), (hit = {id: this.byJson.size, value: value === undefined ? JSON.parse(json) : value}))
+    if (!hit) this.byJson.set(ownCopy(json), (hit = {id: this.byJson.size, value: JSON.parse(json)}))
     return hit
   }
 
@@ -248,34 +253,17 @@ class CellInterner {
     return hit as T[]
   }
 
-  /** Cells of one object on one kernel as computed: shared cells, and their cache text. */
-  fromResults(kernel: string, object: string, cells: StoredCell[]): {cells: MatrixCell[]; text: string} {
-    const lines: string[] = []
-    const out = cells.map((c) => {
-      const reasons = c.reasons.map((r) => JSON.stringify(r))
-      const suggestions = c.suggestions.map((x) => JSON.stringify(x))
-      lines.push(JSON.stringify([c.program, c.section, c.verdict, reasons.length, suggestions.length]), ...reasons, ...suggestions)
-      return this.cell(kernel, object, c, reasons.map((j, i) => this.one(j, c.reasons[i])), suggestions.map((j, i) => this.one(j, c.suggestions[i])))
-    })
-    return {cells: out, text: lines.join('\n')}
-  }
-
-  /** Cells of one object on one kernel from their cache text ({@link encodeCells}). */
-  fromText(kernel: string, object: string, text: string): MatrixCell[] {
+  /** Cells of one object on one kernel from their cache text ({@link encodeCells}), in the cell's own key order (the JSON output's). */
+  cells(kernel: string, object: string, text: string): MatrixCell[] {
     const lines = text === '' ? [] : text.split('\n')
     const out: MatrixCell[] = []
     for (let at = 0; at < lines.length; ) {
       const [program, section, verdict, nReasons, nSuggestions] = JSON.parse(lines[at++]!) as [string, string, Verdict, number, number]
-      const reasons = lines.slice(at, (at += nReasons)).map((j) => this.one(j))
-      const suggestions = lines.slice(at, (at += nSuggestions)).map((j) => this.one(j))
-      out.push(this.cell(kernel, object, {program, section, verdict, reasons: [], suggestions: []}, reasons, suggestions))
+      const reasons = this.list<Reason>(lines.slice(at, (at += nReasons)).map((j) => this.one(j)))
+      const suggestions = this.list<Suggestion>(lines.slice(at, (at += nSuggestions)).map((j) => this.one(j)))
+      out.push({kernel, object, program, section, verdict, reasons, suggestions})
     }
     return out
-  }
-
-  /** The cell, in the cell's own key order (the JSON output's). */
-  private cell(kernel: string, object: string, c: StoredCell, reasons: Array<{id: number; value: unknown}>, suggestions: Array<{id: number; value: unknown}>): MatrixCell {
-    return {kernel, object, program: c.program, section: c.section, verdict: c.verdict, reasons: this.list(reasons), suggestions: this.list(suggestions)}
   }
 }
 
@@ -292,33 +280,45 @@ function ownCopy(s: string): string {
  * `JSON [program, section, verdict, number of reasons, number of suggestions]`, then one
  * line per reason and one per suggestion, each its JSON text (JSON text never holds a
  * raw newline). Reasons stay separate texts so that a reader can share equal ones
- * without parsing them again.
+ * without parsing them again. Computed cells take the same way into a matrix as cached
+ * ones (see parallel.ts).
  */
 export function encodeCells(cells: StoredCell[]): string {
-  return new CellInterner().fromResults('', '', cells).text
+  const lines: string[] = []
+  for (const c of cells) {
+    lines.push(JSON.stringify([c.program, c.section, c.verdict, c.reasons.length, c.suggestions.length]))
+    for (const r of c.reasons) lines.push(JSON.stringify(r))
+    for (const x of c.suggestions) lines.push(JSON.stringify(x))
+  }
+  return lines.join('\n')
 }
 
 /** The cells of {@link encodeCells}' text (with the given kernel and object names). */
 export function decodeCells(kernel: string, object: string, text: string): MatrixCell[] {
-  return new CellInterner().fromText(kernel, object, text)
+  return new CellInterner().cells(kernel, object, text)
 }
 
 interface KernelJob {
   kernel: MatrixKernel
   /** Content key: the manifest entry (which holds the BTF's sha256) or the BTF file's hash. */
   key: string
-  resolve(): Promise<KernelProfile>
+  spec: KernelSpec
 }
 
 /**
  * Builds the matrix.
  *
- * Per kernel, one cache read answers for every object; a kernel is resolved (its BTF
- * read and parsed) only when a cell must be computed, or, for a --btf kernel, when the
- * cache has not recorded its row's identity. Cells are gathered in blocks of one
- * (kernel, object) and the blocks put in row order at the end.
+ * First, per kernel in order, one cache read answers for every object. A kernel is
+ * resolved (its BTF read and parsed) only when a cell must be computed, or, for a --btf
+ * kernel, when the cache has not recorded its row's identity. Those kernels are then
+ * checked on the worker pool (src/parallel: `jobs` threads, the calling one included;
+ * by default one per core but one per 32 such kernels at most), their results taken in
+ * kernel order and cached (one transaction per kernel). Computed and cached cells are
+ * read from the same cache text, sharing equal reasons. Cells are gathered in blocks of
+ * one (kernel, object) and the blocks put in row order at the end.
  * @throws CheckUsageError `MATRIX_NO_OBJECTS`, `MATRIX_NO_KERNELS`, `MATRIX_BAD_BTF_NAME`
- *   and what `check` throws for unreadable objects, kernels and BTF files.
+ *   and what `check` throws for unreadable objects, kernels and BTF files (for the
+ *   first failing kernel in order; the kernels before it are cached).
  */
 export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
   if (opts.objects.length === 0) throw new CheckUsageError('MATRIX_NO_OBJECTS', 'nothing to check: give --object FILE.bpf.o')
@@ -350,70 +350,76 @@ export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
           path: e.path,
         },
         key: `archive:${sha256(JSON.stringify(e))}`,
-        resolve: () => resolveKernel({kernel: e.release, archive: root, arch: e.arch}),
+        spec: {origin: 'archive', release: e.release, arch: e.arch},
       })
     }
   }
   for (const file of opts.btf ?? []) {
     const name = btfFileKernelName(file)
     if (name === '') throw new CheckUsageError('MATRIX_BAD_BTF_NAME', `${file}: cannot name a kernel after this file`)
-    const key = `btf:${name}:${hashFile(file)}`
     jobs.push({
       kernel: {name, release: name, distro: '', version: '', arch: '', flavor: null, upstream: '', btf: 'file', origin: 'btf-file', path: file},
-      key,
-      resolve: async () => {
-        try {
-          return await resolveKernel({kernel: name, archive: root, btf: file})
-        } catch (e) {
-          if (e instanceof Error && 'code' in e && (e as {code: string}).code === 'RELEASE_UNKNOWN') {
-            throw new CheckUsageError('MATRIX_BAD_BTF_NAME', `${file}: kernels given by --btf are named by the file name, which must be a kernel release (uname -r), e.g. 5.15.0-91-generic.btf: ${(e as Error).message}`)
-          }
-          throw e
-        }
-      },
+      key: `btf:${name}:${hashFile(file)}`,
+      spec: {origin: 'btf-file', name, file},
     })
   }
   if (jobs.length === 0) throw new CheckUsageError('MATRIX_NO_KERNELS', `no kernel matches${opts.kernels ? ` --kernels ${opts.kernels}` : ''} in the archive at ${root}`)
 
   const tool = toolKey()
   const shas = objects.map((o) => o.sha256)
+  const interner = new CellInterner()
   let hits = 0
   let misses = 0
   let done = 0
   /** blocks[job][object]: that object's cells on that kernel. */
   const blocks: MatrixCell[][][] = []
-  const interner = new CellInterner()
-  for (const job of jobs) {
+  const work: Array<{job: number; task: MatrixJob}> = []
+  jobs.forEach((job, j) => {
     const kkey = `${job.key}; ${tool}`
     const cached = opts.cache?.getKernel(kkey, shas)
     const row: MatrixCell[][] = new Array(objects.length)
     const pending: number[] = []
     objects.forEach((o, i) => {
       const c = cached?.cells.get(o.sha256)
-      if (c) {
+      if (c !== undefined) {
         hits++
-        row[i] = interner.fromText(job.kernel.name, o.name, c)
+        row[i] = interner.cells(job.kernel.name, o.name, c)
       } else pending.push(i)
     })
-    // The row's identity: from the release (cheap) or the cache, resolving the kernel only when a cell must be computed or a --btf kernel's identity is not cached.
-    const fileIdentity = job.kernel.origin === 'btf-file' ? cached?.identity : undefined
-    const profile = pending.length > 0 || (job.kernel.origin === 'btf-file' && !fileIdentity) ? await job.resolve() : undefined
-    if (!profile && fileIdentity) Object.assign(job.kernel, fileIdentity)
-    else fillIdentity(job.kernel, profile)
-    if (profile && job.kernel.origin === 'btf-file') {
-      const {upstream, arch, distro, version, flavor} = job.kernel
-      opts.cache?.putIdentity(kkey, job.kernel.name, {upstream, arch, distro, version, flavor})
-    }
-    for (const i of pending) {
-      const o = objects[i]!
-      misses++
-      const results = await checkObject(o.path, profile!, {}, o.info)
-      const made = interner.fromResults(job.kernel.name, o.name, results.map(storedOf))
-      opts.cache?.put(o.sha256, kkey, {object: o.name, kernel: job.kernel.name}, made.text)
-      row[i] = made.cells
-    }
     blocks.push(row)
+    // The row's identity: from the release (cheap) or the cache, unless the kernel is resolved anyway.
+    const fileIdentity = job.kernel.origin === 'btf-file' ? cached?.identity : undefined
+    if (pending.length > 0 || (job.kernel.origin === 'btf-file' && !fileIdentity)) {
+      work.push({job: j, task: {kernel: job.spec, objects: pending}})
+      return
+    }
+    if (fileIdentity) Object.assign(job.kernel, fileIdentity)
+    else fillIdentity(job.kernel, undefined)
     opts.onProgress?.(++done, jobs.length, job.kernel.name)
+  })
+  if (work.length > 0) {
+    const init: MatrixTaskInit = {archive: root, objects: objects.map((o) => o.path)}
+    let w = 0
+    for await (const result of runJobs<MatrixTaskInit, MatrixJob, MatrixJobResult>(
+      work.map((x) => x.task),
+      {task: 'matrix/parallel', init, jobs: opts.jobs},
+    )) {
+      const {job: j, task} = work[w++]!
+      const job = jobs[j]!
+      const kkey = `${job.key}; ${tool}`
+      fillIdentity(job.kernel, result.identity)
+      if (job.kernel.origin === 'btf-file') {
+        const {upstream, arch, distro, version, flavor} = job.kernel
+        opts.cache?.putIdentity(kkey, job.kernel.name, {upstream, arch, distro, version, flavor})
+      }
+      task.objects.forEach((i, n) => {
+        const o = objects[i]!
+        misses++
+        opts.cache?.put(o.sha256, kkey, {object: o.name, kernel: job.kernel.name}, result.cells[n]!)
+        blocks[j]![i] = interner.cells(job.kernel.name, o.name, result.cells[n]!)
+      })
+      opts.onProgress?.(++done, jobs.length, job.kernel.name)
+    }
   }
   const kernels = sortKernels(jobs.map((j) => j.kernel))
   const cells = orderCells(kernels, jobs, objects, blocks)
@@ -447,14 +453,15 @@ function orderCells(kernels: MatrixKernel[], jobs: KernelJob[], objects: Array<{
   return cells
 }
 
-function fillIdentity(k: MatrixKernel, p: KernelProfile | undefined): void {
-  if (p) {
-    k.upstream = p.release.upstream
-    k.arch = p.arch
+/** The row's identity: a resolved kernel's (upstream version and arch; for a --btf kernel also distro, version, flavor), else from the release string. */
+function fillIdentity(k: MatrixKernel, id: KernelIdentity | undefined): void {
+  if (id) {
+    k.upstream = id.upstream
+    k.arch = id.arch
     if (k.origin === 'btf-file') {
-      k.distro = p.archive?.entry.distro ?? p.release.distro
-      k.version = p.archive?.entry.version ?? p.release.distroRelease ?? ''
-      k.flavor = p.release.flavor
+      k.distro = id.distro
+      k.version = id.version
+      k.flavor = id.flavor
     }
     return
   }

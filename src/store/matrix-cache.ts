@@ -11,8 +11,9 @@
  * - file hashes: sha256 of files by absolute path and stat (see {@link
  *   CachedCells.fileSha256}).
  *
- * A kernel's rows are written together in one transaction: puts are held until the next
- * kernel is read ({@link CachedCells.getKernel}) or the cache is closed.
+ * A kernel's rows are written together in one transaction: puts are held until one for
+ * another kernel key comes, a kernel is read ({@link CachedCells.getKernel}), or the
+ * cache is closed.
  */
 import {createHash} from 'node:crypto'
 import {readFileSync, statSync} from 'node:fs'
@@ -91,8 +92,14 @@ export function openMatrixCache<I = KernelIdentity>(path: string, options: {racy
     pending.length = 0
     pendingIdentity.length = 0
   })
+  let pendingKey: string | undefined
   const flushPending = (): void => {
     if (pending.length > 0 || pendingIdentity.length > 0) flush.immediate()
+    pendingKey = undefined
+  }
+  const holdFor = (k: string): void => {
+    if (pendingKey !== undefined && pendingKey !== k) flushPending()
+    pendingKey = k
   }
   return {
     getKernel(k, shas) {
@@ -106,9 +113,11 @@ export function openMatrixCache<I = KernelIdentity>(path: string, options: {racy
       return id ? {cells, identity: JSON.parse(id.identity) as I} : {cells}
     },
     put(o, k, info, cells) {
+      holdFor(k)
       pending.push({o, k, on: info.object, kn: info.kernel, cells})
     },
     putIdentity(k, kn, identity) {
+      holdFor(k)
       pendingIdentity.push([k, kn, JSON.stringify(identity)])
     },
     fileSha256(file) {
