@@ -52,6 +52,28 @@ describe('matrix cache', () => {
     c.close()
   })
 
+  it('writes a kernel\'s rows when a put for another kernel comes', () => {
+    const db = join(tmp(), 'i.sqlite')
+    const c = openMatrixCache(db)
+    c.put('s1', 'K1', {object: 'a.o', kernel: 'k1'}, cells('a1'))
+    c.putIdentity('K1', 'k1', {upstream: '6.1.0', arch: 'x86_64', distro: '', version: '', flavor: null})
+    c.put('s2', 'K1', {object: 'b.o', kernel: 'k1'}, cells('b1'))
+    expect(rows(db)).toEqual([])
+    c.putIdentity('K2', 'k2', {upstream: '6.12.0', arch: 'x86_64', distro: '', version: '', flavor: null})
+    expect(rows(db).map((r) => [r.kernel_key, r.object_sha256])).toEqual([
+      ['K1', 's1'],
+      ['K1', 's2'],
+    ])
+    c.put('s1', 'K2', {object: 'a.o', kernel: 'k2'}, cells('a2'))
+    expect(rows(db)).toHaveLength(2)
+    c.close()
+    expect(rows(db).map((r) => [r.kernel_key, r.object_sha256])).toEqual([
+      ['K1', 's1'],
+      ['K1', 's2'],
+      ['K2', 's1'],
+    ])
+  })
+
   it('a kernel written at once ends as if each put were written in turn', () => {
     const db = join(tmp(), 'i.sqlite')
     let c = openMatrixCache(db)
