@@ -190,7 +190,7 @@ function nearCandidate(prefix: string, t: string, target: string): NearName | un
  *   the name and the target, so this is exactly what measuring the kernel's own names
  *   gives.
  *
- * Past MAX_UNIVERSE_NAMES names the union starts afresh (kernels re-register on their
+ * Past 500,000 names (maxUniverseNames) the union starts afresh (kernels re-register on their
  * next question), which bounds the memory a long-running process gives it.
  */
 interface NameUniverse {
@@ -201,7 +201,7 @@ interface NameUniverse {
 }
 
 const universes = new Map<string, NameUniverse>()
-let maxUniverseNames = 1_000_000
+let maxUniverseNames = 500_000
 
 /** For tests: the size past which a name union starts afresh; returns the previous limit. */
 export function setNearNameUniverseLimit(n: number): number {
