@@ -94,9 +94,9 @@ export async function readKernelBtf(root: string, entry: KernelEntry, options: {
   if (!entry.path) throw new InputError('ARCHIVE_NO_BTF', `${entry.release} (${entry.arch}) has no BTF in the archive`)
   const useCache = options.cache ?? true
   const file = join(root, entry.path)
-  // the tarball stays the source of truth: a cached copy is used only while it exists
-  if (useCache && existsSync(file)) {
-    const cached = readCachedBtf(root, entry)
+  // the tarball stays the source of truth: a cached copy is used only while it exists, unchanged
+  if (useCache) {
+    const cached = readCachedBtf(root, entry, file)
     if (cached) return cached
   }
   let bytes: Buffer

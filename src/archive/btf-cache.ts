@@ -9,8 +9,10 @@
  * - Files are named by the BTF's sha256 from the manifest, so a kernel whose BTF
  *   changed gets a new file and a stale one is never read; files are written to a
  *   temporary name and renamed, so a reader sees a whole file or none.
- * - A read checks the size against the manifest; the content was checked against the
- *   sha256 when it was unpacked and is validated again by the BTF parser on every use.
+ * - A copy is used only while the tarball it came from exists and has not been modified
+ *   since the copy was written, and its size matches the manifest's; the content was
+ *   checked against the sha256 when it was unpacked and is validated again by the BTF
+ *   parser on every use.
  * - Where: `$KCOMPAT_BTF_CACHE` (a directory, or `off` to disable); else `.cache/btf/`
  *   inside the archive when that is writable; else
  *   `~/.cache/kcompat/btf-<hash of the archive path>/`. Deleting it is always safe.
@@ -40,13 +42,19 @@ function cacheFile(dir: string, entry: KernelEntry): string | undefined {
   return entry.sha256 && /^[0-9a-f]{64}$/.test(entry.sha256) ? join(dir, `${entry.sha256}.btf`) : undefined
 }
 
-/** The cached raw BTF of `entry`, or undefined (not cached, caching off, size differs). */
-export function readCachedBtf(root: string, entry: KernelEntry): Buffer | undefined {
+/**
+ * The cached raw BTF of `entry`, or undefined: not cached, caching off, the size differs
+ * from the manifest's, or the tarball `source` changed after the copy was made (then
+ * the tarball is read again, and checked, as if there were no copy).
+ */
+export function readCachedBtf(root: string, entry: KernelEntry, source: string): Buffer | undefined {
   const dir = btfCacheDir(root)
   const file = dir && cacheFile(dir, entry)
   if (!file) return undefined
   try {
-    if (entry.size !== null && statSync(file).size !== entry.size) return undefined
+    const st = statSync(file, {bigint: true})
+    if (entry.size !== null && st.size !== BigInt(entry.size)) return undefined
+    if (statSync(source, {bigint: true}).mtimeNs > st.mtimeNs) return undefined
     return readFileSync(file)
   } catch {
     return undefined

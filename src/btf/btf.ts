@@ -333,6 +333,21 @@ export class Btf {
     return all.filter((id) => (this.kindOf(id) === Kind.FUNC) === (which === 'funcs'))
   }
 
+  /**
+   * The named types of one class of this (base) BTF with a 53-bit key of each name
+   * (see NameIndex.keys): for telling names seen before from new ones without
+   * decoding them. Undefined for split BTF and for a Btf made from a type list.
+   */
+  nameKeys(which: 'funcs' | 'types'): {ids: Int32Array; keys: Float64Array} | undefined {
+    if (this.base) return undefined
+    const raw = this.ownRawNameIndex(which)
+    if (!raw) return undefined
+    const idx = raw.indexes()
+    const ids = new Int32Array(idx.length)
+    for (let k = 0; k < idx.length; k++) ids[k] = idx[k]! + this.startId
+    return {ids, keys: raw.keys()}
+  }
+
   /** The byte-level name index of one class of a parsed Btf (see name-index.ts). */
   private ownRawNameIndex(which: 'funcs' | 'types'): NameIndex | undefined {
     if (!this.scanned) return undefined

@@ -28,6 +28,9 @@ export class NameIndex {
   private readonly mask: number
   /** Indexes of the types whose name contains `___`, ascending. */
   readonly flavoredCandidates: number[] = []
+  /** Indexes of the indexed (named, included) types, ascending. */
+  private readonly members: Int32Array
+  private keyMemo: Float64Array | undefined
 
   /**
    * @param nameOffs name offset of each type (0 = anonymous), by index
@@ -46,6 +49,8 @@ export class NameIndex {
     this.heads = new Int32Array(size)
     this.chain = new Int32Array(count)
     const flavored: number[] = []
+    const members = new Int32Array(count)
+    let m = count
     const own = strings.bytes
     const ownStart = strings.startOffset
     for (let i = count - 1; i >= 0; i--) {
@@ -69,9 +74,45 @@ export class NameIndex {
       const b = h & this.mask
       this.chain[i] = this.heads[b]!
       this.heads[b] = i + 1
+      members[--m] = i
       if (triple) flavored.push(i)
     }
     this.flavoredCandidates = flavored.reverse()
+    this.members = members.subarray(m)
+  }
+
+  /** Indexes of the named types this index holds, ascending. */
+  indexes(): Int32Array {
+    return this.members
+  }
+
+  /**
+   * A 53-bit key of each name in {@link indexes}' order: a second, independent hash
+   * (FNV-1a with another basis and multiplier) joined to the first, exact in a double.
+   * Equal names have equal keys; two different names share one with probability
+   * about 2^-53, so a set of keys tells "seen before" without decoding the names.
+   */
+  keys(): Float64Array {
+    if (this.keyMemo) return this.keyMemo
+    const out = new Float64Array(this.members.length)
+    const own = this.strings.bytes
+    const ownStart = this.strings.startOffset
+    for (let k = 0; k < this.members.length; k++) {
+      const off = this.nameOffs[this.members[k]!]!
+      let bytes = own
+      let at = off - ownStart
+      if (at < 0) ({bytes, at} = this.locate(off))
+      let h1 = FNV_OFFSET
+      let h2 = 0x2f1b3c5d
+      for (let p = at; ; p++) {
+        const c = bytes[p]!
+        if (c === 0) break
+        h1 = Math.imul(h1 ^ c, FNV_PRIME)
+        h2 = Math.imul(h2 ^ c, 0x5bd1e995)
+      }
+      out[k] = (h1 >>> 0) * 0x200000 + (h2 >>> 11)
+    }
+    return (this.keyMemo = out)
   }
 
   /** Indexes (ascending) of the types named exactly `name`. */

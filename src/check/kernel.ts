@@ -70,6 +70,8 @@ export interface ResolveOptions {
   archive?: string
   /** A BTF file for this kernel (any format loadBtf reads). */
   btf?: string
+  /** The content of `btf`, when the caller has read it already. */
+  btfBytes?: Uint8Array
   arch?: string
   /** For tests: what `running` reads. */
   running?: RunningKernel
@@ -253,7 +255,7 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
     }
   }
   if (opts.btf) {
-    parsed = (await loadBtf(opts.btf, {lazy: true})).parsed
+    parsed = (await loadBtf(opts.btfBytes ?? opts.btf, {lazy: true, name: opts.btf})).parsed
     btfBytes = undefined
     btfOrigin = opts.btf
     btfKind = 'file'

@@ -84,6 +84,22 @@ export function scanSymbols(bytes: Uint8Array): KernelSymbols {
 }
 
 /**
+ * Names with a 53-bit key each (equal names, equal keys; see NameIndex.keys), so that
+ * code meeting the same names in kernel after kernel can skip those it has seen without
+ * decoding them. `ids[k]` has key `keys[k]`; the same name may appear more than once.
+ */
+export interface KeyedNames {
+  ids: Int32Array
+  keys: Float64Array
+  nameOf(id: number): string
+}
+
+/** The keyed names behind a symbols map, when it is a view over a parsed Btf. */
+export function keyedNamesOf(names: ReadonlyMap<string, number>): KeyedNames | undefined {
+  return names instanceof KindNames ? names.keyed() : undefined
+}
+
+/**
  * The names of one kind in a parsed Btf, as a read-only map from name to the first id
  * of that kind with that name. A lookup goes through the Btf's name index; only
  * iterating (near names, globs) collects every name of the kind, once.
@@ -115,6 +131,31 @@ class KindNames implements ReadonlyMap<string, number> {
       if (n !== '' && !all.has(n)) all.set(n, id)
     }
     return (this.all = all)
+  }
+
+  private keyMemo: KeyedNames | undefined
+
+  /** The names with their 53-bit keys (see Btf.nameKeys), or undefined for split BTF. */
+  keyed(): KeyedNames | undefined {
+    if (this.keyMemo) return this.keyMemo
+    const btf = this.btf
+    const all = btf.nameKeys(this.kind === Kind.FUNC ? 'funcs' : 'types')
+    if (!all) return undefined
+    let {ids, keys} = all
+    if (this.kind !== Kind.FUNC) {
+      // the 'types' class holds every kind but FUNC: keep this kind's
+      let n = 0
+      const fi = new Int32Array(ids.length)
+      const fk = new Float64Array(ids.length)
+      for (let k = 0; k < ids.length; k++) {
+        if (btf.kindOf(ids[k]!) !== this.kind) continue
+        fi[n] = ids[k]!
+        fk[n++] = keys[k]!
+      }
+      ids = fi.subarray(0, n)
+      keys = fk.subarray(0, n)
+    }
+    return (this.keyMemo = {ids, keys, nameOf: (id) => btf.nameOf(id)})
   }
 
   get size(): number {

@@ -4,7 +4,7 @@
  * bpf_prog_type` and `enum bpf_attach_type`), and near names for misspelled or renamed
  * targets.
  */
-import type {KernelSymbols} from './symbols.js'
+import {type KernelSymbols, keyedNamesOf} from './symbols.js'
 
 /** Whether the kernel's BTF enum lists `name` (`BPF_PROG_TYPE_TRACING`, `BPF_TRACE_FENTRY`); undefined when the enum is absent. */
 export function kernelKnows(sym: KernelSymbols, what: 'prog' | 'attach', name: string): boolean | undefined {
@@ -180,6 +180,9 @@ function nearCandidate(prefix: string, t: string, target: string): NearName | un
  *
  * - `seen` holds every name part (name without the prefix) of every registered kernel,
  *   also bucketed by length; registering a kernel adds the names it has that are new.
+ *   For a kernel whose names come from a parsed Btf, "new" is told by a 53-bit key of
+ *   each name (KeyedNames) without decoding the names met before; a new name whose key
+ *   equals an earlier name's (odds about 2^-53 per pair) would go unregistered.
  * - `answers` holds, for each target asked about, every name of `seen` that is a
  *   candidate ({@link nearCandidate}). A new target is measured against `seen` (only
  *   the buckets of lengths L-4 .. L+4 can hold candidates; the shorter variants are
@@ -195,6 +198,8 @@ function nearCandidate(prefix: string, t: string, target: string): NearName | un
  */
 interface NameUniverse {
   seen: Set<string>
+  /** Keys (KeyedNames) of every name met through a keyed kernel, prefix or not. */
+  seenKeys: Set<number>
   byLength: string[][]
   answers: Map<string, NearName[]>
   kernels: WeakSet<KernelSymbols>
@@ -222,21 +227,37 @@ function ownCopy(s: string): string {
 function universeFor(sym: KernelSymbols, kind: 'FUNC' | 'TYPEDEF', prefix: string): NameUniverse {
   const key = `${kind}\u0000${prefix}`
   let u = universes.get(key)
-  if (!u) universes.set(key, (u = {seen: new Set(), byLength: [], answers: new Map(), kernels: new WeakSet()}))
+  if (!u) universes.set(key, (u = {seen: new Set(), seenKeys: new Set(), byLength: [], answers: new Map(), kernels: new WeakSet()}))
   if (u.kernels.has(sym)) return u
   const wasEmpty = u.seen.size === 0
   const fresh: string[] = []
-  for (const name of (kind === 'FUNC' ? sym.funcs : sym.typedefs).keys()) {
-    if (!name.startsWith(prefix)) continue
+  const consider = (name: string): void => {
+    if (!name.startsWith(prefix)) return
     const t = prefix === '' ? name : name.slice(prefix.length)
-    if (t === '' || u.seen.has(t)) continue
+    if (t === '' || u!.seen.has(t)) return
     const own = ownCopy(t)
-    u.seen.add(own)
-    while (u.byLength.length <= own.length) u.byLength.push([])
-    u.byLength[own.length]!.push(own)
+    u!.seen.add(own)
+    while (u!.byLength.length <= own.length) u!.byLength.push([])
+    u!.byLength[own.length]!.push(own)
     fresh.push(own)
   }
-  if (u.seen.size > maxUniverseNames && !wasEmpty) {
+  const names = kind === 'FUNC' ? sym.funcs : sym.typedefs
+  const keyed = keyedNamesOf(names)
+  if (keyed) {
+    // Names whose key was met before (in any kernel) are known: only new keys are
+    // decoded, so a kernel sharing most names with earlier ones costs a set lookup per
+    // name instead of a string per name.
+    const {ids, keys} = keyed
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k]!
+      if (u.seenKeys.has(key)) continue
+      u.seenKeys.add(key)
+      consider(keyed.nameOf(ids[k]!))
+    }
+  } else {
+    for (const name of names.keys()) consider(name)
+  }
+  if ((u.seen.size > maxUniverseNames || u.seenKeys.size > maxUniverseNames) && !wasEmpty) {
     universes.delete(key)
     return universeFor(sym, kind, prefix)
   }

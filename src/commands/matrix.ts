@@ -62,6 +62,7 @@ export default class Matrix extends BaseCommand {
         cache,
         // unchanged --btf files and objects are not read again to hash them
         hashFile: memo ? (file) => memo.fileSha256(file) : undefined,
+        fileHashMemo: memo ? {known: (file) => memo.knownFileSha256(file), remember: (file, seen) => memo.rememberFileSha256(file, seen)} : undefined,
         jobs: flags.jobs,
       })
     } catch (e) {

@@ -19,6 +19,7 @@ import {compareVersions, parseVersion} from '../kernel/facts/version.js'
 import {KernelReleaseError, parseReleaseLenient} from '../kernel/release.js'
 import {registerErrorClass, runJobs} from '../parallel/pool.js'
 import type {KernelSpec, MatrixJob, MatrixJobResult, MatrixTaskInit} from './parallel.js'
+import type {ObservedHash} from './file-hash.js'
 
 export interface MatrixKernel {
   /** The cell's `kernel`: the release (or, for --btf, the file name without extensions). */
@@ -131,6 +132,12 @@ export interface MatrixOptions {
   cache?: MatrixCache
   /** How objects and --btf files are hashed (default: read and hash each). */
   hashFile?: FileHasher
+  /**
+   * A memo of file hashes: a --btf kernel whose hash it does not know is hashed on the
+   * thread that checks it, from the bytes read for the check, and the hash handed back
+   * here (its cache is then not consulted: a file not seen before has no cells yet).
+   */
+  fileHashMemo?: {known(path: string): string | undefined; remember(path: string, seen: ObservedHash): void}
   /** Threads for the kernels to compute, the calling one included (default: see src/parallel/pool.ts). */
   jobs?: number
   /** Called per kernel done: the fully cached ones as they are read, then the computed ones in order. */
@@ -300,7 +307,7 @@ export function decodeCells(kernel: string, object: string, text: string): Matri
 
 interface KernelJob {
   kernel: MatrixKernel
-  /** Content key: the manifest entry (which holds the BTF's sha256) or the BTF file's hash. */
+  /** Content key: the manifest entry (which holds the BTF's sha256) or the BTF file's hash; '' until a --btf file is hashed. */
   key: string
   spec: KernelSpec
 }
@@ -357,9 +364,11 @@ export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
   for (const file of opts.btf ?? []) {
     const name = btfFileKernelName(file)
     if (name === '') throw new CheckUsageError('MATRIX_BAD_BTF_NAME', `${file}: cannot name a kernel after this file`)
+    // with a memo, an unknown file is hashed where it is checked (key filled in then)
+    const known = opts.fileHashMemo ? opts.fileHashMemo.known(file) : hashFile(file)
     jobs.push({
       kernel: {name, release: name, distro: '', version: '', arch: '', flavor: null, upstream: '', btf: 'file', origin: 'btf-file', path: file},
-      key: `btf:${name}:${hashFile(file)}`,
+      key: known === undefined ? '' : `btf:${name}:${known}`,
       spec: {origin: 'btf-file', name, file},
     })
   }
@@ -375,6 +384,12 @@ export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
   const blocks: MatrixCell[][][] = []
   const work: Array<{job: number; task: MatrixJob}> = []
   jobs.forEach((job, j) => {
+    if (job.key === '') {
+      // a --btf file not hashed yet: every object is computed, and the file hashed there
+      blocks.push(new Array(objects.length))
+      work.push({job: j, task: {kernel: job.spec, objects: objects.map((_o, i) => i), hash: true}})
+      return
+    }
     const kkey = `${job.key}; ${tool}`
     const cached = opts.cache?.getKernel(kkey, shas)
     const row: MatrixCell[][] = new Array(objects.length)
@@ -406,6 +421,12 @@ export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
     )) {
       const {job: j, task} = work[w++]!
       const job = jobs[j]!
+      if (job.key === '' && job.spec.origin === 'btf-file') {
+        const file = job.spec.file
+        const sha = result.fileHash?.sha256 ?? hashFile(file)
+        if (result.fileHash) opts.fileHashMemo?.remember(file, result.fileHash)
+        job.key = `btf:${job.kernel.name}:${sha}`
+      }
       const kkey = `${job.key}; ${tool}`
       fillIdentity(job.kernel, result.identity)
       if (job.kernel.origin === 'btf-file') {

@@ -5,10 +5,12 @@
  * objects once. A job's cells come back as cache text ({@link encodeCells}): strings
  * cross threads cheaply, and the matrix reads computed and cached cells the same way.
  */
+import {readFile} from 'node:fs/promises'
 import {CheckUsageError} from '../check/errors.js'
 import {checkObject} from '../check/check.js'
 import {type KernelProfile, resolveKernel} from '../check/kernel.js'
 import {type BpfObjectInfo, readBpfObject} from '../check/object.js'
+import {type ObservedHash, observedHash, statKey} from './file-hash.js'
 import {type KernelIdentity, encodeCells} from './matrix.js'
 
 export interface MatrixTaskInit {
@@ -25,12 +27,19 @@ export interface MatrixJob {
   kernel: KernelSpec
   /** Indexes of the objects to check (those not cached). */
   objects: number[]
+  /**
+   * A --btf kernel whose file hash is not known yet: hash the bytes read for the check
+   * (one read, on this thread) and return the hash with what a memo needs to keep it.
+   */
+  hash?: boolean
 }
 
 export interface MatrixJobResult {
   identity: KernelIdentity
   /** Cache text of each checked object's cells, in the order of the job's `objects`. */
   cells: string[]
+  /** With `hash`: the --btf file's content hash. */
+  fileHash?: ObservedHash
 }
 
 /** What a row shows of a resolved kernel (the archive entry's distro and version win). */
@@ -49,10 +58,10 @@ export function identityOf(p: KernelProfile): KernelIdentity {
  * @throws CheckUsageError `MATRIX_BAD_BTF_NAME` for a --btf file whose name is not a
  *   kernel release, and what resolveKernel throws.
  */
-export async function resolveSpec(archive: string, k: KernelSpec): Promise<KernelProfile> {
+export async function resolveSpec(archive: string, k: KernelSpec, btfBytes?: Uint8Array): Promise<KernelProfile> {
   if (k.origin === 'archive') return resolveKernel({kernel: k.release, archive, arch: k.arch})
   try {
-    return await resolveKernel({kernel: k.name, archive, btf: k.file})
+    return await resolveKernel({kernel: k.name, archive, btf: k.file, btfBytes})
   } catch (e) {
     if (e instanceof Error && 'code' in e && (e as {code: string}).code === 'RELEASE_UNKNOWN') {
       throw new CheckUsageError('MATRIX_BAD_BTF_NAME', `${k.file}: kernels given by --btf are named by the file name, which must be a kernel release (uname -r), e.g. 5.15.0-91-generic.btf: ${(e as Error).message}`)
@@ -65,12 +74,25 @@ export async function createTask(init: MatrixTaskInit): Promise<(job: MatrixJob)
   const infos: BpfObjectInfo[] = []
   for (const path of init.objects) infos.push(await readBpfObject(path))
   return async (job) => {
-    const profile = await resolveSpec(init.archive, job.kernel)
+    let fileHash: ObservedHash | undefined
+    let bytes: Uint8Array | undefined
+    if (job.hash && job.kernel.origin === 'btf-file') {
+      try {
+        const started = BigInt(Date.now()) * 1_000_000n
+        const before = statKey(job.kernel.file)
+        bytes = await readFile(job.kernel.file)
+        fileHash = observedHash(bytes, before, started)
+      } catch {
+        // unreadable: resolveSpec reports it with its own error code
+        bytes = undefined
+      }
+    }
+    const profile = await resolveSpec(init.archive, job.kernel, bytes)
     const cells: string[] = []
     for (const i of job.objects) {
       const results = await checkObject(init.objects[i]!, profile, {}, infos[i])
       cells.push(encodeCells(results.map((p) => ({program: p.program ?? p.section, section: p.section, verdict: p.verdict, reasons: p.reasons, suggestions: p.suggestions}))))
     }
-    return {identity: identityOf(profile), cells}
+    return {identity: identityOf(profile), cells, ...(fileHash ? {fileHash} : {})}
   }
 }

@@ -16,8 +16,9 @@
  * cache is closed.
  */
 import {createHash} from 'node:crypto'
-import {readFileSync, statSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
 import {resolve} from 'node:path'
+import {type ObservedHash, statKey} from '../matrix/file-hash.js'
 import type {KernelIdentity} from '../matrix/matrix.js'
 import {openDb, type Db} from './db.js'
 
@@ -34,6 +35,10 @@ export interface CachedCells<I> {
    * recently to trust its times (see {@link RACY_MS}).
    */
   fileSha256(path: string): string
+  /** The remembered hash of an unchanged file, without reading it; undefined when there is none. */
+  knownFileSha256(path: string): string | undefined
+  /** Remembers a hash taken elsewhere (a worker thread), under the same rules as fileSha256. */
+  rememberFileSha256(path: string, seen: ObservedHash): void
   close(): void
 }
 
@@ -45,10 +50,6 @@ export interface CachedCells<I> {
 export const RACY_MS = 3000
 
 /** The stat fields a memoized hash is valid under, as stored. */
-function statKey(path: string): {key: string; newest: bigint} {
-  const st = statSync(path, {bigint: true})
-  return {key: `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}:${st.dev}`, newest: st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs}
-}
 
 /**
  * Opens (creating and migrating if needed) the index database at `path` for the
@@ -127,10 +128,29 @@ export function openMatrixCache<I = KernelIdentity>(path: string, options: {racy
       const row = hashOf.get(abs) as {stat: string; sha256: string} | undefined
       if (row && row.stat === before.key) return row.sha256
       const sha = createHash('sha256').update(readFileSync(abs)).digest('hex')
-      if (statKey(abs).key === before.key && started - before.newest >= racyNs) {
-        putHash.run(abs, before.key, sha, new Date().toISOString())
-      }
+      this.rememberFileSha256(abs, {sha256: sha, before, started: String(started)})
       return sha
+    },
+    knownFileSha256(file) {
+      const abs = resolve(file)
+      let now: string
+      try {
+        now = statKey(abs).key
+      } catch {
+        return undefined
+      }
+      const row = hashOf.get(abs) as {stat: string; sha256: string} | undefined
+      return row && row.stat === now ? row.sha256 : undefined
+    },
+    rememberFileSha256(file, seen) {
+      const abs = resolve(file)
+      try {
+        if (statKey(abs).key === seen.before.key && BigInt(seen.started) - BigInt(seen.before.newest) >= racyNs) {
+          putHash.run(abs, seen.before.key, seen.sha256, new Date().toISOString())
+        }
+      } catch {
+        // gone or unreadable since: nothing to remember
+      }
     },
     close() {
       flushPending()

@@ -1,5 +1,5 @@
 import {spawnSync} from 'node:child_process'
-import {copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -113,6 +113,13 @@ describe('archive add/read', () => {
     writeFileSync(cached, marked.subarray(0, 100))
     expect(Buffer.compare(Buffer.from(await readKernelBtf(a, r.entry)), k!.btf)).toBe(0)
     expect(statSync(cached).size).toBe(k!.btf.length)
+    // a tarball modified after the copy was made is read (and checked) again
+    const tarball = join(a, r.entry.path!)
+    const good = readFileSync(tarball)
+    writeFileSync(tarball, Buffer.from('not xz'))
+    utimesSync(tarball, new Date(Date.now() + 5000), new Date(Date.now() + 5000))
+    await expect(readKernelBtf(a, r.entry)).rejects.toMatchObject({code: expect.stringMatching(/^INPUT_|^ARCHIVE_/)})
+    writeFileSync(tarball, good)
     // no tarball, no BTF: the cache never hides a broken archive
     rmSync(join(a, r.entry.path!))
     await expect(readKernelBtf(a, r.entry)).rejects.toMatchObject({code: 'ARCHIVE_MISSING_FILE'})

@@ -6,7 +6,8 @@
  * the bounded edit distance.
  */
 import {describe, expect, it} from 'vitest'
-import {type KernelSymbols, scanSymbols} from '../../src/check/symbols.js'
+import {parseBtf} from '../../src/btf/decode.js'
+import {type KernelSymbols, scanSymbols, symbolsFromBtf} from '../../src/check/symbols.js'
 import {type NearName, boundedDistance, countGlobMatches, nearNames, setNearNameUniverseLimit} from '../../src/check/targets.js'
 import {FIXTURE_KERNELS, fixtureKernel} from './fixture-archive.js'
 
@@ -134,6 +135,7 @@ function targetsAround(names: string[], count: number, seed: number): string[] {
 describe('near names: the fast search equals measuring every name', () => {
   it.each(FIXTURE_KERNELS.map((k) => k.release))('%s: FUNC, bpf_lsm_ FUNC and btf_trace_ TYPEDEF targets', (release) => {
     const sym = scanSymbols(fixtureKernel(release).btf)
+    const keyedSym = symbolsFromBtf(parseBtf(fixtureKernel(release).btf, {lazy: true}))
     const funcs = [...sym.funcs.keys()]
     const lsm = funcs.filter((f) => f.startsWith('bpf_lsm_')).map((f) => f.slice('bpf_lsm_'.length))
     const tps = [...sym.typedefs.keys()].filter((f) => f.startsWith('btf_trace_')).map((f) => f.slice('btf_trace_'.length))
@@ -150,6 +152,8 @@ describe('near names: the fast search equals measuring every name', () => {
         const all = naiveNearNames(sym, kind, prefix, t, Infinity)
         expect(nearNames(sym, kind, prefix, t, 100000), `${kind} ${prefix}${t}`).toEqual(all)
         expect(nearNames(sym, kind, prefix, t), `${kind} ${prefix}${t} (limit 3)`).toEqual(all.slice(0, 3))
+        // the same kernel's names as a view over its parsed BTF (keyed registration)
+        expect(nearNames(keyedSym, kind, prefix, t, 100000), `${kind} ${prefix}${t} (keyed)`).toEqual(all)
         for (const n of all) if (n.why === 'spelling') seen.spelling[n.distance]!++
         seen.variant += all.filter((n) => n.why === 'variant').length
         if (all.length === 0) seen.none++
@@ -165,14 +169,22 @@ describe('near names: the fast search equals measuring every name', () => {
   // Candidates are found once per process over the names of every kernel seen; names a
   // later kernel brings must reach the targets answered before it, and names a kernel
   // lacks must not reach its answers.
+  // Symbols as plain maps (scanSymbols) register by name; symbols over a parsed Btf
+  // (symbolsFromBtf) register by name key, decoding only names not met before.
   it.each([
-    ['kernels taking turns on the same targets', Infinity, 150],
-    ['the name union starting afresh at every new kernel', 1, 25],
-  ])('%s', (_what, limit, count) => {
+    ['kernels taking turns on the same targets', Infinity, 150, 'maps'],
+    ['the name union starting afresh at every new kernel', 1, 25, 'maps'],
+    ['kernels taking turns, names from parsed BTF (keyed)', Infinity, 150, 'btf'],
+    ['kernels taking turns, keyed and plain kernels mixed', Infinity, 60, 'mixed'],
+    ['the name union starting afresh, keyed', 1, 25, 'btf'],
+  ])('%s', (_what, limit, count, source) => {
     const old = setNearNameUniverseLimit(limit)
     try {
       // fresh symbol objects: kernels the union has not seen yet
-      const syms = FIXTURE_KERNELS.map((k) => scanSymbols(fixtureKernel(k.release).btf))
+      const syms = FIXTURE_KERNELS.map((k, i) => {
+        const bytes = fixtureKernel(k.release).btf
+        return source === 'maps' || (source === 'mixed' && i % 2 === 1) ? scanSymbols(bytes) : symbolsFromBtf(parseBtf(bytes, {lazy: true}))
+      })
       const funcs = [...new Set(syms.flatMap((s) => [...s.funcs.keys()]))].sort()
       const targets = targetsAround(funcs, count, 11)
       // names only some kernels have, and their misspellings

@@ -45,6 +45,22 @@ describe('kcompat matrix -j', () => {
     for (const o of outs.slice(1)) expect(o).toBe(outs[0])
   })
 
+  it('--btf files are hashed where they are checked (no memo yet): the same JSON from 2 threads cold as from 1 thread warm', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kcompat-matrix-hash-'))
+    const btf: string[] = []
+    for (const k of ['6.1.0-56-cloud-amd64', '6.12.117+deb12-cloud-amd64']) {
+      const f = join(dir, `${k}.btf`)
+      writeFileSync(f, decompressSync(readFileSync(join(FIXTURES, 'kernels', `${k}.btf.xz`))))
+      btf.push('--btf', f)
+    }
+    const db = join(dir, 'index.sqlite')
+    const args = ['matrix', ...OBJECTS.flatMap((o) => ['--object', o]), ...btf, '--only-btf', '--format', 'json', '--db', db]
+    const cold = kcompat([...args, '-j', '2'])
+    expect(cold.status, cold.stderr).toBe(0)
+    const warm = kcompat([...args, '-j', '1'])
+    expect(warm.stdout).toBe(cold.stdout)
+  })
+
   it('a --btf file not named by a kernel release exits 2 with MATRIX_BAD_BTF_NAME from a worker too', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kcompat-matrix-jobs-'))
     const good = join(dir, '6.1.0-56-cloud-amd64.btf.xz')
