@@ -31,6 +31,8 @@ const {Kind} = await import(join(root, 'dist/btf/wire.js'))
 
 const work = arg('keep') ?? mkdtempSync(join(tmpdir(), 'kcompat-matrix-sim-'))
 mkdirSync(join(work, 'btf'), {recursive: true})
+// a kept directory's index from an earlier run would make the "cold" run warm
+for (const f of ['index.sqlite', 'index.sqlite-wal', 'index.sqlite-shm']) rmSync(join(work, f), {force: true})
 const archive = resolveArchiveDir()
 const bases = []
 for (const e of readManifest(archive).kernels.filter((k) => k.path)) bases.push({e, btf: parseBtf(await readKernelBtf(archive, e))})
