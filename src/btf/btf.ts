@@ -42,6 +42,62 @@ export function essentialName(name: string): string {
   return name
 }
 
+const U32_MAX = 0xffffffff
+
+/** Why a type has no size: none (void, functions, forwards), a chain too deep, or over 32 bits. */
+export type SizeFailure = {fail: 'no-size'; kind: number} | {fail: 'too-deep'} | {fail: 'overflow'}
+
+/**
+ * libbpf's btf__resolve_size, the one walk every size question here goes through (the
+ * C dumper, the CO-RE engine and {@link Btf.sizeOf} differ only in how they report a
+ * failure): follow typedefs, modifiers, VARs and DECL_TAGs, multiply array dimensions,
+ * and end at a sized type (a pointer is `pointerSize` bytes). Void and other kinds have
+ * no size; libbpf gives up after MAX_RESOLVE_DEPTH steps, and refuses element counts or
+ * totals that do not fit in 32 bits.
+ */
+export function resolveSize(typeById: (id: TypeId) => BtfType, id: TypeId, pointerSize: number): number | SizeFailure {
+  let nelems = 1
+  let cur = id
+  for (let depth = 0; depth < MAX_RESOLVE_DEPTH; depth++) {
+    if (cur === 0) return {fail: 'no-size', kind: Kind.UNKN}
+    const t = typeById(cur)
+    let size: number
+    switch (t.kind) {
+      case Kind.INT:
+      case Kind.STRUCT:
+      case Kind.UNION:
+      case Kind.ENUM:
+      case Kind.ENUM64:
+      case Kind.DATASEC:
+      case Kind.FLOAT:
+        size = t.size
+        break
+      case Kind.PTR:
+        size = pointerSize
+        break
+      case Kind.TYPEDEF:
+      case Kind.VOLATILE:
+      case Kind.CONST:
+      case Kind.RESTRICT:
+      case Kind.VAR:
+      case Kind.DECL_TAG:
+      case Kind.TYPE_TAG:
+        cur = t.type
+        continue
+      case Kind.ARRAY:
+        if (nelems !== 0 && t.nelems > Math.floor(U32_MAX / nelems)) return {fail: 'overflow'}
+        nelems *= t.nelems
+        cur = t.type
+        continue
+      default:
+        return {fail: 'no-size', kind: t.kind}
+    }
+    if (nelems !== 0 && size > Math.floor(U32_MAX / nelems)) return {fail: 'overflow'}
+    return nelems * size
+  }
+  return {fail: 'too-deep'}
+}
+
 /** Merges two ascending id lists (no duplicates between them). */
 function mergeSorted(a: TypeId[], b: TypeId[]): TypeId[] {
   const out: TypeId[] = []
@@ -399,45 +455,17 @@ export class Btf {
   }
 
   /**
-   * Size in bytes of a value of type `id`, following libbpf's btf__resolve_size:
-   * typedefs and modifiers are followed, arrays multiply, pointers are the target's
-   * pointer size (8 unless given), func/func_proto/fwd/void have no size.
-   * @throws BtfError `BTF_NO_SIZE` for sizeless types, `BTF_CYCLE` for loops.
+   * Size in bytes of a value of type `id`, following libbpf's btf__resolve_size (see
+   * {@link resolveSize}), pointers being `pointerSize` bytes.
+   * @throws BtfError `BTF_NO_SIZE` for sizeless types, `BTF_CYCLE` past libbpf's depth,
+   *   `BTF_SIZE_OVERFLOW` when the size does not fit in 32 bits.
    */
   sizeOf(id: TypeId, pointerSize = 8): number {
-    let nelems = 1
-    let cur = id
-    for (let depth = 0; depth <= MAX_RESOLVE_DEPTH; depth++) {
-      const t = this.typeById(cur)
-      switch (t.kind) {
-        case Kind.INT:
-        case Kind.STRUCT:
-        case Kind.UNION:
-        case Kind.ENUM:
-        case Kind.ENUM64:
-        case Kind.DATASEC:
-        case Kind.FLOAT:
-          return nelems * t.size
-        case Kind.PTR:
-          return nelems * pointerSize
-        case Kind.TYPEDEF:
-        case Kind.VOLATILE:
-        case Kind.CONST:
-        case Kind.RESTRICT:
-        case Kind.TYPE_TAG:
-        case Kind.VAR:
-        case Kind.DECL_TAG:
-          cur = t.type
-          break
-        case Kind.ARRAY:
-          nelems *= t.nelems
-          cur = t.type
-          break
-        default:
-          throw new BtfError('BTF_NO_SIZE', `type id ${id} (${KIND_NAMES[t.kind]}) has no size`)
-      }
-    }
-    throw new BtfError('BTF_CYCLE', `type id ${id}: reference chain deeper than ${MAX_RESOLVE_DEPTH}`)
+    const r = resolveSize((i) => this.typeById(i), id, pointerSize)
+    if (typeof r === 'number') return r
+    if (r.fail === 'too-deep') throw new BtfError('BTF_CYCLE', `type id ${id}: reference chain deeper than ${MAX_RESOLVE_DEPTH}`)
+    if (r.fail === 'overflow') throw new BtfError('BTF_SIZE_OVERFLOW', `type id ${id}: size does not fit in 32 bits`)
+    throw new BtfError('BTF_NO_SIZE', `type id ${id} (${KIND_NAMES[r.kind]}) has no size`)
   }
 
   /**

@@ -3,7 +3,7 @@
  * size resolution that reports failure the way btf__resolve_size does, the pointer size
  * libbpf assumes for a BTF, kind names as libbpf prints them, and u32 arithmetic.
  */
-import {type Btf, MAX_RESOLVE_DEPTH, guessPointerSize} from '../btf/btf.js'
+import {type Btf, guessPointerSize, resolveSize as resolveSizeWalk} from '../btf/btf.js'
 import type {BtfType, TypeId} from '../btf/types.js'
 import {Kind} from '../btf/wire.js'
 import {E2BIG, EINVAL, ReloFailure} from './errors.js'
@@ -111,58 +111,18 @@ export function setPointerSize(btf: Btf, size: number): void {
 const U32 = 0x1_0000_0000
 
 /**
- * btf__resolve_size: follows typedefs, modifiers, VARs and DECL_TAGs, multiplies array
- * dimensions, and ends at a sized type (pointers are {@link pointerSize}). Fails like
- * libbpf: EINVAL for void and sizeless kinds (and chains deeper than 32), E2BIG when the
- * element count or the total would not fit in 32 bits.
+ * btf__resolve_size (the shared walk in src/btf/btf.ts, pointers being
+ * {@link pointerSize}), failing like libbpf: EINVAL for void and sizeless kinds (and
+ * chains deeper than 32), E2BIG when the element count or the total would not fit in 32
+ * bits.
  * @throws ReloFailure
  */
 export function resolveSize(btf: Btf, id: TypeId): number {
-  let nelems = 1
-  let cur = id
-  let size = -1
-  for (let i = 0; i < MAX_RESOLVE_DEPTH && cur !== 0; i++) {
-    const t = btf.typeById(cur)
-    if (t.kind === Kind.UNKN) break
-    switch (t.kind) {
-      case Kind.INT:
-      case Kind.STRUCT:
-      case Kind.UNION:
-      case Kind.ENUM:
-      case Kind.ENUM64:
-      case Kind.DATASEC:
-      case Kind.FLOAT:
-        size = t.size
-        break
-      case Kind.PTR:
-        size = pointerSize(btf)
-        break
-      case Kind.TYPEDEF:
-      case Kind.VOLATILE:
-      case Kind.CONST:
-      case Kind.RESTRICT:
-      case Kind.VAR:
-      case Kind.DECL_TAG:
-      case Kind.TYPE_TAG:
-        cur = t.type
-        continue
-      case Kind.ARRAY:
-        if (nelems !== 0 && t.nelems > Math.floor((U32 - 1) / nelems)) {
-          throw new ReloFailure('CORE_SIZE_TOO_BIG', `type [${id}]: array element count overflows 32 bits`, E2BIG)
-        }
-        nelems *= t.nelems
-        cur = t.type
-        continue
-      default:
-        throw new ReloFailure('CORE_NO_SIZE', `type [${id}] (${kindStr(t.kind)}) has no size`, EINVAL)
-    }
-    break
-  }
-  if (size < 0) throw new ReloFailure('CORE_NO_SIZE', `type [${id}] has no size`, EINVAL)
-  if (nelems !== 0 && size > Math.floor((U32 - 1) / nelems)) {
-    throw new ReloFailure('CORE_SIZE_TOO_BIG', `type [${id}]: size overflows 32 bits`, E2BIG)
-  }
-  return nelems * size
+  const r = resolveSizeWalk((i) => btf.typeById(i), id, pointerSize(btf))
+  if (typeof r === 'number') return r
+  if (r.fail === 'overflow') throw new ReloFailure('CORE_SIZE_TOO_BIG', `type [${id}]: size overflows 32 bits`, E2BIG)
+  if (r.fail === 'no-size' && r.kind !== Kind.UNKN) throw new ReloFailure('CORE_NO_SIZE', `type [${id}] (${kindStr(r.kind)}) has no size`, EINVAL)
+  throw new ReloFailure('CORE_NO_SIZE', `type [${id}] has no size`, EINVAL)
 }
 
 /** (a * b) mod 2^32 for non-negative integers, exact even past 2^53. */

@@ -170,6 +170,38 @@ describe('model: lookups, resolution, size and alignment', () => {
   })
 })
 
+describe('sizes fail as libbpf\'s btf__resolve_size does (-EINVAL, -E2BIG), in each caller\'s convention', () => {
+  const b = new BtfBuilder()
+  const int = b.add({kind: Kind.INT, name: 'int', nameOff: 0, kindFlag: false, size: 4, encoding: 1, bitOffset: 0, bits: 32})
+  // 2^29 ints (2 GiB) fit in 32 bits; 2^30 ints (exactly 2^32 bytes) do not
+  const fits = b.add({kind: Kind.ARRAY, name: '', nameOff: 0, kindFlag: false, type: int, indexType: int, nelems: 2 ** 29})
+  const tooBig = b.add({kind: Kind.ARRAY, name: '', nameOff: 0, kindFlag: false, type: int, indexType: int, nelems: 2 ** 30})
+  const nested = b.add({kind: Kind.ARRAY, name: '', nameOff: 0, kindFlag: false, type: fits, indexType: int, nelems: 16})
+  const fn = b.add({kind: Kind.FUNC_PROTO, name: '', nameOff: 0, kindFlag: false, returnType: int, params: []})
+  // libbpf follows at most 32 steps (MAX_RESOLVE_DEPTH): 31 typedefs over int resolve, 32 do not
+  let chain = int
+  const chains: number[] = []
+  for (let i = 1; i <= 32; i++) chains.push((chain = b.add({kind: Kind.TYPEDEF, name: `t${i}`, nameOff: 0, kindFlag: false, type: chain})))
+  const btf = b.build()
+  it('Btf.sizeOf: the size, or BTF_NO_SIZE / BTF_SIZE_OVERFLOW / BTF_CYCLE', () => {
+    expect(btf.sizeOf(fits)).toBe(2 ** 31)
+    expect(() => btf.sizeOf(tooBig)).toThrow(expect.objectContaining({code: 'BTF_SIZE_OVERFLOW'}))
+    expect(() => btf.sizeOf(nested)).toThrow(expect.objectContaining({code: 'BTF_SIZE_OVERFLOW'}))
+    expect(() => btf.sizeOf(fn)).toThrow(expect.objectContaining({code: 'BTF_NO_SIZE'}))
+    expect(() => btf.sizeOf(0)).toThrow(expect.objectContaining({code: 'BTF_NO_SIZE'}))
+    expect(btf.sizeOf(chains[30]!)).toBe(4)
+    expect(() => btf.sizeOf(chains[31]!)).toThrow(expect.objectContaining({code: 'BTF_CYCLE'}))
+  })
+  it('the CO-RE engine: E2BIG for overflow, EINVAL otherwise', async () => {
+    const {resolveSize} = await import('../../src/core/btf-util.js')
+    expect(resolveSize(btf, fits)).toBe(2 ** 31)
+    expect(() => resolveSize(btf, tooBig)).toThrow(expect.objectContaining({errno: -7}))
+    expect(() => resolveSize(btf, fn)).toThrow(expect.objectContaining({errno: -22}))
+    expect(() => resolveSize(btf, chains[31]!)).toThrow(expect.objectContaining({errno: -22}))
+    expect(resolveSize(btf, chains[30]!)).toBe(4)
+  })
+})
+
 describe('builder', () => {
   it('builds BTF that bpftool reads back as intended', () => {
     const b = new BtfBuilder()

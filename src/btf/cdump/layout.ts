@@ -8,59 +8,20 @@
  * on with that value. Alignment is memoized per id in the dump state since every
  * struct definition asks for the alignment of each of its members.
  */
-import {MAX_RESOLVE_DEPTH} from '../btf.js'
+import {resolveSize as resolveSizeWalk} from '../btf.js'
 import type {CompositeType, TypeId} from '../types.js'
 import {Kind} from '../wire.js'
 import type {DumpState} from './state.js'
 
-const UINT32_MAX = 0xffffffff
 
 /**
- * Byte size of a value of type `id`, or -1 when it has none (void, functions,
- * forward declarations, chains deeper than libbpf follows) or when the size does not
- * fit in 32 bits.
+ * Byte size of a value of type `id` (libbpf's btf__resolve_size, the shared walk in
+ * btf.ts), or -1 when it has none (void, functions, forward declarations, chains deeper
+ * than libbpf follows) or when the size does not fit in 32 bits.
  */
 export function resolveSize(st: DumpState, id: TypeId): number {
-  const types = st.types
-  let nelems = 1
-  let cur = id
-  for (let depth = 0; depth < MAX_RESOLVE_DEPTH && cur !== 0; depth++) {
-    const t = types[cur]!
-    let size: number
-    switch (t.kind) {
-      case Kind.INT:
-      case Kind.STRUCT:
-      case Kind.UNION:
-      case Kind.ENUM:
-      case Kind.ENUM64:
-      case Kind.DATASEC:
-      case Kind.FLOAT:
-        size = t.size
-        break
-      case Kind.PTR:
-        size = st.ptrSize
-        break
-      case Kind.TYPEDEF:
-      case Kind.VOLATILE:
-      case Kind.CONST:
-      case Kind.RESTRICT:
-      case Kind.VAR:
-      case Kind.DECL_TAG:
-      case Kind.TYPE_TAG:
-        cur = t.type
-        continue
-      case Kind.ARRAY:
-        if (nelems !== 0 && t.nelems > Math.floor(UINT32_MAX / nelems)) return -1
-        nelems *= t.nelems
-        cur = t.type
-        continue
-      default:
-        return -1
-    }
-    if (nelems !== 0 && size > Math.floor(UINT32_MAX / nelems)) return -1
-    return nelems * size
-  }
-  return -1
+  const r = resolveSizeWalk((i) => st.types[i]!, id, st.ptrSize)
+  return typeof r === 'number' ? r : -1
 }
 
 /**
