@@ -98,6 +98,76 @@ export function resolveSize(typeById: (id: TypeId) => BtfType, id: TypeId, point
   return {fail: 'too-deep'}
 }
 
+/** How deeply composites may nest in an alignment question before it is given up (0). */
+export const MAX_ALIGN_NESTING = 1000
+
+/**
+ * libbpf's btf__align_of, shared by the C dumper and {@link Btf.alignOf}: ints, enums
+ * and floats align to their size capped at the pointer size; pointers to the pointer
+ * size; typedefs, modifiers and arrays to what they wrap; a struct or union to its most
+ * aligned member, unless its layout proves it packed (a plain member off its own
+ * alignment, or a size that is not a multiple of the member alignment): then 1. 0 means
+ * no alignment (void, functions, forward declarations, a composite with such a member;
+ * also a composite met again inside itself, or nested past MAX_ALIGN_NESTING).
+ *
+ * `cache` memoizes alignment + 1 by id (0 = not known yet; sized past the last id):
+ * a dump asks for the alignment of every member of every struct.
+ */
+export function alignOfType(typeById: (id: TypeId) => BtfType, id: TypeId, pointerSize: number, cache: Int32Array, depth = 0): number {
+  const cached = cache[id]!
+  if (cached !== 0) return cached - 1
+  if (depth > MAX_ALIGN_NESTING) return 0
+  const t = typeById(id)
+  let align: number
+  switch (t.kind) {
+    case Kind.INT:
+    case Kind.ENUM:
+    case Kind.ENUM64:
+    case Kind.FLOAT:
+      align = Math.min(pointerSize, t.size)
+      break
+    case Kind.PTR:
+      align = pointerSize
+      break
+    case Kind.TYPEDEF:
+    case Kind.VOLATILE:
+    case Kind.CONST:
+    case Kind.RESTRICT:
+    case Kind.TYPE_TAG:
+    case Kind.ARRAY:
+      // parsed BTF has no loops through these kinds
+      align = alignOfType(typeById, t.type, pointerSize, cache, depth + 1)
+      break
+    case Kind.STRUCT:
+    case Kind.UNION: {
+      // met again inside itself (malformed): no alignment, rather than endless recursion
+      cache[id] = 1
+      align = 1
+      const members = t.members
+      let maxAlign = 1
+      for (let i = 0; i < members.length; i++) {
+        const m = members[i]!
+        const a = alignOfType(typeById, m.type, pointerSize, cache, depth + 1)
+        if (a <= 0) {
+          align = a
+          break
+        }
+        if (a > maxAlign) maxAlign = a
+        if (m.bitfieldSize === 0 && m.bitOffset % (8 * a) !== 0) {
+          maxAlign = 1
+          break
+        }
+      }
+      if (align > 0) align = t.size % maxAlign !== 0 ? 1 : maxAlign
+      break
+    }
+    default:
+      align = 0
+  }
+  cache[id] = align + 1
+  return align
+}
+
 /** Merges two ascending id lists (no duplicates between them). */
 function mergeSorted(a: TypeId[], b: TypeId[]): TypeId[] {
   const out: TypeId[] = []
@@ -190,6 +260,8 @@ export class Btf {
   private nameIndex: Map<string, TypeId[]> | undefined
   private readonly rawNameIndex: {funcs?: NameIndex; types?: NameIndex} = {}
   private readonly flavors: {funcs?: Map<string, TypeId[]>; types?: Map<string, TypeId[]>} = {}
+  /** alignOf's memo per pointer size: alignment + 1 by id, 0 = not known yet. */
+  private readonly alignCaches = new Map<number, Int32Array>()
 
   constructor(init: {
     types?: BtfType[]
@@ -469,48 +541,27 @@ export class Btf {
   }
 
   /**
-   * Natural alignment in bytes, as libbpf's btf__align_of computes it: ints, floats,
-   * enums and pointers align to their size (capped at the pointer size); arrays to
-   * their element; structs/unions to their largest member unless the layout shows
-   * they are packed, in which case 1.
+   * Natural alignment in bytes, as libbpf's btf__align_of computes it (see
+   * {@link alignOfType}), memoized per pointer size.
+   * @throws BtfError `BTF_NO_SIZE` for a type without alignment (void, functions,
+   *   forward declarations, a composite with such a member), `BTF_CYCLE` for a
+   *   composite nested past {@link MAX_ALIGN_NESTING} levels (or inside itself).
    */
   alignOf(id: TypeId, pointerSize = 8): number {
-    return this.alignOfDepth(id, pointerSize, 0)
-  }
-
-  private alignOfDepth(id: TypeId, pointerSize: number, depth: number): number {
-    if (depth > MAX_RESOLVE_DEPTH) throw new BtfError('BTF_CYCLE', `type id ${id}: alignment recursion too deep`)
-    const t = this.typeById(id)
-    switch (t.kind) {
-      case Kind.INT:
-      case Kind.ENUM:
-      case Kind.ENUM64:
-      case Kind.FLOAT:
-        return Math.min(t.size, pointerSize)
-      case Kind.PTR:
-        return pointerSize
-      case Kind.TYPEDEF:
-      case Kind.VOLATILE:
-      case Kind.CONST:
-      case Kind.RESTRICT:
-      case Kind.TYPE_TAG:
-      case Kind.ARRAY:
-        return this.alignOfDepth(t.type, pointerSize, depth + 1)
-      case Kind.STRUCT:
-      case Kind.UNION: {
-        let maxAlign = 1
-        for (const m of t.members) {
-          const a = this.alignOfDepth(m.type, pointerSize, depth + 1)
-          if (a <= 0) return a
-          // A non-bitfield member placed off its type's alignment means the struct is packed.
-          if (m.bitfieldSize === 0 && m.bitOffset % (8 * a) !== 0) return 1
-          if (a > maxAlign) maxAlign = a
-        }
-        if (t.size % maxAlign !== 0) return 1
-        return maxAlign
+    let cache = this.alignCaches.get(pointerSize)
+    if (!cache) this.alignCaches.set(pointerSize, (cache = new Int32Array(this.lastId + 1)))
+    if (!this.hasId(id)) this.typeById(id) // throws BTF_BAD_TYPE_ID
+    const a = alignOfType((i) => this.typeById(i), id, pointerSize, cache)
+    if (a > 0) return a
+    const t = this.typeById(this.skipModifiers(id))
+    if (t.kind === Kind.STRUCT || t.kind === Kind.UNION) {
+      const bad = t.members.find((m) => alignOfType((i) => this.typeById(i), m.type, pointerSize, cache!) <= 0)
+      const k = bad ? this.typeById(this.skipTypedefsAndModifiers(bad.type)).kind : Kind.UNKN
+      if (k !== Kind.STRUCT && k !== Kind.UNION && bad) {
+        throw new BtfError('BTF_NO_SIZE', `type id ${id}: member ${bad.name || '(anonymous)'} has no alignment`)
       }
-      default:
-        throw new BtfError('BTF_NO_SIZE', `type id ${id} (${KIND_NAMES[t.kind]}) has no alignment`)
+      throw new BtfError('BTF_CYCLE', `type id ${id}: composite nested in itself or deeper than ${MAX_ALIGN_NESTING} levels`)
     }
+    throw new BtfError('BTF_NO_SIZE', `type id ${id} (${KIND_NAMES[t.kind]}) has no alignment`)
   }
 }

@@ -61,6 +61,8 @@ export class DumpState {
   readonly identNames = new Map<string, number>()
   /** Memoized alignment: value + 1, 0 = not computed yet. */
   readonly alignCache: Int32Array
+  /** `types[id]`, as the shared walks of src/btf/btf.ts take it. */
+  readonly typeOf = (id: TypeId): BtfType => this.types[id]!
 
   /** Named definitions in the order the current dumpType() must print them. */
   readonly emitQueue: TypeId[] = []
