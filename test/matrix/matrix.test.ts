@@ -169,13 +169,11 @@ describe('matrix', () => {
     cache.close()
     expect(cold.cache).toEqual({hits: 0, misses: 3})
     cache = openMatrixCache(db)
-    const t0 = performance.now()
     const warm = await buildMatrix({objects: [obj], archive, cache})
-    const ms = performance.now() - t0
     cache.close()
+    // every cell from the cache (speed is bench/matrix.sh's business, not a test's)
     expect(warm.cache).toEqual({hits: 3, misses: 0})
     expect(warm.cells).toEqual(cold.cells)
-    expect(ms).toBeLessThan(2000)
     // a different object under the same name: its sha256 changes, the cells are recomputed
     copyFileSync(join(FIXTURES, 'bpf', 'core_fields.bpfel.o'), obj)
     cache = openMatrixCache(db)
