@@ -167,7 +167,7 @@ export function toolKey(): string {
   } catch {
     // running from sources (tests): no build id
   }
-  toolKeyMemo = `kcompat ${version}; build ${build}; facts ${loadFacts().dataVersion}; matrix-cells 3`
+  toolKeyMemo = `kcompat ${version}; build ${build}; facts ${loadFacts().dataVersion}; matrix-cells 4`
   return toolKeyMemo
 }
 
@@ -272,6 +272,25 @@ class CellInterner {
     }
     return out
   }
+}
+
+/**
+ * Cells name their object's path in evidence (`/path/x.bpf.o: prog`), as `check` does,
+ * but the cache keys cells by the object's content: two files with the same bytes (as
+ * libbpf-tools' fsdist copies are) share cached cells. So the cache text holds a token
+ * where the path was, and each object gets its own path back when its cells are read.
+ */
+const OBJECT_PATH_TOKEN = '<kcompat:object-path>'
+
+/** The path as it appears inside the cache text's JSON strings. */
+const jsonInner = (path: string): string => JSON.stringify(path).slice(1, -1)
+
+function withoutObjectPath(text: string, path: string): string {
+  return text.split(jsonInner(path)).join(OBJECT_PATH_TOKEN)
+}
+
+function withObjectPath(text: string, path: string): string {
+  return text.includes(OBJECT_PATH_TOKEN) ? text.split(OBJECT_PATH_TOKEN).join(jsonInner(path)) : text
 }
 
 /**
@@ -398,7 +417,7 @@ export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
       const c = cached?.cells.get(o.sha256)
       if (c !== undefined) {
         hits++
-        row[i] = interner.cells(job.kernel.name, o.name, c)
+        row[i] = interner.cells(job.kernel.name, o.name, withObjectPath(c, o.path))
       } else pending.push(i)
     })
     blocks.push(row)
@@ -436,7 +455,7 @@ export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
       task.objects.forEach((i, n) => {
         const o = objects[i]!
         misses++
-        opts.cache?.put(o.sha256, kkey, {object: o.name, kernel: job.kernel.name}, result.cells[n]!)
+        opts.cache?.put(o.sha256, kkey, {object: o.name, kernel: job.kernel.name}, withoutObjectPath(result.cells[n]!, o.path))
         blocks[j]![i] = interner.cells(job.kernel.name, o.name, result.cells[n]!)
       })
       opts.onProgress?.(++done, jobs.length, job.kernel.name)

@@ -56,4 +56,35 @@ describe('matrix: --btf file hashes taken by the checking job', () => {
       c.close()
     }
   })
+
+  it('two objects with the same bytes share cached cells, and each still names its own path', async () => {
+    const archive = await fixtureArchive()
+    const dir = mkdtempSync(join(tmpdir(), 'kcompat-matrix-samebytes-'))
+    const objs = ['a.bpf.o', 'b.bpf.o'].map((n) => {
+      const f = join(dir, n)
+      writeFileSync(f, readFileSync(OBJECTS[1]!))
+      return f
+    })
+    const db = join(dir, 'index.sqlite')
+    const run = async () => {
+      const c = openMatrixCache(db)
+      try {
+        return await buildMatrix({objects: objs, archive, cache: c, kernels: 'debian/12/x86_64/6.1*'})
+      } finally {
+        c.close()
+      }
+    }
+    const cold = await run()
+    const warm = await run()
+    expect(warm.cache!.misses).toBe(0)
+    expect(JSON.stringify(warm.cells)).toBe(JSON.stringify(cold.cells))
+    const seen = {a: 0, b: 0}
+    for (const c of warm.cells) {
+      const texts = c.reasons.flatMap((r) => r.evidence.map((e) => e.text)).filter((t) => t.includes('.bpf.o'))
+      for (const t of texts) expect(t, `${c.object} ${c.program}`).toContain(join(dir, c.object))
+      seen[c.object === 'a.bpf.o' ? 'a' : 'b'] += texts.length
+    }
+    expect(seen.a).toBeGreaterThan(0)
+    expect(seen.b).toBe(seen.a)
+  })
 })
