@@ -6,10 +6,10 @@
  */
 import {createHash} from 'node:crypto'
 import {readFileSync} from 'node:fs'
-import {basename, dirname, resolve} from 'node:path'
+import {basename, dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {resolveArchiveDir} from '../archive/archive.js'
-import {type KernelEntry, readManifest} from '../archive/manifest.js'
+import {type KernelEntry, MANIFEST_FILE, readManifest} from '../archive/manifest.js'
 import {CheckUsageError} from '../check/errors.js'
 import {type BpfObjectInfo, readBpfObject} from '../check/object.js'
 import type {Reason, Suggestion, Verdict} from '../check/types.js'
@@ -324,6 +324,24 @@ export function decodeCells(kernel: string, object: string, text: string): Matri
   return new CellInterner().cells(kernel, object, text)
 }
 
+/**
+ * The cache key of a --btf kernel: its name and content, and the archive's manifest
+ * (`manifest`: its hash), since a kernel given by file still takes its config facts and
+ * identity from an archive entry of the same release when there is one.
+ */
+function btfKernelKey(name: string, sha: string, manifest: string): string {
+  return `btf:${name}:${sha}; archive ${manifest}`
+}
+
+/** The hash of the archive's manifest, or `none`. */
+function manifestHash(root: string): string {
+  try {
+    return sha256(readFileSync(join(root, MANIFEST_FILE)))
+  } catch {
+    return 'none'
+  }
+}
+
 interface KernelJob {
   kernel: MatrixKernel
   /** Content key: the manifest entry (which holds the BTF's sha256) or the BTF file's hash; '' until a --btf file is hashed. */
@@ -380,6 +398,7 @@ export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
       })
     }
   }
+  let manifest: string | undefined
   for (const file of opts.btf ?? []) {
     const name = btfFileKernelName(file)
     if (name === '') throw new CheckUsageError('MATRIX_BAD_BTF_NAME', `${file}: cannot name a kernel after this file`)
@@ -387,7 +406,7 @@ export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
     const known = opts.fileHashMemo ? opts.fileHashMemo.known(file) : hashFile(file)
     jobs.push({
       kernel: {name, release: name, distro: '', version: '', arch: '', flavor: null, upstream: '', btf: 'file', origin: 'btf-file', path: file},
-      key: known === undefined ? '' : `btf:${name}:${known}`,
+      key: known === undefined ? '' : btfKernelKey(name, known, (manifest ??= manifestHash(root))),
       spec: {origin: 'btf-file', name, file},
     })
   }
@@ -444,7 +463,7 @@ export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
         const file = job.spec.file
         const sha = result.fileHash?.sha256 ?? hashFile(file)
         if (result.fileHash) opts.fileHashMemo?.remember(file, result.fileHash)
-        job.key = `btf:${job.kernel.name}:${sha}`
+        job.key = btfKernelKey(job.kernel.name, sha, (manifest ??= manifestHash(root)))
       }
       const kkey = `${job.key}; ${tool}`
       fillIdentity(job.kernel, result.identity)

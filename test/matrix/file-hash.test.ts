@@ -5,7 +5,7 @@
  * starts no workers), which is the same task code the workers run.
  */
 import {createHash} from 'node:crypto'
-import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {cpSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -86,5 +86,27 @@ describe('matrix: --btf file hashes taken by the checking job', () => {
     }
     expect(seen.a).toBeGreaterThan(0)
     expect(seen.b).toBe(seen.a)
+  })
+
+  it('a --btf kernel\'s cells are recomputed when the archive\'s manifest changes (its facts may come from there)', async () => {
+    const archive = mkdtempSync(join(tmpdir(), 'kcompat-matrix-archive-'))
+    cpSync(await fixtureArchive(), archive, {recursive: true})
+    const dir = mkdtempSync(join(tmpdir(), 'kcompat-matrix-manifest-'))
+    const f = join(dir, '6.1.0-56-cloud-amd64.btf')
+    writeFileSync(f, decompressSync(readFileSync(join(FIXTURES, 'kernels', '6.1.0-56-cloud-amd64.btf.xz'))))
+    const db = join(dir, 'index.sqlite')
+    const run = async () => {
+      const c = openMatrixCache(db)
+      try {
+        return await buildMatrix({objects: OBJECTS, archive, btf: [f], noArchive: true, cache: c})
+      } finally {
+        c.close()
+      }
+    }
+    expect((await run()).cache).toEqual({hits: 0, misses: OBJECTS.length})
+    expect((await run()).cache).toEqual({hits: OBJECTS.length, misses: 0})
+    const m = join(archive, 'manifest.json')
+    writeFileSync(m, `${JSON.stringify(JSON.parse(readFileSync(m, 'utf8')))}\n`)
+    expect((await run()).cache).toEqual({hits: 0, misses: OBJECTS.length})
   })
 })
