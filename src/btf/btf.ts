@@ -337,6 +337,19 @@ export class Btf {
     throw new BtfError('BTF_BAD_TYPE_ID', `type id ${id} does not exist (last id is ${this.lastId})`)
   }
 
+  /**
+   * Type `id` like {@link typeById}, but on a lazily parsed Btf a type not decoded yet
+   * is decoded without being kept: for one pass over every type (a raw dump) that
+   * leaves nothing for the garbage collector to promote.
+   */
+  peekType(id: TypeId): BtfType {
+    if (id >= this.startId && this.lazy) {
+      const i = id - this.startId
+      if (i < this.ownCount && Number.isInteger(i)) return this.decoded[i] ?? this.lazy.decode(i)
+    }
+    return this.typeById(id)
+  }
+
   /** The kind of type `id` without decoding it (0 for void). */
   kindOf(id: TypeId): number {
     if (id >= this.startId) {

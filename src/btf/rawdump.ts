@@ -126,10 +126,10 @@ export function dumpRaw(btf: Btf, write: (chunk: string) => void, ids?: readonly
     lines.length = 0
     size = 0
   }
-  const count = list ? list.length : btf.types.length
+  const count = list ? list.length : btf.ownCount
   for (let i = 0; i < count; i++) {
     const id = list ? list[i]! : btf.startId + i
-    const line = formatRawType(btf, id, btf.typeById(id))
+    const line = formatRawType(btf, id, btf.peekType(id))
     lines.push(line)
     size += line.length
     if (size > 1 << 20) flush()

@@ -20,12 +20,13 @@ export interface BtfDumpOptions {
  */
 export async function btfDump(file: string, options: BtfDumpOptions, write: (chunk: string) => void): Promise<void> {
   const base = options.baseBtf ? (await loadBtf(options.baseBtf)).parsed : undefined
-  const {parsed} = await loadBtf(file, {base})
+  // raw output visits each type once: parse lazily and let each decoded type go
+  const {parsed} = await loadBtf(file, {base, lazy: options.format === 'raw'})
   if (options.format === 'c') {
     write(dumpC(parsed))
   } else if (options.json) {
     const types = []
-    for (let id = parsed.startId; id <= parsed.lastId; id++) types.push(rawTypeJson(parsed, id, parsed.typeById(id)))
+    for (let id = parsed.startId; id <= parsed.lastId; id++) types.push(rawTypeJson(parsed, id, parsed.peekType(id)))
     write(`${JSON.stringify({types})}\n`)
   } else {
     dumpRaw(parsed, write)
