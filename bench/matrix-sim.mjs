@@ -103,7 +103,7 @@ const args = [join(root, 'bin', 'run.js'), 'matrix', '--only-btf', ...files.flat
 writeFileSync(argsFile, args.join('\n'))
 const timed = (label) => {
   const s = performance.now()
-  const r = spawnSync(process.execPath, ['--min-semi-space-size=32', '--max-semi-space-size=64', ...args], {encoding: 'utf8', maxBuffer: 1 << 28})
+  const r = spawnSync(process.execPath, ['--min-semi-space-size=64', '--max-semi-space-size=128', ...args], {encoding: 'utf8', maxBuffer: 1 << 28})
   const secs = (performance.now() - s) / 1000
   if (r.status !== 0 && r.status !== 1 && r.status !== 3) throw new Error(`matrix failed (${r.status}): ${r.stderr.slice(-2000)}`)
   console.log(`${label}: ${secs.toFixed(1)} s`)
