@@ -27,7 +27,7 @@ export interface TaskModule<I, J, R> {
 }
 
 export interface RunJobsOptions<I> {
-  /** Module path relative to src/ (or dist/), without extension, e.g. `minimize/parallel`. */
+  /** Module path relative to src/ (or dist/), without extension, e.g. `minimize/parallel`; or a file: URL. */
   task: string
   init: I
   /** Threads in all, the calling one included; default: the available cores. */
@@ -99,10 +99,15 @@ export function threadCount(requested: number | undefined, count: number): numbe
   return Math.max(1, Math.min(want, count))
 }
 
+/** The URL of task module `task`: a path under src/ (dist/) without extension, or a file: URL. */
+export function taskUrl(task: string, from: string): string {
+  if (task.startsWith('file:')) return task
+  const ext = fileURLToPath(from).endsWith('.ts') ? '.ts' : '.js'
+  return new URL(`../${task}${ext}`, from).href
+}
+
 async function loadTask<I, J, R>(task: string, init: I): Promise<(job: J) => Promise<R> | R> {
-  const here = fileURLToPath(import.meta.url)
-  const ext = here.endsWith('.ts') ? '.ts' : '.js'
-  const mod = (await import(new URL(`../${task}${ext}`, import.meta.url).href)) as TaskModule<I, J, R>
+  const mod = (await import(taskUrl(task, import.meta.url))) as TaskModule<I, J, R>
   return mod.createTask(init)
 }
 
@@ -129,10 +134,22 @@ export async function* runJobs<I, J, R>(jobs: readonly J[], options: RunJobsOpti
     w?.()
   }
   const workers: Worker[] = []
+  /** The job each worker holds, by worker. */
+  const holding = new Map<Worker, number>()
+  let stopping = false
   const feed = (w: Worker): void => {
+    holding.delete(w)
     if (next >= jobs.length) return
     const i = next++
+    holding.set(w, i)
     w.postMessage({i, job: jobs[i]})
+  }
+  // A worker that dies fails the job it held; the jobs not handed out yet go to the others.
+  const lost = (w: Worker, error: Error): void => {
+    const i = holding.get(w)
+    holding.delete(w)
+    if (i !== undefined && !slots[i]!.done) slots[i] = {done: true, error}
+    notify()
   }
   for (let t = 0; t < threads - 1; t++) {
     const w = new Worker(entry!, {workerData: {task: options.task, init: options.init}})
@@ -141,11 +158,9 @@ export async function* runJobs<I, J, R>(jobs: readonly J[], options: RunJobsOpti
       feed(w)
       notify()
     })
-    w.on('error', (e) => {
-      // a crashed worker: fail every job it could have held
-      for (let i = 0; i < slots.length; i++) if (!slots[i]!.done) slots[i] = {done: true, error: e}
-      next = jobs.length
-      notify()
+    w.on('error', (e) => lost(w, e))
+    w.on('exit', (code) => {
+      if (!stopping) lost(w, new Error(`a worker thread exited (code ${code}) while checking job ${holding.get(w) ?? '-'}`))
     })
     workers.push(w)
     feed(w)
@@ -175,6 +190,7 @@ export async function* runJobs<I, J, R>(jobs: readonly J[], options: RunJobsOpti
       yield s.value as R
     }
   } finally {
+    stopping = true
     await Promise.all(workers.map((w) => w.terminate()))
   }
 }

@@ -5,11 +5,11 @@
  */
 import {parentPort, workerData} from 'node:worker_threads'
 import type {TaskModule} from './pool.js'
-import {serializeError} from './pool.js'
+import {serializeError, taskUrl} from './pool.js'
 
 const {task, init} = workerData as {task: string; init: unknown}
 const port = parentPort!
-const mod = (await import(new URL(`../${task}.js`, import.meta.url).href)) as TaskModule<unknown, unknown, unknown>
+const mod = (await import(taskUrl(task, import.meta.url))) as TaskModule<unknown, unknown, unknown>
 const run = await mod.createTask(init)
 
 /** ArrayBuffers a result owns entirely (they move to the main thread without a copy). */
