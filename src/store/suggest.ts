@@ -80,7 +80,8 @@ export function nearNames(query: string, candidates: Iterable<string>, limit = 8
  */
 export function nearKeys(query: string, texts: Iterable<string>, limit = 8): string[] {
   const q = new Query(query)
-  const needles = [...new Set([q.lower, q.stripped, q.essential.toLowerCase()])].filter((n) => n.length >= Math.min(3, q.q.length))
+  // Every key of rank 0-2 contains one of these; short ones too (`_d__` must find `d_`).
+  const needles = [...new Set([q.lower, q.stripped, q.essential.toLowerCase()])].filter((n) => n.length > 0)
   for (const text of texts) {
     const lower = text.toLowerCase()
     if (lower.length !== text.length) {
@@ -100,10 +101,35 @@ export function nearKeys(query: string, texts: Iterable<string>, limit = 8): str
       }
     }
     forEachLineKey(text, (start, end) => {
-      if (Math.abs(end - start - q.q.length) <= q.maxEdits) q.consider(text.slice(start, end), lower.slice(start, end))
+      if (Math.abs(end - start - q.q.length) <= q.maxEdits && mayBeWithinEdits(lower, start, end, q.lower, q.maxEdits)) {
+        q.consider(text.slice(start, end), lower.slice(start, end))
+      }
     })
   }
   return q.best(limit)
+}
+
+/**
+ * A filter before the edit distance, on the text itself (no key string made): cut the
+ * query into k+1 non-empty pieces; k edits can spoil at most k of them, and shift the
+ * others by at most k, so a key within k edits holds some piece verbatim within k of
+ * that piece's own offset. Keys this rejects are farther than k; the other ranks (same
+ * case-folded name, contained name, essential name) were found by the substring search
+ * above, so nothing is lost. Queries shorter than k+1 characters are not filtered.
+ */
+function mayBeWithinEdits(text: string, start: number, end: number, query: string, k: number): boolean {
+  const n = query.length
+  if (n < k + 1) return true
+  for (let p = 0; p <= k; p++) {
+    const from = Math.floor((p * n) / (k + 1))
+    const to = Math.floor(((p + 1) * n) / (k + 1))
+    const piece = query.slice(from, to)
+    for (let shift = -k; shift <= k; shift++) {
+      const at = start + from + shift
+      if (at >= start && at + piece.length <= end && text.startsWith(piece, at)) return true
+    }
+  }
+  return false
 }
 
 function forEachLineKey(text: string, fn: (start: number, end: number) => void): void {

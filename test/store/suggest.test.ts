@@ -57,4 +57,24 @@ describe('suggestions', () => {
       expect(nearKeys(q, [text]), q).toEqual(nearNames(q, keys))
     }
   })
+
+  it('the chunk-text scan (with its edit-distance prefilter) equals the plain scan on random names and typos', () => {
+    const r = rng(777)
+    const word = (n: number): string => Array.from({length: n}, () => 'abc_dE'[Math.floor(r() * 6)]).join('')
+    const edit = (w: string): string => {
+      const i = Math.floor(r() * (w.length + 1))
+      const c = 'abc_dE'[Math.floor(r() * 6)]!
+      const op = Math.floor(r() * 3)
+      return op === 0 ? w.slice(0, i) + c + w.slice(i) : op === 1 ? w.slice(0, i) + w.slice(i + 1) : w.slice(0, i) + c + w.slice(i + 1)
+    }
+    for (let round = 0; round < 200; round++) {
+      const keys = [...new Set(Array.from({length: 40}, () => word(2 + Math.floor(r() * 10))))]
+      const text = [...keys].sort().map((k, i) => `${k}\t${i}`).join('\n')
+      for (let t = 0; t < 5; t++) {
+        const base = keys[Math.floor(r() * keys.length)]!
+        const q = t === 0 ? word(1 + Math.floor(r() * 10)) : t < 3 ? edit(base) : edit(edit(base))
+        expect(nearKeys(q, [text], 100), `${q} in ${keys.join(' ')}`).toEqual(nearNames(q, keys, 100))
+      }
+    }
+  })
 })
