@@ -33,17 +33,23 @@ export function startsWith(bytes: Uint8Array, magic: Uint8Array, at = 0): boolea
   return true
 }
 
-function readVarint(b: Uint8Array, pos: {p: number}, end: number): number {
+/**
+ * One variable-length integer of an xz index (xz file format 1.0.4 §1.2: 7 bits per
+ * byte, least significant first, at most 9 bytes), read at `pos.p` (advanced) before
+ * `end`. `base` is added to error offsets, for an index read out of a larger file.
+ * @throws InputError `INPUT_CORRUPT_XZ` for a number cut short or too long.
+ */
+export function readXzVarint(b: Uint8Array, pos: {p: number}, end: number, base = 0): number {
   let value = 0
   let mul = 1
   for (let i = 0; i < 9; i++) {
-    if (pos.p >= end) throw new InputError('INPUT_CORRUPT_XZ', 'xz index ends inside a number', {offset: pos.p})
+    if (pos.p >= end) throw new InputError('INPUT_CORRUPT_XZ', 'xz index ends inside a number', {offset: base + pos.p})
     const byte = b[pos.p++]!
     value += (byte & 0x7f) * mul
     if ((byte & 0x80) === 0) return value
     mul *= 128
   }
-  throw new InputError('INPUT_CORRUPT_XZ', 'xz index number is too long', {offset: pos.p})
+  throw new InputError('INPUT_CORRUPT_XZ', 'xz index number is too long', {offset: base + pos.p})
 }
 
 /**
@@ -69,12 +75,12 @@ export function xzUncompressedSize(b: Uint8Array): number {
       throw new InputError('INPUT_CORRUPT_XZ', 'xz index is missing or misplaced', {offset: Math.max(0, indexStart)})
     }
     const pos = {p: indexStart + 1}
-    const records = readVarint(b, pos, end - 12)
+    const records = readXzVarint(b, pos, end - 12)
     if (records > backward) throw new InputError('INPUT_CORRUPT_XZ', 'xz index has an impossible record count', {offset: indexStart})
     let unpadded = 0
     for (let i = 0; i < records; i++) {
-      unpadded += Math.ceil(readVarint(b, pos, end - 12) / 4) * 4
-      total += readVarint(b, pos, end - 12)
+      unpadded += Math.ceil(readXzVarint(b, pos, end - 12) / 4) * 4
+      total += readXzVarint(b, pos, end - 12)
     }
     // The stream is: 12-byte header, blocks (padded), index, 12-byte footer.
     const streamStart = indexStart - unpadded - 12

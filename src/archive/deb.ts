@@ -34,7 +34,7 @@ import {decompress as xzDecompress} from '@napi-rs/lzma/xz'
 import {Decompress as ZstdDecompress} from 'fzstd'
 import tarStream, {type Header as TarHeader} from 'tar-stream'
 import {InputError, KcompatError} from '../errors.js'
-import {DEFAULT_MAX_OUTPUT, GZIP_MAGIC, XZ_MAGIC, startsWith, xzDecompress as xzDecompressWhole} from './compress.js'
+import {DEFAULT_MAX_OUTPUT, GZIP_MAGIC, XZ_MAGIC, readXzVarint, startsWith, xzDecompress as xzDecompressWhole} from './compress.js'
 import {bpfConfigFacts, parseKernelConfig, type BpfConfigSymbol, type KernelConfig} from '../kernel/config.js'
 import {bunzip2, decompressPrefix, extractKernelBtf, type KernelBtf, type KernelImageOptions} from './kernel-image.js'
 import {checkEntryName, readTar} from './tar.js'
@@ -194,19 +194,6 @@ interface XzBlock {
   offset: number
 }
 
-function readVarint(b: Uint8Array, pos: {p: number}, end: number): number {
-  let value = 0
-  let mul = 1
-  for (let i = 0; i < 9; i++) {
-    if (pos.p >= end) throw new InputError('INPUT_CORRUPT_XZ', 'xz index ends inside a number', {offset: pos.p})
-    const byte = b[pos.p++]!
-    value += (byte & 0x7f) * mul
-    if ((byte & 0x80) === 0) return value
-    mul *= 128
-  }
-  throw new InputError('INPUT_CORRUPT_XZ', 'xz index number is too long', {offset: pos.p})
-}
-
 const u32le = (b: Uint8Array, at: number): number => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0
 
 export function xzBlocks(b: Uint8Array, base = 0): XzBlock[] {
@@ -225,13 +212,13 @@ export function xzBlocks(b: Uint8Array, base = 0): XzBlock[] {
     if (indexStart < 12 || b[indexStart] !== 0x00) bad('xz index is missing or misplaced', indexStart)
     if (u32le(b, end - 16) !== crc32(b.subarray(indexStart, end - 16))) bad('xz index CRC32 mismatch', end - 16)
     const pos = {p: indexStart + 1}
-    const count = readVarint(b, pos, end - 16)
+    const count = readXzVarint(b, pos, end - 16)
     if (count > backward / 2) bad('xz index has an impossible record count', indexStart)
     const records: {unpadded: number; uncompressed: number}[] = []
     let padded = 0
     for (let i = 0; i < count; i++) {
-      const unpadded = readVarint(b, pos, end - 16)
-      const uncompressed = readVarint(b, pos, end - 16)
+      const unpadded = readXzVarint(b, pos, end - 16)
+      const uncompressed = readXzVarint(b, pos, end - 16)
       records.push({unpadded, uncompressed})
       padded += Math.ceil(unpadded / 4) * 4
     }

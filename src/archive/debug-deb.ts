@@ -47,7 +47,7 @@ import {generateBtf, type GenerateResult} from '../generate/generate.js'
 import type {Pahole} from '../generate/pahole.js'
 import type {PaholeProgress} from '../generate/run.js'
 import {type AddResult, addKernel} from './archive.js'
-import {gzipDecompress, xzDecompress} from './compress.js'
+import {gzipDecompress, readXzVarint, xzDecompress} from './compress.js'
 import {controlField, feedTar, parseControl} from './deb.js'
 import {type PackageStanza, debianVersionOf} from './debian.js'
 import {download} from './download.js'
@@ -118,19 +118,6 @@ interface XzBlockRef {
   uncompressed: number
 }
 
-function readVarint(b: Buffer, pos: {p: number}, end: number, base: number): number {
-  let value = 0
-  let mul = 1
-  for (let i = 0; i < 9; i++) {
-    if (pos.p >= end) throw new InputError('INPUT_CORRUPT_XZ', 'xz index ends inside a number', {offset: base + pos.p})
-    const byte = b[pos.p++]!
-    value += (byte & 0x7f) * mul
-    if ((byte & 0x80) === 0) return value
-    mul *= 128
-  }
-  throw new InputError('INPUT_CORRUPT_XZ', 'xz index number is too long', {offset: base + pos.p})
-}
-
 /** Every block of every stream of the xz data at [start, start+length) of the file. */
 export async function xzBlocksFromFile(fh: FileHandle, start: number, length: number): Promise<XzBlockRef[]> {
   const streams: XzBlockRef[][] = []
@@ -153,13 +140,13 @@ export async function xzBlocksFromFile(fh: FileHandle, start: number, length: nu
     if (index[0] !== 0x00) bad('xz index is missing or misplaced', indexStart)
     if (index.readUInt32LE(backward - 4) !== crc32(index.subarray(0, backward - 4))) bad('xz index CRC32 mismatch', end - 16)
     const pos = {p: 1}
-    const count = readVarint(index, pos, backward - 4, indexStart)
+    const count = readXzVarint(index, pos, backward - 4, indexStart)
     if (count > backward / 2) bad('xz index has an impossible record count', indexStart)
     const records: {unpadded: number; uncompressed: number}[] = []
     let padded = 0
     for (let i = 0; i < count; i++) {
-      const unpadded = readVarint(index, pos, backward - 4, indexStart)
-      const uncompressed = readVarint(index, pos, backward - 4, indexStart)
+      const unpadded = readXzVarint(index, pos, backward - 4, indexStart)
+      const uncompressed = readXzVarint(index, pos, backward - 4, indexStart)
       records.push({unpadded, uncompressed})
       padded += Math.ceil(unpadded / 4) * 4
     }
