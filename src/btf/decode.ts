@@ -20,7 +20,7 @@
 import {BtfError} from '../errors.js'
 import {Btf, type BtfHeaderInfo} from './btf.js'
 import {StringTable} from './strings.js'
-import type {BtfType, Member, TypeId} from './types.js'
+import {type BtfType, type Member, forEachTypeRef} from './types.js'
 import {BTF_HEADER_SIZE, BTF_MAGIC, BTF_MAX_TYPE, BTF_TYPE_SIZE, KIND_NAMES, Kind, trailerSize} from './wire.js'
 
 export interface ParseOptions {
@@ -271,7 +271,7 @@ export function scanTypes(dv: DataView, le: boolean, typeStart: number, typeLen:
     pos = tr + tsize
   }
   const lastId = startId + n - 1
-  if (maxRef > lastId) findBadReference(dv, le, offsets, kinds, n, startId, lastId)
+  if (maxRef > lastId) findBadReference(dv, le, strings, offsets, n, startId, lastId)
   checkCycles(next, offsets, n, startId)
   return {count: n, offsets: offsets.subarray(0, n), kinds: kinds.subarray(0, n), nameOffs: nameOffs.subarray(0, n)}
 }
@@ -376,49 +376,19 @@ function decodeType(dv: DataView, le: boolean, strings: StringTable, pos: number
   }
 }
 
-/** Finds and reports the first reference to a type id past the last one. */
-function findBadReference(dv: DataView, le: boolean, offsets: Uint32Array, kinds: Uint8Array, count: number, start: number, last: number): void {
-  const check = (id: TypeId, owner: number, i: number): void => {
-    if (id > last) {
-      throw new BtfError('BTF_BAD_TYPE_ID', `type id ${start + i} refers to type id ${id}, past the last id ${last}`, {
-        offset: owner,
-      })
-    }
-  }
+/**
+ * Finds and reports the first reference to a type id past the last one. Only reached
+ * when the scan saw one, so it decodes the types (the scan has checked their bounds
+ * and names) and walks their edges with forEachTypeRef.
+ */
+function findBadReference(dv: DataView, le: boolean, strings: StringTable, offsets: Uint32Array, count: number, start: number, last: number): void {
   for (let i = 0; i < count; i++) {
     const at = offsets[i]!
-    const vlen = dv.getUint32(at + 4, le) & 0xffff
-    const tr = at + BTF_TYPE_SIZE
-    switch (kinds[i]) {
-      case Kind.PTR:
-      case Kind.TYPEDEF:
-      case Kind.VOLATILE:
-      case Kind.CONST:
-      case Kind.RESTRICT:
-      case Kind.TYPE_TAG:
-      case Kind.FUNC:
-      case Kind.VAR:
-      case Kind.DECL_TAG:
-        check(dv.getUint32(at + 8, le), at, i)
-        break
-      case Kind.ARRAY:
-        check(dv.getUint32(tr, le), at, i)
-        check(dv.getUint32(tr + 4, le), at, i)
-        break
-      case Kind.STRUCT:
-      case Kind.UNION:
-        for (let j = 0; j < vlen; j++) check(dv.getUint32(tr + j * 12 + 4, le), at, i)
-        break
-      case Kind.FUNC_PROTO:
-        check(dv.getUint32(at + 8, le), at, i)
-        for (let j = 0; j < vlen; j++) check(dv.getUint32(tr + j * 8 + 4, le), at, i)
-        break
-      case Kind.DATASEC:
-        for (let j = 0; j < vlen; j++) check(dv.getUint32(tr + j * 12, le), at, i)
-        break
-      default:
-        break
-    }
+    forEachTypeRef(decodeType(dv, le, strings, at), (id) => {
+      if (id > last) {
+        throw new BtfError('BTF_BAD_TYPE_ID', `type id ${start + i} refers to type id ${id}, past the last id ${last}`, {offset: at})
+      }
+    })
   }
 }
 
