@@ -28,7 +28,8 @@ export function resolveArchiveDir(flag?: string): string {
   return resolve(flag ?? process.env.KCOMPAT_ARCHIVE ?? defaultArchiveDir())
 }
 
-export function sha256(data: Uint8Array): string {
+/** The sha256 of bytes or of a string's UTF-8, in hex. */
+export function sha256(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex')
 }
 

@@ -5,8 +5,8 @@
  * not change while it was read and was not changed too recently to trust its times
  * (see RACY_MS in src/store/matrix-cache.ts).
  */
-import {createHash} from 'node:crypto'
 import {statSync} from 'node:fs'
+import {sha256} from '../archive/archive.js'
 
 export interface StatKey {
   key: string
@@ -28,11 +28,7 @@ export interface ObservedHash {
   started: string
 }
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex')
-}
-
 /** Hashes bytes just read from `path`; `before` and `started` must be taken before the read. */
 export function observedHash(bytes: Uint8Array, before: StatKey, started: bigint): ObservedHash {
-  return {sha256: sha256Hex(bytes), before, started: String(started)}
+  return {sha256: sha256(bytes), before, started: String(started)}
 }

@@ -4,11 +4,10 @@
  * kernel resolution, same rules, same CO-RE hook); the matrix only adds the iteration,
  * the summaries and an optional cache of cells per (object, kernel, kcompat).
  */
-import {createHash} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 import {basename, dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {resolveArchiveDir} from '../archive/archive.js'
+import {resolveArchiveDir, sha256} from '../archive/archive.js'
 import {type KernelEntry, MANIFEST_FILE, readManifest} from '../archive/manifest.js'
 import {CheckUsageError} from '../check/errors.js'
 import {type BpfObjectInfo, readBpfObject} from '../check/object.js'
@@ -171,7 +170,6 @@ export function toolKey(): string {
   return toolKeyMemo
 }
 
-const sha256 = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex')
 const hashFileContent: FileHasher = (path) => sha256(readFileSync(path))
 
 /** A kernel named by a BTF file: the file name without its extensions. */

@@ -15,9 +15,9 @@
  * another kernel key comes, a kernel is read ({@link CachedCells.getKernel}), or the
  * cache is closed.
  */
-import {createHash} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 import {resolve} from 'node:path'
+import {sha256} from '../archive/archive.js'
 import {type ObservedHash, statKey} from '../matrix/file-hash.js'
 import type {KernelIdentity} from '../matrix/matrix.js'
 import {openDb, type Db} from './db.js'
@@ -127,7 +127,7 @@ export function openMatrixCache<I = KernelIdentity>(path: string, options: {racy
       const before = statKey(abs)
       const row = hashOf.get(abs) as {stat: string; sha256: string} | undefined
       if (row && row.stat === before.key) return row.sha256
-      const sha = createHash('sha256').update(readFileSync(abs)).digest('hex')
+      const sha = sha256(readFileSync(abs))
       this.rememberFileSha256(abs, {sha256: sha, before, started: String(started)})
       return sha
     },
