@@ -400,11 +400,17 @@ export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
   for (const file of opts.btf ?? []) {
     const name = btfFileKernelName(file)
     if (name === '') throw new CheckUsageError('MATRIX_BAD_BTF_NAME', `${file}: cannot name a kernel after this file`)
-    // with a memo, an unknown file is hashed where it is checked (key filled in then)
-    const known = opts.fileHashMemo ? opts.fileHashMemo.known(file) : hashFile(file)
+    // Without a cache the key is never used: the file is not hashed at all. With a memo,
+    // a file it does not know is hashed where it is checked (key filled in then).
+    let key: string
+    if (!opts.cache) key = `btf:${name}`
+    else {
+      const known = opts.fileHashMemo ? opts.fileHashMemo.known(file) : hashFile(file)
+      key = known === undefined ? '' : btfKernelKey(name, known, (manifest ??= manifestHash(root)))
+    }
     jobs.push({
       kernel: {name, release: name, distro: '', version: '', arch: '', flavor: null, upstream: '', btf: 'file', origin: 'btf-file', path: file},
-      key: known === undefined ? '' : btfKernelKey(name, known, (manifest ??= manifestHash(root))),
+      key,
       spec: {origin: 'btf-file', name, file},
     })
   }
