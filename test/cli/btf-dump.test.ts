@@ -3,7 +3,7 @@
  * supported container, output compared with bpftool's.
  */
 import {spawnSync} from 'node:child_process'
-import {copyFileSync, writeFileSync} from 'node:fs'
+import {copyFileSync, existsSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {gzipSync} from 'node:zlib'
 import {describe, expect, it} from 'vitest'
@@ -100,6 +100,38 @@ describe('the start-up fast path and oclif give the same results', () => {
       const slow = kcompat(args, oclif)
       expect({args, status: fast.status, stderr: fast.stderr}).toEqual({args, status: slow.status, stderr: slow.stderr})
       expect(fast.stdout === slow.stdout, `stdout differs for ${args.join(' ')}`).toBe(true)
+    }
+  })
+})
+
+describe('the bundled fast path (dist/fast.cjs) is the same code as the modules', () => {
+  const DIST = join(import.meta.dirname, '..', '..', 'dist')
+  // runs tryFastPath from one of the two builds of it in a fresh process
+  const viaBuild = (entry: string, args: string[]) => {
+    const script = entry.endsWith('.cjs')
+      ? `require(${JSON.stringify(entry)}).tryFastPath(${JSON.stringify(args)}).then((r) => { if (!r) process.exit(3) })`
+      : `import(${JSON.stringify(entry)}).then((m) => m.tryFastPath(${JSON.stringify(args)})).then((r) => { if (!r) process.exit(3) })`
+    const r = spawnSync(process.execPath, ['-e', script], {encoding: 'utf8', maxBuffer: 1 << 30})
+    return {status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr}
+  }
+  it('npm run build wrote the bundle', () => {
+    expect(existsSync(join(DIST, 'fast.cjs'))).toBe(true)
+  })
+  it.skipIf(!kernel)('same output and errors from the bundle and from dist/lib/fast.js, xz input included', () => {
+    const dir = scratchDir()
+    const xzFile = join(dir, 'k.btf.xz')
+    writeFileSync(xzFile, run('xz', ['-c', kernel!.path]))
+    const forms = [
+      ['btf', 'dump', kernel!.path, '--format', 'c'],
+      ['btf', 'dump', xzFile],
+      ['btf', 'dump', '/nonexistent', '--json'],
+    ]
+    for (const args of forms) {
+      const bundled = viaBuild(join(DIST, 'fast.cjs'), args)
+      const modules = viaBuild(join(DIST, 'lib', 'fast.js'), args)
+      expect({args, status: bundled.status, stderr: bundled.stderr}).toEqual({args, status: modules.status, stderr: modules.stderr})
+      expect(bundled.stdout.length).toBeGreaterThan(0)
+      expect(bundled.stdout === modules.stdout, `stdout differs for ${args.join(' ')}`).toBe(true)
     }
   })
 })
