@@ -17,3 +17,7 @@ for fmt in c raw; do
     --ref "bpftool btf dump file $TMP/vmlinux.btf format $fmt" \
     --ours "./bin/run.js btf dump $TMP/vmlinux.btf --format $fmt"
 done
+# what a Node.js process cannot go below: Node's own start plus the JIT-warm dump
+for fmt in c raw; do
+  node bench/btf-dump-floor.mjs "$TMP/vmlinux.btf" --format "$fmt" --runs "$RUNS"
+done
