@@ -28,16 +28,16 @@
  * `INPUT_CORRUPT_TAR`, `INPUT_CORRUPT_<FORMAT>`, `INPUT_TOO_LARGE`.
  */
 import {readFile} from 'node:fs/promises'
-import {crc32, createGunzip} from 'node:zlib'
+import {createGunzip} from 'node:zlib'
 import {Readable} from 'node:stream'
-import {decompress as xzDecompress} from '@napi-rs/lzma/xz'
 import {Decompress as ZstdDecompress} from 'fzstd'
 import tarStream, {type Header as TarHeader} from 'tar-stream'
 import {InputError, KcompatError} from '../errors.js'
-import {DEFAULT_MAX_OUTPUT, GZIP_MAGIC, XZ_MAGIC, readXzVarint, startsWith, xzDecompress as xzDecompressWhole} from './compress.js'
+import {DEFAULT_MAX_OUTPUT, GZIP_MAGIC, startsWith, xzDecompress as xzDecompressWhole} from './compress.js'
 import {bpfConfigFacts, parseKernelConfig, type BpfConfigSymbol, type KernelConfig} from '../kernel/config.js'
 import {bunzip2, decompressPrefix, extractKernelBtf, type KernelBtf, type KernelImageOptions} from './kernel-image.js'
 import {checkEntryName, readTar} from './tar.js'
+import {xzBlockPieces, xzBlocks} from './xz.js'
 
 // ---------------------------------------------------------------------------------
 // ar (the common "!<arch>" format; /usr/include/ar.h, deb(5)): an 8-byte global header
@@ -181,101 +181,9 @@ function capCheck(total: number, max: number, format: string): void {
 }
 
 /**
- * xz blocks of every stream in `b`, from the stream indexes (xz-file-format.txt sections
- * 2.1, 3 and 4): walking back from the end, each stream footer (CRC32, backward size,
- * flags, "YZ") points to its index, whose records give every block's unpadded and
- * uncompressed size; blocks follow the 12-byte stream header, each padded to 4 bytes.
+ * data.tar.xz block by block (xz.ts): the indexes give every block and its size, so the
+ * cap is checked before anything is decompressed.
  */
-interface XzBlock {
-  streamHeader: Uint8Array
-  block: Uint8Array
-  unpadded: number
-  uncompressed: number
-  offset: number
-}
-
-const u32le = (b: Uint8Array, at: number): number => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0
-
-export function xzBlocks(b: Uint8Array, base = 0): XzBlock[] {
-  const streams: XzBlock[][] = []
-  let end = b.length
-  while (end > 0) {
-    while (end >= 4 && b[end - 1] === 0 && b[end - 2] === 0 && b[end - 3] === 0 && b[end - 4] === 0) end -= 4
-    if (end === 0) break
-    const bad = (msg: string, at: number): never => {
-      throw new InputError('INPUT_CORRUPT_XZ', msg, {offset: base + Math.max(0, at)})
-    }
-    if (end < 24 || b[end - 2] !== 0x59 || b[end - 1] !== 0x5a) bad('xz data is truncated or has no stream footer', end - 2)
-    if (u32le(b, end - 12) !== crc32(b.subarray(end - 8, end - 2))) bad('xz stream footer CRC32 mismatch', end - 12)
-    const backward = (u32le(b, end - 8) + 1) * 4
-    const indexStart = end - 12 - backward
-    if (indexStart < 12 || b[indexStart] !== 0x00) bad('xz index is missing or misplaced', indexStart)
-    if (u32le(b, end - 16) !== crc32(b.subarray(indexStart, end - 16))) bad('xz index CRC32 mismatch', end - 16)
-    const pos = {p: indexStart + 1}
-    const count = readXzVarint(b, pos, end - 16)
-    if (count > backward / 2) bad('xz index has an impossible record count', indexStart)
-    const records: {unpadded: number; uncompressed: number}[] = []
-    let padded = 0
-    for (let i = 0; i < count; i++) {
-      const unpadded = readXzVarint(b, pos, end - 16)
-      const uncompressed = readXzVarint(b, pos, end - 16)
-      records.push({unpadded, uncompressed})
-      padded += Math.ceil(unpadded / 4) * 4
-    }
-    const streamStart = indexStart - padded - 12
-    if (streamStart < 0 || !startsWith(b, XZ_MAGIC, streamStart)) bad('xz stream header not where the index says', streamStart)
-    if (b[streamStart + 6] !== b[end - 4] || b[streamStart + 7] !== b[end - 3]) bad('xz stream header and footer flags differ', streamStart + 6)
-    if (u32le(b, streamStart + 8) !== crc32(b.subarray(streamStart + 6, streamStart + 8))) bad('xz stream header CRC32 mismatch', streamStart + 8)
-    const header = b.subarray(streamStart, streamStart + 12)
-    const blocks: XzBlock[] = []
-    let at = streamStart + 12
-    for (const r of records) {
-      const len = Math.ceil(r.unpadded / 4) * 4
-      blocks.push({streamHeader: header, block: b.subarray(at, at + len), unpadded: r.unpadded, uncompressed: r.uncompressed, offset: base + at})
-      at += len
-    }
-    streams.unshift(blocks)
-    end = streamStart
-    if (streams.length > 1024) bad('too many concatenated xz streams', end)
-  }
-  return streams.flat()
-}
-
-function varint(n: number): number[] {
-  const out: number[] = []
-  while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80)
-    n = Math.floor(n / 0x80)
-  }
-  out.push(n)
-  return out
-}
-
-/**
- * One block as a complete single-block xz stream: the original stream header, the block,
- * an index with its one record (indicator 0x00, count, unpadded size, uncompressed size,
- * padding, CRC32) and a footer (CRC32 of backward size + flags, backward size =
- * index size / 4 - 1, the flags, "YZ").
- */
-function xzSingleBlockStream(x: XzBlock): Buffer {
-  const idx = [0x00, ...varint(1), ...varint(x.unpadded), ...varint(x.uncompressed)]
-  while (idx.length % 4 !== 0) idx.push(0)
-  const index = Buffer.alloc(idx.length + 4)
-  index.set(idx)
-  index.writeUInt32LE(crc32(index.subarray(0, idx.length)), idx.length)
-  const footer = Buffer.alloc(12)
-  footer.writeUInt32LE(index.length / 4 - 1, 4)
-  footer[8] = x.streamHeader[6]!
-  footer[9] = x.streamHeader[7]!
-  footer.writeUInt32LE(crc32(footer.subarray(4, 10)), 0)
-  footer[10] = 0x59
-  footer[11] = 0x5a
-  return Buffer.concat([x.streamHeader, x.block, index, footer])
-}
-
-/** How many xz blocks are decoded at once (on libuv's thread pool, ahead of the tar reader). */
-const XZ_BLOCKS_IN_FLIGHT = 2
-
 async function* xzPieces(b: Uint8Array, max: number, base: number): AsyncGenerator<Uint8Array> {
   const blocks = xzBlocks(b, base)
   capCheck(
@@ -283,29 +191,7 @@ async function* xzPieces(b: Uint8Array, max: number, base: number): AsyncGenerat
     max,
     'xz',
   )
-  // (No AbortSignal: @napi-rs/lzma rejects one from another realm, e.g. under vitest. A
-  // reader that stops early leaves at most XZ_BLOCKS_IN_FLIGHT blocks finishing unseen.)
-  const start = (x: XzBlock): Promise<Buffer | Error> =>
-    xzDecompress(xzSingleBlockStream(x)).then(
-      (out) => out,
-      (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
-    )
-  const inFlight: Promise<Buffer | Error>[] = []
-  let next = 0
-  for (const x of blocks) {
-    while (inFlight.length < XZ_BLOCKS_IN_FLIGHT && next < blocks.length) inFlight.push(start(blocks[next++]!))
-    const out = await inFlight.shift()!
-    if (out instanceof Error) {
-      throw new InputError('INPUT_CORRUPT_XZ', `xz block is corrupt: ${out.message}`, {offset: x.offset, cause: out})
-    }
-    if (out.length !== x.uncompressed) {
-      throw new InputError('INPUT_CORRUPT_XZ', `xz block expanded to ${out.length} bytes, its index says ${x.uncompressed}`, {
-        offset: x.offset,
-      })
-    }
-    // hand the block to tar in 1 MiB views, so backpressure works at a finer grain
-    yield* chunked(out)
-  }
+  yield* xzBlockPieces(blocks, (x) => b.subarray(x.offset - base, x.offset - base + x.length))
 }
 
 async function* gzipPieces(b: Uint8Array, max: number): AsyncGenerator<Uint8Array> {

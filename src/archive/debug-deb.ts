@@ -37,8 +37,7 @@ import {tmpdir} from 'node:os'
 import {basename, join, posix} from 'node:path'
 import {Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
-import {createGunzip, crc32} from 'node:zlib'
-import {decompress as xzDecompressAsync} from '@napi-rs/lzma/xz'
+import {createGunzip} from 'node:zlib'
 import {Decompress as ZstdDecompress, decompress as zstdDecompress} from 'fzstd'
 import tarStream from 'tar-stream'
 import {InputError, KcompatError} from '../errors.js'
@@ -47,13 +46,14 @@ import {generateBtf, type GenerateResult} from '../generate/generate.js'
 import type {Pahole} from '../generate/pahole.js'
 import type {PaholeProgress} from '../generate/run.js'
 import {type AddResult, addKernel} from './archive.js'
-import {gzipDecompress, readXzVarint, xzDecompress} from './compress.js'
+import {gzipDecompress, xzDecompress} from './compress.js'
 import {controlField, feedTar, parseControl} from './deb.js'
 import {type PackageStanza, debianVersionOf} from './debian.js'
 import {download} from './download.js'
 import {DEBIAN_ARCH_DIR, debianFlavor} from './layout.js'
 import {type KernelEntry, type KernelSource, readManifest} from './manifest.js'
 import {checkEntryName, readTar} from './tar.js'
+import {xzBlockPieces, xzBlocksFromFile} from './xz.js'
 
 // ---------------------------------------------------------------------------------
 // ar, read from a file (deb(5): "!<arch>\n", then 60-byte member headers).
@@ -107,122 +107,11 @@ export async function readArMembersFromFile(fh: FileHandle, fileSize: number): P
 }
 
 // ---------------------------------------------------------------------------------
-// xz, block by block from a file (xz-file-format.txt sections 2.1, 3, 4).
+// data.tar, streamed from the file: xz block by block (xz.ts), gzip and zstd over 1 MiB
+// reads, bzip2 and lzma through the tools.
 // ---------------------------------------------------------------------------------
-interface XzBlockRef {
-  streamHeader: Buffer
-  /** File offset and padded length of the block. */
-  offset: number
-  length: number
-  unpadded: number
-  uncompressed: number
-}
-
-/** Every block of every stream of the xz data at [start, start+length) of the file. */
-export async function xzBlocksFromFile(fh: FileHandle, start: number, length: number): Promise<XzBlockRef[]> {
-  const streams: XzBlockRef[][] = []
-  let end = start + length
-  const bad = (msg: string, at: number): never => {
-    throw new InputError('INPUT_CORRUPT_XZ', msg, {offset: Math.max(0, at)})
-  }
-  while (end > start) {
-    // stream padding: multiples of four NUL bytes
-    while (end - start >= 4 && (await readExact(fh, end - 4, 4)).readUInt32LE(0) === 0) end -= 4
-    if (end === start) break
-    if (end - start < 24) bad('xz data is truncated or has no stream footer', end)
-    const footer = await readExact(fh, end - 12, 12)
-    if (footer[10] !== 0x59 || footer[11] !== 0x5a) bad('xz data is truncated or has no stream footer', end - 2)
-    if (footer.readUInt32LE(0) !== crc32(footer.subarray(4, 10))) bad('xz stream footer CRC32 mismatch', end - 12)
-    const backward = (footer.readUInt32LE(4) + 1) * 4
-    const indexStart = end - 12 - backward
-    if (indexStart < start + 12 || backward > 64 * 1024 * 1024) bad('xz index is missing or misplaced', indexStart)
-    const index = await readExact(fh, indexStart, backward)
-    if (index[0] !== 0x00) bad('xz index is missing or misplaced', indexStart)
-    if (index.readUInt32LE(backward - 4) !== crc32(index.subarray(0, backward - 4))) bad('xz index CRC32 mismatch', end - 16)
-    const pos = {p: 1}
-    const count = readXzVarint(index, pos, backward - 4, indexStart)
-    if (count > backward / 2) bad('xz index has an impossible record count', indexStart)
-    const records: {unpadded: number; uncompressed: number}[] = []
-    let padded = 0
-    for (let i = 0; i < count; i++) {
-      const unpadded = readXzVarint(index, pos, backward - 4, indexStart)
-      const uncompressed = readXzVarint(index, pos, backward - 4, indexStart)
-      records.push({unpadded, uncompressed})
-      padded += Math.ceil(unpadded / 4) * 4
-    }
-    const streamStart = indexStart - padded - 12
-    if (streamStart < start) bad('xz stream header not where the index says', streamStart)
-    const header = await readExact(fh, streamStart, 12)
-    if (header.readUInt32BE(0) !== 0xfd377a58 || header.readUInt16BE(4) !== 0x5a00) bad('xz stream header not where the index says', streamStart)
-    if (header[6] !== footer[8] || header[7] !== footer[9]) bad('xz stream header and footer flags differ', streamStart + 6)
-    if (header.readUInt32LE(8) !== crc32(header.subarray(6, 8))) bad('xz stream header CRC32 mismatch', streamStart + 8)
-    const blocks: XzBlockRef[] = []
-    let at = streamStart + 12
-    for (const r of records) {
-      const len = Math.ceil(r.unpadded / 4) * 4
-      blocks.push({streamHeader: header, offset: at, length: len, unpadded: r.unpadded, uncompressed: r.uncompressed})
-      at += len
-    }
-    streams.unshift(blocks)
-    end = streamStart
-    if (streams.length > 1024) bad('too many concatenated xz streams', end)
-  }
-  return streams.flat()
-}
-
-function varint(n: number): number[] {
-  const out: number[] = []
-  while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80)
-    n = Math.floor(n / 0x80)
-  }
-  out.push(n)
-  return out
-}
-
-/** A block as a complete single-block xz stream: header, block, a one-record index, footer. */
-function singleBlockStream(streamHeader: Buffer, block: Buffer, unpadded: number, uncompressed: number): Buffer {
-  const idx = [0x00, ...varint(1), ...varint(unpadded), ...varint(uncompressed)]
-  while (idx.length % 4 !== 0) idx.push(0)
-  const index = Buffer.alloc(idx.length + 4)
-  index.set(idx)
-  index.writeUInt32LE(crc32(index.subarray(0, idx.length)), idx.length)
-  const footer = Buffer.alloc(12)
-  footer.writeUInt32LE(index.length / 4 - 1, 4)
-  footer[8] = streamHeader[6]!
-  footer[9] = streamHeader[7]!
-  footer.writeUInt32LE(crc32(footer.subarray(4, 10)), 0)
-  footer[10] = 0x59
-  footer[11] = 0x5a
-  return Buffer.concat([streamHeader, block, index, footer])
-}
-
 /** Largest xz block decompressed in memory; bigger ones go through the xz tool. */
 const MAX_XZ_BLOCK = 256 * 1024 * 1024
-
-async function* xzBlockPieces(fh: FileHandle, blocks: XzBlockRef[]): AsyncGenerator<Buffer> {
-  const decode = async (x: XzBlockRef): Promise<Buffer> => {
-    const raw = await readExact(fh, x.offset, x.length)
-    let out: Buffer
-    try {
-      out = await xzDecompressAsync(singleBlockStream(x.streamHeader, raw, x.unpadded, x.uncompressed))
-    } catch (e) {
-      throw new InputError('INPUT_CORRUPT_XZ', `xz block is corrupt: ${(e as Error).message}`, {offset: x.offset, cause: e})
-    }
-    if (out.length !== x.uncompressed) {
-      throw new InputError('INPUT_CORRUPT_XZ', `xz block expanded to ${out.length} bytes, its index says ${x.uncompressed}`, {offset: x.offset})
-    }
-    return out
-  }
-  // one block of look-ahead: the next decompresses (in the thread pool) while this one is consumed
-  let next: Promise<Buffer> | undefined = blocks.length > 0 ? decode(blocks[0]!) : undefined
-  for (let i = 0; i < blocks.length; i++) {
-    const current = await next!
-    next = i + 1 < blocks.length ? decode(blocks[i + 1]!) : undefined
-    next?.catch(() => undefined) // surfaced when awaited
-    yield current
-  }
-}
 
 /** Decompresses a file range through an external tool (`xz -dc`), streaming. */
 async function* toolPieces(tool: string, args: string[], path: string, start: number, size: number, why: string): AsyncGenerator<Buffer> {
@@ -312,12 +201,13 @@ async function dataPieces(path: string, fh: FileHandle, member: ArMemberRef, max
     case '':
       return plainPieces(path, member.offset, member.size)
     case '.xz': {
-      const blocks = await xzBlocksFromFile(fh, member.offset, member.size)
+      // the xz index is read with positioned reads (a short read is the .deb's fault: INPUT_BAD_DEB)
+      const blocks = await xzBlocksFromFile((offset, length) => readExact(fh, offset, length), member.offset, member.size)
       const largest = blocks.reduce((m, b) => Math.max(m, b.uncompressed), 0)
       if (largest > maxXzBlock) {
         return toolPieces('xz', ['-dc'], path, member.offset, member.size, `data.tar.xz has an xz block of ${largest} bytes (made by a single-threaded xz)`)
       }
-      return xzBlockPieces(fh, blocks)
+      return xzBlockPieces(blocks, (x) => readExact(fh, x.offset, x.length))
     }
     case '.zst':
       return zstdPieces(path, member.offset, member.size)

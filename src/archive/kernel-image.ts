@@ -33,7 +33,8 @@ import {Decompress as ZstdDecompress, decompress as zstdDecompressOneShot} from 
 import {parseBtf, parseHeader} from '../btf/decode.js'
 import {ElfFile, isElf} from '../elf/elf.js'
 import {InputError, KcompatError} from '../errors.js'
-import {DEFAULT_MAX_OUTPUT, XZ_MAGIC, startsWith, xzDecompress, xzUncompressedSize} from './compress.js'
+import {DEFAULT_MAX_OUTPUT, XZ_MAGIC, startsWith, xzDecompress} from './compress.js'
+import {xzUncompressedSize} from './xz.js'
 
 export type KernelCompression = 'gzip' | 'xz' | 'zstd' | 'lz4' | 'bzip2' | 'lzma' | 'lzo'
 
@@ -203,8 +204,9 @@ function gunzipMember(b: Uint8Array, max: number): {data: Uint8Array; end: numbe
 // xz (xz-file-format.txt): a stream is a 12-byte header (magic, 2 flag bytes, CRC32),
 // blocks, an index and a 12-byte footer (CRC32, backward size, the same 2 flag bytes,
 // "YZ"). The end of an embedded stream is found by its footer: 4-byte aligned, "YZ",
-// flags equal to the header's and a matching CRC32. Then compress.ts's xzDecompress
-// (size checked against the index first) does the work.
+// flags equal to the header's and a matching CRC32 (a cheap filter; xz.ts's walk back
+// from that footer through the index to the header decides). Then compress.ts's
+// xzDecompress (size checked against the index first) does the work.
 // ---------------------------------------------------------------------------------
 function xzStreamEnd(b: Uint8Array): number | undefined {
   if (!startsWith(b, XZ_MAGIC) || b.length < 32) return undefined
