@@ -194,9 +194,18 @@ async function* xzPieces(b: Uint8Array, max: number, base: number): AsyncGenerat
   yield* xzBlockPieces(blocks, (x) => b.subarray(x.offset - base, x.offset - base + x.length))
 }
 
-async function* gzipPieces(b: Uint8Array, max: number): AsyncGenerator<Uint8Array> {
+/** Compressed bytes as they arrive: chunks of a buffer, or reads of a file range. */
+export type ByteSource = Iterable<Uint8Array> | AsyncIterable<Uint8Array>
+
+/**
+ * gunzips `source` as it arrives (deb.ts: the member in memory; debug-deb.ts: a file
+ * range), at most `max` bytes of output.
+ * @throws InputError `INPUT_CORRUPT_GZIP`, `INPUT_TOO_LARGE`.
+ */
+export async function* gzipPieces(source: ByteSource, max = Infinity): AsyncGenerator<Uint8Array> {
+  const input = Readable.from(source)
   const gunzip = createGunzip()
-  Readable.from(chunked(b)).pipe(gunzip)
+  input.pipe(gunzip)
   let total = 0
   try {
     for await (const c of gunzip) {
@@ -208,11 +217,17 @@ async function* gzipPieces(b: Uint8Array, max: number): AsyncGenerator<Uint8Arra
     if (e instanceof KcompatError) throw e
     throw new InputError('INPUT_CORRUPT_GZIP', `gzip data is corrupt: ${(e as Error).message}`, {cause: e})
   } finally {
+    input.destroy()
     gunzip.destroy()
   }
 }
 
-async function* zstdPieces(b: Uint8Array, max: number): AsyncGenerator<Uint8Array> {
+/**
+ * Decompresses the zstd frames of `source` (`size` bytes in all: the chunk that reaches
+ * it is pushed as the last) as they arrive, at most `max` bytes of output.
+ * @throws InputError `INPUT_CORRUPT_ZSTD`, `INPUT_TOO_LARGE`.
+ */
+export async function* zstdPieces(source: ByteSource, size: number, max = Infinity): AsyncGenerator<Uint8Array> {
   let pending: Uint8Array[] = []
   let total = 0
   const d = new ZstdDecompress((chunk) => {
@@ -220,10 +235,11 @@ async function* zstdPieces(b: Uint8Array, max: number): AsyncGenerator<Uint8Arra
     capCheck(total, max, 'zstd')
     pending.push(chunk)
   })
-  const parts = chunked(b)
-  for (let i = 0; i < parts.length; i++) {
+  let read = 0
+  for await (const c of source) {
+    read += c.length
     try {
-      d.push(parts[i]!, i === parts.length - 1)
+      d.push(c, read >= size)
     } catch (e) {
       if (e instanceof KcompatError) throw e
       throw new InputError('INPUT_CORRUPT_ZSTD', `zstd data is corrupt: ${(e as Error).message}`, {cause: e})
@@ -241,9 +257,9 @@ function decompressStream(format: DebCompression, b: Uint8Array, max: number, ba
     case 'xz':
       return xzPieces(b, max, base)
     case 'gzip':
-      return gzipPieces(b, max)
+      return gzipPieces(chunked(b), max)
     case 'zstd':
-      return zstdPieces(b, max)
+      return zstdPieces(chunked(b), b.length, max)
     case 'bzip2':
       return Readable.from(chunked(bunzip2(b, Math.min(max, DEFAULT_MAX_OUTPUT * 4)).data))
     case 'lzma':

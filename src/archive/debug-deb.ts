@@ -37,8 +37,7 @@ import {tmpdir} from 'node:os'
 import {basename, join, posix} from 'node:path'
 import {Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
-import {createGunzip} from 'node:zlib'
-import {Decompress as ZstdDecompress, decompress as zstdDecompress} from 'fzstd'
+import {decompress as zstdDecompress} from 'fzstd'
 import tarStream from 'tar-stream'
 import {InputError, KcompatError} from '../errors.js'
 import {describeDebugProgress} from '../generate/describe.js'
@@ -47,7 +46,7 @@ import type {Pahole} from '../generate/pahole.js'
 import type {PaholeProgress} from '../generate/run.js'
 import {type AddResult, addKernel} from './archive.js'
 import {gzipDecompress, xzDecompress} from './compress.js'
-import {controlField, feedTar, parseControl} from './deb.js'
+import {controlField, feedTar, gzipPieces, parseControl, zstdPieces} from './deb.js'
 import {type PackageStanza, debianVersionOf} from './debian.js'
 import {download} from './download.js'
 import {DEBIAN_ARCH_DIR, debianFlavor} from './layout.js'
@@ -107,8 +106,8 @@ export async function readArMembersFromFile(fh: FileHandle, fileSize: number): P
 }
 
 // ---------------------------------------------------------------------------------
-// data.tar, streamed from the file: xz block by block (xz.ts), gzip and zstd over 1 MiB
-// reads, bzip2 and lzma through the tools.
+// data.tar, streamed from the file: xz block by block (xz.ts), gzip and zstd (deb.ts's
+// decoders) over 1 MiB reads, bzip2 and lzma through the tools.
 // ---------------------------------------------------------------------------------
 /** Largest xz block decompressed in memory; bigger ones go through the xz tool. */
 const MAX_XZ_BLOCK = 256 * 1024 * 1024
@@ -148,43 +147,6 @@ async function* toolPieces(tool: string, args: string[], path: string, start: nu
   }
 }
 
-async function* zstdPieces(path: string, start: number, size: number): AsyncGenerator<Uint8Array> {
-  let pending: Uint8Array[] = []
-  const d = new ZstdDecompress((chunk) => pending.push(chunk))
-  const input = createReadStream(path, {start, end: start + size - 1, highWaterMark: 1 << 20})
-  let read = 0
-  try {
-    for await (const c of input) {
-      read += (c as Buffer).length
-      try {
-        d.push(c as Buffer, read >= size)
-      } catch (e) {
-        throw new InputError('INPUT_CORRUPT_ZSTD', `zstd data is corrupt: ${(e as Error).message}`, {cause: e})
-      }
-      const out = pending
-      pending = []
-      yield* out
-    }
-  } finally {
-    input.destroy()
-  }
-}
-
-async function* gzipPieces(path: string, start: number, size: number): AsyncGenerator<Buffer> {
-  const input = createReadStream(path, {start, end: start + size - 1, highWaterMark: 1 << 20})
-  const gunzip = createGunzip()
-  input.pipe(gunzip)
-  try {
-    for await (const c of gunzip) yield c as Buffer
-  } catch (e) {
-    if (e instanceof KcompatError) throw e
-    throw new InputError('INPUT_CORRUPT_GZIP', `gzip data is corrupt: ${(e as Error).message}`, {cause: e})
-  } finally {
-    input.destroy()
-    gunzip.destroy()
-  }
-}
-
 async function* plainPieces(path: string, start: number, size: number): AsyncGenerator<Buffer> {
   if (size === 0) return
   const input = createReadStream(path, {start, end: start + size - 1, highWaterMark: 1 << 20})
@@ -210,9 +172,9 @@ async function dataPieces(path: string, fh: FileHandle, member: ArMemberRef, max
       return xzBlockPieces(blocks, (x) => readExact(fh, x.offset, x.length))
     }
     case '.zst':
-      return zstdPieces(path, member.offset, member.size)
+      return zstdPieces(plainPieces(path, member.offset, member.size), member.size)
     case '.gz':
-      return gzipPieces(path, member.offset, member.size)
+      return gzipPieces(plainPieces(path, member.offset, member.size))
     case '.bz2':
       return toolPieces('bzip2', ['-dc'], path, member.offset, member.size, 'data.tar is bzip2-compressed')
     case '.lzma':
