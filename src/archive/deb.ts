@@ -205,6 +205,9 @@ export type ByteSource = Iterable<Uint8Array> | AsyncIterable<Uint8Array>
 export async function* gzipPieces(source: ByteSource, max = Infinity): AsyncGenerator<Uint8Array> {
   const input = Readable.from(source)
   const gunzip = createGunzip()
+  // pipe() does not pass on a source error (a failed file read): without this the loop
+  // below would wait for data that never comes
+  input.on('error', (e) => gunzip.destroy(e))
   input.pipe(gunzip)
   let total = 0
   try {

@@ -37,7 +37,6 @@ import {tmpdir} from 'node:os'
 import {basename, join, posix} from 'node:path'
 import {Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
-import {decompress as zstdDecompress} from 'fzstd'
 import tarStream from 'tar-stream'
 import {InputError, KcompatError} from '../errors.js'
 import {describeDebugProgress} from '../generate/describe.js'
@@ -49,6 +48,7 @@ import {gzipDecompress, xzDecompress} from './compress.js'
 import {controlField, feedTar, gzipPieces, parseControl, zstdPieces} from './deb.js'
 import {type PackageStanza, debianVersionOf} from './debian.js'
 import {download} from './download.js'
+import {decompressPrefix} from './kernel-image.js'
 import {DEBIAN_ARCH_DIR, debianFlavor} from './layout.js'
 import {type KernelEntry, type KernelSource, readManifest} from './manifest.js'
 import {checkEntryName, readTar} from './tar.js'
@@ -208,7 +208,7 @@ async function readControl(fh: FileHandle, members: ArMemberRef[], fileSize: num
   const raw = await readExact(fh, control.offset, control.size)
   const suffix = control.name.slice('control.tar'.length)
   const tar =
-    suffix === '' ? raw : suffix === '.xz' ? xzDecompress(raw, 64 << 20) : suffix === '.gz' ? gzipDecompress(raw, 64 << 20) : suffix === '.zst' ? Buffer.from(zstdDecompress(raw)) : undefined
+    suffix === '' ? raw : suffix === '.xz' ? xzDecompress(raw, 64 << 20) : suffix === '.gz' ? gzipDecompress(raw, 64 << 20) : suffix === '.zst' ? Buffer.from(decompressPrefix('zstd', raw, 64 << 20)) : undefined
   if (!tar) throw new InputError('INPUT_BAD_DEB', `${control.name}: unsupported compression`, {offset: control.offset - 60})
   const entries = await readTar(tar, {maxEntries: 1000, maxTotalSize: 64 * 1024 * 1024})
   const file = entries.find((e) => e.name.replace(/^(\.\/)+/, '') === 'control' && e.type === 'file')

@@ -9,7 +9,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import tarStream from 'tar-stream'
 import {describe, expect, it} from 'vitest'
-import {parseControl, readAr, readDeb, type DebEntry} from '../../src/archive/deb.js'
+import {gzipPieces, parseControl, readAr, readDeb, type DebEntry} from '../../src/archive/deb.js'
 import {KcompatError} from '../../src/errors.js'
 import {findTool, requireTool, run} from '../helpers/tools.js'
 
@@ -308,5 +308,29 @@ describe.runIf(HAVE_DPKG)('malformed packages', () => {
         }
       }
     }
+  })
+})
+
+describe('gzipPieces', () => {
+  it('a source that fails part-way rejects with its error instead of waiting forever', async () => {
+    const {gzipSync} = await import('node:zlib')
+    const gz = gzipSync(BIG)
+    const failing = (async function* () {
+      yield gz.subarray(0, 1000)
+      throw new KcompatError('INPUT_UNREADABLE', 'read failed')
+    })()
+    const drain = async (): Promise<number> => {
+      let n = 0
+      for await (const c of gzipPieces(failing)) n += c.length
+      return n
+    }
+    await expect(drain()).rejects.toMatchObject({code: 'INPUT_UNREADABLE'})
+  })
+  it('a source that works gives the data back', async () => {
+    const {gzipSync} = await import('node:zlib')
+    const parts: Uint8Array[] = []
+    const gz = gzipSync(BIG)
+    for await (const c of gzipPieces([gz.subarray(0, 5000), gz.subarray(5000)])) parts.push(c)
+    expect(Buffer.concat(parts).equals(BIG)).toBe(true)
   })
 })

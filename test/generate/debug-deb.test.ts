@@ -213,6 +213,15 @@ describe.skipIf(!cc || !haveXz)('debug packages (streamed from disk)', () => {
     expect(await code(extractDebugVmlinux(notDeb, join(work, 'o5')))).toBe('INPUT_BAD_DEB')
   })
 
+  it.skipIf(!findTool('zstd'))('a control.tar.zst that expands past 64 MiB is refused (INPUT_TOO_LARGE), not expanded', async () => {
+    // 65 MiB of zeros: zstd makes a few kilobytes of it
+    const bomb = run('zstd', ['-c', '-q', '-19'], {input: Buffer.alloc(65 * 1024 * 1024)})
+    expect(bomb.length).toBeLessThan(64 * 1024)
+    const deb = join(work, 'k-zstbomb.deb')
+    writeFileSync(deb, ar([['debian-binary', Buffer.from('2.0\n')], ['control.tar.zst', bomb], ['data.tar', await tarOf(layout())]]))
+    await expect(extractDebugVmlinux(deb, join(work, 'o6'))).rejects.toMatchObject({code: 'INPUT_TOO_LARGE'})
+  })
+
   describe.skipIf(!havePahole)('archiving generated BTF', () => {
     const config = {CONFIG_BPF: 'y', CONFIG_DEBUG_INFO_BTF: null, CONFIG_BPF_SYSCALL: 'y'}
     const imageSource = {method: 'kernel-image' as const, package: `linux-image-${RELEASE}`, packageVersion: '6.1.999-1', file: `linux-image-${RELEASE}_6.1.999-1_i386.deb`, fileSha256: 'ab'.repeat(32)}
