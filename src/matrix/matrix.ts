@@ -166,7 +166,7 @@ export function toolKey(): string {
   } catch {
     // running from sources (tests): no build id
   }
-  toolKeyMemo = `kcompat ${version}; build ${build}; facts ${loadFacts().dataVersion}; matrix-cells 4`
+  toolKeyMemo = `kcompat ${version}; build ${build}; facts ${loadFacts().dataVersion}; matrix-cells 5`
   return toolKeyMemo
 }
 
@@ -277,18 +277,58 @@ class CellInterner {
  * but the cache keys cells by the object's content: two files with the same bytes (as
  * libbpf-tools' fsdist copies are) share cached cells. So the cache text holds a token
  * where the path was, and each object gets its own path back when its cells are read.
+ *
+ * The same goes for the kernel's BTF path (a --btf file as given, or the archive's
+ * path): a --btf kernel is keyed by its name and content, not by where the file is,
+ * and the cache stores equal texts once (src/store/matrix-cache.ts), which kernels
+ * that give an object the same results share only without their own paths in them.
+ * Only where the path stands alone, though (see {@link PATH_BOUNDARY}): a --btf file
+ * is usually named like the archive's own BTF of that release (`6.1.0-9-amd64.btf`,
+ * `debian/12/x86_64/6.1.0-9-amd64.btf.tar.xz`), and the archive's path must not take
+ * the --btf file's new place when it moves.
  */
 const OBJECT_PATH_TOKEN = '<kcompat:object-path>'
+const KERNEL_PATH_TOKEN = '<kcompat:kernel-path>'
 
 /** The path as it appears inside the cache text's JSON strings. */
 const jsonInner = (path: string): string => JSON.stringify(path).slice(1, -1)
 
-function withoutObjectPath(text: string, path: string): string {
-  return text.split(jsonInner(path)).join(OBJECT_PATH_TOKEN)
+/**
+ * The characters a path named in a cell's text stands between (`--btf PATH"`, `(PATH)`,
+ * `in PATH;`, a JSON escape after it). A kernel's path next to any other character is
+ * part of something longer.
+ */
+const PATH_BOUNDARY = new Set([...' \t\n"\'(),:;<>=[]{}\\'])
+
+/** `text` with every occurrence of `inner` that stands alone (see {@link PATH_BOUNDARY}) replaced by `token`. */
+function tokenStandalone(text: string, inner: string, token: string): string {
+  let at = text.indexOf(inner)
+  if (at < 0) return text
+  let out = ''
+  let from = 0
+  for (; at >= 0; at = text.indexOf(inner, at + 1)) {
+    const end = at + inner.length
+    if (at < from || (at > 0 && !PATH_BOUNDARY.has(text[at - 1]!)) || (end < text.length && !PATH_BOUNDARY.has(text[end]!))) continue
+    out += text.slice(from, at) + token
+    from = end
+  }
+  return out + text.slice(from)
 }
 
-function withObjectPath(text: string, path: string): string {
-  return text.includes(OBJECT_PATH_TOKEN) ? text.split(OBJECT_PATH_TOKEN).join(jsonInner(path)) : text
+/** The cache text of computed cells: the object's path, then the kernel's where it stands alone, made tokens. */
+export function withoutPaths(text: string, object: string, kernel: string | null): string {
+  const out = text.split(jsonInner(object)).join(OBJECT_PATH_TOKEN)
+  return kernel ? tokenStandalone(out, jsonInner(kernel), KERNEL_PATH_TOKEN) : out
+}
+
+/**
+ * The cells text of cached cells: {@link withoutPaths} undone, in the reverse order,
+ * which gives back the text exactly (unless it held a token itself); with other paths,
+ * they take the tokens' places.
+ */
+export function withPaths(text: string, object: string, kernel: string | null): string {
+  const out = kernel && text.includes(KERNEL_PATH_TOKEN) ? text.split(KERNEL_PATH_TOKEN).join(jsonInner(kernel)) : text
+  return out.includes(OBJECT_PATH_TOKEN) ? out.split(OBJECT_PATH_TOKEN).join(jsonInner(object)) : out
 }
 
 /**
@@ -440,7 +480,7 @@ export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
       const c = cached?.cells.get(o.sha256)
       if (c !== undefined) {
         hits++
-        row[i] = interner.cells(job.kernel.name, o.name, withObjectPath(c, o.path))
+        row[i] = interner.cells(job.kernel.name, o.name, withPaths(c, o.path, job.kernel.path))
       } else pending.push(i)
     })
     blocks.push(row)
@@ -478,7 +518,7 @@ export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
       task.objects.forEach((i, n) => {
         const o = objects[i]!
         misses++
-        opts.cache?.put(o.sha256, kkey, {object: o.name, kernel: job.kernel.name}, withoutObjectPath(result.cells[n]!, o.path))
+        opts.cache?.put(o.sha256, kkey, {object: o.name, kernel: job.kernel.name}, withoutPaths(result.cells[n]!, o.path, job.kernel.path))
         blocks[j]![i] = interner.cells(job.kernel.name, o.name, result.cells[n]!)
       })
       opts.onProgress?.(++done, jobs.length, job.kernel.name)

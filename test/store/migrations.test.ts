@@ -37,12 +37,26 @@ describe('migrations', () => {
     expect(migrate(db)).toEqual(Array.from({length: latest}, (_, i) => i + 1))
     expect(schemaVersion(db)).toBe(latest)
     const tables = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all() as {name: string}[]).map((r) => r.name)
-    expect(tables).toEqual(['chunk', 'file_hash', 'kernel', 'kset', 'matrix_cache', 'matrix_kernel', 'meta'])
+    expect(tables).toEqual(['chunk', 'file_hash', 'kernel', 'kset', 'matrix_cache', 'matrix_cells', 'matrix_kernel', 'meta'])
     const cols = (db.prepare('PRAGMA table_info(chunk)').all() as {name: string}[]).map((c) => c.name)
     expect(cols).toEqual(['store', 'seq', 'first_key', 'last_key', 'n', 'raw_size', 'quality', 'data'])
     await expect(schema(db)).toMatchFileSnapshot('./__snapshots__/schema.sql')
     // applying again does nothing
     expect(migrate(db)).toEqual([])
+    db.close()
+  })
+
+  it('004 drops the cached cells of version 3 (derived data) and keeps the rest of the index', () => {
+    const db = new Database(':memory:')
+    expect(migrate(db, readMigrations().slice(0, 3))).toEqual([1, 2, 3])
+    const now = new Date().toISOString()
+    db.prepare('INSERT INTO matrix_cache (kernel_key, object_sha256, object_name, kernel_name, cells, created) VALUES (?, ?, ?, ?, ?, ?)').run('K', 's', 'a.o', 'k', '[]', now)
+    db.prepare('INSERT INTO matrix_kernel (kernel_key, kernel_name, identity, created) VALUES (?, ?, ?, ?)').run('K', 'k', '{}', now)
+    db.prepare('INSERT INTO file_hash (path, stat, sha256, created) VALUES (?, ?, ?, ?)').run('/x', '1:2:3:4:5', 'h', now)
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('m', 'v')
+    expect(migrate(db)).toEqual(Array.from({length: latest - 3}, (_, i) => i + 4))
+    const count = (t: string): number => (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as {n: number}).n
+    expect([count('matrix_cache'), count('matrix_cells'), count('matrix_kernel'), count('file_hash'), count('meta')]).toEqual([0, 0, 1, 1, 1])
     db.close()
   })
 

@@ -1,4 +1,5 @@
 CREATE INDEX chunk_by_last_key ON chunk (store, last_key, seq);
+CREATE INDEX matrix_cache_cells ON matrix_cache (cells);
 CREATE INDEX matrix_cache_names ON matrix_cache (object_name, kernel_name);
 CREATE INDEX matrix_kernel_names ON matrix_kernel (kernel_name);
 CREATE TABLE chunk (
@@ -45,13 +46,19 @@ CREATE TABLE kset (
 );
 CREATE TABLE matrix_cache (
   id            INTEGER PRIMARY KEY,
-  kernel_key    TEXT NOT NULL,
+  kernel_hash   BLOB NOT NULL,   -- sha256 of the kernel key (which holds the tool key)
   object_sha256 TEXT NOT NULL,
   object_name   TEXT NOT NULL,
   kernel_name   TEXT NOT NULL,
-  cells         TEXT NOT NULL,   -- JSON array of cells without kernel and object
+  cells         INTEGER NOT NULL REFERENCES matrix_cells (id),
   created       TEXT NOT NULL,
-  UNIQUE (kernel_key, object_sha256)
+  UNIQUE (kernel_hash, object_sha256)
+);
+CREATE TABLE matrix_cells (
+  id     INTEGER PRIMARY KEY,
+  sha    BLOB NOT NULL UNIQUE,   -- sha256 of the cells text (UTF-8)
+  latin1 INTEGER NOT NULL,       -- 1: the text is stored one byte per character (all are U+00FF or below), 0: UTF-8
+  body   BLOB NOT NULL           -- the text so encoded, zlib-compressed (deflate with the adler32 check)
 );
 CREATE TABLE matrix_kernel (
   kernel_key  TEXT PRIMARY KEY,
@@ -63,3 +70,9 @@ CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TRIGGER matrix_cells_gc_delete AFTER DELETE ON matrix_cache BEGIN
+  DELETE FROM matrix_cells WHERE id = OLD.cells AND NOT EXISTS (SELECT 1 FROM matrix_cache WHERE cells = OLD.cells);
+END;
+CREATE TRIGGER matrix_cells_gc_update AFTER UPDATE OF cells ON matrix_cache WHEN OLD.cells IS NOT NEW.cells BEGIN
+  DELETE FROM matrix_cells WHERE id = OLD.cells AND NOT EXISTS (SELECT 1 FROM matrix_cache WHERE cells = OLD.cells);
+END;
