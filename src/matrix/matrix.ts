@@ -295,8 +295,9 @@ const jsonInner = (path: string): string => JSON.stringify(path).slice(1, -1)
 
 /**
  * The characters a path named in a cell's text stands between (`--btf PATH"`, `(PATH)`,
- * `in PATH;`, a JSON escape after it). A kernel's path next to any other character is
- * part of something longer.
+ * `in PATH;`, a JSON escape after it). A path next to any other character is part of
+ * something longer (a relative object path `a.o` inside `data.o`, a kernel's `.btf` inside
+ * the archive's `.btf.tar.xz`).
  */
 const PATH_BOUNDARY = new Set([...' \t\n"\'(),:;<>=[]{}\\'])
 
@@ -315,9 +316,9 @@ function tokenStandalone(text: string, inner: string, token: string): string {
   return out + text.slice(from)
 }
 
-/** The cache text of computed cells: the object's path, then the kernel's where it stands alone, made tokens. */
+/** The cache text of computed cells: the object's path, then the kernel's, where each stands alone, made tokens. */
 export function withoutPaths(text: string, object: string, kernel: string | null): string {
-  const out = text.split(jsonInner(object)).join(OBJECT_PATH_TOKEN)
+  const out = tokenStandalone(text, jsonInner(object), OBJECT_PATH_TOKEN)
   return kernel ? tokenStandalone(out, jsonInner(kernel), KERNEL_PATH_TOKEN) : out
 }
 

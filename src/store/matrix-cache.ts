@@ -54,8 +54,6 @@ export interface CachedCells<I> {
  */
 export const RACY_MS = 3000
 
-/** The stat fields a memoized hash is valid under, as stored. */
-
 /**
  * How cells texts are stored, and why. Measured with bench/matrix-sim.mjs (200
  * simulated --btf kernels, the 61 libbpf-tools objects: 10,400 rows) on a shared

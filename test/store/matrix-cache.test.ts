@@ -264,6 +264,9 @@ describe('matrix cache', () => {
       const t = `{"text":"${jsonInner(o)} ${k ? jsonInner(k) : ''} (${k ? jsonInner(k) : ''})"}\n{"text":"--btf ${k ? jsonInner(k) : ''}"}`
       expect(withPaths(withoutPaths(t, o, k), o, k)).toBe(t)
     }
+    // a relative object path inside a longer name is not the object's path
+    const rel = `{"text":"a.o: p"}\n{"text":"reads data.o and a.o.orig"}`
+    expect(withPaths(withoutPaths(rel, 'a.o', null), 'objs/b.o', null)).toBe(`{"text":"objs/b.o: p"}\n{"text":"reads data.o and a.o.orig"}`)
   })
 
   it('through the matrix: a --btf kernel read back from the cache names its file where it is now, not where it was', async () => {
