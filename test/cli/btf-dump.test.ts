@@ -3,7 +3,7 @@
  * supported container, output compared with bpftool's.
  */
 import {spawnSync} from 'node:child_process'
-import {copyFileSync, existsSync, writeFileSync} from 'node:fs'
+import {copyFileSync, cpSync, existsSync, rmSync, utimesSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {gzipSync} from 'node:zlib'
 import {describe, expect, it} from 'vitest'
@@ -116,6 +116,25 @@ describe('the bundled fast path (dist/fast.cjs) is the same code as the modules'
   }
   it('npm run build wrote the bundle', () => {
     expect(existsSync(join(DIST, 'fast.cjs'))).toBe(true)
+  })
+  it.skipIf(!kernel)('bin/run.js takes the bundle only when it is not older than the modules', () => {
+    // a copy of the CLI whose bundle, when it runs, says so instead of dumping
+    const root = scratchDir()
+    cpSync(join(DIST, '..', 'bin'), join(root, 'bin'), {recursive: true})
+    cpSync(DIST, join(root, 'dist'), {recursive: true})
+    copyFileSync(join(DIST, '..', 'package.json'), join(root, 'package.json'))
+    const fake = join(root, 'dist', 'fast.cjs')
+    writeFileSync(fake, "exports.tryFastPath = async () => { process.stdout.write('from the bundle\\n'); return true }\n")
+    const modules = join(root, 'dist', 'lib', 'fast.js')
+    const dump = () => spawnSync(process.execPath, [join(root, 'bin', 'run.js'), 'btf', 'dump', kernel!.path], {encoding: 'utf8', maxBuffer: 1 << 30}).stdout
+    const expected = kcompat(['btf', 'dump', kernel!.path]).stdout
+    utimesSync(modules, new Date(1_000_000_000_000), new Date(1_000_000_000_000))
+    utimesSync(fake, new Date(1_000_000_001_000), new Date(1_000_000_001_000))
+    expect(dump()).toBe('from the bundle\n')
+    utimesSync(fake, new Date(999_999_999_000), new Date(999_999_999_000))
+    expect(dump() === expected, 'a bundle older than the modules must not run').toBe(true)
+    rmSync(fake)
+    expect(dump() === expected, 'without a bundle the modules run').toBe(true)
   })
   it.skipIf(!kernel)('same output and errors from the bundle and from dist/lib/fast.js, xz input included', () => {
     const dir = scratchDir()
