@@ -5,9 +5,10 @@
 //
 // Why: Node 20's ESM loader links modules one by one through promises, and the fast path
 // is ~25 modules; one CommonJS file loads in one synchronous step. Measured with
-// bench/btf-dump.sh (whole process, vmlinux.h of a 6.12 kernel): ~310 ms from the ESM
-// modules, ~270 ms from this bundle. A V8 code cache for the bundle was also tried and
-// made it slower (deserializing cost more than the lazy compilation it saved).
+// whole-process runs alternating between the two (vmlinux.h of the 6.12 fixture): ~285 ms
+// from the ESM modules, ~260 ms from this bundle (bench/btf-dump-floor.mjs: code load 35 ->
+// 15 ms). A V8 code cache for the bundle was also tried and made it slower (deserializing
+// cost more than the lazy compilation it saved).
 //
 // The bundle is built from the tsc output in dist/, so it is the same code as the
 // modules oclif's commands use. Packages (the xz binding, tar-stream) stay external and
@@ -27,7 +28,9 @@ await build({
   format: 'cjs',
   packages: 'external',
   // the modules' `createRequire(import.meta.url)` resolves packages from dist/; in the
-  // bundle, which also sits in dist/, the file's own URL does the same
+  // bundle, which also sits in dist/, the file's own URL does the same. (A fast-path
+  // module that found data files next to itself through import.meta.url would get
+  // dist/ instead: none does.)
   define: {'import.meta.url': '__kcompatBundleUrl'},
   banner: {js: "const __kcompatBundleUrl = require('node:url').pathToFileURL(__filename).href;"},
   logLevel: 'warning',
