@@ -105,7 +105,31 @@ export function migrate(db: Db, migrations: Migration[] = readMigrations()): num
   }
   const current = schemaVersion(db)
   if (current > latest) throw tooNew(db, current, latest)
+  if (applied.length > 0) reclaimFreePages(db)
   return applied
+}
+
+/**
+ * Gives the pages a migration freed back to the file system. A migration that drops a
+ * table of derived data (004 drops the old matrix cache, up to hundreds of MB) leaves its
+ * pages on SQLite's free list: reused by later writes, but the file keeps its size.
+ * VACUUM rewrites the file without them; it cannot run inside the migrations'
+ * transactions, so it runs once after them, and only when the free pages are at least
+ * 1 MiB and a quarter of the file (a new database has next to none). It is a best
+ * effort: if another connection holds the database past the busy timeout, the pages
+ * stay free and are reused as before.
+ */
+function reclaimFreePages(db: Db): void {
+  if (db.memory) return
+  const free = db.pragma('freelist_count', {simple: true}) as number
+  const total = db.pragma('page_count', {simple: true}) as number
+  const pageSize = db.pragma('page_size', {simple: true}) as number
+  if (free * pageSize < 1 << 20 || free * 4 < total) return
+  try {
+    db.exec('VACUUM')
+  } catch {
+    // busy or out of space: the free pages stay, which is where things were before
+  }
 }
 
 function tooNew(db: Db, current: number, latest: number): IndexError {

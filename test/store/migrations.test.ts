@@ -60,6 +60,35 @@ describe('migrations', () => {
     db.close()
   })
 
+  it('a migration that frees most of the file gives the space back (004 dropping a large matrix cache)', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'kcompat-vacuum-')), 'i.sqlite')
+    const old = new Database(file)
+    old.pragma('journal_mode = WAL')
+    migrate(old, readMigrations().slice(0, 3))
+    const put = old.prepare('INSERT INTO matrix_cache (kernel_key, object_sha256, object_name, kernel_name, cells, created) VALUES (?, ?, ?, ?, ?, ?)')
+    const cells = 'x'.repeat(100_000)
+    old.transaction(() => {
+      for (let i = 0; i < 100; i++) put.run(`K${i}`, 's', 'a.o', `k${i}`, cells, 'now')
+    })()
+    old.pragma('wal_checkpoint(TRUNCATE)')
+    old.close()
+    const pages = (db: Database.Database): {total: number; free: number; size: number} => ({
+      total: db.pragma('page_count', {simple: true}) as number,
+      free: db.pragma('freelist_count', {simple: true}) as number,
+      size: db.pragma('page_size', {simple: true}) as number,
+    })
+    const probe = new Database(file, {readonly: true})
+    const before = pages(probe)
+    probe.close()
+    expect(before.total * before.size).toBeGreaterThan(10_000_000)
+    const db = openDb(file)
+    expect(schemaVersion(db)).toBe(latest)
+    const after = pages(db)
+    expect(after.free).toBe(0)
+    expect(after.total * after.size).toBeLessThan(1_000_000)
+    db.close()
+  })
+
   it('openDb sets WAL, foreign keys and a busy timeout on a file database', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'kcompat-db-')), 'i.sqlite')
     const db = openDb(path)
