@@ -22,22 +22,11 @@ import type {BtfType, Member} from '../../src/btf/types.js'
 import {Kind} from '../../src/btf/wire.js'
 import {bpftoolC} from '../helpers/cdump.js'
 import {scratchDir} from '../helpers/fixtures.js'
+import {mulberry32} from '../helpers/random.js'
 import {findTool, firstDifference} from '../helpers/tools.js'
 
 const hasBpftool = findTool('bpftool') !== undefined
 if (!hasBpftool) console.warn('skipping C dump fuzzing: bpftool is not installed')
-
-/** mulberry32: small, seedable, good enough for test data. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const TAGS = ['foo', 'bar', 'node', 'list', 'ops', 'u']
 const IDENTS = ['foo_t', 'X', 'Y', 'handler_t', 'node', 'A']
@@ -52,7 +41,7 @@ interface Info {
 type Planned = 'struct' | 'union' | 'ptr' | 'typedef' | 'array' | 'const' | 'volatile' | 'restrict' | 'tag' | 'enum' | 'enum64' | 'proto' | 'fwd' | 'func' | 'var'
 
 function generate(seed: number): Uint8Array {
-  const r = rng(seed)
+  const r = mulberry32(seed)
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!
   const chance = (p: number): boolean => r() < p
   const b = new BtfBuilder()

@@ -10,6 +10,7 @@ import {dumpRawString} from '../../src/btf/rawdump.js'
 import {Kind} from '../../src/btf/wire.js'
 import {BtfError} from '../../src/errors.js'
 import {kernelFixtures, moduleFixtures, sysVmlinux} from '../helpers/fixtures.js'
+import {mulberry32} from '../helpers/random.js'
 
 /** A small BTF using every kind. */
 function sample(): Uint8Array {
@@ -155,18 +156,6 @@ describe('malformed BTF gives a BtfError with a stable code and offset', () => {
   })
 })
 
-/** Deterministic PRNG (mulberry32) so a failing case can be replayed by its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /** Touches everything a consumer would: names, sizes, resolution and the raw dump. */
 function exercise(btf: Btf): void {
   dumpRawString(btf)
@@ -183,7 +172,7 @@ function exercise(btf: Btf): void {
 }
 
 function fuzz(input: Uint8Array, rounds: number, seed: number, base?: Btf): {ok: number; rejected: Map<string, number>} {
-  const rnd = prng(seed)
+  const rnd = mulberry32(seed)
   const rejected = new Map<string, number>()
   let ok = 0
   for (let i = 0; i < rounds; i++) {
@@ -239,7 +228,7 @@ describe('fuzz: thousands of mutations of real BTF never crash', () => {
   it.skipIf(!big)('kernel BTF header and first types: 50 mutations of the first 4 KiB', () => {
     // Mutate only the header and the first records of a whole kernel's BTF (parsing
     // 100k+ types per round would take too long for thousands of rounds).
-    const rnd = prng(3)
+    const rnd = mulberry32(3)
     for (let i = 0; i < 50; i++) {
       const c = Uint8Array.from(big!)
       for (let e = 0; e < 3; e++) c[Math.floor(rnd() * 4096)] = Math.floor(rnd() * 256)

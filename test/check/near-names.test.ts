@@ -10,6 +10,7 @@ import {parseBtf} from '../../src/btf/decode.js'
 import {type KernelSymbols, scanSymbols, symbolsFromBtf} from '../../src/check/symbols.js'
 import {type NearName, boundedDistance, countGlobMatches, nearNames, setNearNameUniverseLimit} from '../../src/check/targets.js'
 import {FIXTURE_KERNELS, fixtureKernel} from './fixture-archive.js'
+import {mulberry32} from '../helpers/random.js'
 
 /** Plain Levenshtein distance, the whole table. */
 function levenshtein(a: string, b: string): number {
@@ -73,22 +74,11 @@ function naiveNearNames(sym: KernelSymbols, kind: 'FUNC' | 'TYPEDEF', prefix: st
   return out.filter((n) => n.why === 'variant' || n.distance === best).slice(0, limit)
 }
 
-// mulberry32: the same targets on every run
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) >>> 0
-    let t = seed
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz_0123456789'
 
 /** Targets around real names: 1 and 2 random edits, transpositions, heads, extensions, and short strings. */
 function targetsAround(names: string[], count: number, seed: number): string[] {
-  const r = rng(seed)
+  const r = mulberry32(seed)
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!
   const ch = (): string => pick(ALPHABET.split(''))
   const edit = (s: string): string => {
@@ -217,7 +207,7 @@ describe('near names: the fast search equals measuring every name', () => {
 
 describe('bounded edit distance', () => {
   it('is what the original gives (the Levenshtein distance when within the bound, else above it), also past its scratch rows', () => {
-    const r = rng(7)
+    const r = mulberry32(7)
     const word = (n: number): string => Array.from({length: n}, () => 'abc_'[Math.floor(r() * 4)]).join('')
     for (let i = 0; i < 3000; i++) {
       const a = word(Math.floor(r() * (i < 2900 ? 9 : 150)))

@@ -13,6 +13,7 @@ import {ElfError} from '../../src/errors.js'
 import {SHT_NOBITS, SHT_PROGBITS, SHT_REL, SHT_RELA, SHT_STRTAB, SHT_SYMTAB} from '../../src/elf/constants.js'
 import {ElfFile, isElf, type ElfSection} from '../../src/elf/elf.js'
 import {FIXTURES, scratchDir} from '../helpers/fixtures.js'
+import {mulberry32} from '../helpers/random.js'
 import {findTool} from '../helpers/tools.js'
 
 // ---------------------------------------------------------------------------------------
@@ -576,14 +577,3 @@ describe('malformed ELF input', () => {
   })
 })
 
-/** Small deterministic PRNG (mulberry32): the same seed gives the same mutations on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}

@@ -9,6 +9,7 @@ import {describe, expect, it} from 'vitest'
 import type {Reason, Verdict} from '../../src/check/types.js'
 import {compareVersions, parseVersion} from '../../src/kernel/facts/version.js'
 import {type FailureGroup, type MatrixCell, type MatrixKernel, type MatrixObject, type ProgramSummary, summarize} from '../../src/matrix/matrix.js'
+import {mulberry32} from '../helpers/random.js'
 
 // ---- the original algorithm, kept as the reference
 function versionKey(v: string): number[] {
@@ -64,23 +65,12 @@ function referenceSummarize(kernels: MatrixKernel[], objects: Array<Pick<MatrixO
   return out
 }
 
-// mulberry32
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) >>> 0
-    let t = seed
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 const VERSIONS = ['4.19.0', '5.4', '5.4.0', '5.10.0', '5.15.0', '6.1', '6.1.0', '6.1.0-rc1', '6.1.0.0', '6.6.0', '6.12.0', 'weird', '']
 const VERDICTS: Verdict[] = ['supported', 'supported', 'supported', 'possible', 'unknown', 'unsupported']
 const STATUSES = ['pass', 'info', 'fail', 'unknown', 'possible'] as const
 
 function randomMatrix(seed: number) {
-  const r = rng(seed)
+  const r = mulberry32(seed)
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!
   const nKernels = 1 + Math.floor(r() * 30)
   const kernels: MatrixKernel[] = Array.from({length: nKernels}, (_, i) => ({
