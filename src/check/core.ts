@@ -29,6 +29,7 @@ import {isEnumValBased, isFieldBased} from '../core/relo.js'
 import {type CoreSpec, parseSpec} from '../core/spec.js'
 import {bpfPrograms as extPrograms, parseBtfExt, placeCoreRelos} from '../elf/btf-ext.js'
 import type {ElfFile} from '../elf/elf.js'
+import type {ModuleSet} from '../btf/module-set.js'
 import type {CoreCheck} from './check.js'
 import type {KernelProfile} from './kernel.js'
 import type {Evidence, Reason} from './types.js'
@@ -128,6 +129,8 @@ function reachable(calls: Map<string, Set<string>>, entry: string): Set<string> 
 
 interface KernelSide {
   btf: Btf | undefined
+  /** The kernel's module BTF, searched when vmlinux has no candidate (never for a custom BTF, as libbpf). */
+  modules?: ModuleSet
   /** How the BTF serves CO-RE, for messages. */
   label: string
   evidence: Evidence
@@ -140,8 +143,17 @@ function kernelSide(k: KernelProfile): KernelSide {
   const e = k.archive?.entry
   const where = e ? `${e.distro}/${e.version}/${e.arch}/${e.release}` : k.release.input
   switch (k.btfKind) {
-    case 'in-kernel':
-      return {btf, custom: false, label: "the kernel's own BTF", evidence: {kind: 'archive', text: `${where}: in-kernel BTF (${k.btfOrigin ?? ''})`}}
+    case 'in-kernel': {
+      const modules = k.moduleSet()
+      const mods = modules && modules.size > 0 ? ` and its ${modules.size} modules' BTF (${k.modulesOrigin ?? ''})` : ''
+      return {
+        btf,
+        modules,
+        custom: false,
+        label: `the kernel's own BTF${modules && modules.size > 0 ? ` (vmlinux, then its ${modules.size} modules where vmlinux has no candidate)` : ''}`,
+        evidence: {kind: 'archive', text: `${where}: in-kernel BTF (${k.btfOrigin ?? ''})${mods}`},
+      }
+    }
     case 'generated':
       return {
         btf,
@@ -189,7 +201,7 @@ export const coreCheck: CoreCheck = ({object, objectPath, program, kernel}) => {
   }
   let relos = facts.relos.get(side.btf)
   if (!relos) {
-    relos = relocateObject(obj, {vmlinux: side.btf})
+    relos = relocateObject(obj, side.modules && side.modules.size > 0 ? {vmlinux: side.btf, modules: [...side.modules.modules]} : {vmlinux: side.btf})
     facts.relos.set(side.btf, relos)
   }
   const all = relos.filter((r) => r.program !== undefined && funcs.has(r.program))
@@ -200,7 +212,7 @@ export const coreCheck: CoreCheck = ({object, objectPath, program, kernel}) => {
     if (r.status === 'failed') {
       out.push(reason('fail', `${r.local}: libbpf cannot relocate <${r.kind}> on this kernel and refuses to load the object: ${r.reason ?? r.code ?? 'failed'}`, [reloEvidence(r), side.evidence]))
     } else if (r.status === 'poisoned') {
-      const why = whyPoisoned(obj, r, side.btf)
+      const why = whyPoisoned(obj, r, side.btf, side.modules?.modules.map((m) => m.btf))
       const guards = all.filter((g) => g.program === r.program && GUARD_KINDS.has(g.kind) && g.insn < r.insn && g.status === 'patched')
       if (guards.length === 0) {
         out.push(reason('fail', `${why}; the access is not behind a bpf_core_*_exists() check, so libbpf's poisoned instruction is reached and the verifier rejects the program`, [reloEvidence(r), side.evidence]))
@@ -325,7 +337,7 @@ function findMember(btf: Btf, id: TypeId, name: string): Member | undefined {
 }
 
 /** `struct task_struct.state: no such member on this kernel (task_struct has __state)`. */
-export function whyPoisoned(obj: BpfObject, r: CoreRelocation, kernel: Btf): string {
+export function whyPoisoned(obj: BpfObject, r: CoreRelocation, vmlinux: Btf, modules: readonly Btf[] = []): string {
   let spec: CoreSpec
   try {
     spec = parseSpec(obj.btf, r.localTypeId, r.accessString, kindNumber(r.kind))
@@ -335,11 +347,20 @@ export function whyPoisoned(obj: BpfObject, r: CoreRelocation, kernel: Btf): str
   const root = obj.btf.typeById(r.localTypeId)
   const ess = essentialName(root.name)
   const word = kindWord(root)
-  const cands = kernel.idsByName(ess).filter((id) => {
-    const t = kernel.typeById(id)
-    return word === 'type' || kindWord(t) === word || (word === 'typedef' && t.kind !== Kind.FUNC)
-  })
-  if (cands.length === 0) return `${word} ${ess}: no such type on this kernel`
+  // As libbpf: vmlinux first; a module's own types only where vmlinux has none.
+  const candsIn = (btf: Btf): TypeId[] =>
+    btf.idsByName(ess).filter((id) => {
+      const t = btf.typeById(id)
+      return word === 'type' || kindWord(t) === word || (word === 'typedef' && t.kind !== Kind.FUNC)
+    })
+  let kernel = vmlinux
+  let cands = candsIn(vmlinux)
+  for (const m of modules) {
+    if (cands.length > 0) break
+    kernel = m
+    cands = candsIn(m)
+  }
+  if (cands.length === 0) return `${word} ${ess}: no such type on this kernel${modules.length > 0 ? ' (nor in its modules)' : ''}`
   if (r.target) return `${r.local}: ${r.reason ?? 'the field cannot be relocated'} (kernel: ${r.target.spec})`
   if (isEnumValBased(spec.kind)) {
     const v = spec.accessors[0]?.name

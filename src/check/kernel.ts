@@ -20,6 +20,8 @@ import {type KernelEntry, readManifest} from '../archive/manifest.js'
 import type {Btf} from '../btf/btf.js'
 import {parseBtf} from '../btf/decode.js'
 import {loadBtf} from '../btf/load.js'
+import {ModuleSet} from '../btf/module-set.js'
+import {archiveModuleBytes} from '../core/target.js'
 import {type DistroFacts, type DistroMatch, type Facts, loadFacts} from '../kernel/facts/index.js'
 import {compareVersions, isVersion, parseVersion} from '../kernel/facts/version.js'
 import {type DistroId, type KernelRelease, KernelReleaseError, parseRelease, parseReleaseLenient} from '../kernel/release.js'
@@ -55,6 +57,15 @@ export interface KernelProfile {
   symbols?: KernelSymbols
   /** The whole parsed BTF, parsed on first call (the CO-RE engine needs it; the rules do not). */
   fullBtf(): Btf | undefined
+  /**
+   * The kernel's module BTF (split on its vmlinux BTF), parsed on first call; undefined
+   * when kcompat holds none for this kernel (the archive has no modules for it, or the
+   * BTF is a --btf file). Attach targets and CO-RE candidates are looked up in it as
+   * libbpf looks them up in the BTF of loaded modules.
+   */
+  moduleSet(): ModuleSet | undefined
+  /** Where the module BTF came from (e.g. the archive's module tarball), when there is one. */
+  modulesOrigin?: string
   /** Where the BTF came from. */
   btfOrigin?: string
   btfKind?: 'in-kernel' | 'generated' | 'file' | 'running'
@@ -75,6 +86,10 @@ export interface ResolveOptions {
   arch?: string
   /** For tests: what `running` reads. */
   running?: RunningKernel
+  /** Module BTF of this kernel (raw split BTF by module name), when the caller has it; else read from the archive. */
+  moduleBytes?: ReadonlyMap<string, Uint8Array>
+  /** Do not read module BTF from the archive (answers are then as without module BTF). */
+  noModules?: boolean
 }
 
 const KNOWN_ARCHES = new Set(['x86_64', 'arm64', 's390x', 'ppc64le', 'riscv64', 'i686', 'armv7l', 'mips64', 'loong64'])
@@ -272,6 +287,19 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
   // One lazy parse serves both the rules (names, through the Btf's name index) and CO-RE.
   const btf = fullBtf()
   const symbols = btf ? symbolsFromBtf(btf) : undefined
+  // Module BTF only makes sense on the kernel's own vmlinux BTF (it is split on it).
+  let moduleBytes = opts.moduleBytes
+  let modulesOrigin: string | undefined = moduleBytes ? 'module BTF given by the caller' : undefined
+  if (!moduleBytes && !opts.noModules && archive && btfKind === 'in-kernel') {
+    const fromArchive = await archiveModuleBytes(archive.root, archive.entry)
+    if (fromArchive) ({bytes: moduleBytes, origin: modulesOrigin} = fromArchive)
+  }
+  let modules: ModuleSet | undefined
+  const moduleSet = (): ModuleSet | undefined => {
+    const base = fullBtf()
+    if (!modules && moduleBytes && base) modules = ModuleSet.parse(base, moduleBytes)
+    return modules
+  }
   return {
     input: opts.kernel,
     release,
@@ -282,6 +310,8 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
     config,
     symbols,
     fullBtf,
+    moduleSet,
+    modulesOrigin,
     btfOrigin,
     btfKind,
     running,
@@ -301,6 +331,9 @@ export function profileFrom(init: {
   archive?: KernelProfile['archive']
   running?: RunningKernel
   origin?: KernelSummary['origin']
+  /** The kernel's module BTF, parsed on `btf`. */
+  modules?: ModuleSet
+  modulesOrigin?: string
 }): KernelProfile {
   const facts = loadFacts()
   const arch = init.arch ?? init.release.arch ?? 'x86_64'
@@ -314,6 +347,8 @@ export function profileFrom(init: {
     config: init.config,
     symbols: init.btf ? symbolsFromBtf(init.btf) : undefined,
     fullBtf: () => init.btf,
+    moduleSet: () => init.modules,
+    modulesOrigin: init.modulesOrigin ?? (init.modules ? 'module BTF given by the caller' : undefined),
     btfOrigin: init.btfOrigin,
     btfKind: init.btfKind,
     running: init.running,
