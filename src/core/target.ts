@@ -11,6 +11,7 @@ import {loadBtf} from '../btf/load.js'
 import {ModuleSet} from '../btf/module-set.js'
 import {InputError} from '../errors.js'
 import type {CoreTarget} from './candidates.js'
+import {archiveModuleBytes} from '../archive/module-btf.js'
 
 export interface KernelBtf {
   /** What to call it in messages and output: the file, or the release. */
@@ -71,12 +72,3 @@ export async function kernelBtfFromArchive(release: string, options: {arch?: str
   return {name, btf, entry, ...(raw ? {modules: ModuleSet.parse(btf, raw.bytes)} : {})}
 }
 
-/**
- * The archived module BTF of a kernel (raw split BTF by module name, and where it is
- * kept), or undefined when the archive holds none for it.
- */
-export async function archiveModuleBytes(root: string, entry: KernelEntry): Promise<{bytes: Map<string, Uint8Array>; origin: string} | undefined> {
-  void root
-  void entry
-  return undefined // MERGE: wired to src/archive/modules.ts
-}

@@ -152,7 +152,7 @@ describe.skipIf(kernels.length === 0)('index and find commands', () => {
   it('kernels: a table, filters, and {"kernels": [...]} under --json', () => {
     const t = kcompat(['kernels', ...at])
     expect(t.status).toBe(0)
-    expect(t.stdout.split('\n')[0]).toMatch(/^DISTRO +VERSION +ARCH +RELEASE +FLAVOR +BTF +FUNCS +STRUCTS +TRACEPOINTS$/)
+    expect(t.stdout.split('\n')[0]).toMatch(/^DISTRO +VERSION +ARCH +RELEASE +FLAVOR +BTF +FUNCS +STRUCTS +TRACEPOINTS +MODULES$/)
     expect(t.stdout).toContain(`${kernels.length + 1} kernels`)
     const j = JSON.parse(kcompat(['kernels', ...at, '--json']).stdout) as {kernels: {release: string; arch: string; btf: string}[]}
     expect(j.kernels.length).toBe(kernels.length + 1)
