@@ -157,7 +157,7 @@ async function* plainPieces(path: string, start: number, size: number): AsyncGen
   }
 }
 
-async function dataPieces(path: string, fh: FileHandle, member: ArMemberRef, maxXzBlock = MAX_XZ_BLOCK): Promise<AsyncIterable<Uint8Array>> {
+export async function dataPieces(path: string, fh: FileHandle, member: ArMemberRef, maxXzBlock = MAX_XZ_BLOCK): Promise<AsyncIterable<Uint8Array>> {
   const suffix = member.name.slice('data.tar'.length)
   switch (suffix) {
     case '':
