@@ -17,10 +17,12 @@
  * compilation units) gives several records.
  *
  * Module BTF (split BTF on the kernel's vmlinux) gives records of the same four stores
- * whose content starts with the module's name between two \x02 bytes
- * (`\x02nf_conntrack\x02long \x01(...)`): a record says where the thing is, and the
- * same thing in the same module of many kernels is still one record. Module records
- * sort before vmlinux records of the same key. A module's struct, enum or tracepoint
+ * whose content starts with the names of the modules that have it, comma-separated
+ * between two \x02 bytes (`\x02nf_conntrack\x02long \x01(...)`,
+ * `\x02ath10k_core,ath11k\x02...` for a struct that two modules' BTF both carry): a
+ * record says where the thing is, the same thing in the same modules of many kernels is
+ * still one record, and a type that BTF dedup left in hundreds of modules is one record
+ * per kernel, not hundreds. Module records sort before vmlinux records of the same key. A module's struct, enum or tracepoint
  * that is exactly one of vmlinux's (BTF dedup leaves such copies in module BTF, e.g.
  * `struct module`) is not recorded for the module: the kernel's answer is vmlinux's,
  * and libbpf never looks at module types where vmlinux has a candidate.
@@ -58,11 +60,11 @@ export const ANON_ENUM_PREFIX = '(anon) '
 /** Marks a module record's content: `\x02<module>\x02<content>`. */
 export const MODULE_MARK = '\x02'
 
-/** Splits a record's content into its module (null: vmlinux) and the content proper. */
-export function splitOrigin(content: string): {module: string | null; content: string} {
-  if (!content.startsWith(MODULE_MARK)) return {module: null, content}
+/** Splits a record's content into its modules (null: vmlinux) and the content proper. */
+export function splitOrigin(content: string): {modules: string[] | null; content: string} {
+  if (!content.startsWith(MODULE_MARK)) return {modules: null, content}
   const end = content.indexOf(MODULE_MARK, 1)
-  return {module: content.slice(1, end), content: content.slice(end + 1)}
+  return {modules: content.slice(1, end).split(','), content: content.slice(end + 1)}
 }
 
 /**
@@ -141,15 +143,22 @@ export function withModuleRecords(vmlinux: KernelRecords, modules: readonly {nam
   for (const s of STORES) {
     const own = new Set(vmlinux.stores[s])
     const all = [...vmlinux.stores[s]]
-    for (const m of modules) {
+    // `key \t content` (without the module mark) → the modules that have it
+    const where = new Map<string, string[]>()
+    for (const m of [...modules].sort((a, b) => compareStrings(a.name, b.name))) {
       const cut = m.name.length + 2
       for (const line of m.records.stores[s]) {
-        if (s !== 'fn') {
-          const tab = line.indexOf('\t')
-          if (own.has(line.slice(0, tab + 1) + line.slice(tab + 1 + cut))) continue
-        }
-        all.push(line)
+        const tab = line.indexOf('\t')
+        const plain = line.slice(0, tab + 1) + line.slice(tab + 1 + cut)
+        if (s !== 'fn' && own.has(plain)) continue
+        const list = where.get(plain)
+        if (!list) where.set(plain, [m.name])
+        else if (list[list.length - 1] !== m.name) list.push(m.name)
       }
+    }
+    for (const [plain, names] of where) {
+      const tab = plain.indexOf('\t')
+      all.push(`${plain.slice(0, tab + 1)}${MODULE_MARK}${names.join(',')}${MODULE_MARK}${plain.slice(tab + 1)}`)
     }
     all.sort()
     let n = 0

@@ -254,12 +254,12 @@ export class KernelIndex {
     const hits: (FuncHit & {id: number})[] = []
     const have = new Set<number>()
     for (const r of this.records(store, key)) {
-      const {module, content} = splitOrigin(r.content)
+      const {modules, content} = splitOrigin(r.content)
       const prototype = render(content)
       for (const id of this.ksetIds(r.kset)) {
         const k = this.kernels.get(id)
         if (!k) continue
-        hits.push({...ref(k), prototype, module, id})
+        for (const module of modules ?? [null]) hits.push({...ref(k), prototype, module, id})
         have.add(id)
       }
     }
@@ -365,14 +365,14 @@ export class KernelIndex {
     const hits: (EnumHit & {id: number})[] = []
     const have = new Set<number>()
     for (const r of this.records('en', name)) {
-      const {module, content} = splitOrigin(r.content)
+      const {modules, content} = splitOrigin(r.content)
       const e: EnumInfo = decodeEnum(content)
       const values = e.values.map((v) => ({name: v.name, value: typeof v.value === 'bigint' ? v.value.toString() : v.value}))
       for (const id of this.ksetIds(r.kset)) {
         const k = this.kernels.get(id)
         if (!k) continue
         have.add(id)
-        hits.push({...ref(k), module, kind: e.kind, size: e.size, signed: e.signed, values, id})
+        for (const module of modules ?? [null]) hits.push({...ref(k), module, kind: e.kind, size: e.size, signed: e.signed, values, id})
       }
     }
     hits.sort((a, b) => compareKernels(a, b) || compareModules(a.module, b.module))
@@ -396,7 +396,7 @@ export class KernelIndex {
     const out = new Map<string, string[]>()
     this.forKernel('fn', id, (line) => {
       const o = splitOrigin(line.content)
-      if (o.module !== module) return
+      if (module === null ? o.modules !== null : !o.modules?.includes(module)) return
       const r = {key: line.key, content: o.content}
       const list = out.get(r.key)
       const proto = fillName(r.content, r.key)
@@ -415,7 +415,7 @@ export class KernelIndex {
     const out = new Map<string, Layout[]>()
     this.forKernel('st', id, (line) => {
       const o = splitOrigin(line.content)
-      if (o.module !== module) return
+      if (module === null ? o.modules !== null : !o.modules?.includes(module)) return
       const r = {key: line.key, content: o.content}
       const list = out.get(r.key)
       const l = decodeLayout(r.content)
@@ -492,9 +492,11 @@ class LayoutCache {
   variants(name: string): LayoutVariant[] {
     let v = this.cache.get(name)
     if (!v) {
-      v = this.index.records('st', name).map((r) => {
-        const {module, content} = splitOrigin(r.content)
-        return {layout: decodeLayout(content), kernels: this.index.ksetIds(r.kset), module}
+      v = this.index.records('st', name).flatMap((r) => {
+        const {modules, content} = splitOrigin(r.content)
+        const layout = decodeLayout(content)
+        const kernels = this.index.ksetIds(r.kset)
+        return (modules ?? [null]).map((module) => ({layout, kernels, module}))
       })
       v.sort((a, b) => compareModules(a.module, b.module))
       this.cache.set(name, v)
