@@ -24,7 +24,7 @@ import {parseBtf} from '../btf/decode.js'
 import {Kind} from '../btf/wire.js'
 import {setPointerSize} from '../core/btf-util.js'
 import type {BpfObject} from '../core/object.js'
-import {type CoreRelocation, relocateObject} from '../core/relocate.js'
+import {type CoreRelocation, needsModuleCandidates, relocateObject} from '../core/relocate.js'
 import {isEnumValBased, isFieldBased} from '../core/relo.js'
 import {type CoreSpec, parseSpec} from '../core/spec.js'
 import {bpfPrograms as extPrograms, parseBtfExt, placeCoreRelos} from '../elf/btf-ext.js'
@@ -144,6 +144,7 @@ function kernelSide(k: KernelProfile): KernelSide {
   const where = e ? `${e.distro}/${e.version}/${e.arch}/${e.release}` : k.release.input
   switch (k.btfKind) {
     case 'in-kernel': {
+      // parsed only when loaded (modulesMatter decided they can matter)
       const modules = k.moduleSet()
       const mods = modules && modules.size > 0 ? ` and its ${modules.size} modules' BTF (${k.modulesOrigin ?? ''})` : ''
       return {
@@ -176,6 +177,12 @@ function reason(status: Reason['status'], message: string, evidence: Evidence[],
 
 function reloEvidence(r: CoreRelocation): Evidence {
   return {kind: 'object', text: `${r.program ?? r.section} insn #${r.insn}: <${r.kind}> ${r.local} (relo #${r.index} of ${r.section}): ${r.status}${r.reason ? ` (${r.reason})` : ''}`}
+}
+
+/** Whether some CO-RE relocation of the object finds no candidate in `vmlinux` (libbpf would search module BTF). */
+export function objectNeedsModules(elf: ElfFile, path: string, vmlinux: Btf): boolean {
+  const obj = objectFacts(elf, path).obj
+  return obj !== undefined && needsModuleCandidates(vmlinux, [obj])
 }
 
 /** The default CO-RE hook of `check`. */

@@ -22,6 +22,7 @@ import {parseBtf} from '../btf/decode.js'
 import {loadBtf} from '../btf/load.js'
 import {ModuleSet} from '../btf/module-set.js'
 import {archiveModuleBytes} from '../archive/module-btf.js'
+import {kernelHasModules} from '../archive/modules.js'
 import {type DistroFacts, type DistroMatch, type Facts, loadFacts} from '../kernel/facts/index.js'
 import {compareVersions, isVersion, parseVersion} from '../kernel/facts/version.js'
 import {type DistroId, type KernelRelease, KernelReleaseError, parseRelease, parseReleaseLenient} from '../kernel/release.js'
@@ -60,10 +61,17 @@ export interface KernelProfile {
   /**
    * The kernel's module BTF (split on its vmlinux BTF), parsed on first call; undefined
    * when kcompat holds none for this kernel (the archive has no modules for it, or the
-   * BTF is a --btf file). Attach targets and CO-RE candidates are looked up in it as
+   * BTF is a --btf file), or when it is archived but not read yet (see
+   * {@link loadModules}). Attach targets and CO-RE candidates are looked up in it as
    * libbpf looks them up in the BTF of loaded modules.
    */
   moduleSet(): ModuleSet | undefined
+  /**
+   * Reads the archived module BTF, when there is some and it was not read yet. Reading
+   * a kernel's modules (a few MB of xz) costs more than the rest of a check, so callers
+   * read them only when an answer can depend on them ({@link modulesMatter}).
+   */
+  loadModules(): Promise<void>
   /** Where the module BTF came from (e.g. the archive's module tarball), when there is one. */
   modulesOrigin?: string
   /** Where the BTF came from. */
@@ -288,11 +296,13 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
   const btf = fullBtf()
   const symbols = btf ? symbolsFromBtf(btf) : undefined
   // Module BTF only makes sense on the kernel's own vmlinux BTF (it is split on it).
-  let moduleBytes = opts.moduleBytes
+  let moduleBytes: ReadonlyMap<string, Uint8Array> | undefined = opts.moduleBytes
   let modulesOrigin: string | undefined = moduleBytes ? 'module BTF given by the caller' : undefined
-  if (!moduleBytes && !opts.noModules && archive && btfKind === 'in-kernel') {
-    const fromArchive = await archiveModuleBytes(archive.root, archive.entry)
-    if (fromArchive) ({bytes: moduleBytes, origin: modulesOrigin} = fromArchive)
+  const fromArchive = !moduleBytes && !opts.noModules && archive && btfKind === 'in-kernel' && kernelHasModules(archive.entry) ? archive : undefined
+  if (fromArchive) modulesOrigin = fromArchive.entry.modules!.path!
+  const loadModules = async (): Promise<void> => {
+    if (moduleBytes || !fromArchive) return
+    moduleBytes = (await archiveModuleBytes(fromArchive.root, fromArchive.entry))?.bytes ?? new Map()
   }
   let modules: ModuleSet | undefined
   const moduleSet = (): ModuleSet | undefined => {
@@ -311,6 +321,7 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
     symbols,
     fullBtf,
     moduleSet,
+    loadModules,
     modulesOrigin,
     btfOrigin,
     btfKind,
@@ -348,6 +359,7 @@ export function profileFrom(init: {
     symbols: init.btf ? symbolsFromBtf(init.btf) : undefined,
     fullBtf: () => init.btf,
     moduleSet: () => init.modules,
+    loadModules: async () => {},
     modulesOrigin: init.modulesOrigin ?? (init.modules ? 'module BTF given by the caller' : undefined),
     btfOrigin: init.btfOrigin,
     btfKind: init.btfKind,

@@ -75,7 +75,7 @@ export default class Btfgen extends BaseCommand {
       const objects = []
       for (const path of flags.object) objects.push(await loadBpfObject(path))
       const kernel = flags.kernel
-        ? await kernelBtfFromArchive(flags.kernel, {arch: flags.arch, archive: flags.archive, noModules: flags['no-modules']})
+        ? await kernelBtfFromArchive(flags.kernel, {arch: flags.arch, archive: flags.archive, noModules: flags['no-modules'], objects})
         : await kernelBtfFromFile(flags.btf!)
       const result = minimizeBtf(kernel.btf, objects, {...opts, ...(kernel.modules ? {modules: kernel.modules.modules} : {})})
       const ok = result.failures.length === 0

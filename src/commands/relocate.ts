@@ -70,7 +70,7 @@ export default class Relocate extends BaseCommand {
       modules.set(m.slice(0, eq), m.slice(eq + 1))
     }
     const kernel = flags.kernel
-      ? await kernelBtfFromArchive(flags.kernel, {arch: flags.arch, archive: flags.archive, noModules: flags['no-modules']})
+      ? await kernelBtfFromArchive(flags.kernel, {arch: flags.arch, archive: flags.archive, noModules: flags['no-modules'], objects: [obj]})
       : await kernelBtfFromFile(flags.btf!, modules)
     const relos = relocateObject(obj, coreTarget(kernel), {libbpf: flags.libbpf === '1.6' ? '1.6' : '1.1'})
     if (flags.json) {

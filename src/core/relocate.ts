@@ -284,3 +284,23 @@ function describeLocal(btf: Btf, typeId: number, accessString: string, kind: num
     throw e
   }
 }
+
+/**
+ * Whether some CO-RE relocation of `objects` has no candidate in `vmlinux`, so that
+ * libbpf would look for candidates in module BTF: lets callers read a kernel's module
+ * BTF only when it can matter.
+ */
+export function needsModuleCandidates(vmlinux: Btf, objects: readonly BpfObject[]): boolean {
+  for (const obj of objects) {
+    const cache = new CandidateCache(obj.btf, {vmlinux})
+    for (const {relo} of obj.relos) {
+      if (relo.kind === CoreReloKind.TYPE_ID_LOCAL) continue
+      try {
+        if (cache.get(relo.typeId).list.length === 0) return true
+      } catch (e) {
+        if (!(e instanceof ReloFailure)) throw e
+      }
+    }
+  }
+  return false
+}

@@ -11,6 +11,8 @@ import {loadBtf} from '../btf/load.js'
 import {ModuleSet} from '../btf/module-set.js'
 import {InputError} from '../errors.js'
 import type {CoreTarget} from './candidates.js'
+import type {BpfObject} from './object.js'
+import {needsModuleCandidates} from './relocate.js'
 import {archiveModuleBytes} from '../archive/module-btf.js'
 
 export interface KernelBtf {
@@ -50,7 +52,10 @@ export async function kernelBtfFromFile(path: string, modules?: ReadonlyMap<stri
  * @throws InputError `ARCHIVE_UNKNOWN_KERNEL` (no such release), `ARCHIVE_AMBIGUOUS_KERNEL`
  *   (several arches, none chosen), `ARCHIVE_NO_BTF` and the archive's read errors.
  */
-export async function kernelBtfFromArchive(release: string, options: {arch?: string; archive?: string; noModules?: boolean} = {}): Promise<KernelBtf> {
+export async function kernelBtfFromArchive(
+  release: string,
+  options: {arch?: string; archive?: string; noModules?: boolean; /** read module BTF only if one of their relocations needs it */ objects?: readonly BpfObject[]} = {},
+): Promise<KernelBtf> {
   const root = resolveArchiveDir(options.archive)
   const all = readManifest(root).kernels.filter((k) => k.release === release)
   const found = options.arch ? all.filter((k) => k.arch === options.arch) : all
@@ -68,7 +73,8 @@ export async function kernelBtfFromArchive(release: string, options: {arch?: str
   const btf = parseBtf(bytes, {lazy: true})
   const name = `${entry.release} (${entry.distro} ${entry.version} ${entry.arch})`
   // The kernel's own BTF: libbpf on that machine also searches its modules' BTF.
-  const raw = options.noModules || entry.btf !== 'in-kernel' ? undefined : await archiveModuleBytes(root, entry)
+  const wanted = !options.noModules && entry.btf === 'in-kernel' && (!options.objects || needsModuleCandidates(btf, options.objects))
+  const raw = wanted ? await archiveModuleBytes(root, entry) : undefined
   return {name, btf, entry, ...(raw ? {modules: ModuleSet.parse(btf, raw.bytes)} : {})}
 }
 

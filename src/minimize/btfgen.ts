@@ -64,7 +64,9 @@ import type {ModuleBtf} from '../btf/module-set.js'
 import {BtfBuilder} from '../btf/encode.js'
 import type {BtfType, TypeId} from '../btf/types.js'
 import {Kind} from '../btf/wire.js'
-import {CandidateCache, resolveRelo} from '../core/relocate.js'
+import {CandidateCache, needsModuleCandidates, resolveRelo} from '../core/relocate.js'
+
+export {needsModuleCandidates}
 import type {BpfObject} from '../core/object.js'
 import {CoreReloKind, coreReloKindName} from '../core/relo.js'
 import {ReloFailure} from '../core/errors.js'
@@ -343,26 +345,6 @@ function recordObject(marks: Marks, obj: BpfObject, modules: readonly ModuleBtf[
     }
   }
   return failures
-}
-
-/**
- * Whether some CO-RE relocation of `objects` has no candidate in `vmlinux` (so libbpf
- * would look in module BTF): lets callers read a kernel's module BTF only when it can
- * matter.
- */
-export function needsModuleCandidates(vmlinux: Btf, objects: readonly BpfObject[]): boolean {
-  for (const obj of objects) {
-    const cache = new CandidateCache(obj.btf, {vmlinux})
-    for (const {relo} of obj.relos) {
-      if (relo.kind === CoreReloKind.TYPE_ID_LOCAL) continue
-      try {
-        if (cache.get(relo.typeId).list.length === 0) return true
-      } catch (e) {
-        if (!(e instanceof ReloFailure)) throw e
-      }
-    }
-  }
-  return false
 }
 
 /** Rewrites every type id a (copied) type refers to. */
