@@ -59,7 +59,8 @@ describe.skipIf(kernels.length === 0)('index and find commands', () => {
     expect(out.query).toBe('do_sys_open')
     expect(out.kernels.length).toBe(kernels.length)
     for (const k of out.kernels) {
-      expect(Object.keys(k).sort()).toEqual(['arch', 'distro', 'flavor', 'prototype', 'release', 'version'])
+      expect(Object.keys(k).sort()).toEqual(['arch', 'distro', 'flavor', 'module', 'prototype', 'release', 'version'])
+      expect(k.module).toBeNull() // a vmlinux function
       expect(k.prototype).toMatch(/do_sys_open\(int dfd, const char \*filename, int flags, umode_t mode\)$/)
     }
     expect(out.noBtf.map((k: {release: string}) => k.release)).toEqual([NO_BTF.release])
