@@ -189,7 +189,7 @@ export function modulesMatter(k: KernelProfile, sections: readonly string[], obj
       if (findTarget(sym, 'TYPEDEF', `btf_trace_${target.name}`) === undefined) return true
     }
   }
-  const btf = k.btfKind === 'in-kernel' ? k.fullBtf() : undefined
+  const btf = k.btfKind === 'in-kernel' || k.btfKind === 'running' ? k.fullBtf() : undefined
   return btf !== undefined && objects.some((o) => objectNeedsModules(o.elf, o.path, btf))
 }
 

@@ -164,8 +164,10 @@ function kernelSide(k: KernelProfile): KernelSide {
       }
     case 'file':
       return {btf, custom: true, label: `the BTF file ${k.btfOrigin ?? ''} (as btf_custom_path)`, evidence: {kind: 'btf', text: `--btf ${k.btfOrigin ?? ''}`}}
-    case 'running':
-      return {btf, custom: false, label: "this machine's BTF", evidence: {kind: 'machine', text: k.btfOrigin ?? '/sys/kernel/btf/vmlinux'}}
+    case 'running': {
+      const modules = k.moduleSet()
+      return {btf, modules, custom: false, label: "this machine's BTF", evidence: {kind: 'machine', text: k.btfOrigin ?? '/sys/kernel/btf/vmlinux'}}
+    }
     default:
       return {btf: undefined, custom: false, label: 'no BTF', evidence: {kind: e ? 'archive' : 'release', text: e ? `${where}: btf ${e.btf}` : `${where}: not in the archive, no --btf`}}
   }

@@ -26,7 +26,7 @@ import {kernelHasModules} from '../archive/modules.js'
 import {type DistroFacts, type DistroMatch, type Facts, loadFacts} from '../kernel/facts/index.js'
 import {compareVersions, isVersion, parseVersion} from '../kernel/facts/version.js'
 import {type DistroId, type KernelRelease, KernelReleaseError, parseRelease, parseReleaseLenient} from '../kernel/release.js'
-import {type RunningKernel, readRunningKernel} from '../kernel/running.js'
+import {type RunningKernel, readRunningKernel, readRunningModuleBtfs} from '../kernel/running.js'
 import {CheckUsageError} from './errors.js'
 import {type KernelSymbols, symbolsFromBtf} from './symbols.js'
 import type {KernelSummary} from './types.js'
@@ -300,9 +300,13 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
   let modulesOrigin: string | undefined = moduleBytes ? 'module BTF given by the caller' : undefined
   const fromArchive = !moduleBytes && !opts.noModules && archive && btfKind === 'in-kernel' && kernelHasModules(archive.entry) ? archive : undefined
   if (fromArchive) modulesOrigin = fromArchive.entry.modules!.path!
+  // this machine: the BTF of its loaded modules (libbpf sees exactly these)
+  const fromMachine = !moduleBytes && !opts.noModules && btfKind === 'running' && running && (running.moduleBtf?.length ?? 0) > 0 ? running : undefined
+  if (fromMachine) modulesOrigin = `${fromMachine.btfPath.slice(0, fromMachine.btfPath.lastIndexOf('/'))}/<module> (loaded modules)`
   const loadModules = async (): Promise<void> => {
-    if (moduleBytes || !fromArchive) return
-    moduleBytes = (await archiveModuleBytes(fromArchive.root, fromArchive.entry))?.bytes ?? new Map()
+    if (moduleBytes) return
+    if (fromArchive) moduleBytes = (await archiveModuleBytes(fromArchive.root, fromArchive.entry))?.bytes ?? new Map()
+    else if (fromMachine) moduleBytes = readRunningModuleBtfs(fromMachine)
   }
   let modules: ModuleSet | undefined
   const moduleSet = (): ModuleSet | undefined => {

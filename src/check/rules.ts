@@ -509,6 +509,17 @@ function moduleTarget(
   ]
   const typo = near.find((x) => x.n.why === 'spelling')
   const typoText = typo ? `; ${nearWithOrigin(mods, kind, typo.n, typo.v)} is ${typo.n.distance} edit${typo.n.distance > 1 ? 's' : ''} away: misspelled, or renamed on this kernel` : ''
+  if (k.btfKind === 'running') {
+    // this machine's module BTF is that of its loaded modules: one not loaded now may define it
+    return reason(
+      'target',
+      'possible',
+      `${what} is neither in this machine's vmlinux BTF nor in the BTF of its ${mods.size} loaded modules${typoText}; it loads only if a module not loaded now defines it`,
+      ev,
+      MODULE_ATTACH_SOURCE,
+      {check: `modprobe the module that should define ${btfName}, then ls /sys/kernel/btf/`},
+    )
+  }
   return reason(
     'target',
     'fail',

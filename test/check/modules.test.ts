@@ -8,6 +8,9 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {checkObject, checkSection} from '../../src/check/check.js'
 import {type KernelProfile, resolveKernel} from '../../src/check/kernel.js'
+import {mkdtempSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {readRunningKernel} from '../../src/kernel/running.js'
 import {FIXTURES, type ModuleFixture, moduleFixtures} from '../helpers/fixtures.js'
 import {requireTool, run} from '../helpers/tools.js'
 import {fixtureArchive} from './fixture-archive.js'
@@ -87,5 +90,28 @@ describe.each([...byRelease.keys()].sort())('check on %s with module BTF', (rele
   it('a vmlinux function is still supported, whatever the modules', async () => {
     const k = await profile(release, true)
     expect(checkSection('fentry/do_unlinkat', k).verdict).toBe('supported')
+  })
+})
+
+describe('--kernel running: the BTF of the loaded modules (/sys/kernel/btf/<module>)', () => {
+  const release = '6.1.0-56-cloud-amd64'
+  const mods = byRelease.get(release)!
+  const machine = (): ReturnType<typeof readRunningKernel> => {
+    const dir = mkdtempSync(join(tmpdir(), 'kcompat-sys-btf-'))
+    writeFileSync(join(dir, 'vmlinux'), mods[0]!.base.btf)
+    for (const m of mods) writeFileSync(join(dir, m.module), m.btf)
+    return readRunningKernel({sysBtfDir: dir, release, arch: 'x86_64', procConfig: join(dir, 'none'), bootConfigDir: join(dir, 'none'), securityLsm: join(dir, 'none')})
+  }
+
+  it.skipIf(!haveBpftool)('a loaded module function is possible naming it; a name no loaded BTF has stays possible (a module not loaded may have it)', async () => {
+    expect(bpftoolFuncs(mods.find((m) => m.module === 'nft_ct')!).has('nft_ct_get_eval')).toBe(true)
+    const k = await resolveKernel({kernel: 'running', running: machine()})
+    const results = await checkObject(OBJ, k)
+    const good = results.find((x) => x.program === 'ct_get_eval')!.reasons.find((r) => r.rule === 'target')!
+    expect(good.status).toBe('possible')
+    expect(good.message).toMatch(/in module nft_ct's/)
+    const bad = results.find((x) => x.program === 'ct_typo')!.reasons.find((r) => r.rule === 'target')!
+    expect(bad.status).toBe('possible')
+    expect(bad.message).toMatch(/loaded modules; nft_ct_get_eval \(module nft_ct\) is 1 edit away/)
   })
 })
