@@ -218,7 +218,19 @@ export const coreCheck: CoreCheck = ({object, objectPath, program, kernel}) => {
   const counted = all.filter((r) => r.status !== 'skipped')
   const patched = counted.filter((r) => r.status === 'patched').length
   for (const r of all) {
-    if (r.status === 'failed') {
+    const mods = (r.candidateSources ?? []).filter((x) => x !== 'vmlinux')
+    if (r.status === 'failed' && r.code === 'CORE_AMBIGUOUS' && mods.length > 1) {
+      // libbpf sees the BTF of loaded modules only: the candidates disagree only where
+      // several of these modules are loaded together
+      out.push(
+        reason(
+          'possible',
+          `${r.local}: candidates in modules ${mods.join(', ')} disagree (${r.reason ?? 'ambiguous'}); libbpf takes candidates only from loaded modules, so it refuses the object only where more than one of them is loaded`,
+          [reloEvidence(r), side.evidence],
+          {check: `lsmod | grep -wE '${mods.join('|')}'  (at most one of them loaded)`},
+        ),
+      )
+    } else if (r.status === 'failed') {
       out.push(reason('fail', `${r.local}: libbpf cannot relocate <${r.kind}> on this kernel and refuses to load the object: ${r.reason ?? r.code ?? 'failed'}`, [reloEvidence(r), side.evidence]))
     } else if (r.status === 'poisoned') {
       const why = whyPoisoned(obj, r, side.btf, side.modules?.modules.map((m) => m.btf))
