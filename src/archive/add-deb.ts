@@ -15,6 +15,7 @@ import {readKernelDeb} from './deb.js'
 import {debianVersionOf} from './debian.js'
 import {DEBIAN_ARCH_DIR, debianFlavor} from './layout.js'
 import {type ImageOrigin, debImageSource} from './image.js'
+import {type ModuleProgress, addKernelModules, extractDebModuleBtfs} from './modules.js'
 
 export interface AddDebOptions {
   /** Debian release (`12`); default: inferred from the kernel (`+deb12`, or its series). */
@@ -23,11 +24,16 @@ export interface AddDebOptions {
   fileName?: string
   /** Where the package came from (repository path or URL), recorded in `source.image`. */
   origin?: ImageOrigin
+  /** Also store the BTF of the package's modules when the config has CONFIG_DEBUG_INFO_BTF_MODULES=y (default true; modules.ts). */
+  modules?: boolean
+  onModuleProgress?: (p: ModuleProgress) => void
 }
 
 export interface AddDebResult extends AddResult {
   /** How the BTF was found, one line per layer (e.g. `bzImage: lz4 payload at byte offset 21196`). */
   steps: string[]
+  /** What the module pass found, when it ran: module files, modules with BTF stored, without BTF. */
+  modules?: {files: number; count: number; withoutBtf: number}
 }
 
 /**
@@ -73,6 +79,11 @@ export async function addKernelDeb(root: string, deb: string | Uint8Array, optio
     )
     return {...r, steps: [...pkg.kernel.steps, 'kept the BTF generated from debug info']}
   }
+  // modules first: a bad module fails the add before anything is written
+  const mods =
+    btf && options.modules !== false && pkg.facts?.CONFIG_DEBUG_INFO_BTF_MODULES === 'y'
+      ? await extractDebModuleBtfs(deb, {release: pkg.release, base: btf, onProgress: options.onModuleProgress})
+      : undefined
   const r = await addKernel(
     root,
     {
@@ -87,5 +98,12 @@ export async function addKernelDeb(root: string, deb: string | Uint8Array, optio
     },
     btf,
   )
-  return {...r, steps: pkg.kernel.steps}
+  if (!mods) return {...r, steps: pkg.kernel.steps}
+  const entry = await addKernelModules(root, r.entry, mods.modules, {withoutBtf: mods.withoutBtf.length, validate: false})
+  return {
+    entry,
+    changed: r.changed || JSON.stringify(entry.modules) !== JSON.stringify(r.entry.modules),
+    steps: pkg.kernel.steps,
+    modules: {files: mods.files, count: mods.modules.size, withoutBtf: mods.withoutBtf.length},
+  }
 }

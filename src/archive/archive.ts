@@ -69,6 +69,9 @@ export async function addKernel(root: string, k: NewKernel, btf: Uint8Array | un
   }
   const key = kernelKey(entry)
   const old = manifest.kernels.find((e) => kernelKey(e) === key)
+  // module BTF (modules.ts) is split on this BTF: it stays while the BTF is the same one
+  const modules = k.modules ?? (old?.modules && old.sha256 === entry.sha256 ? old.modules : undefined)
+  if (modules) entry.modules = modules
   if (old && sameEntry(old, entry) && (!path || existsSync(join(root, path)))) return {entry: old, changed: false}
   if (hasBtf && path) {
     const tar = await writeTar([{name: `${k.release}.btf`, data: btf}])

@@ -254,7 +254,7 @@ export async function* zstdPieces(source: ByteSource, size: number, max = Infini
   }
 }
 
-function decompressStream(format: DebCompression, b: Uint8Array, max: number, base: number): AsyncIterable<Uint8Array> {
+export function decompressStream(format: DebCompression, b: Uint8Array, max: number, base: number): AsyncIterable<Uint8Array> {
   switch (format) {
     case 'none':
       return Readable.from(chunked(b))

@@ -61,6 +61,24 @@ export interface ImageSource {
   url?: string
 }
 
+/**
+ * A kernel's module BTF (modules.ts): `<release>.modules.tar.xz` beside its
+ * `.btf.tar.xz`, pinned here by the sha256 of the tarball's `modules.tsv` list (which
+ * holds each module's name, sha256 and size), so per-module lines stay out of the manifest.
+ */
+export interface KernelModules {
+  /** Path of the `.modules.tar.xz` relative to the archive root; null when no module has BTF. */
+  path: string | null
+  /** sha256 of the `modules.tsv` member (the list); null with path null. */
+  sha256: string | null
+  /** Modules whose BTF is stored. */
+  count: number
+  /** Total size of their raw split BTF, in bytes. */
+  size: number
+  /** Module files of the package without a `.BTF` section (counted, not stored). */
+  withoutBtf: number
+}
+
 /** Kernel config facts that matter to BPF; null = not set. */
 export type ConfigFacts = Record<string, string | null>
 
@@ -81,6 +99,8 @@ export interface KernelEntry {
   source: KernelSource
   /** ISO date the entry was added. */
   added: string
+  /** Module BTF; absent when the modules were never ingested (see modules.ts). */
+  modules?: KernelModules
 }
 
 export interface Manifest {

@@ -16,6 +16,7 @@ import {type KernelPackageInfo, fetchPackagesIndex, kernelPackages, newestPerSer
 import {download} from './download.js'
 import {type BackfillEvent, backfillImages} from './image.js'
 import {type KernelEntry, readManifest} from './manifest.js'
+import {configHasModuleBtf} from './modules.js'
 
 export interface SyncOptions {
   mirror: string
@@ -47,6 +48,8 @@ export interface SyncOptions {
   jobs?: number
   /** Only record image provenance of kernels already archived (image.ts); add nothing. */
   backfillOnly?: boolean
+  /** Store module BTF (default true): an archived kernel whose config has module BTF but whose modules were never added is downloaded again for them. */
+  modules?: boolean
 }
 
 export type SyncEvent =
@@ -54,13 +57,14 @@ export type SyncEvent =
   | {type: 'index'; arch: string; packages: number; selected: number}
   | {type: 'skip'; release: string; arch: string; reason: string}
   | {type: 'download'; release: string; arch: string; received: number; total: number | undefined}
-  | {type: 'added'; release: string; arch: string; btf: string; changed: boolean}
+  | {type: 'added'; release: string; arch: string; btf: string; changed: boolean; modules?: number}
   | {type: 'failed'; release: string; arch: string; code: string; message: string}
   | {type: 'generate'; release: string; arch: string; progress: DebugProgress}
+  | {type: 'modules'; release: string; arch: string; files: number; withBtf: number}
   | {type: 'generated'; release: string; arch: string; timings: DebugTimings; flags: string[]}
 
 export interface SyncResult {
-  added: {release: string; arch: string; btf: string}[]
+  added: {release: string; arch: string; btf: string; modules?: number}[]
   skipped: {release: string; arch: string; reason: string}[]
   failed: {release: string; arch: string; code: string; message: string}[]
   planned: {release: string; arch: string; package: string; version: string; size: number}[]
@@ -121,7 +125,9 @@ export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResu
           }
           continue
         }
-        if (have) {
+        // an archived kernel without its modules' BTF gets it now (its package is fetched again)
+        const needsModules = have && o.modules !== false && have.btf === 'in-kernel' && !have.modules && configHasModuleBtf(have)
+        if (have && !needsModules) {
           const reason = `already archived (${s.package} ${s.version})`
           result.skipped.push({release: p.release, arch, reason})
           o.onEvent?.({type: 'skip', release: p.release, arch, reason})
@@ -137,10 +143,16 @@ export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResu
             retryDelayMs: o.retryDelayMs,
             onProgress: (e) => o.onEvent?.({type: 'download', release: p.release, arch, received: e.received, total: e.total}),
           })
-          const r = await addKernelDeb(root, file, {osVersion: o.osVersion, origin: {repo: {type: 'debian', suite: o.suite, component: 'main'}, path: s.filename}})
+          const r = await addKernelDeb(root, file, {
+            osVersion: o.osVersion,
+            origin: {repo: {type: 'debian', suite: o.suite, component: 'main'}, path: s.filename},
+            modules: o.modules,
+            onModuleProgress: (m) => o.onEvent?.({type: 'modules', release: p.release, arch, files: m.files, withBtf: m.withBtf}),
+          })
           if (o.generate && r.entry.btf === 'none') r.entry = await generate(r.entry)
-          result.added.push({release: p.release, arch, btf: r.entry.btf})
-          o.onEvent?.({type: 'added', release: p.release, arch, btf: r.entry.btf, changed: r.changed})
+          const modules = r.entry.modules?.count
+          result.added.push({release: p.release, arch, btf: r.entry.btf, ...(modules === undefined ? {} : {modules})})
+          o.onEvent?.({type: 'added', release: p.release, arch, btf: r.entry.btf, changed: r.changed, ...(modules === undefined ? {} : {modules})})
         } catch (e) {
           if (!(e instanceof KcompatError)) throw e
           result.failed.push({release: p.release, arch, code: e.code, message: e.message})

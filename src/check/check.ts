@@ -14,7 +14,9 @@ import type {ElfFile} from '../elf/elf.js'
 import {resolveArchiveDir} from '../archive/archive.js'
 import {type KernelProfile, type ResolveOptions, resolveKernel} from './kernel.js'
 import {type BpfObjectInfo, type BpfProgram, readBpfObject} from './object.js'
-import {coreCheck} from './core.js'
+import {coreCheck, objectNeedsModules} from './core.js'
+import {btfTargetName, matchSection, parseTarget} from '../kernel/sections.js'
+import {findTarget} from './targets.js'
 import {type Evaluation, evaluateSection, kernelBtfState} from './rules.js'
 import {CheckUsageError} from './errors.js'
 import {type CheckResult, type KernelSummary, type ProgramResult, type Reason, type Suggestion, type Verdict, combineVerdicts} from './types.js'
@@ -162,10 +164,40 @@ function resultOf(ev: Evaluation, k: KernelProfile, opts: CheckOptions, extra: R
   }
 }
 
+/**
+ * Whether an answer about these sections (and, with `objects`, their CO-RE relocations)
+ * on kernel `k` can depend on its module BTF: a BTF attach target, kprobe function or
+ * tracepoint that vmlinux BTF lacks (libbpf then searches the modules' BTF), a
+ * `module:func` target, or a CO-RE relocation whose local type has no candidate in
+ * vmlinux (libbpf then takes candidates from modules).
+ */
+export function modulesMatter(k: KernelProfile, sections: readonly string[], objects: readonly {elf: ElfFile; path: string}[] = []): boolean {
+  const sym = k.symbols
+  if (!sym) return false
+  for (const section of sections) {
+    const m = matchSection(section)
+    if (!m) continue
+    const target = parseTarget(m.def, m.target)
+    if (target.name === '') continue
+    const bt = m.def.btfTarget
+    if (bt && bt.kind !== 'program') {
+      if (target.module && target.module !== 'vmlinux') return true
+      if (findTarget(sym, bt.kind, btfTargetName(m.def, target)!) === undefined) return true
+    } else if (m.def.family === 'kprobe') {
+      if (findTarget(sym, 'FUNC', target.name) === undefined) return true
+    } else if (m.def.family === 'tracepoint' || m.def.family === 'raw_tracepoint') {
+      if (findTarget(sym, 'TYPEDEF', `btf_trace_${target.name}`) === undefined) return true
+    }
+  }
+  const btf = k.btfKind === 'in-kernel' || k.btfKind === 'running' ? k.fullBtf() : undefined
+  return btf !== undefined && objects.some((o) => objectNeedsModules(o.elf, o.path, btf))
+}
+
 /** Checks every program of a BPF object file. */
 export async function checkObject(path: string, k: KernelProfile, opts: CheckOptions = {}, info?: BpfObjectInfo): Promise<ProgramResult[]> {
   const obj = info ?? (await readBpfObject(path))
   const core = opts.core === undefined ? coreCheck : opts.core
+  if (modulesMatter(k, obj.programs.map((p) => p.section), core ? [{elf: obj.elf, path}] : [])) await k.loadModules()
   return obj.programs.map((p) => {
     const ev = evaluateSection(p.section, k)
     const extra: Reason[] = []
@@ -242,6 +274,7 @@ export async function check(req: CheckRequest): Promise<CheckResult> {
     arch: req.arch,
     running: req.running,
   })
+  if (modulesMatter(kernel, progs)) await kernel.loadModules()
   const programs: ProgramResult[] = progs.map((s) => checkSection(s, kernel, req.options))
   for (const o of objects) programs.push(...(await checkObject(o, kernel, req.options)))
   return {kernel: summarizeKernel(kernel), programs}

@@ -24,11 +24,12 @@ import {parseBtf} from '../btf/decode.js'
 import {Kind} from '../btf/wire.js'
 import {setPointerSize} from '../core/btf-util.js'
 import type {BpfObject} from '../core/object.js'
-import {type CoreRelocation, relocateObject} from '../core/relocate.js'
+import {type CoreRelocation, needsModuleCandidates, relocateObject} from '../core/relocate.js'
 import {isEnumValBased, isFieldBased} from '../core/relo.js'
 import {type CoreSpec, parseSpec} from '../core/spec.js'
 import {bpfPrograms as extPrograms, parseBtfExt, placeCoreRelos} from '../elf/btf-ext.js'
 import type {ElfFile} from '../elf/elf.js'
+import type {ModuleSet} from '../btf/module-set.js'
 import type {CoreCheck} from './check.js'
 import type {KernelProfile} from './kernel.js'
 import type {Evidence, Reason} from './types.js'
@@ -128,6 +129,8 @@ function reachable(calls: Map<string, Set<string>>, entry: string): Set<string> 
 
 interface KernelSide {
   btf: Btf | undefined
+  /** The kernel's module BTF, searched when vmlinux has no candidate (never for a custom BTF, as libbpf). */
+  modules?: ModuleSet
   /** How the BTF serves CO-RE, for messages. */
   label: string
   evidence: Evidence
@@ -140,8 +143,18 @@ function kernelSide(k: KernelProfile): KernelSide {
   const e = k.archive?.entry
   const where = e ? `${e.distro}/${e.version}/${e.arch}/${e.release}` : k.release.input
   switch (k.btfKind) {
-    case 'in-kernel':
-      return {btf, custom: false, label: "the kernel's own BTF", evidence: {kind: 'archive', text: `${where}: in-kernel BTF (${k.btfOrigin ?? ''})`}}
+    case 'in-kernel': {
+      // parsed only when loaded (modulesMatter decided they can matter)
+      const modules = k.moduleSet()
+      const mods = modules && modules.size > 0 ? ` and its ${modules.size} modules' BTF (${k.modulesOrigin ?? ''})` : ''
+      return {
+        btf,
+        modules,
+        custom: false,
+        label: `the kernel's own BTF${modules && modules.size > 0 ? ` (vmlinux, then its ${modules.size} modules where vmlinux has no candidate)` : ''}`,
+        evidence: {kind: 'archive', text: `${where}: in-kernel BTF (${k.btfOrigin ?? ''})${mods}`},
+      }
+    }
     case 'generated':
       return {
         btf,
@@ -151,8 +164,10 @@ function kernelSide(k: KernelProfile): KernelSide {
       }
     case 'file':
       return {btf, custom: true, label: `the BTF file ${k.btfOrigin ?? ''} (as btf_custom_path)`, evidence: {kind: 'btf', text: `--btf ${k.btfOrigin ?? ''}`}}
-    case 'running':
-      return {btf, custom: false, label: "this machine's BTF", evidence: {kind: 'machine', text: k.btfOrigin ?? '/sys/kernel/btf/vmlinux'}}
+    case 'running': {
+      const modules = k.moduleSet()
+      return {btf, modules, custom: false, label: "this machine's BTF", evidence: {kind: 'machine', text: k.btfOrigin ?? '/sys/kernel/btf/vmlinux'}}
+    }
     default:
       return {btf: undefined, custom: false, label: 'no BTF', evidence: {kind: e ? 'archive' : 'release', text: e ? `${where}: btf ${e.btf}` : `${where}: not in the archive, no --btf`}}
   }
@@ -164,6 +179,12 @@ function reason(status: Reason['status'], message: string, evidence: Evidence[],
 
 function reloEvidence(r: CoreRelocation): Evidence {
   return {kind: 'object', text: `${r.program ?? r.section} insn #${r.insn}: <${r.kind}> ${r.local} (relo #${r.index} of ${r.section}): ${r.status}${r.reason ? ` (${r.reason})` : ''}`}
+}
+
+/** Whether some CO-RE relocation of the object finds no candidate in `vmlinux` (libbpf would search module BTF). */
+export function objectNeedsModules(elf: ElfFile, path: string, vmlinux: Btf): boolean {
+  const obj = objectFacts(elf, path).obj
+  return obj !== undefined && needsModuleCandidates(vmlinux, [obj])
 }
 
 /** The default CO-RE hook of `check`. */
@@ -189,7 +210,7 @@ export const coreCheck: CoreCheck = ({object, objectPath, program, kernel}) => {
   }
   let relos = facts.relos.get(side.btf)
   if (!relos) {
-    relos = relocateObject(obj, {vmlinux: side.btf})
+    relos = relocateObject(obj, side.modules && side.modules.size > 0 ? {vmlinux: side.btf, modules: [...side.modules.modules]} : {vmlinux: side.btf})
     facts.relos.set(side.btf, relos)
   }
   const all = relos.filter((r) => r.program !== undefined && funcs.has(r.program))
@@ -197,10 +218,22 @@ export const coreCheck: CoreCheck = ({object, objectPath, program, kernel}) => {
   const counted = all.filter((r) => r.status !== 'skipped')
   const patched = counted.filter((r) => r.status === 'patched').length
   for (const r of all) {
-    if (r.status === 'failed') {
+    const mods = (r.candidateSources ?? []).filter((x) => x !== 'vmlinux')
+    if (r.status === 'failed' && r.code === 'CORE_AMBIGUOUS' && mods.length > 1) {
+      // libbpf sees the BTF of loaded modules only: the candidates disagree only where
+      // several of these modules are loaded together
+      out.push(
+        reason(
+          'possible',
+          `${r.local}: candidates in modules ${mods.join(', ')} disagree (${r.reason ?? 'ambiguous'}); libbpf takes candidates only from loaded modules, so it refuses the object only where more than one of them is loaded`,
+          [reloEvidence(r), side.evidence],
+          {check: `lsmod | grep -wE '${mods.join('|')}'  (at most one of them loaded)`},
+        ),
+      )
+    } else if (r.status === 'failed') {
       out.push(reason('fail', `${r.local}: libbpf cannot relocate <${r.kind}> on this kernel and refuses to load the object: ${r.reason ?? r.code ?? 'failed'}`, [reloEvidence(r), side.evidence]))
     } else if (r.status === 'poisoned') {
-      const why = whyPoisoned(obj, r, side.btf)
+      const why = whyPoisoned(obj, r, side.btf, side.modules?.modules.map((m) => m.btf))
       const guards = all.filter((g) => g.program === r.program && GUARD_KINDS.has(g.kind) && g.insn < r.insn && g.status === 'patched')
       if (guards.length === 0) {
         out.push(reason('fail', `${why}; the access is not behind a bpf_core_*_exists() check, so libbpf's poisoned instruction is reached and the verifier rejects the program`, [reloEvidence(r), side.evidence]))
@@ -325,7 +358,7 @@ function findMember(btf: Btf, id: TypeId, name: string): Member | undefined {
 }
 
 /** `struct task_struct.state: no such member on this kernel (task_struct has __state)`. */
-export function whyPoisoned(obj: BpfObject, r: CoreRelocation, kernel: Btf): string {
+export function whyPoisoned(obj: BpfObject, r: CoreRelocation, vmlinux: Btf, modules: readonly Btf[] = []): string {
   let spec: CoreSpec
   try {
     spec = parseSpec(obj.btf, r.localTypeId, r.accessString, kindNumber(r.kind))
@@ -335,11 +368,20 @@ export function whyPoisoned(obj: BpfObject, r: CoreRelocation, kernel: Btf): str
   const root = obj.btf.typeById(r.localTypeId)
   const ess = essentialName(root.name)
   const word = kindWord(root)
-  const cands = kernel.idsByName(ess).filter((id) => {
-    const t = kernel.typeById(id)
-    return word === 'type' || kindWord(t) === word || (word === 'typedef' && t.kind !== Kind.FUNC)
-  })
-  if (cands.length === 0) return `${word} ${ess}: no such type on this kernel`
+  // As libbpf: vmlinux first; a module's own types only where vmlinux has none.
+  const candsIn = (btf: Btf): TypeId[] =>
+    btf.idsByName(ess).filter((id) => {
+      const t = btf.typeById(id)
+      return word === 'type' || kindWord(t) === word || (word === 'typedef' && t.kind !== Kind.FUNC)
+    })
+  let kernel = vmlinux
+  let cands = candsIn(vmlinux)
+  for (const m of modules) {
+    if (cands.length > 0) break
+    kernel = m
+    cands = candsIn(m)
+  }
+  if (cands.length === 0) return `${word} ${ess}: no such type on this kernel${modules.length > 0 ? ' (nor in its modules)' : ''}`
   if (r.target) return `${r.local}: ${r.reason ?? 'the field cannot be relocated'} (kernel: ${r.target.spec})`
   if (isEnumValBased(spec.kind)) {
     const v = spec.accessors[0]?.name

@@ -20,10 +20,13 @@ import {type KernelEntry, readManifest} from '../archive/manifest.js'
 import type {Btf} from '../btf/btf.js'
 import {parseBtf} from '../btf/decode.js'
 import {loadBtf} from '../btf/load.js'
+import {ModuleSet} from '../btf/module-set.js'
+import {archiveModuleBytes} from '../archive/module-btf.js'
+import {kernelHasModules} from '../archive/modules.js'
 import {type DistroFacts, type DistroMatch, type Facts, loadFacts} from '../kernel/facts/index.js'
 import {compareVersions, isVersion, parseVersion} from '../kernel/facts/version.js'
 import {type DistroId, type KernelRelease, KernelReleaseError, parseRelease, parseReleaseLenient} from '../kernel/release.js'
-import {type RunningKernel, readRunningKernel} from '../kernel/running.js'
+import {type RunningKernel, readRunningKernel, readRunningModuleBtfs} from '../kernel/running.js'
 import {CheckUsageError} from './errors.js'
 import {type KernelSymbols, symbolsFromBtf} from './symbols.js'
 import type {KernelSummary} from './types.js'
@@ -55,6 +58,22 @@ export interface KernelProfile {
   symbols?: KernelSymbols
   /** The whole parsed BTF, parsed on first call (the CO-RE engine needs it; the rules do not). */
   fullBtf(): Btf | undefined
+  /**
+   * The kernel's module BTF (split on its vmlinux BTF), parsed on first call; undefined
+   * when kcompat holds none for this kernel (the archive has no modules for it, or the
+   * BTF is a --btf file), or when it is archived but not read yet (see
+   * {@link loadModules}). Attach targets and CO-RE candidates are looked up in it as
+   * libbpf looks them up in the BTF of loaded modules.
+   */
+  moduleSet(): ModuleSet | undefined
+  /**
+   * Reads the archived module BTF, when there is some and it was not read yet. Reading
+   * a kernel's modules (a few MB of xz) costs more than the rest of a check, so callers
+   * read them only when an answer can depend on them ({@link modulesMatter}).
+   */
+  loadModules(): Promise<void>
+  /** Where the module BTF came from (e.g. the archive's module tarball), when there is one. */
+  modulesOrigin?: string
   /** Where the BTF came from. */
   btfOrigin?: string
   btfKind?: 'in-kernel' | 'generated' | 'file' | 'running'
@@ -75,6 +94,10 @@ export interface ResolveOptions {
   arch?: string
   /** For tests: what `running` reads. */
   running?: RunningKernel
+  /** Module BTF of this kernel (raw split BTF by module name), when the caller has it; else read from the archive. */
+  moduleBytes?: ReadonlyMap<string, Uint8Array>
+  /** Do not read module BTF from the archive (answers are then as without module BTF). */
+  noModules?: boolean
 }
 
 const KNOWN_ARCHES = new Set(['x86_64', 'arm64', 's390x', 'ppc64le', 'riscv64', 'i686', 'armv7l', 'mips64', 'loong64'])
@@ -272,6 +295,25 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
   // One lazy parse serves both the rules (names, through the Btf's name index) and CO-RE.
   const btf = fullBtf()
   const symbols = btf ? symbolsFromBtf(btf) : undefined
+  // Module BTF only makes sense on the kernel's own vmlinux BTF (it is split on it).
+  let moduleBytes: ReadonlyMap<string, Uint8Array> | undefined = opts.moduleBytes
+  let modulesOrigin: string | undefined = moduleBytes ? 'module BTF given by the caller' : undefined
+  const fromArchive = !moduleBytes && !opts.noModules && archive && btfKind === 'in-kernel' && kernelHasModules(archive.entry) ? archive : undefined
+  if (fromArchive) modulesOrigin = fromArchive.entry.modules!.path!
+  // this machine: the BTF of its loaded modules (libbpf sees exactly these)
+  const fromMachine = !moduleBytes && !opts.noModules && btfKind === 'running' && running && (running.moduleBtf?.length ?? 0) > 0 ? running : undefined
+  if (fromMachine) modulesOrigin = `${fromMachine.btfPath.slice(0, fromMachine.btfPath.lastIndexOf('/'))}/<module> (loaded modules)`
+  const loadModules = async (): Promise<void> => {
+    if (moduleBytes) return
+    if (fromArchive) moduleBytes = (await archiveModuleBytes(fromArchive.root, fromArchive.entry))?.bytes ?? new Map()
+    else if (fromMachine) moduleBytes = readRunningModuleBtfs(fromMachine)
+  }
+  let modules: ModuleSet | undefined
+  const moduleSet = (): ModuleSet | undefined => {
+    const base = fullBtf()
+    if (!modules && moduleBytes && base) modules = ModuleSet.parse(base, moduleBytes)
+    return modules
+  }
   return {
     input: opts.kernel,
     release,
@@ -282,6 +324,9 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
     config,
     symbols,
     fullBtf,
+    moduleSet,
+    loadModules,
+    modulesOrigin,
     btfOrigin,
     btfKind,
     running,
@@ -301,6 +346,9 @@ export function profileFrom(init: {
   archive?: KernelProfile['archive']
   running?: RunningKernel
   origin?: KernelSummary['origin']
+  /** The kernel's module BTF, parsed on `btf`. */
+  modules?: ModuleSet
+  modulesOrigin?: string
 }): KernelProfile {
   const facts = loadFacts()
   const arch = init.arch ?? init.release.arch ?? 'x86_64'
@@ -314,6 +362,9 @@ export function profileFrom(init: {
     config: init.config,
     symbols: init.btf ? symbolsFromBtf(init.btf) : undefined,
     fullBtf: () => init.btf,
+    moduleSet: () => init.modules,
+    loadModules: async () => {},
+    modulesOrigin: init.modulesOrigin ?? (init.modules ? 'module BTF given by the caller' : undefined),
     btfOrigin: init.btfOrigin,
     btfKind: init.btfKind,
     running: init.running,

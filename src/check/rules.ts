@@ -21,7 +21,9 @@ import {atLeast, compareVersions, formatVersion, parseVersion} from '../kernel/f
 import type {ConfigRequirement, FeatureKey, ValueFact, VersionFact} from '../kernel/facts/index.js'
 import {DEPRECATED_SECTIONS, type ParsedTarget, type SectionDef, matchSection, parseTarget, btfTargetName, sectionSpellings} from '../kernel/sections.js'
 import type {KernelProfile} from './kernel.js'
-import {boundedDistance, countGlobMatches, findTarget, hasTracepointTypedefs, kernelKnows, nearNames} from './targets.js'
+import type {ModuleSet} from '../btf/module-set.js'
+import type {KernelSymbols} from './symbols.js'
+import {type NearName, boundedDistance, countGlobMatches, findTarget, hasTracepointTypedefs, kernelKnows, nearNames} from './targets.js'
 import type {Evidence, Reason, ReasonStatus} from './types.js'
 
 export interface Evaluation {
@@ -401,11 +403,13 @@ function btfTargetRule(k: KernelProfile, def: SectionDef, target: ParsedTarget, 
   }
   const btfName = btfTargetName(def, target)!
   const what = `${spec.kind} ${btfName}`
+  const mods = k.moduleSet()
   if (target.module && target.module !== 'vmlinux') {
     const m = moduleBtfState(k)
     if (m.state === false) {
       return reason('target', m.doubtful ? 'unknown' : 'fail', `${target.module}:${target.name} is a module target, and this kernel has no module BTF`, m.evidence, `${m.source}; features.md §7, §9 (module targets need module BTF, 5.11)`)
     }
+    if (mods && mods.size > 0) return namedModuleTarget(k, mods, def, spec.kind, target.module, btfName, what, nearOut)
     return reason('target', 'possible', `${what} is looked up in module ${target.module}'s BTF, which kcompat does not hold: it loads where ${target.module} is loaded and defines it`, m.evidence, 'features.md §9 (LIBBPF module:func)', {
       check: `ls /sys/kernel/btf/${target.module} && bpftool btf dump file /sys/kernel/btf/${target.module} | grep "'${btfName}'"`,
     })
@@ -418,6 +422,7 @@ function btfTargetRule(k: KernelProfile, def: SectionDef, target: ParsedTarget, 
   if (id !== undefined) {
     return reason('target', 'pass', `${what} is in this kernel's BTF`, [{kind: 'btf', text: `${what} (id ${id}) in ${k.btfOrigin}`}], src)
   }
+  if (mods && mods.size > 0) return moduleTarget(k, mods, def, spec.kind, spec.prefix, target.name, btfName, what, nearOut)
   const near = nearNames(k.symbols, spec.kind, spec.prefix, target.name)
   nearOut.push(...near.map((n) => n.target))
   const nearText = near.length > 0 ? `; near: ${near.map((n) => n.name).join(', ')}` : ''
@@ -446,6 +451,154 @@ function btfTargetRule(k: KernelProfile, def: SectionDef, target: ParsedTarget, 
   return reason('target', 'fail', `${what} is not in this kernel's BTF`, ev, src)
 }
 
+// ---------------------------------------------------------------- targets in module BTF
+
+const MODULE_ATTACH_SOURCE =
+  'kernel commit 290248a5b7d8 (bpf: Allow to specify kernel module BTFs when attaching BPF programs, v5.11); libbpf src/libbpf.c find_kernel_btf_id (vmlinux BTF first, then load_module_btfs: the BTF of every loaded module)'
+
+/** KernelSymbols over the FUNC and TYPEDEF names of every module (for near names); one per module set. */
+function moduleSymbols(mods: ModuleSet): KernelSymbols {
+  let sym = moduleSymbolMemo.get(mods)
+  if (!sym) {
+    const index = (m: ReadonlyMap<string, string[]>): Map<string, number> => new Map([...m.keys()].map((n, i) => [n, i]))
+    sym = {funcs: index(mods.nameMap('FUNC')), typedefs: index(mods.nameMap('TYPEDEF')), hasBtfTraceTypedefs: mods.nameMap('TYPEDEF').size > 0}
+    moduleSymbolMemo.set(mods, sym)
+  }
+  return sym
+}
+
+const moduleSymbolMemo = new WeakMap<ModuleSet, KernelSymbols>()
+
+/** The module names to show for a near name: `name (vmlinux)` or `name (module nf_conntrack)`. */
+function nearWithOrigin(mods: ModuleSet, kind: 'FUNC' | 'TYPEDEF', n: NearName, inVmlinux: boolean): string {
+  const where = inVmlinux ? ['vmlinux'] : mods.modulesDefining(kind, n.name).map((m) => `module ${m}`)
+  return `${n.name} (${where.slice(0, 3).join(', ')}${where.length > 3 ? ', ...' : ''})`
+}
+
+/**
+ * A BTF-attached program whose target is in no module's BTF, or in some: what libbpf
+ * and the kernel do with it. libbpf looks the name up in vmlinux BTF, then in the BTF of
+ * every loaded module, and passes the module's BTF object as attach_btf_obj_fd; the
+ * kernel accepts that since 5.11, with module BTF (CONFIG_DEBUG_INFO_BTF_MODULES).
+ * Found in module M only: `possible` (it loads where M is loaded), naming M and how to
+ * check; in no module and not in vmlinux: `unsupported`, with near names from vmlinux
+ * and every module.
+ */
+function moduleTarget(
+  k: KernelProfile,
+  mods: ModuleSet,
+  def: SectionDef,
+  kind: 'FUNC' | 'TYPEDEF',
+  prefix: string,
+  name: string,
+  btfName: string,
+  what: string,
+  nearOut: string[],
+): Reason {
+  const defining = mods.modulesDefining(kind, btfName)
+  if (defining.length > 0) return inModules(k, mods, def, kind, btfName, what, defining)
+  const nearV = nearNames(k.symbols!, kind, prefix, name)
+  const nearM = nearNames(moduleSymbols(mods), kind, prefix, name).filter((n) => !nearV.some((v) => v.name === n.name))
+  const near = [...nearV.map((n) => ({n, v: true})), ...nearM.map((n) => ({n, v: false}))]
+    .sort((a, b) => a.n.distance - b.n.distance || a.n.target.length - b.n.target.length || (a.n.target < b.n.target ? -1 : 1))
+    .slice(0, 5)
+  nearOut.push(...near.map((x) => x.n.target))
+  const nearText = near.length > 0 ? `; near: ${near.map((x) => nearWithOrigin(mods, kind, x.n, x.v)).join(', ')}` : ''
+  const ev: Evidence[] = [
+    {kind: 'btf', text: `no ${what} in ${k.btfOrigin} nor in the BTF of its ${mods.size} modules (${k.modulesOrigin ?? 'module BTF'})${nearText}`},
+  ]
+  const typo = near.find((x) => x.n.why === 'spelling')
+  const typoText = typo ? `; ${nearWithOrigin(mods, kind, typo.n, typo.v)} is ${typo.n.distance} edit${typo.n.distance > 1 ? 's' : ''} away: misspelled, or renamed on this kernel` : ''
+  if (k.btfKind === 'running') {
+    // this machine's module BTF is that of its loaded modules: one not loaded now may define it
+    return reason(
+      'target',
+      'possible',
+      `${what} is neither in this machine's vmlinux BTF nor in the BTF of its ${mods.size} loaded modules${typoText}; it loads only if a module not loaded now defines it`,
+      ev,
+      MODULE_ATTACH_SOURCE,
+      {check: `modprobe the module that should define ${btfName}, then ls /sys/kernel/btf/`},
+    )
+  }
+  return reason(
+    'target',
+    'fail',
+    `${what} is neither in this kernel's vmlinux BTF nor in the BTF of any of its ${mods.size} modules${typoText}`,
+    ev,
+    MODULE_ATTACH_SOURCE,
+  )
+}
+
+/** `fentry/MODULE:func`: the target is looked up in that module only. */
+function namedModuleTarget(
+  k: KernelProfile,
+  mods: ModuleSet,
+  def: SectionDef,
+  kind: 'FUNC' | 'TYPEDEF',
+  module: string,
+  btfName: string,
+  what: string,
+  nearOut: string[],
+): Reason {
+  const m = mods.module(module)
+  if (!m) {
+    const near = mods.modules
+      .map((x) => ({name: x.name, d: boundedDistance(x.name, module, 2)}))
+      .filter((x) => x.d <= 2)
+      .sort((a, b) => a.d - b.d)
+      .slice(0, 3)
+      .map((x) => x.name)
+    return reason(
+      'target',
+      'fail',
+      `${module}:${btfName}: this kernel has no module ${module} with BTF (${mods.size} modules have BTF)${near.length ? `; near: ${near.join(', ')}` : ''}`,
+      [{kind: 'btf', text: `no /sys/kernel/btf/${module} on this kernel (${k.modulesOrigin ?? 'module BTF'})`}],
+      MODULE_ATTACH_SOURCE,
+    )
+  }
+  if (mods.findOwn(module, kind, btfName) !== undefined) return inModules(k, mods, def, kind, btfName, what, [module])
+  const near = nearNames(symbolsOfModule(mods, module), kind, '', btfName)
+  nearOut.push(...near.map((n) => n.target))
+  return reason(
+    'target',
+    'fail',
+    `${what} is not in module ${module}'s BTF${near.length ? `; near: ${near.map((n) => n.name).join(', ')}` : ''}`,
+    [{kind: 'btf', text: `no ${what} among module ${module}'s own types (${k.modulesOrigin ?? 'module BTF'})`}],
+    MODULE_ATTACH_SOURCE,
+  )
+}
+
+function symbolsOfModule(mods: ModuleSet, module: string): KernelSymbols {
+  const names = (kind: 'FUNC' | 'TYPEDEF'): Map<string, number> =>
+    new Map([...mods.nameMap(kind)].filter(([, ms]) => ms.includes(module)).map(([n], i) => [n, i]))
+  return {funcs: names('FUNC'), typedefs: names('TYPEDEF'), hasBtfTraceTypedefs: false}
+}
+
+/** The target is defined by module(s) `defining`: possible where one of them is loaded, if the kernel attaches to module BTF. */
+function inModules(k: KernelProfile, mods: ModuleSet, def: SectionDef, kind: 'FUNC' | 'TYPEDEF', btfName: string, what: string, defining: string[]): Reason {
+  const list = defining.join(', ')
+  const ids = defining.map((m) => `${m} (id ${mods.findOwn(m, kind, btfName) ?? '?'})`).join(', ')
+  const ev: Evidence[] = [{kind: 'btf', text: `${what} not in ${k.btfOrigin}; in the BTF of module ${ids} (${k.modulesOrigin ?? 'module BTF'})`}]
+  const mb = moduleBtfState(k)
+  if (mb.state === false) {
+    return reason('target', 'fail', `${what} is defined by module ${list} only, and this kernel has no module BTF: ${mb.message}`, [...ev, ...mb.evidence], `${mb.source}; ${MODULE_ATTACH_SOURCE}`)
+  }
+  const gate = versionGate(k, 'target', 'attaching BPF programs to module BTF functions (attach_btf_obj_fd)', k.facts.features.moduleBtfAttach)
+  if (gate.status === 'fail' || gate.status === 'unknown') {
+    return {...gate, message: `${what} is defined by module ${list} only: ${gate.message}`, evidence: [...ev, ...gate.evidence]}
+  }
+  const first = defining[0]!
+  const several = defining.length > 1 ? ` (any of ${list})` : ''
+  return reason(
+    'target',
+    'possible',
+    `${what} is not in this kernel's vmlinux BTF but in module ${list}'s: it loads where ${first}${several} is loaded (libbpf searches the BTF of loaded modules after vmlinux)`,
+    [...ev, ...mb.evidence],
+    MODULE_ATTACH_SOURCE,
+    {check: `lsmod | grep -w ${first}  (or ls /sys/kernel/btf/${first})`},
+  )
+}
+
 function kprobeTargetRule(k: KernelProfile, name: string, nearOut: string[]): Reason {
   const src = 'features.md §11 (target must be in kallsyms and not blacklisted)'
   if (!k.symbols) {
@@ -453,6 +606,18 @@ function kprobeTargetRule(k: KernelProfile, name: string, nearOut: string[]): Re
   }
   const id = findTarget(k.symbols, 'FUNC', name)
   if (id !== undefined) return reason('target', 'pass', `FUNC ${name} is in this kernel's BTF`, [{kind: 'btf', text: `FUNC ${name} (id ${id}) in ${k.btfOrigin}`}], src)
+  const mods = k.moduleSet()
+  const defining = mods ? mods.modulesDefining('FUNC', name) : []
+  if (defining.length > 0) {
+    return reason(
+      'target',
+      'possible',
+      `${name} is not in this kernel's vmlinux BTF but in module ${defining.join(', ')}'s: a kprobe attaches where ${defining[0]} is loaded`,
+      [{kind: 'btf', text: `FUNC ${name} in the BTF of module ${defining.join(', ')} (${k.modulesOrigin ?? 'module BTF'})`}],
+      src,
+      {check: `lsmod | grep -w ${defining[0]}  (or grep -w ${name} /proc/kallsyms)`},
+    )
+  }
   const near = nearNames(k.symbols, 'FUNC', '', name)
   nearOut.push(...near.map((n) => n.target))
   const nearText = near.length > 0 ? `; near: ${near.map((n) => n.name).join(', ')}` : ''
@@ -491,6 +656,17 @@ function targetRule(k: KernelProfile, def: SectionDef, target: ParsedTarget, nea
       const id = findTarget(k.symbols, 'TYPEDEF', n)
       const src = 'features.md §9 (btf_trace_<tp> typedefs exist for every tracepoint since 5.5)'
       if (id !== undefined) return reason('target', 'pass', `tracepoint ${target.name}: TYPEDEF ${n} is in this kernel's BTF`, [{kind: 'btf', text: `TYPEDEF ${n} (id ${id}) in ${k.btfOrigin}`}], src)
+      const tpMods = k.moduleSet()?.modulesDefining('TYPEDEF', n) ?? []
+      if (tpMods.length > 0) {
+        return reason(
+          'target',
+          'possible',
+          `tracepoint ${target.name} is a tracepoint of module ${tpMods.join(', ')} (TYPEDEF ${n} is in its BTF): it exists where ${tpMods[0]} is loaded`,
+          [{kind: 'btf', text: `TYPEDEF ${n} in the BTF of module ${tpMods.join(', ')} (${k.modulesOrigin ?? 'module BTF'})`}],
+          src,
+          {check: `lsmod | grep -w ${tpMods[0]}  (or ls /sys/kernel/tracing/events/${target.category ?? '*'}/${target.name})`},
+        )
+      }
       const near = nearNames(k.symbols, 'TYPEDEF', 'btf_trace_', target.name)
       nearOut.push(...near.map((x) => x.target))
       return reason(

@@ -49,6 +49,7 @@ export default class Btfgen extends BaseCommand {
     tar: Flags.boolean({description: 'with --all: write one .tar.xz instead of a directory tree', dependsOn: ['all']}),
     compact: Flags.boolean({description: 'also drop enum values no relocation needs (smaller than bpftool\'s output; same libbpf decisions)'}),
     json: Flags.boolean({description: 'print {"kernels": [{kernel, out, types, bytes, failures}]}'}),
+    'no-modules': Flags.boolean({description: "leave archived module BTF out: relocations that resolve only in a module stay unresolved, as with bpftool gen min_core_btf"}),
     jobs: Flags.integer({char: 'j', description: 'with --all: threads to spread the kernels over (default: one per CPU, but one per 32 kernels at most)', min: 1}),
   }
 
@@ -60,7 +61,7 @@ export default class Btfgen extends BaseCommand {
     if (flags.all) {
       const root = resolveArchiveDir(flags.archive)
       const files: {name: string; data: Uint8Array}[] = []
-      for await (const k of minimizeArchive(root, flags.object, {...opts, jobs: flags.jobs})) {
+      for await (const k of minimizeArchive(root, flags.object, {...opts, jobs: flags.jobs, noModules: flags['no-modules']})) {
         const ok = k.result.failures.length === 0
         const out = flags.tar ? `${flags.out}:${k.path}` : join(flags.out, k.path)
         if (ok) {
@@ -74,9 +75,9 @@ export default class Btfgen extends BaseCommand {
       const objects = []
       for (const path of flags.object) objects.push(await loadBpfObject(path))
       const kernel = flags.kernel
-        ? await kernelBtfFromArchive(flags.kernel, {arch: flags.arch, archive: flags.archive})
+        ? await kernelBtfFromArchive(flags.kernel, {arch: flags.arch, archive: flags.archive, noModules: flags['no-modules'], objects})
         : await kernelBtfFromFile(flags.btf!)
-      const result = minimizeBtf(kernel.btf, objects, opts)
+      const result = minimizeBtf(kernel.btf, objects, {...opts, ...(kernel.modules ? {modules: kernel.modules.modules} : {})})
       const ok = result.failures.length === 0
       if (ok) writeAtomic(flags.out, result.bytes)
       reports.push({kernel: kernel.name, out: ok ? flags.out : null, types: result.types, bytes: result.bytes.length, failures: result.failures})

@@ -69,6 +69,8 @@ export interface CoreRelocation {
   target?: {id: number; source: string; spec: string}
   /** Number of candidates considered. */
   candidates: number
+  /** For `failed`: where the candidates were (`vmlinux` or module names), distinct, in order. */
+  candidateSources?: string[]
   /** For `poisoned`, `failed`, `skipped`: why. */
   reason?: string
   /** For `failed`: a stable code (`CORE_AMBIGUOUS`, `CORE_INSN_MISMATCH`, ...). */
@@ -242,8 +244,10 @@ function relocateOne(
     if (!program) return {...base, reason: 'no program holds the instruction (an eliminated __weak subprogram); libbpf skips it'}
     if (!program.autoload) return {...base, reason: `program '${program.name}' is not autoloaded (SEC("?...")); libbpf skips it`}
   }
+  let sources: string[] | undefined
   try {
     const cands = relo.kind === CoreReloKind.TYPE_ID_LOCAL ? undefined : cache.get(relo.typeId)
+    sources = cands ? [...new Set(cands.list.map((c) => c.source))] : undefined
     const r = resolveRelo(btf, {typeId: relo.typeId, accessStr: accessString, kind: relo.kind}, cands, le, calc)
     base.local = describeSpec(r.local)
     base.candidates = r.candidates
@@ -270,7 +274,7 @@ function relocateOne(
     }
   } catch (e) {
     // ReloFailure is an outcome; anything else (CoreError, BtfError) is corrupt input.
-    if (e instanceof ReloFailure) return {...base, status: 'failed', code: e.code, reason: e.message}
+    if (e instanceof ReloFailure) return {...base, status: 'failed', code: e.code, reason: e.message, ...(sources ? {candidateSources: sources} : {})}
     throw e
   }
 }
@@ -283,4 +287,24 @@ function describeLocal(btf: Btf, typeId: number, accessString: string, kind: num
     if (e instanceof CoreError) return typeLabel(btf.typeById(typeId))
     throw e
   }
+}
+
+/**
+ * Whether some CO-RE relocation of `objects` has no candidate in `vmlinux`, so that
+ * libbpf would look for candidates in module BTF: lets callers read a kernel's module
+ * BTF only when it can matter.
+ */
+export function needsModuleCandidates(vmlinux: Btf, objects: readonly BpfObject[]): boolean {
+  for (const obj of objects) {
+    const cache = new CandidateCache(obj.btf, {vmlinux})
+    for (const {relo} of obj.relos) {
+      if (relo.kind === CoreReloKind.TYPE_ID_LOCAL) continue
+      try {
+        if (cache.get(relo.typeId).list.length === 0) return true
+      } catch (e) {
+        if (!(e instanceof ReloFailure)) throw e
+      }
+    }
+  }
+  return false
 }

@@ -8,18 +8,42 @@ import {readManifest} from '../archive/manifest.js'
 import type {Btf} from '../btf/btf.js'
 import {parseBtf} from '../btf/decode.js'
 import {loadBtf} from '../btf/load.js'
+import {ModuleSet} from '../btf/module-set.js'
 import {InputError} from '../errors.js'
+import type {CoreTarget} from './candidates.js'
+import type {BpfObject} from './object.js'
+import {needsModuleCandidates} from './relocate.js'
+import {archiveModuleBytes} from '../archive/module-btf.js'
 
 export interface KernelBtf {
   /** What to call it in messages and output: the file, or the release. */
   name: string
   btf: Btf
   entry?: KernelEntry
+  /**
+   * The kernel's module BTF, when libbpf would search it: the BTF is the kernel's own
+   * (not a btf_custom_path) and module BTF is known for it.
+   */
+  modules?: ModuleSet
 }
 
-/** Kernel BTF from a file: raw BTF, an ELF vmlinux, a BTFHub .btf.tar.xz, xz/gzip. */
-export async function kernelBtfFromFile(path: string): Promise<KernelBtf> {
-  return {name: path, btf: (await loadBtf(path)).parsed}
+/** The kernel side of a relocation: vmlinux, and the modules when there are any. */
+export function coreTarget(k: KernelBtf): CoreTarget {
+  return k.modules && k.modules.size > 0 ? {vmlinux: k.btf, modules: [...k.modules.modules]} : {vmlinux: k.btf}
+}
+
+/**
+ * Kernel BTF from a file: raw BTF, an ELF vmlinux, a BTFHub .btf.tar.xz, xz/gzip. With
+ * `modules` (module name → file of its split BTF, any format loadBtf reads), the file
+ * is the kernel's own vmlinux BTF and the modules are searched as libbpf searches
+ * loaded modules; without, it stands for a btf_custom_path.
+ */
+export async function kernelBtfFromFile(path: string, modules?: ReadonlyMap<string, string>): Promise<KernelBtf> {
+  const btf = (await loadBtf(path)).parsed
+  if (!modules || modules.size === 0) return {name: path, btf}
+  const list = []
+  for (const [name, file] of modules) list.push({name, btf: (await loadBtf(file, {base: btf, lazy: true, name: file})).parsed})
+  return {name: path, btf, modules: ModuleSet.of(btf, list)}
 }
 
 /**
@@ -28,7 +52,10 @@ export async function kernelBtfFromFile(path: string): Promise<KernelBtf> {
  * @throws InputError `ARCHIVE_UNKNOWN_KERNEL` (no such release), `ARCHIVE_AMBIGUOUS_KERNEL`
  *   (several arches, none chosen), `ARCHIVE_NO_BTF` and the archive's read errors.
  */
-export async function kernelBtfFromArchive(release: string, options: {arch?: string; archive?: string} = {}): Promise<KernelBtf> {
+export async function kernelBtfFromArchive(
+  release: string,
+  options: {arch?: string; archive?: string; noModules?: boolean; /** read module BTF only if one of their relocations needs it */ objects?: readonly BpfObject[]} = {},
+): Promise<KernelBtf> {
   const root = resolveArchiveDir(options.archive)
   const all = readManifest(root).kernels.filter((k) => k.release === release)
   const found = options.arch ? all.filter((k) => k.arch === options.arch) : all
@@ -43,5 +70,11 @@ export async function kernelBtfFromArchive(release: string, options: {arch?: str
   }
   const entry = found[0]!
   const bytes = await readKernelBtf(root, entry)
-  return {name: `${entry.release} (${entry.distro} ${entry.version} ${entry.arch})`, btf: parseBtf(bytes, {lazy: true}), entry}
+  const btf = parseBtf(bytes, {lazy: true})
+  const name = `${entry.release} (${entry.distro} ${entry.version} ${entry.arch})`
+  // The kernel's own BTF: libbpf on that machine also searches its modules' BTF.
+  const wanted = !options.noModules && entry.btf === 'in-kernel' && (!options.objects || needsModuleCandidates(btf, options.objects))
+  const raw = wanted ? await archiveModuleBytes(root, entry) : undefined
+  return {name, btf, entry, ...(raw ? {modules: ModuleSet.parse(btf, raw.bytes)} : {})}
 }
+

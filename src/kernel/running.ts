@@ -59,6 +59,23 @@ function why(e: unknown): string {
 }
 
 /**
+ * The split BTF of this machine's loaded modules (`/sys/kernel/btf/<module>`), by name,
+ * for the names `readRunningKernel` listed; a module unloaded since is left out.
+ */
+export function readRunningModuleBtfs(k: RunningKernel): Map<string, Uint8Array> {
+  const dir = k.btfPath.slice(0, k.btfPath.lastIndexOf('/'))
+  const out = new Map<string, Uint8Array>()
+  for (const name of k.moduleBtf ?? []) {
+    try {
+      out.set(name, readFileSync(`${dir}/${name}`))
+    } catch {
+      // unloaded meanwhile
+    }
+  }
+  return out
+}
+
+/**
  * Reads what this machine says about its kernel. `overrides` replace uname results and
  * file locations (tests).
  */

@@ -31,9 +31,9 @@ export function archivedKernels(root: string): KernelEntry[] {
 export async function* minimizeArchive(
   root: string,
   objectPaths: string[],
-  options: MinimizeOptions & {jobs?: number} = {},
+  options: Omit<MinimizeOptions, 'modules'> & {jobs?: number; noModules?: boolean} = {},
 ): AsyncGenerator<KernelMinimized> {
-  const {jobs, ...minimize} = options
-  const init: BtfgenTaskInit = {root, objects: objectPaths, options: minimize}
+  const {jobs, noModules, ...minimize} = options
+  const init: BtfgenTaskInit = {root, objects: objectPaths, options: minimize, noModules}
   yield* runJobs<BtfgenTaskInit, KernelEntry, KernelMinimized>(archivedKernels(root), {task: 'minimize/parallel', init, jobs})
 }

@@ -41,6 +41,18 @@
  * the output shrinks, often by most of its size (kernel enums such as `bpf_func_id`
  * have hundreds of long names).
  *
+ * Module BTF (`modules`): libbpf on a machine takes a relocation's candidates from
+ * vmlinux BTF first and, only where vmlinux has none, from the BTF of loaded modules;
+ * with btf_custom_path it searches that one file and nothing else. So a relocation that
+ * resolves in a module on the real kernel resolves against the minimized file only if
+ * the module's types are in it: candidates are found as libbpf finds them (vmlinux,
+ * then modules), and what a module candidate needs is marked in that module's BTF and
+ * copied into the single output after the vmlinux types (module by module, in id
+ * order), its references to vmlinux types pointing at their copies. Types are tracked
+ * by a global key: vmlinux ids as they are, then each module's own ids after the
+ * previous module's. (bpftool's `gen min_core_btf` reads one BTF file and knows nothing
+ * of modules.) Without modules the output is bpftool's, byte for byte.
+ *
  * Where bpftool gives up (a kind it does not expect on a marked path: FWD outside
  * TYPE_MATCHES, TYPE_TAG), kcompat marks the type and carries on. Where libbpf fails a
  * relocation (ambiguous candidates, an impossible bitfield) bpftool aborts; kcompat
@@ -48,10 +60,13 @@
  * so the caller decides (`kcompat btfgen` writes nothing for such a kernel).
  */
 import type {Btf} from '../btf/btf.js'
+import type {ModuleBtf} from '../btf/module-set.js'
 import {BtfBuilder} from '../btf/encode.js'
 import type {BtfType, TypeId} from '../btf/types.js'
 import {Kind} from '../btf/wire.js'
-import {CandidateCache, resolveRelo} from '../core/relocate.js'
+import {CandidateCache, needsModuleCandidates, resolveRelo} from '../core/relocate.js'
+
+export {needsModuleCandidates}
 import type {BpfObject} from '../core/object.js'
 import {CoreReloKind, coreReloKindName} from '../core/relo.js'
 import {ReloFailure} from '../core/errors.js'
@@ -79,7 +94,50 @@ export interface MinimizeResult {
   failures: MinimizeFailure[]
 }
 
-/** The marks: used types, and for structs/unions which members are used. */
+/**
+ * vmlinux and its modules as one space of global keys: vmlinux ids as they are, then
+ * each module's own ids (from its startId) after the previous module's. A module's
+ * reference to an id below its startId is a vmlinux type.
+ */
+class Universe {
+  readonly sources: Btf[]
+  /** Global key of each source's first own id. */
+  private readonly firsts: number[]
+  readonly lastKey: number
+
+  constructor(vmlinux: Btf, modules: readonly ModuleBtf[]) {
+    this.sources = [vmlinux, ...modules.map((m) => m.btf)]
+    this.firsts = [1]
+    let next = vmlinux.lastId + 1
+    for (const m of modules) {
+      this.firsts.push(next)
+      next += m.btf.ownCount
+    }
+    this.lastKey = next - 1
+  }
+
+  /** The global key of id `id` as source `src` sees it. */
+  key(src: number, id: TypeId): number {
+    if (src === 0 || id === 0) return id
+    const b = this.sources[src]!
+    return id < b.startId ? id : this.firsts[src]! + (id - b.startId)
+  }
+
+  /** Source and local id of a global key. */
+  locate(key: number): {src: number; id: TypeId} {
+    for (let src = this.sources.length - 1; src > 0; src--) {
+      if (key >= this.firsts[src]!) return {src, id: this.sources[src]!.startId + (key - this.firsts[src]!)}
+    }
+    return {src: 0, id: key}
+  }
+
+  typeOf(key: number): BtfType {
+    const {src, id} = this.locate(key)
+    return this.sources[src]!.typeById(id)
+  }
+}
+
+/** The marks: used types, and for structs/unions which members are used (by global key). */
 class Marks {
   readonly types: Uint8Array
   readonly members = new Map<TypeId, Set<number>>()
@@ -87,10 +145,15 @@ class Marks {
   readonly enumerators = new Map<TypeId, Set<number>>()
   readonly wholeEnums = new Set<TypeId>()
   constructor(
-    readonly btf: Btf,
+    readonly u: Universe,
     readonly compact: boolean,
   ) {
-    this.types = new Uint8Array(btf.lastId + 1)
+    this.types = new Uint8Array(u.lastKey + 1)
+  }
+
+  /** The global key of what type `key` refers to by local id `ref`. */
+  private ref(key: number, ref: TypeId): number {
+    return this.u.key(this.u.locate(key).src, ref)
   }
 
   enumerator(id: TypeId, idx: number): void {
@@ -114,26 +177,26 @@ class Marks {
   type(id: TypeId, followPointers: boolean): void {
     while (id !== 0) {
       this.types[id] = 1
-      const t = this.btf.typeById(id)
+      const t = this.u.typeOf(id)
       switch (t.kind) {
         case Kind.PTR:
           if (!followPointers) return
-          id = t.type
+          id = this.ref(id, t.type)
           continue
         case Kind.CONST:
         case Kind.VOLATILE:
         case Kind.RESTRICT:
         case Kind.TYPEDEF:
         case Kind.TYPE_TAG: // bpftool: "unsupported kind"
-          id = t.type
+          id = this.ref(id, t.type)
           continue
         case Kind.ARRAY:
-          this.type(t.type, followPointers)
-          id = t.indexType
+          this.type(this.ref(id, t.type), followPointers)
+          id = this.ref(id, t.indexType)
           continue
         case Kind.FUNC_PROTO:
-          this.type(t.returnType, followPointers)
-          for (const p of t.params) this.type(p.type, followPointers)
+          this.type(this.ref(id, t.returnType), followPointers)
+          for (const p of t.params) this.type(this.ref(id, p.type), followPointers)
           return
         default:
           // INT, FLOAT, ENUM, ENUM64, STRUCT, UNION: themselves only (members are marked
@@ -150,14 +213,14 @@ class Marks {
   typeMatch(id: TypeId, behindPtr: boolean, depth = 0): void {
     if (id === 0 || depth > 1000) return
     this.types[id] = 1
-    const t = this.btf.typeById(id)
+    const t = this.u.typeOf(id)
     switch (t.kind) {
       case Kind.STRUCT:
       case Kind.UNION:
         if (behindPtr) return
         t.members.forEach((m, i) => {
           this.member(id, i)
-          this.typeMatch(m.type, false, depth + 1)
+          this.typeMatch(this.ref(id, m.type), false, depth + 1)
         })
         return
       case Kind.CONST:
@@ -165,18 +228,18 @@ class Marks {
       case Kind.RESTRICT:
       case Kind.TYPEDEF:
       case Kind.TYPE_TAG:
-        this.typeMatch(t.type, behindPtr, depth + 1)
+        this.typeMatch(this.ref(id, t.type), behindPtr, depth + 1)
         return
       case Kind.PTR:
-        this.typeMatch(t.type, true, depth + 1)
+        this.typeMatch(this.ref(id, t.type), true, depth + 1)
         return
       case Kind.ARRAY:
-        this.typeMatch(t.type, false, depth + 1)
-        this.typeMatch(t.indexType, false, depth + 1)
+        this.typeMatch(this.ref(id, t.type), false, depth + 1)
+        this.typeMatch(this.ref(id, t.indexType), false, depth + 1)
         return
       case Kind.FUNC_PROTO:
-        this.typeMatch(t.returnType, false, depth + 1)
-        for (const p of t.params) this.typeMatch(p.type, false, depth + 1)
+        this.typeMatch(this.ref(id, t.returnType), false, depth + 1)
+        for (const p of t.params) this.typeMatch(this.ref(id, p.type), false, depth + 1)
         return
       case Kind.ENUM:
       case Kind.ENUM64:
@@ -191,17 +254,19 @@ class Marks {
    * btfgen_record_field_relo: the root, then each member on the target's raw access
    * path and its type; array steps move to the element type.
    */
-  field(spec: CoreSpec): void {
+  field(spec: CoreSpec, src: number): void {
+    // local ids of the candidate's BTF (a module resolves vmlinux ids through its base)
+    const btf = this.u.sources[src]!
     let id = spec.rootTypeId
-    this.type(id, false)
+    this.type(this.u.key(src, id), false)
     for (let i = 1; i < spec.raw.length; i++) {
-      id = this.btf.skipTypedefsAndModifiers(id)
-      const t = this.btf.typeById(id)
+      id = btf.skipTypedefsAndModifiers(id)
+      const t = btf.typeById(id)
       if (t.kind === Kind.STRUCT || t.kind === Kind.UNION) {
         const idx = spec.raw[i]!
-        this.member(id, idx)
+        this.member(this.u.key(src, id), idx)
         id = t.members[idx]!.type
-        this.type(id, false)
+        this.type(this.u.key(src, id), false)
       } else if (t.kind === Kind.ARRAY) {
         id = t.type
       } else {
@@ -210,9 +275,10 @@ class Marks {
     }
   }
 
-  /** What one resolved relocation needs (btfgen_record_reloc). */
-  record(kind: number, target: CoreSpec | undefined): void {
+  /** What one resolved relocation needs (btfgen_record_reloc); `src` is the candidate's BTF. */
+  record(kind: number, target: CoreSpec | undefined, src: number): void {
     if (!target) return
+    const root = this.u.key(src, target.rootTypeId)
     switch (kind) {
       case CoreReloKind.FIELD_BYTE_OFFSET:
       case CoreReloKind.FIELD_BYTE_SIZE:
@@ -220,21 +286,21 @@ class Marks {
       case CoreReloKind.FIELD_SIGNED:
       case CoreReloKind.FIELD_LSHIFT_U64:
       case CoreReloKind.FIELD_RSHIFT_U64:
-        this.field(target)
+        this.field(target, src)
         return
       case CoreReloKind.TYPE_ID_TARGET:
       case CoreReloKind.TYPE_EXISTS:
       case CoreReloKind.TYPE_SIZE:
-        this.type(target.rootTypeId, true)
+        this.type(root, true)
         return
       case CoreReloKind.TYPE_MATCHES:
-        this.typeMatch(target.rootTypeId, false)
+        this.typeMatch(root, false)
         return
       case CoreReloKind.ENUMVAL_EXISTS:
       case CoreReloKind.ENUMVAL_VALUE: {
-        this.type(target.rootTypeId, false)
+        this.type(root, false)
         const acc = target.accessors[0]
-        if (acc) this.enumerator(acc.typeId, acc.idx)
+        if (acc) this.enumerator(this.u.key(src, acc.typeId), acc.idx)
         return
       }
       default:
@@ -248,16 +314,17 @@ class Marks {
  * needs. Returns the relocations libbpf would fail on.
  * @throws CoreError / BtfError for corrupt objects.
  */
-function recordObject(marks: Marks, obj: BpfObject): MinimizeFailure[] {
+function recordObject(marks: Marks, obj: BpfObject, modules: readonly ModuleBtf[]): MinimizeFailure[] {
   const failures: MinimizeFailure[] = []
-  const cache = new CandidateCache(obj.btf, {vmlinux: marks.btf})
+  const cache = new CandidateCache(obj.btf, modules.length > 0 ? {vmlinux: marks.u.sources[0]!, modules: [...modules]} : {vmlinux: marks.u.sources[0]!})
+  const srcOf = new Map(modules.map((m, i) => [m.name, i + 1]))
   for (const placed of obj.relos) {
     const {relo} = placed
     const accessStr = obj.btf.strings.get(relo.accessStrOff)
     try {
       const cands = relo.kind === CoreReloKind.TYPE_ID_LOCAL ? undefined : cache.get(relo.typeId)
       const r = resolveRelo(obj.btf, {typeId: relo.typeId, accessStr, kind: relo.kind}, cands, obj.littleEndian)
-      marks.record(relo.kind, r.target)
+      marks.record(relo.kind, r.target, r.targetSource === undefined ? 0 : (srcOf.get(r.targetSource) ?? 0))
     } catch (e) {
       if (!(e instanceof ReloFailure)) throw e
       let local: string
@@ -335,13 +402,13 @@ function copyType(t: BtfType): BtfType {
 
 /** btfgen_get_btf: the marked types, in id order, renumbered. */
 function build(marks: Marks, littleEndian: boolean): {bytes: Uint8Array; types: number} {
-  const src = marks.btf
+  const u = marks.u
   const b = new BtfBuilder()
-  const newId = new Uint32Array(src.lastId + 1)
-  const added: BtfType[] = []
-  for (let id = 1; id <= src.lastId; id++) {
+  const newId = new Uint32Array(u.lastKey + 1)
+  const added: {t: BtfType; src: number}[] = []
+  for (let id = 1; id <= u.lastKey; id++) {
     if (!marks.types[id]) continue
-    const t = src.typeById(id)
+    const t = u.typeOf(id)
     let copy: BtfType
     if (t.kind === Kind.STRUCT || t.kind === Kind.UNION) {
       const used = marks.members.get(id)
@@ -357,9 +424,9 @@ function build(marks: Marks, littleEndian: boolean): {bytes: Uint8Array; types: 
       copy = copyType(t)
     }
     newId[id] = b.add(copy)
-    added.push(copy)
+    added.push({t: copy, src: u.locate(id).src})
   }
-  for (const t of added) remapRefs(t, (id) => newId[id] ?? 0)
+  for (const {t, src} of added) remapRefs(t, (id) => newId[u.key(src, id)] ?? 0)
   return {bytes: b.encode({littleEndian}), types: added.length}
 }
 
@@ -368,6 +435,12 @@ export interface MinimizeOptions {
   littleEndian?: boolean
   /** Drop enumerators no relocation needs (see the module comment). Default false: bpftool's output. */
   compact?: boolean
+  /**
+   * The kernel's module BTF (split on `target`): candidates come from it where vmlinux
+   * has none, as libbpf takes them on the machine, and what they need goes into the
+   * output (see the module comment).
+   */
+  modules?: readonly ModuleBtf[]
 }
 
 /**
@@ -376,9 +449,10 @@ export interface MinimizeOptions {
  * @throws CoreError / BtfError for corrupt objects.
  */
 export function minimizeBtf(target: Btf, objects: BpfObject[], options: MinimizeOptions = {}): MinimizeResult {
-  const marks = new Marks(target, options.compact ?? false)
+  const modules = options.modules ?? []
+  const marks = new Marks(new Universe(target, modules), options.compact ?? false)
   const failures: MinimizeFailure[] = []
-  for (const obj of objects) failures.push(...recordObject(marks, obj))
+  for (const obj of objects) failures.push(...recordObject(marks, obj, modules))
   const {bytes, types} = build(marks, options.littleEndian ?? target.littleEndian)
   return {bytes, types, failures}
 }

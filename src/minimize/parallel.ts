@@ -11,14 +11,18 @@ import {CoreError} from '../core/errors.js'
 import {type BpfObject, loadBpfObject} from '../core/object.js'
 import {registerErrorClass} from '../parallel/pool.js'
 import type {KernelMinimized} from './archive.js'
-import {type MinimizeOptions, minimizeBtf} from './btfgen.js'
+import {archiveModuleBytes} from '../archive/module-btf.js'
+import {ModuleSet} from '../btf/module-set.js'
+import {type MinimizeOptions, minimizeBtf, needsModuleCandidates} from './btfgen.js'
 
 registerErrorClass(CoreError)
 
 export interface BtfgenTaskInit {
   root: string
   objects: string[]
-  options: MinimizeOptions
+  options: Omit<MinimizeOptions, 'modules'>
+  /** Leave module BTF out (bpftool's behaviour). */
+  noModules?: boolean
 }
 
 export async function createTask(init: BtfgenTaskInit): Promise<(entry: KernelEntry) => Promise<KernelMinimized>> {
@@ -27,6 +31,9 @@ export async function createTask(init: BtfgenTaskInit): Promise<(entry: KernelEn
   return async (entry) => {
     const btf = parseBtf(await readKernelBtf(init.root, entry), {lazy: true})
     const path = btfPath(entry).replace(/\.tar\.xz$/, '')
-    return {entry, path, result: minimizeBtf(btf, objects, init.options)}
+    // module BTF is read only when some relocation finds no candidate in vmlinux
+    const raw = !init.noModules && entry.btf === 'in-kernel' && needsModuleCandidates(btf, objects) ? await archiveModuleBytes(init.root, entry) : undefined
+    const modules = raw ? ModuleSet.parse(btf, raw.bytes).modules : undefined
+    return {entry, path, result: minimizeBtf(btf, objects, {...init.options, ...(modules ? {modules} : {})})}
   }
 }

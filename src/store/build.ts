@@ -21,7 +21,8 @@ import {parseBtf} from '../btf/decode.js'
 import {KcompatError} from '../errors.js'
 import {type Db, openDb} from './db.js'
 import {IndexBuildError, IndexError} from './errors.js'
-import {type KernelRecords, extractRecords} from './extract.js'
+import {type KernelRecords, extractRecords, withModuleRecords} from './extract.js'
+import {archiveModuleBytes, moduleIdentity} from '../archive/module-btf.js'
 import {mergeKernel} from './merge.js'
 import {KernelIndex} from './query.js'
 import {FAST_QUALITY, MERGE_QUALITY, SMALL_QUALITY, recompressChunks} from './chunks.js'
@@ -31,7 +32,7 @@ import {FAST_QUALITY, MERGE_QUALITY, SMALL_QUALITY, recompressChunks} from './ch
  * another version is emptied and rebuilt by the next build (the schema version, by
  * contrast, is handled by migrations).
  */
-export const RECORD_FORMAT = '2'
+export const RECORD_FORMAT = '3'
 
 export const INDEX_FILE = 'index.sqlite'
 
@@ -88,6 +89,7 @@ interface KernelRow {
   arch: string
   release: string
   sha256: string | null
+  modules_sha256: string | null
   entry: string
 }
 
@@ -148,7 +150,7 @@ export async function buildIndex(archiveRoot: string, dbPath: string, options: B
         setMeta(db, 'record_format', RECORD_FORMAT)
       }).immediate()
     }
-    const rows = db.prepare('SELECT id, distro, version, arch, release, sha256, entry FROM kernel').all() as KernelRow[]
+    const rows = db.prepare('SELECT id, distro, version, arch, release, sha256, modules_sha256, entry FROM kernel').all() as KernelRow[]
     const byKey = new Map(rows.map((r) => [kernelKey(r), r]))
     const wanted = new Set(manifest.kernels.map((e) => kernelKey(e)))
 
@@ -160,7 +162,7 @@ export async function buildIndex(archiveRoot: string, dbPath: string, options: B
       const row = byKey.get(key)
       if (!row) plan.push({action: 'index', key, entry})
       else if (row.entry === canonicalEntry(entry)) unchanged++
-      else if (row.sha256 === entry.sha256) plan.push({action: 'update', key, entry})
+      else if (row.sha256 === entry.sha256 && row.modules_sha256 === moduleIdentity(entry)) plan.push({action: 'update', key, entry})
       else plan.push({action: 'index', key, entry})
     }
 
@@ -202,7 +204,7 @@ export async function buildIndex(archiveRoot: string, dbPath: string, options: B
         if (row && row.entry === canonical) return false
         // A metadata-only update planned against a row whose BTF has changed since: leave
         // it to the next build (the manifest changed too, so it will not be recorded).
-        if (records === undefined && row?.sha256 !== entry.sha256) return false
+        if (records === undefined && (row?.sha256 !== entry.sha256 || row?.modules_sha256 !== moduleIdentity(entry))) return false
         const id = upsertKernel(db, row?.id, entry, canonical, records)
         if (records !== undefined) mergeKernel(db, id, records, MERGE_QUALITY)
         options.beforeCommit?.(step.key)
@@ -248,12 +250,20 @@ export function archiveBytes(root: string, kernels: readonly KernelEntry[]): num
   return total
 }
 
-/** Reads and parses a kernel's BTF; null records for a kernel without BTF. */
+/**
+ * Reads and parses a kernel's BTF and its modules' (split on it); null records for a
+ * kernel without BTF.
+ */
 async function kernelRecords(root: string, entry: KernelEntry): Promise<KernelRecords | null> {
   if (entry.btf === 'none' || entry.path === null) return null
   try {
     const bytes = await readKernelBtf(root, entry)
-    return extractRecords(parseBtf(bytes))
+    const vmlinux = parseBtf(bytes)
+    const own = extractRecords(vmlinux)
+    const mods = await archiveModuleBytes(root, entry)
+    if (!mods) return own
+    const modules = [...mods.bytes].map(([name, raw]) => ({name, records: extractRecords(parseBtf(raw, {base: vmlinux}), name)}))
+    return withModuleRecords(own, modules)
   } catch (e) {
     if (e instanceof KcompatError) throw new IndexBuildError(kernelKey(entry), e)
     throw e
@@ -263,7 +273,7 @@ async function kernelRecords(root: string, entry: KernelEntry): Promise<KernelRe
 function findRow(db: Db, key: string): KernelRow | undefined {
   const [distro, version, arch, ...rest] = key.split('/')
   return db
-    .prepare('SELECT id, distro, version, arch, release, sha256, entry FROM kernel WHERE distro = ? AND version = ? AND arch = ? AND release = ?')
+    .prepare('SELECT id, distro, version, arch, release, sha256, modules_sha256, entry FROM kernel WHERE distro = ? AND version = ? AND arch = ? AND release = ?')
     .get(distro, version, arch, rest.join('/')) as KernelRow | undefined
 }
 
@@ -289,19 +299,22 @@ function upsertKernel(
     added: e.added ?? '',
     entry: canonical,
   }
+  const none = {n_funcs: null, n_tracepoints: null, n_structs: null, n_enums: null, n_modules: null, modules_sha256: null}
   const counts =
     records === undefined
       ? undefined
       : records === null
-        ? {n_funcs: null, n_tracepoints: null, n_structs: null, n_enums: null}
+        ? none
         : {
             n_funcs: records.counts.funcs,
             n_tracepoints: records.counts.tracepoints,
             n_structs: records.counts.structs,
             n_enums: records.counts.enums,
+            n_modules: records.modules ?? null,
+            modules_sha256: records.modules === undefined ? null : moduleIdentity(e),
           }
   if (id === undefined) {
-    const all = {...values, ...(counts ?? {n_funcs: null, n_tracepoints: null, n_structs: null, n_enums: null})}
+    const all = {...values, ...(counts ?? none)}
     const cols = Object.keys(all)
     const info = db.prepare(`INSERT INTO kernel (${cols.join(', ')}) VALUES (${cols.map((c) => `@${c}`).join(', ')})`).run(all)
     return Number(info.lastInsertRowid)

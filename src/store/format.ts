@@ -72,8 +72,10 @@ export function formatFuncResult(r: FuncResult): string {
   else lines.push(`  ${r.prototypes[0]}`)
   lines.push('')
   const label = new Map(r.prototypes.map((p, i) => [p, `[${i + 1}]`]))
-  const header = ['DISTRO VERSION ARCH', 'RELEASE', ...(many ? ['PROTOTYPE'] : [])]
-  lines.push(table([header, ...groupedRows(r.kernels, (k) => (many ? [label.get(k.prototype)!] : []))]))
+  // A MODULE column when some kernel has it in a module's BTF (`-`: vmlinux).
+  const mods = r.kernels.some((k) => k.module !== null)
+  const header = ['DISTRO VERSION ARCH', 'RELEASE', ...(mods ? ['MODULE'] : []), ...(many ? ['PROTOTYPE'] : [])]
+  lines.push(table([header, ...groupedRows(r.kernels, (k) => [...(mods ? [k.module ?? '-'] : []), ...(many ? [label.get(k.prototype)!] : [])])]))
   const extra: string[] = []
   tail(extra, 'absent', r.absent, r.noBtf)
   if (extra.length > 0) lines.push('', ...extra)
@@ -95,16 +97,18 @@ export function formatFieldResult(r: FieldResult): string {
     const present = new Set(r.kernels.map((k) => `${group(k)} ${k.release}`)).size
     lines.push(`${name}: in ${present} of ${total} kernels with BTF`)
     lines.push('')
+    const mods = r.kernels.some((k) => k.module !== null)
     const rows = [
-      ['DISTRO VERSION ARCH', 'RELEASE', 'OFFSET', 'BIT OFFSET', 'BITFIELD', 'TYPE'],
+      ['DISTRO VERSION ARCH', 'RELEASE', ...(mods ? ['MODULE'] : []), 'OFFSET', 'BIT OFFSET', 'BITFIELD', 'TYPE'],
       ...groupedRows(r.kernels, (k) => [
+        ...(mods ? [k.module ?? '-'] : []),
         String(k.byteOffset),
         String(k.bitOffset),
         k.bitfieldSize ? String(k.bitfieldSize) : '-',
         `${k.type}${k.anonymous ? '  (in an anonymous struct/union)' : ''}`,
       ]),
     ]
-    lines.push(table(rows, new Set([2, 3, 4])))
+    lines.push(table(rows, mods ? new Set([3, 4, 5]) : new Set([2, 3, 4])))
   }
   const extra: string[] = []
   if (r.kernels.length > 0 && r.memberMissing.length > 0) extra.push(`${r.struct} without ${r.member}: ${kernelList(r.memberMissing)}`)
@@ -125,7 +129,7 @@ export function formatFieldResult(r: FieldResult): string {
 export function formatKernels(kernels: readonly KernelInfo[]): string {
   if (kernels.length === 0) return 'No kernels match.\n'
   const rows = [
-    ['DISTRO', 'VERSION', 'ARCH', 'RELEASE', 'FLAVOR', 'BTF', 'FUNCS', 'STRUCTS', 'TRACEPOINTS'],
+    ['DISTRO', 'VERSION', 'ARCH', 'RELEASE', 'FLAVOR', 'BTF', 'FUNCS', 'STRUCTS', 'TRACEPOINTS', 'MODULES'],
     ...kernels.map((k) => [
       k.distro,
       k.version,
@@ -136,9 +140,10 @@ export function formatKernels(kernels: readonly KernelInfo[]): string {
       k.counts ? String(k.counts.funcs) : '-',
       k.counts ? String(k.counts.structs) : '-',
       k.counts ? String(k.counts.tracepoints) : '-',
+      k.modules === null ? '-' : String(k.modules),
     ]),
   ]
-  return `${table(rows, new Set([6, 7, 8]))}\n${kernels.length} kernel${kernels.length === 1 ? '' : 's'}\n`
+  return `${table(rows, new Set([6, 7, 8, 9]))}\n${kernels.length} kernel${kernels.length === 1 ? '' : 's'}\n`
 }
 
 function mb(bytes: number): string {

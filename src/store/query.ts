@@ -15,7 +15,7 @@ import {type Db, openDb} from './db.js'
 import {type EnumInfo, type FlatMember, type Layout, decodeEnum, decodeLayout, flattenLayout} from './codec.js'
 import {type RecordLine, forEachRecord, headTexts, recordsForKey} from './chunks.js'
 import {IndexError} from './errors.js'
-import {ANON_ENUM_PREFIX, type KernelCounts, type StoreName, TRACEPOINT_PREFIX} from './extract.js'
+import {ANON_ENUM_PREFIX, type KernelCounts, type StoreName, TRACEPOINT_PREFIX, splitOrigin} from './extract.js'
 import {blobToIds, ksetOrThrow} from './kset.js'
 import {nearKeys, nearNames} from './suggest.js'
 
@@ -40,6 +40,8 @@ export interface KernelInfo extends KernelRef {
   added: string
   /** What the index holds of its BTF; null without BTF. */
   counts: KernelCounts | null
+  /** Modules whose BTF is indexed; null when the archive holds no module BTF for it. */
+  modules: number | null
 }
 
 export interface KernelFilter {
@@ -53,6 +55,8 @@ export interface KernelFilter {
 export interface FuncHit extends KernelRef {
   /** C declaration, e.g. `long do_sys_open(int dfd, const char *filename, int flags, umode_t mode)`. */
   prototype: string
+  /** The module whose BTF defines it (`nf_conntrack`), or null for vmlinux. */
+  module: string | null
 }
 
 export interface FuncResult {
@@ -89,6 +93,8 @@ export interface FieldHit extends KernelRef {
   type: string
   /** true when reached through an anonymous struct/union member. */
   anonymous: boolean
+  /** The module whose BTF has this layout, or null for vmlinux. */
+  module: string | null
 }
 
 export interface RelatedMember {
@@ -115,6 +121,8 @@ export interface FieldResult {
 }
 
 export interface EnumHit extends KernelRef {
+  /** The module whose BTF has it, or null for vmlinux. */
+  module: string | null
   kind: 'enum' | 'enum64'
   size: number
   signed: boolean
@@ -148,6 +156,7 @@ interface KernelRow {
   n_tracepoints: number | null
   n_structs: number | null
   n_enums: number | null
+  n_modules: number | null
 }
 
 const collator = new Intl.Collator('en', {numeric: true})
@@ -216,6 +225,7 @@ export class KernelIndex {
           k.n_funcs === null
             ? null
             : {funcs: k.n_funcs, tracepoints: k.n_tracepoints ?? 0, structs: k.n_structs ?? 0, enums: k.n_enums ?? 0},
+        modules: k.n_modules ?? null,
       }))
   }
 
@@ -244,15 +254,22 @@ export class KernelIndex {
     const hits: (FuncHit & {id: number})[] = []
     const have = new Set<number>()
     for (const r of this.records(store, key)) {
-      const prototype = render(r.content)
+      const {modules, content} = splitOrigin(r.content)
+      const prototype = render(content)
       for (const id of this.ksetIds(r.kset)) {
         const k = this.kernels.get(id)
         if (!k) continue
-        hits.push({...ref(k), prototype, id})
+        for (const module of modules ?? [null]) hits.push({...ref(k), prototype, module, id})
         have.add(id)
       }
     }
-    hits.sort((a, b) => compareKernels(a, b) || (a.prototype < b.prototype ? -1 : a.prototype > b.prototype ? 1 : 0))
+    // per kernel: vmlinux first, then modules by name
+    hits.sort(
+      (a, b) =>
+        compareKernels(a, b) ||
+        compareModules(a.module, b.module) ||
+        (a.prototype < b.prototype ? -1 : a.prototype > b.prototype ? 1 : 0),
+    )
     const {absent, noBtf} = this.partition(have)
     const suggestions = hits.length === 0 ? this.suggestKeys(store, key) : []
     return {
@@ -290,11 +307,12 @@ export class KernelIndex {
         const k = this.kernels.get(id)
         if (!k) continue
         withStruct.add(id)
-        const m = resolvePath(layouts, v.layout, path, id, 0)
+        const m = resolvePath(layouts, v.layout, path, id, 0, v.module)
         if (!m) continue
         withMember.add(id)
         hits.push({
           ...ref(k),
+          module: v.module,
           struct,
           kind: v.layout.kind,
           structSize: v.layout.size,
@@ -308,7 +326,7 @@ export class KernelIndex {
         })
       }
     }
-    hits.sort((a, b) => compareKernels(a, b) || a.bitOffset - b.bitOffset)
+    hits.sort((a, b) => compareKernels(a, b) || compareModules(a.module, b.module) || a.bitOffset - b.bitOffset)
     const memberMissing = this.order.filter((id) => withStruct.has(id) && !withMember.has(id)).map((id) => ref(this.kernels.get(id)!))
     const {absent: structMissing, noBtf} = this.partition(withStruct)
 
@@ -347,16 +365,17 @@ export class KernelIndex {
     const hits: (EnumHit & {id: number})[] = []
     const have = new Set<number>()
     for (const r of this.records('en', name)) {
-      const e: EnumInfo = decodeEnum(r.content)
+      const {modules, content} = splitOrigin(r.content)
+      const e: EnumInfo = decodeEnum(content)
       const values = e.values.map((v) => ({name: v.name, value: typeof v.value === 'bigint' ? v.value.toString() : v.value}))
       for (const id of this.ksetIds(r.kset)) {
         const k = this.kernels.get(id)
         if (!k) continue
         have.add(id)
-        hits.push({...ref(k), kind: e.kind, size: e.size, signed: e.signed, values, id})
+        for (const module of modules ?? [null]) hits.push({...ref(k), module, kind: e.kind, size: e.size, signed: e.signed, values, id})
       }
     }
-    hits.sort(compareKernels)
+    hits.sort((a, b) => compareKernels(a, b) || compareModules(a.module, b.module))
     const {absent, noBtf} = this.partition(have)
     return {
       query: name,
@@ -368,13 +387,17 @@ export class KernelIndex {
   }
 
   /**
-   * Every function of one kernel: name → prototypes (usually one). For comparisons
-   * across kernels and for tests; reads the whole function store.
+   * Every function of one kernel: name → prototypes (usually one); vmlinux's, or with
+   * `module` that module's. For comparisons across kernels and for tests; reads the
+   * whole function store.
    */
-  kernelFuncs(kernel: KernelRef): Map<string, string[]> {
+  kernelFuncs(kernel: KernelRef, module: string | null = null): Map<string, string[]> {
     const id = this.kernelId(kernel)
     const out = new Map<string, string[]>()
-    this.forKernel('fn', id, (r) => {
+    this.forKernel('fn', id, (line) => {
+      const o = splitOrigin(line.content)
+      if (module === null ? o.modules !== null : !o.modules?.includes(module)) return
+      const r = {key: line.key, content: o.content}
       const list = out.get(r.key)
       const proto = fillName(r.content, r.key)
       if (list) list.push(proto)
@@ -383,11 +406,17 @@ export class KernelIndex {
     return out
   }
 
-  /** Every struct/union layout of one kernel: name → layouts (usually one). Reads the whole store. */
-  kernelLayouts(kernel: KernelRef): Map<string, Layout[]> {
+  /**
+   * Every struct/union layout of one kernel: name → layouts (usually one); vmlinux's, or
+   * with `module` those that module's BTF adds. Reads the whole store.
+   */
+  kernelLayouts(kernel: KernelRef, module: string | null = null): Map<string, Layout[]> {
     const id = this.kernelId(kernel)
     const out = new Map<string, Layout[]>()
-    this.forKernel('st', id, (r) => {
+    this.forKernel('st', id, (line) => {
+      const o = splitOrigin(line.content)
+      if (module === null ? o.modules !== null : !o.modules?.includes(module)) return
+      const r = {key: line.key, content: o.content}
       const list = out.get(r.key)
       const l = decodeLayout(r.content)
       if (list) list.push(l)
@@ -447,25 +476,50 @@ export class KernelIndex {
   }
 }
 
-/** Layout variants by struct name, read once per query. */
+interface LayoutVariant {
+  layout: Layout
+  kernels: number[]
+  /** The module whose BTF has it; null for vmlinux. */
+  module: string | null
+}
+
+/** Layout variants by struct name, read once per query; vmlinux's before modules'. */
 class LayoutCache {
-  private readonly cache = new Map<string, {layout: Layout; kernels: number[]}[]>()
+  private readonly cache = new Map<string, LayoutVariant[]>()
 
   constructor(private readonly index: KernelIndex) {}
 
-  variants(name: string): {layout: Layout; kernels: number[]}[] {
+  variants(name: string): LayoutVariant[] {
     let v = this.cache.get(name)
     if (!v) {
-      v = this.index.records('st', name).map((r) => ({layout: decodeLayout(r.content), kernels: this.index.ksetIds(r.kset)}))
+      v = this.index.records('st', name).flatMap((r) => {
+        const {modules, content} = splitOrigin(r.content)
+        const layout = decodeLayout(content)
+        const kernels = this.index.ksetIds(r.kset)
+        return (modules ?? [null]).map((module) => ({layout, kernels, module}))
+      })
+      v.sort((a, b) => compareModules(a.module, b.module))
       this.cache.set(name, v)
     }
     return v
   }
 
-  /** The layout of `name` in kernel `id` (the first, if it has several). */
-  inKernel(name: string, id: number): Layout | undefined {
-    return this.variants(name).find((v) => v.kernels.includes(id))?.layout
+  /**
+   * The layout of `name` in kernel `id` (the first, if it has several): vmlinux's, else
+   * the one of the module `module` (where the outer struct was found), else any module's.
+   */
+  inKernel(name: string, id: number, module: string | null = null): Layout | undefined {
+    const mine = this.variants(name).filter((v) => v.kernels.includes(id))
+    return (mine.find((v) => v.module === null) ?? mine.find((v) => v.module === module) ?? mine[0])?.layout
   }
+}
+
+/** vmlinux (null) first, then modules by name. */
+function compareModules(a: string | null, b: string | null): number {
+  if (a === b) return 0
+  if (a === null) return -1
+  if (b === null) return 1
+  return a < b ? -1 : 1
 }
 
 interface Resolved {
@@ -482,7 +536,7 @@ const MAX_PATH = 16
  * struct/union, or `struct X`/`union X`/a typedef of an anonymous struct by value, can
  * be continued into.
  */
-function resolvePath(cache: LayoutCache, layout: Layout, path: string[], kernelId: number, depth: number): Resolved | undefined {
+function resolvePath(cache: LayoutCache, layout: Layout, path: string[], kernelId: number, depth: number, module: string | null): Resolved | undefined {
   if (depth > MAX_PATH) return undefined
   const m: FlatMember | undefined = flattenLayout(layout).find((x) => x.name === path[0])
   if (!m) return undefined
@@ -490,10 +544,10 @@ function resolvePath(cache: LayoutCache, layout: Layout, path: string[], kernelI
   let inner: Layout | undefined = m.nested
   if (!inner) {
     const named = /^(?:(?:struct|union) )?([A-Za-z_][A-Za-z0-9_]*)$/.exec(m.type)
-    if (named) inner = cache.inKernel(named[1]!, kernelId)
+    if (named) inner = cache.inKernel(named[1]!, kernelId, module)
   }
   if (!inner) return undefined
-  const rest = resolvePath(cache, inner, path.slice(1), kernelId, depth + 1)
+  const rest = resolvePath(cache, inner, path.slice(1), kernelId, depth + 1, module)
   if (!rest) return undefined
   return {...rest, bitOffset: m.bitOffset + rest.bitOffset, anonymous: rest.anonymous || m.depth > 0}
 }

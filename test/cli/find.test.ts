@@ -59,7 +59,8 @@ describe.skipIf(kernels.length === 0)('index and find commands', () => {
     expect(out.query).toBe('do_sys_open')
     expect(out.kernels.length).toBe(kernels.length)
     for (const k of out.kernels) {
-      expect(Object.keys(k).sort()).toEqual(['arch', 'distro', 'flavor', 'prototype', 'release', 'version'])
+      expect(Object.keys(k).sort()).toEqual(['arch', 'distro', 'flavor', 'module', 'prototype', 'release', 'version'])
+      expect(k.module).toBeNull() // a vmlinux function
       expect(k.prototype).toMatch(/do_sys_open\(int dfd, const char \*filename, int flags, umode_t mode\)$/)
     }
     expect(out.noBtf.map((k: {release: string}) => k.release)).toEqual([NO_BTF.release])
@@ -152,7 +153,7 @@ describe.skipIf(kernels.length === 0)('index and find commands', () => {
   it('kernels: a table, filters, and {"kernels": [...]} under --json', () => {
     const t = kcompat(['kernels', ...at])
     expect(t.status).toBe(0)
-    expect(t.stdout.split('\n')[0]).toMatch(/^DISTRO +VERSION +ARCH +RELEASE +FLAVOR +BTF +FUNCS +STRUCTS +TRACEPOINTS$/)
+    expect(t.stdout.split('\n')[0]).toMatch(/^DISTRO +VERSION +ARCH +RELEASE +FLAVOR +BTF +FUNCS +STRUCTS +TRACEPOINTS +MODULES$/)
     expect(t.stdout).toContain(`${kernels.length + 1} kernels`)
     const j = JSON.parse(kcompat(['kernels', ...at, '--json']).stdout) as {kernels: {release: string; arch: string; btf: string}[]}
     expect(j.kernels.length).toBe(kernels.length + 1)

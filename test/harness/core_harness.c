@@ -5,6 +5,7 @@
  * without loading anything into the running kernel.
  *
  *   core_harness OBJECT.o KERNEL.btf [--vmlinux FILE] [--kconfig FILE] [--kallsyms FILE]
+ *                [--no-custom] [--module NAME=FILE ...] [--no-autoload PROG ...]
  *
  * The object is opened with bpf_object_open_opts.btf_custom_path = KERNEL.btf
  * and libbpf's print callback writes every message, at debug level, to
@@ -37,6 +38,21 @@
  * reach the kernel's BPF subsystem.  The stand-in files are served the same
  * way, by interposing fopen() and faccessat() for exactly those paths.
  *
+ * Module BTF.  With --no-custom the object is opened without
+ * btf_custom_path, so libbpf reads KERNEL.btf as /sys/kernel/btf/vmlinux and,
+ * like on a real machine, also searches the BTF of loaded kernel modules: for
+ * attach targets missing from vmlinux (find_kernel_btf_id) and for CO-RE
+ * candidates when vmlinux has none (bpf_core_find_cands).  It finds them
+ * through bpf(2) (load_module_btfs): BPF_BTF_GET_NEXT_ID walks the kernel's
+ * BTF objects, BPF_BTF_GET_FD_BY_ID opens one, BPF_OBJ_GET_INFO_BY_FD gives
+ * its name, whether it is kernel BTF, and its raw bytes.  Each --module
+ * NAME=FILE (raw split BTF on KERNEL.btf) is served as one such object, in
+ * the order given, after vmlinux (object id 1); the module-BTF feature probe
+ * (BPF_OBJ_GET_INFO_BY_FD on a freshly loaded BTF) succeeds only then.  The
+ * prog_load lines name the BTF object a tracing program attaches to.
+ * --no-autoload PROG leaves a program out (bpf_program__set_autoload), as an
+ * application does with one it knows will not load.
+ *
  * Exit status: 0 when libbpf's load step returned (successfully or not; its
  * messages say what happened), 2 on usage errors, 3 when the object cannot
  * be opened.
@@ -63,6 +79,24 @@ static int bpf_calls;
 static const char *vmlinux_path;
 static const char *kallsyms_path;
 
+/* Kernel BTF objects served to libbpf: [0] is vmlinux (object id 1), then the modules. */
+#define MAX_BTF_OBJS 64
+struct btf_obj {
+	const char *name;
+	const char *path;
+	char *data;
+	size_t size;
+};
+static struct btf_obj btf_objs[MAX_BTF_OBJS];
+static int btf_obj_cnt;
+static int serve_modules;
+
+/* What each fake descriptor stands for: 0 nothing known, -1 a loaded BTF, i+1 btf_objs[i]. */
+#define MAX_FDS 4096
+static int fd_what[MAX_FDS];
+
+static char *read_file_len(const char *path, size_t *len_out);
+
 /* A fresh descriptor that stands in for a kernel BPF object. */
 static long fake_fd(void)
 {
@@ -71,18 +105,107 @@ static long fake_fd(void)
 	return fd < 0 ? -1 : fd;
 }
 
+static void set_fd_what(long fd, int what)
+{
+	if (fd >= 0 && fd < MAX_FDS)
+		fd_what[fd] = what;
+}
+
+/* The name of the kernel BTF object behind attach_btf_obj_fd (0: vmlinux). */
+static const char *attach_btf_name(__u32 fd)
+{
+	if (fd == 0)
+		return "vmlinux";
+	if (fd < MAX_FDS && fd_what[fd] > 0)
+		return btf_objs[fd_what[fd] - 1].name;
+	return "?";
+}
+
+/* BPF_OBJ_GET_INFO_BY_FD for a kernel BTF object or a loaded BTF, as the kernel fills struct bpf_btf_info. */
+static long btf_info(union bpf_attr *attr)
+{
+	struct bpf_btf_info info;
+	__u32 fd = attr->info.bpf_fd, len = attr->info.info_len;
+	struct bpf_btf_info *user = (struct bpf_btf_info *)(unsigned long)attr->info.info;
+	int what = fd < MAX_FDS ? fd_what[fd] : 0;
+
+	if (!serve_modules || what == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(&info, 0, sizeof(info));
+	if (len > sizeof(info))
+		len = sizeof(info);
+	memcpy(&info, user, len);
+	if (what > 0) {
+		const struct btf_obj *o = &btf_objs[what - 1];
+		size_t n = strlen(o->name) + 1;
+
+		if (info.btf && info.btf_size)
+			memcpy((void *)(unsigned long)info.btf, o->data, info.btf_size < o->size ? info.btf_size : o->size);
+		info.btf_size = o->size;
+		info.id = what;
+		info.kernel_btf = 1;
+		if (info.name && info.name_len) {
+			if (n > info.name_len)
+				n = info.name_len;
+			memcpy((void *)(unsigned long)info.name, o->name, n);
+			((char *)(unsigned long)info.name)[n - 1] = 0;
+		}
+		info.name_len = strlen(o->name) + 1;
+	} else {
+		/* a BTF the program loaded: no name, not kernel BTF */
+		if (info.name && info.name_len)
+			((char *)(unsigned long)info.name)[0] = 0;
+		info.btf_size = 0;
+		info.id = MAX_BTF_OBJS + (fd & 0xffff);
+		info.name_len = 0;
+		info.kernel_btf = 0;
+	}
+	memcpy(user, &info, len);
+	attr->info.info_len = len;
+	return 0;
+}
+
 /* The bpf(2) stand-in: see the comment at the top of the file. */
 static long fake_bpf(long cmd, union bpf_attr *attr)
 {
+	long fd;
+
 	bpf_calls++;
 	switch (cmd) {
 	case BPF_PROG_LOAD:
-		if (attr && attr->prog_name[0])
-			printf("harness: prog_load '%s' (%u insns)\n", attr->prog_name, attr->insn_cnt);
+		if (attr && attr->prog_name[0]) {
+			if (attr->attach_btf_id)
+				printf("harness: prog_load '%s' (%u insns) attach_btf_id %u in %s\n", attr->prog_name, attr->insn_cnt,
+				       attr->attach_btf_id, attach_btf_name(attr->attach_btf_obj_fd));
+			else
+				printf("harness: prog_load '%s' (%u insns)\n", attr->prog_name, attr->insn_cnt);
+		}
 		return fake_fd();
 	case BPF_MAP_CREATE:
-	case BPF_BTF_LOAD:
 		return fake_fd();
+	case BPF_BTF_LOAD:
+		fd = fake_fd();
+		set_fd_what(fd, -1);
+		return fd;
+	case BPF_BTF_GET_NEXT_ID:
+		if (!serve_modules || attr->start_id >= (__u32)btf_obj_cnt) {
+			errno = ENOENT;
+			return -1;
+		}
+		attr->next_id = attr->start_id + 1;
+		return 0;
+	case BPF_BTF_GET_FD_BY_ID:
+		if (!serve_modules || attr->btf_id < 1 || attr->btf_id > (__u32)btf_obj_cnt) {
+			errno = ENOENT;
+			return -1;
+		}
+		fd = fake_fd();
+		set_fd_what(fd, attr->btf_id);
+		return fd;
+	case BPF_OBJ_GET_INFO_BY_FD:
+		return btf_info(attr);
 	case BPF_MAP_UPDATE_ELEM:
 	case BPF_MAP_FREEZE:
 		return 0;
@@ -188,6 +311,13 @@ static int print_all(enum libbpf_print_level level, const char *fmt, va_list arg
 
 static char *read_file(const char *path)
 {
+	size_t len;
+
+	return read_file_len(path, &len);
+}
+
+static char *read_file_len(const char *path, size_t *len_out)
+{
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
 	size_t len = 0, cap = 0, n;
@@ -208,12 +338,13 @@ static char *read_file(const char *path)
 	}
 	fclose(f);
 	buf[len] = 0;
+	*len_out = len;
 	return buf;
 }
 
 static int usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s OBJECT.o KERNEL.btf [--vmlinux FILE] [--kconfig FILE] [--kallsyms FILE]\n", argv0);
+	fprintf(stderr, "usage: %s OBJECT.o KERNEL.btf [--vmlinux FILE] [--kconfig FILE] [--kallsyms FILE] [--no-custom] [--module NAME=FILE ...] [--no-autoload PROG ...]\n", argv0);
 	return 2;
 }
 
@@ -222,15 +353,36 @@ int main(int argc, char **argv)
 	LIBBPF_OPTS(bpf_object_open_opts, opts);
 	struct bpf_object *obj;
 	char *kconfig = NULL;
+	const char *no_autoload[MAX_BTF_OBJS];
+	int n_no_autoload = 0, custom = 1;
 	int err, i;
 
 	if (argc < 3)
 		return usage(argv[0]);
 	vmlinux_path = argv[2];
 	for (i = 3; i < argc; i += 2) {
+		if (strcmp(argv[i], "--no-custom") == 0) {
+			custom = 0;
+			i--;
+			continue;
+		}
 		if (i + 1 >= argc)
 			return usage(argv[0]);
-		if (strcmp(argv[i], "--vmlinux") == 0) {
+		if (strcmp(argv[i], "--module") == 0) {
+			char *eq = strchr(argv[i + 1], '=');
+
+			if (!eq || btf_obj_cnt + 1 >= MAX_BTF_OBJS)
+				return usage(argv[0]);
+			*eq = 0;
+			if (btf_obj_cnt == 0)
+				btf_objs[btf_obj_cnt++] = (struct btf_obj){.name = "vmlinux", .path = NULL};
+			btf_objs[btf_obj_cnt++] = (struct btf_obj){.name = argv[i + 1], .path = eq + 1};
+			serve_modules = 1;
+		} else if (strcmp(argv[i], "--no-autoload") == 0) {
+			if (n_no_autoload >= MAX_BTF_OBJS)
+				return usage(argv[0]);
+			no_autoload[n_no_autoload++] = argv[i + 1];
+		} else if (strcmp(argv[i], "--vmlinux") == 0) {
 			vmlinux_path = argv[i + 1];
 		} else if (strcmp(argv[i], "--kallsyms") == 0) {
 			kallsyms_path = argv[i + 1];
@@ -245,16 +397,37 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (serve_modules) {
+		btf_objs[0].path = vmlinux_path;
+		for (i = 0; i < btf_obj_cnt; i++) {
+			btf_objs[i].data = read_file_len(btf_objs[i].path, &btf_objs[i].size);
+			if (!btf_objs[i].data) {
+				fprintf(stderr, "cannot read %s: %s\n", btf_objs[i].path, strerror(errno));
+				return 2;
+			}
+		}
+	}
+
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	forbid_bpf_syscall();
 	libbpf_set_print(print_all);
 
-	opts.btf_custom_path = argv[2];
+	if (custom)
+		opts.btf_custom_path = argv[2];
 	opts.kconfig = kconfig;
 	obj = bpf_object__open_file(argv[1], &opts);
 	if (!obj) {
 		printf("harness: open failed: %d\n", -errno);
 		return 3;
+	}
+	for (i = 0; i < n_no_autoload; i++) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(obj, no_autoload[i]);
+
+		if (!prog) {
+			printf("harness: no program %s\n", no_autoload[i]);
+			return 3;
+		}
+		bpf_program__set_autoload(prog, false);
 	}
 
 	err = bpf_object__load(obj);

@@ -27,10 +27,22 @@ export interface LibbpfDecision {
   /** The instruction class libbpf names: 'ALU/ALU64', 'LDX/ST/STX', 'LDIMM64'. */
   insnClass?: string
   memSize?: {from: number; to: number}
+  /** The first matching candidate: its type id and the BTF it is in (`vmlinux` or a module), as libbpf logged them. */
+  target?: {id: number; source: string}
+}
+
+/** Where libbpf attached a tracing program (the `prog_load` the harness answered). */
+export interface LibbpfAttach {
+  program: string
+  attachBtfId: number
+  /** `vmlinux` or the module whose BTF object libbpf passed as attach_btf_obj_fd. */
+  btf: string
 }
 
 export interface HarnessRun {
   decisions: LibbpfDecision[]
+  /** Tracing programs libbpf loaded, with their attach target. */
+  attaches: LibbpfAttach[]
   /** libbpf's full output, for failure messages. */
   log: string
   /** bpf_object__load's return value. */
@@ -119,6 +131,15 @@ export function requireHarness(why: string): boolean {
 export interface HarnessOptions {
   /** Stand-in for /sys/kernel/btf/vmlinux (default: the kernel BTF itself). */
   vmlinux?: string
+  /**
+   * Open without btf_custom_path: the kernel BTF is the machine's vmlinux BTF and
+   * libbpf also searches `modules` (served through bpf(2) as loaded modules' BTF).
+   */
+  noCustom?: boolean
+  /** Module BTF objects (raw split BTF on the kernel BTF), in the order libbpf meets them. */
+  modules?: {name: string; path: string}[]
+  /** Programs to leave out (bpf_program__set_autoload(prog, false)). */
+  noAutoload?: string[]
   kconfig?: string
   kallsyms?: string
 }
@@ -137,6 +158,9 @@ function runWith(bin: string, object: string, kernelBtf: string, options: Harnes
   if (options.vmlinux) args.push('--vmlinux', options.vmlinux)
   if (options.kconfig) args.push('--kconfig', options.kconfig)
   if (options.kallsyms) args.push('--kallsyms', options.kallsyms)
+  if (options.noCustom) args.push('--no-custom')
+  for (const m of options.modules ?? []) args.push('--module', `${m.name}=${m.path}`)
+  for (const p of options.noAutoload ?? []) args.push('--no-autoload', p)
   const r = spawnSync(bin, args, {encoding: 'utf8', maxBuffer: 1 << 28})
   if (r.status !== 0) throw new Error(`core_harness exited ${r.status ?? r.signal}: ${r.stderr}\n${r.stdout.slice(-4000)}`)
   const log = r.stdout
@@ -152,13 +176,53 @@ function runWith(bin: string, object: string, kernelBtf: string, options: Harnes
     }
     return d
   }
+  // Candidates as libbpf lists them per local type ("found target candidate [ID] ... in
+  // [BTF]"), narrowed after each relocation to those that matched, as its cache is; a
+  // relocation's "matching candidate #N" indexes the list as it stands.
+  const cands = new Map<number, {id: number; source: string}[]>()
+  let current: {local: number; matched: number[]} | undefined
+  const settle = (): void => {
+    if (!current) return
+    const list = cands.get(current.local)
+    if (list && current.matched.length > 0) cands.set(current.local, current.matched.map((i) => list[i]!))
+    current = undefined
+  }
+  const attaches: LibbpfAttach[] = []
+  const targets = new Map<string, {id: number; source: string}>()
   let m: RegExpExecArray | null
   for (const line of log.split('\n')) {
+    let c: RegExpExecArray | null
+    if ((c = /^libbpf: CO-RE relocating \[(\d+)\] .*: found target candidate \[(\d+)\] .* in \[([^\]]+)\]$/.exec(line))) {
+      settle()
+      const local = Number(c[1])
+      const list = cands.get(local) ?? []
+      list.push({id: Number(c[2]), source: c[3]!})
+      cands.set(local, list)
+      continue
+    }
+    if ((c = /^harness: prog_load '([^']*)' \(\d+ insns\) attach_btf_id (\d+) in (\S+)$/.exec(line))) {
+      attaches.push({program: c[1]!, attachBtfId: Number(c[2]), btf: c[3]!})
+      continue
+    }
     if (!(m = RELO.exec(line))) continue
     const program = m[1]!
     const index = Number(m[2])
     const rest = m[3]!
     let p: RegExpExecArray | null
+    if ((p = /^<[a-z_0-9]+> \[(\d+)\] /.exec(rest))) {
+      settle()
+      current = {local: Number(p[1]), matched: []}
+      continue
+    }
+    if ((p = /^matching candidate #(\d+) <[a-z_0-9]+> \[(\d+)\]/.exec(rest))) {
+      const i = Number(p[1])
+      if (current) {
+        const cand = cands.get(current.local)?.[i]
+        if (current.matched.length === 0 && cand) targets.set(`${program}#${index}`, {id: Number(p[2]), source: cand.source})
+        current.matched.push(i)
+      }
+      continue
+    }
     if ((p = /^patched insn #(\d+) \(([^)]+)\) (imm|off|imm64) (\d+) -> (\d+)$/.exec(rest))) {
       const d = get(program, index, Number(p[1]))
       d.status = 'patched'
@@ -179,6 +243,11 @@ function runWith(bin: string, object: string, kernelBtf: string, options: Harnes
       d.status = 'failed'
     }
   }
+  settle()
+  for (const d of decisions) {
+    const t = targets.get(`${d.program}#${d.index}`)
+    if (t) d.target = t
+  }
   const lr = /harness: load returned (-?\d+)/.exec(log)
-  return {decisions, log, loadResult: lr ? Number(lr[1]) : NaN}
+  return {decisions, attaches, log, loadResult: lr ? Number(lr[1]) : NaN}
 }

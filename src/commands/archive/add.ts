@@ -26,6 +26,7 @@ export default class ArchiveAdd extends BaseCommand {
     libbpf: Flags.string({description: 'with --debug-deb: oldest libbpf that must parse the BTF (e.g. 0.7)'}),
     'os-version': Flags.string({description: 'Debian release to file it under (default: inferred, e.g. 12 for 6.1 and +deb12 kernels)'}),
     archive: Flags.string({description: 'archive directory (default: $KCOMPAT_ARCHIVE or the shipped archive)'}),
+    modules: Flags.boolean({description: "with --deb: store the BTF of the package's modules when the config has CONFIG_DEBUG_INFO_BTF_MODULES=y (default; --no-modules skips)", default: true, allowNo: true}),
     json: Flags.boolean({description: 'print the manifest entry as JSON'}),
   }
 
@@ -46,7 +47,15 @@ export default class ArchiveAdd extends BaseCommand {
         progress.clear()
       }
       const origin = flags.deb && tmp ? originOfUrl(flags.deb) : undefined
-      const r = file ? await addKernelDeb(root, file, {osVersion: flags['os-version'], origin}) : undefined
+      const r = file
+        ? await addKernelDeb(root, file, {
+            osVersion: flags['os-version'],
+            origin,
+            modules: flags.modules,
+            onModuleProgress: (m) => progress.update(`modules: ${m.files} read, ${m.withBtf} with BTF`),
+          })
+        : undefined
+      progress.clear()
       const d = flags['debug-deb'] ? await addDebugDebCommand(root, flags['debug-deb'], {osVersion: flags['os-version'], pahole: flags.pahole, libbpf: flags.libbpf}, progress) : undefined
       if (d) {
         if (flags.json) {
@@ -69,6 +78,7 @@ export default class ArchiveAdd extends BaseCommand {
       const e = r.entry
       this.log(`${r.changed ? 'added' : 'unchanged'}: ${e.distro} ${e.version} ${e.arch} ${e.release} (${e.flavor}), BTF: ${e.btf}${e.path ? ` -> ${e.path}` : ''}`)
       for (const s of r.steps) this.log(`  ${s}`)
+      if (r.modules) this.log(`  modules: ${r.modules.files} files, ${r.modules.count} with BTF${e.modules?.path ? ` -> ${e.modules.path}` : ''}, ${r.modules.withoutBtf} without`)
     } finally {
       if (tmp) rmSync(tmp, {recursive: true, force: true})
     }

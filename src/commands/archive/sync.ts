@@ -33,6 +33,7 @@ export default class ArchiveSync extends BaseCommand {
     libbpf: Flags.string({description: 'with --generate: oldest libbpf that must parse the BTF (e.g. 0.7)'}),
     jobs: Flags.integer({description: 'with --generate: pahole threads (default 1: deterministic)', min: 1}),
     'backfill-only': Flags.boolean({description: "only record where archived kernels' images came from (source.image), for those whose package is in the index; add nothing"}),
+    modules: Flags.boolean({description: "store the BTF of each kernel's modules (default; --no-modules skips); kernels archived without it are fetched again for it", default: true, allowNo: true}),
   }
 
   async run(): Promise<void> {
@@ -61,10 +62,12 @@ export default class ArchiveSync extends BaseCommand {
       libbpf: flags.libbpf,
       jobs: flags.jobs,
       backfillOnly: flags['backfill-only'],
+      modules: flags.modules,
       onEvent: (e) => {
         if (e.type === 'index') say(`${e.arch}: ${e.packages} kernel packages in ${flags.suite}, ${e.selected} selected`)
         else if (e.type === 'download') progress.update(`${e.arch} ${e.release}: ${formatBytes(e.received)}${e.total ? ` of ${formatBytes(e.total)}` : ''}`)
-        else if (e.type === 'added') say(`${e.changed ? 'added' : 'unchanged'} ${e.arch} ${e.release} (BTF: ${e.btf})`)
+        else if (e.type === 'added') say(`${e.changed ? 'added' : 'unchanged'} ${e.arch} ${e.release} (BTF: ${e.btf}${e.modules === undefined ? '' : `, ${e.modules} modules`})`)
+        else if (e.type === 'modules') progress.update(`${e.arch} ${e.release}: modules ${e.files} read, ${e.withBtf} with BTF`)
         else if (e.type === 'skip') say(`skipped ${e.arch} ${e.release}: ${e.reason}`)
         else if (e.type === 'failed') say(`FAILED ${e.arch} ${e.release}: [${e.code}] ${e.message}`)
         else if (e.type === 'generate') progress.update(`${e.arch} ${e.release}: ${describeDebugProgress(e.progress)}`)

@@ -161,6 +161,7 @@ export const FEATURE_KEYS = [
   'kernelBtfConfig',
   'sysfsBtf',
   'moduleBtf',
+  'moduleBtfAttach',
   'btfTraceTypedefs',
   'syscallWrapper',
   'xdpFrags',

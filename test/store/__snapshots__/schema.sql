@@ -37,7 +37,7 @@ CREATE TABLE kernel (
   n_funcs       INTEGER,         -- NULL when the kernel has no BTF
   n_tracepoints INTEGER,
   n_structs     INTEGER,
-  n_enums       INTEGER,
+  n_enums       INTEGER, n_modules INTEGER, modules_sha256 TEXT,
   UNIQUE (distro, version, arch, release)
 );
 CREATE TABLE kset (
