@@ -10,7 +10,7 @@
  * back with them), and sha256sum.
  */
 import {spawnSync} from 'node:child_process'
-import {copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
+import {copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -56,8 +56,16 @@ function objcopyBtf(koFile: string): Buffer {
 const toolsOk = (why: string): boolean =>
   ['llvm-objcopy', 'dpkg-deb', 'xz', 'zstd', 'modinfo', 'tar'].every((t) => requireTool(t, why))
 
-/** An archive holding the fixture kernel's vmlinux BTF, as the shipped one does. */
+const built = new Map<string, {root: string; entry: KernelEntry}>()
+
+/** A fresh archive holding the fixture kernel's vmlinux BTF, as the shipped one does (built once, then copied). */
 async function archiveWith(release: string): Promise<{root: string; entry: KernelEntry}> {
+  const first = built.get(release)
+  if (first) {
+    const root = tmp()
+    cpSync(first.root, root, {recursive: true})
+    return {root, entry: first.entry}
+  }
   const root = tmp()
   const k = kernels.get(release)!
   const r = await addKernel(
@@ -74,7 +82,8 @@ async function archiveWith(release: string): Promise<{root: string; entry: Kerne
     },
     k.btf,
   )
-  return {root, entry: r.entry}
+  built.set(release, {root, entry: r.entry})
+  return archiveWith(release)
 }
 
 /**
