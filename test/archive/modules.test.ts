@@ -32,6 +32,7 @@ import {KcompatError} from '../../src/errors.js'
 import {FIXTURES, kernelFixtures} from '../helpers/fixtures.js'
 import {requireTool, run} from '../helpers/tools.js'
 
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'run.js')
 const K61 = '6.1.0-56-cloud-amd64'
 const K612 = '6.12.117+deb12-cloud-amd64'
 const KDIR = join(FIXTURES, 'kernels')
@@ -214,6 +215,24 @@ describe('module BTF in the archive', () => {
     expect(run('sha256sum', [], {input: tsv}).toString().split(' ')[0]).toBe(e.modules!.sha256)
     expect(run('tar', ['-xJOf', file, 'nft_ct.btf']).equals(want.get('nft_ct')!)).toBe(true)
     expect(spawnSync('xz', ['-lv', file], {encoding: 'utf8'}).stdout).toMatch(/Streams:\s+1\b/)
+  })
+
+  it('archive list shows the module count per kernel (human and --json), - / null when never added', async () => {
+    if (!toolsOk('archive list')) return
+    const {deb61} = packages()
+    const {root, entry} = await archiveWith(K61)
+    const list = (json: boolean): string => {
+      const r = spawnSync(process.execPath, [BIN, 'archive', 'list', '--archive', root, ...(json ? ['--json'] : [])], {encoding: 'utf8'})
+      expect(r.status).toBe(0)
+      return r.stdout
+    }
+    expect(JSON.parse(list(true))[0].modules).toBeNull()
+    expect(list(false).split('\n')[1]).toMatch(new RegExp(`^debian +12 +x86_64 +${K61} +cloud +in-kernel +-$`))
+    const x = await extractDebModuleBtfs(deb61, {release: K61})
+    await addKernelModules(root, entry, x.modules)
+    expect(JSON.parse(list(true))[0].modules).toBe(x.modules.size)
+    expect(list(false).split('\n')[0]).toMatch(/ BTF +MODULES$/)
+    expect(list(false).split('\n')[1]).toMatch(new RegExp(` in-kernel +${x.modules.size}$`))
   })
 
   it('writes the same bytes every time', async () => {
