@@ -3,6 +3,7 @@
  * start-up fast path in bin/run.js (which skips loading oclif for this, the command
  * most often run in scripts and Makefiles: `kcompat btf dump … --format c > vmlinux.h`).
  */
+import type {Btf} from '../btf/btf.js'
 import {dumpC} from '../btf/cdump/index.js'
 import {loadBtf} from '../btf/load.js'
 import {dumpRaw, rawTypeJson} from '../btf/rawdump.js'
@@ -20,8 +21,13 @@ export interface BtfDumpOptions {
  */
 export async function btfDump(file: string, options: BtfDumpOptions, write: (chunk: string) => void): Promise<void> {
   const base = options.baseBtf ? (await loadBtf(options.baseBtf)).parsed : undefined
+  await btfDumpBytes(file, base, options, write)
+}
+
+/** {@link btfDump} of a file or of BTF (any container loadBtf reads) in memory, on an already parsed base. */
+export async function btfDumpBytes(input: string | Uint8Array, base: Btf | undefined, options: BtfDumpOptions, write: (chunk: string) => void): Promise<void> {
   // raw output visits each type once: parse lazily and let each decoded type go
-  const {parsed} = await loadBtf(file, {base, lazy: options.format === 'raw'})
+  const {parsed} = await loadBtf(input, {base, lazy: options.format === 'raw'})
   if (options.format === 'c') {
     write(dumpC(parsed))
   } else if (options.json) {

@@ -8,7 +8,7 @@
  */
 import {spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {type Server, createServer} from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -19,6 +19,7 @@ import {addKernel, readKernelBtf} from '../../src/archive/archive.js'
 import {addKernelDeb} from '../../src/archive/add-deb.js'
 import {compareDebianVersions, debianVersionOf, kernelPackages, parsePackages} from '../../src/archive/debian.js'
 import {readManifest} from '../../src/archive/manifest.js'
+import {readModuleBtfs} from '../../src/archive/modules.js'
 import {syncDebian} from '../../src/archive/sync.js'
 import {mirrorForSuite, parseDeb822Sources, parseSourcesList} from '../../src/kernel/apt.js'
 import {FIXTURES, kernelFixtures} from '../helpers/fixtures.js'
@@ -56,6 +57,12 @@ function buildDeb(work: string, p: Pkg): string {
   }
   writeFileSync(join(root, 'boot', `vmlinuz-${p.release}`), gzipSync(readFileSync(obj)))
   writeFileSync(join(root, 'boot', `config-${p.release}`), p.config)
+  // the kernel's real modules that fixtures/kernels has (`<release>__<module>.ko.xz`), as .ko.xz
+  for (const f of readdirSync(join(FIXTURES, 'kernels')).filter((n) => n.startsWith(`${p.release}__`) && n.endsWith('.ko.xz'))) {
+    const dir = join(root, 'lib', 'modules', p.release, 'kernel', 'net', 'netfilter')
+    mkdirSync(dir, {recursive: true})
+    copyFileSync(join(FIXTURES, 'kernels', f), join(dir, f.slice(`${p.release}__`.length)))
+  }
   const deb = join(work, `${p.name}_${p.version}_${p.arch}.deb`)
   run('dpkg-deb', ['-Zxz', '--build', root, deb])
   return deb
@@ -189,6 +196,39 @@ describe.skipIf(!haveTools || kernels.length < 2)('archive sync debian (loopback
     expect(again.skipped).toHaveLength(pkgs.length)
     const after = [...hits.values()].reduce((a, b) => a + b, 0)
     expect(after - before).toBe(1) // only the index
+  })
+
+  it('--no-modules leaves modules out; the next sync fetches those kernels again and adds their module BTF (as llvm-objcopy takes it from the .ko)', async () => {
+    const archive = mkdtempSync(join(tmpdir(), 'kcompat-archive-'))
+    const first = await syncDebian(archive, {mirror, suite: 'bookworm', arches: ['amd64'], retryDelayMs: 10, modules: false})
+    expect(first.failed).toEqual([])
+    for (const e of readManifest(archive).kernels) expect(e.modules).toBeUndefined()
+    const withModules = pkgs.filter((p) => p.btf && /^CONFIG_DEBUG_INFO_BTF_MODULES=y$/m.test(p.config))
+    expect(withModules.length).toBeGreaterThanOrEqual(2)
+    const debHits = (): number => [...hits.entries()].filter(([k]) => k.endsWith('.deb')).reduce((a, [, v]) => a + v, 0)
+    const before = debHits()
+    const second = await syncDebian(archive, {mirror, suite: 'bookworm', arches: ['amd64'], retryDelayMs: 10})
+    expect(second.failed).toEqual([])
+    expect(second.added.map((a) => a.release).sort()).toEqual(withModules.map((p) => p.release).sort())
+    expect(debHits() - before).toBe(withModules.length)
+    for (const p of withModules) {
+      const e = readManifest(archive).kernels.find((k) => k.release === p.release)!
+      const kos = readdirSync(join(FIXTURES, 'kernels')).filter((n) => n.startsWith(`${p.release}__`) && n.endsWith('.ko.xz'))
+      expect(e.modules).toMatchObject({count: kos.length, withoutBtf: 0})
+      const got = await readModuleBtfs(archive, e)
+      for (const f of kos) {
+        const ko = join(work, f.slice(0, -3))
+        writeFileSync(ko, run('xz', ['-dc', join(FIXTURES, 'kernels', f)]))
+        const out = join(work, `${f}.btf`)
+        run('llvm-objcopy', ['--dump-section', `.BTF=${out}`, ko, join(work, 'discard.o')])
+        const name = f.slice(`${p.release}__`.length, -'.ko.xz'.length)
+        expect(Buffer.from(got.get(name)!).equals(readFileSync(out)), `${p.release} ${name}`).toBe(true)
+      }
+    }
+    // and then nothing more is fetched
+    const third = await syncDebian(archive, {mirror, suite: 'bookworm', arches: ['amd64'], retryDelayMs: 10})
+    expect(third.added).toEqual([])
+    expect(debHits() - before).toBe(withModules.length)
   })
 
   it('adding the image package of a kernel with generated BTF keeps that BTF and refreshes the config', async () => {
