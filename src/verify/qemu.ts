@@ -27,6 +27,8 @@ export interface BootOptions {
   timeoutMs: number
   accel?: Accel
   qemu?: string
+  /** extra kernel command-line arguments, after kcompat's own */
+  kernelArgs?: string[]
   /** called with each console line as it arrives */
   onLine?: (line: string) => void
 }
@@ -70,7 +72,7 @@ export function qemuArgs(o: BootOptions, accel: Accel): string[] {
     '-m', String(o.memoryMb ?? 1024), '-smp', '1',
     ...(accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max']),
     '-kernel', o.kernel, '-initrd', o.initrd,
-    '-append', 'console=ttyS0 panic=-1 loglevel=1 rdinit=/init',
+    '-append', ['console=ttyS0', 'panic=-1', 'loglevel=1', 'rdinit=/init', ...(o.kernelArgs ?? [])].join(' '),
   ]
 }
 

@@ -99,6 +99,8 @@ export interface VerifyOptions {
   memoryMb?: number
   arch?: string
   accel?: Accel
+  /** extra kernel command-line arguments (e.g. `lsm=...`) */
+  kernelArgs?: string[]
   onProgress?: (p: VerifyProgress) => void
 }
 
@@ -171,6 +173,7 @@ export async function verifyKernel(o: VerifyOptions): Promise<VerifyReport> {
       timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       memoryMb: o.memoryMb,
       accel: o.accel,
+      kernelArgs: o.kernelArgs,
       qemu,
       onLine: (line) => {
         if (line.includes('KCV1\tUPTIME')) {

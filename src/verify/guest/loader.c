@@ -49,6 +49,7 @@
 /* Default sizes given to maps that the application sizes at run time (max_entries 0). */
 #define DEFAULT_RINGBUF_BYTES (256 * 1024) /* a power-of-2 multiple of the page size */
 #define DEFAULT_MAX_ENTRIES 10240          /* what most libbpf-tools use for their hash maps */
+#define DEFAULT_STACK_DEPTH 127            /* kernel.perf_event_max_stack's default (PERF_MAX_STACK_DEPTH) */
 
 /* ---- libbpf's messages ------------------------------------------------------------
  * libbpf reports why something failed through its print callback, not through errno.
@@ -232,7 +233,9 @@ static bool needs_binary(const char *sec) {
  * and since libbpf creates every map of an object whatever program is loaded, it would
  * make every program of the object fail. So: BPF_MAP_TYPE_RINGBUF gets 256 KiB, other
  * maps 10240 entries (perf event arrays are left to libbpf, which sizes them to the
- * number of CPUs). A map with value_size 0 (other than those whose value size the kernel
+ * number of CPUs). A stack trace map with value_size 0 gets room for 127 frames
+ * (PERF_MAX_STACK_DEPTH, the default of kernel.perf_event_max_stack), as the tools that
+ * size it at run time do by default. Any other map with value_size 0 (other than those whose value size the kernel
  * fixes) cannot be given a meaningful default: the object's programs are reported as
  * needing run-time setup. Returns false in that case; `set`/`needs` describe what was done.
  */
@@ -248,6 +251,12 @@ static bool apply_map_defaults(struct bpf_object *obj, char *set, size_t setsz, 
 			                                                                    : DEFAULT_MAX_ENTRIES;
 			bpf_map__set_max_entries(m, v);
 			used += snprintf(set + used, used < setsz ? setsz - used : 0, "%smap '%s' max_entries=%u",
+			                 used ? "; " : "", name, v);
+		}
+		if (t == BPF_MAP_TYPE_STACK_TRACE && bpf_map__value_size(m) == 0) {
+			__u32 v = DEFAULT_STACK_DEPTH * sizeof(__u64);
+			bpf_map__set_value_size(m, v);
+			used += snprintf(set + used, used < setsz ? setsz - used : 0, "%smap '%s' value_size=%u",
 			                 used ? "; " : "", name, v);
 		}
 		bool fixed_value = t == BPF_MAP_TYPE_RINGBUF || t == BPF_MAP_TYPE_USER_RINGBUF ||
