@@ -17,12 +17,14 @@
 import {spawnSync} from 'node:child_process'
 import {basename, join} from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
+import {buildMatrix} from '../../src/matrix/matrix.js'
+import {compareWithVerify, figuresLine, disagreementLine, KNOWN_DISAGREEMENTS} from '../../src/verify/compare.js'
 import {VerifyError} from '../../src/verify/errors.js'
 import {verifyKernel, type VerifyProgram, type VerifyReport} from '../../src/verify/verify.js'
 import {libbpfToolsObjects} from '../harness/libbpf-tools.js'
 import {FIXTURES, kernelFixtures} from '../helpers/fixtures.js'
 import {findTool, requireTool, run} from '../helpers/tools.js'
-import {debianKernelImage} from './kernel-image.js'
+import {ARCHIVE, debianKernelImage} from './kernel-image.js'
 
 const RELEASE = '6.1.0-56-cloud-amd64'
 const FIXTURE = join(FIXTURES, 'bpf', 'verify', 'verify.bpfel.o')
@@ -154,6 +156,22 @@ describe.skipIf(!image)(`kcompat verify boots ${RELEASE}`, () => {
     expect(section('kprobe/kcompat_absent_function')).toMatchObject({outcome: 'refused', load: {status: 'ok'}, attach: {status: 'error', errnoName: 'ENOENT'}})
     expect(section('xdp')).toMatchObject({outcome: 'needs-setup', load: {status: 'ok'}})
   })
+
+  // check/matrix and the kernel on the same objects: a `supported` the kernel refuses or an
+  // `unsupported` it accepts fails, unless it is one of the documented kinds (compare.ts)
+  it('agrees with matrix on every definite verdict, up to the documented kinds of disagreement', async () => {
+    const m = await buildMatrix({objects, archive: ARCHIVE, kernels: RELEASE, jobs: 1})
+    expect(m.kernels.map((k) => k.name)).toEqual([RELEASE])
+    const cmp = compareWithVerify(m.cells, [{kernel: RELEASE, report}])
+    const f = cmp.figures[0]!
+    console.log(`agreement: ${figuresLine(f)}`)
+    for (const d of cmp.disagreements) console.log(`  ${disagreementLine(d)}`)
+    expect(cmp.comparisons.filter((c) => c.observed !== undefined).length).toBe(report.programs.filter((p) => p.object).length)
+    expect(cmp.comparisons.filter((c) => c.agreement === 'disagree').map(disagreementLine)).toEqual([])
+    expect(f.comparable).toBeGreaterThan(20)
+    // every documented kind is explained by its own words and a public source
+    for (const k of KNOWN_DISAGREEMENTS) expect(k.source).toMatch(/^linux /)
+  }, 300_000)
 })
 
 describe.skipIf(!image)('kcompat verify errors', () => {
