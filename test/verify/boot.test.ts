@@ -18,6 +18,7 @@ import {spawnSync} from 'node:child_process'
 import {basename, join} from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
 import {buildMatrix} from '../../src/matrix/matrix.js'
+import {renderMatrix} from '../../src/matrix/render.js'
 import {compareWithVerify, figuresLine, disagreementLine, KNOWN_DISAGREEMENTS} from '../../src/verify/compare.js'
 import {VerifyError} from '../../src/verify/errors.js'
 import {verifyKernel, type VerifyProgram, type VerifyReport} from '../../src/verify/verify.js'
@@ -169,6 +170,22 @@ describe.skipIf(!image)(`kcompat verify boots ${RELEASE}`, () => {
     expect(cmp.comparisons.filter((c) => c.observed !== undefined).length).toBe(report.programs.filter((p) => p.object).length)
     expect(cmp.comparisons.filter((c) => c.agreement === 'disagree').map(disagreementLine)).toEqual([])
     expect(f.comparable).toBeGreaterThan(20)
+    // matrix --verify: every format carries the observed outcome of every verified cell
+    const mv = {...m, verify: cmp}
+    const csv = renderMatrix(mv, 'csv').trim().split('\r\n')
+    expect(csv[0]).toMatch(/,observed,observed_reason,agreement$/)
+    const rows = csv.length - 1
+    expect(rows).toBe(m.cells.length)
+    for (const p of report.programs.filter((x) => x.object)) {
+      const line = csv.find((l) => l.startsWith(`${RELEASE},`) && l.includes(`,${basename(p.object!)},${p.program},`))
+      expect(line, `${p.program}`).toContain(`,${p.outcome},`)
+    }
+    expect(JSON.parse(renderMatrix(mv, 'json')).verify.figures[0]).toEqual(f)
+    const table = renderMatrix(mv, 'table')
+    expect(table).toContain(figuresLine(f))
+    for (const d of cmp.disagreements) expect(table).toContain(disagreementLine(d))
+    expect(renderMatrix(mv, 'markdown')).toContain('### Verified on the booted kernels')
+    expect(renderMatrix(mv, 'html')).toContain('Verified on the booted kernels')
     // every documented kind is explained by its own words and a public source
     for (const k of KNOWN_DISAGREEMENTS) expect(k.source).toMatch(/^linux /)
   }, 300_000)
