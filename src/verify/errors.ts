@@ -11,6 +11,7 @@
  * - `VERIFY_TIMEOUT`: the guest did not finish within the timeout; same.
  * - `VERIFY_NO_RESULTS`: the guest ended without a complete result block between the markers.
  * - `VERIFY_BAD_ARCH`: an architecture verify cannot boot.
+ * - `VERIFY_USAGE`: neither objects nor sections given, a malformed --image RELEASE=FILE.
  */
 import {KcompatError} from '../errors.js'
 
