@@ -14,12 +14,15 @@ import {kernelKey, readManifest} from './manifest.js'
 import {readKernelDeb} from './deb.js'
 import {debianVersionOf} from './debian.js'
 import {DEBIAN_ARCH_DIR, debianFlavor} from './layout.js'
+import {type ImageOrigin, debImageSource} from './image.js'
 
 export interface AddDebOptions {
   /** Debian release (`12`); default: inferred from the kernel (`+deb12`, or its series). */
   osVersion?: string
   /** The .deb's file name to record (default: the path's base name). */
   fileName?: string
+  /** Where the package came from (repository path or URL), recorded in `source.image`. */
+  origin?: ImageOrigin
 }
 
 export interface AddDebResult extends AddResult {
@@ -61,10 +64,11 @@ export async function addKernelDeb(root: string, deb: string | Uint8Array, optio
   // that BTF: only the config (and the record of the image package) is refreshed.
   const key = kernelKey({distro: 'debian', version, arch, release: pkg.release})
   const prev = readManifest(root).kernels.find((k) => kernelKey(k) === key)
+  const image = debImageSource(pkg, {name: fileName, sha256: imageSource.fileSha256, size: bytes.length}, options.origin, prev?.source.image)
   if (!btf && prev?.btf === 'generated') {
     const r = await addKernel(
       root,
-      {...prev, config: pkg.facts ?? prev.config, source: {...prev.source, kernelImage: imageSource}},
+      {...prev, config: pkg.facts ?? prev.config, source: {...prev.source, kernelImage: imageSource, image}},
       await readKernelBtf(root, prev),
     )
     return {...r, steps: [...pkg.kernel.steps, 'kept the BTF generated from debug info']}
@@ -79,7 +83,7 @@ export async function addKernelDeb(root: string, deb: string | Uint8Array, optio
       flavor: debianFlavor(pkg.release),
       btf: btf ? 'in-kernel' : 'none',
       config: pkg.facts ?? null,
-      source: imageSource,
+      source: {...imageSource, image},
     },
     btf,
   )

@@ -27,6 +27,7 @@
  * `INPUT_BAD_TAR_PATH` (an entry that is absolute or has a `..` component),
  * `INPUT_CORRUPT_TAR`, `INPUT_CORRUPT_<FORMAT>`, `INPUT_TOO_LARGE`.
  */
+import {createHash} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
 import {createGunzip} from 'node:zlib'
 import {Readable} from 'node:stream'
@@ -528,6 +529,9 @@ export interface KernelPackage {
   /** `uname -r` of the kernel, from the image file name. */
   release: string
   imagePath: string
+  /** sha256 and size of the image file as stored in the package. */
+  imageSha256: string
+  imageSize: number
   /** The BTF and what the image was (`kernel.btf` is undefined for a kernel without BTF). */
   kernel: KernelBtf
   configPath: string | undefined
@@ -565,6 +569,8 @@ export async function readKernelDeb(bytes: Uint8Array, options: KernelImageOptio
     source: controlField(deb.control, 'Source')?.replace(/\s*\(.*\)\s*$/, '') ?? pkg,
     release,
     imagePath: image.path,
+    imageSha256: createHash('sha256').update(image.data).digest('hex'),
+    imageSize: image.data.length,
     kernel: extractKernelBtf(image.data, options),
     configPath: cfgFile?.path,
     config,

@@ -157,7 +157,7 @@ async function* plainPieces(path: string, start: number, size: number): AsyncGen
   }
 }
 
-async function dataPieces(path: string, fh: FileHandle, member: ArMemberRef, maxXzBlock = MAX_XZ_BLOCK): Promise<AsyncIterable<Uint8Array>> {
+export async function dataPieces(path: string, fh: FileHandle, member: ArMemberRef, maxXzBlock = MAX_XZ_BLOCK): Promise<AsyncIterable<Uint8Array>> {
   const suffix = member.name.slice('data.tar'.length)
   switch (suffix) {
     case '':
@@ -197,7 +197,7 @@ export interface DebugDebInfo {
   fileSize: number
 }
 
-async function readControl(fh: FileHandle, members: ArMemberRef[], fileSize: number): Promise<DebugDebInfo> {
+export async function readControl(fh: FileHandle, members: ArMemberRef[], fileSize: number): Promise<DebugDebInfo> {
   const real = members.filter((m) => !m.name.startsWith('_'))
   if (real[0]?.name !== 'debian-binary') throw new InputError('INPUT_BAD_DEB', `first ar member is ${JSON.stringify(real[0]?.name ?? null)}, not debian-binary`, {offset: 8})
   const control = real[1]
@@ -236,7 +236,7 @@ export async function readDebInfo(path: string): Promise<DebugDebInfo> {
   }
 }
 
-async function openInput(path: string): Promise<FileHandle> {
+export async function openInput(path: string): Promise<FileHandle> {
   try {
     return await open(path, 'r')
   } catch (e) {
@@ -497,6 +497,7 @@ export async function addDebugDeb(root: string, debPath: string, options: DebugD
       fileSha256: fileSha,
       generator: g.generator,
       ...(kernelImage ? {kernelImage} : {}),
+      ...(prev?.image ? {image: prev.image} : {}), // the bootable image is still the image package's
     }
     const r = await addKernel(
       root,

@@ -34,7 +34,8 @@ async function fileSha256(path: string): Promise<string> {
 
 /**
  * Downloads `url` to `dest`. An existing `dest` whose checksum matches is kept as is.
- * @throws DownloadError `DOWNLOAD_HTTP` (4xx, or 5xx after retries), `DOWNLOAD_NETWORK`,
+ * @throws DownloadError `DOWNLOAD_NOT_FOUND` (404, 410), `DOWNLOAD_HTTP` (other 4xx, or 5xx
+ *   after retries), `DOWNLOAD_NETWORK`,
  *   `DOWNLOAD_CHECKSUM` (the file does not match the index; the partial file is removed).
  */
 export async function download(url: string, dest: string, options: DownloadOptions = {}): Promise<{path: string; reused: boolean}> {
@@ -61,6 +62,9 @@ export async function download(url: string, dest: string, options: DownloadOptio
       }
       if (res.statusCode === 416 && options.size !== undefined && from === options.size) {
         await res.body.dump() // the .part is already complete
+      } else if (res.statusCode === 404 || res.statusCode === 410) {
+        await res.body.dump()
+        throw new DownloadError('DOWNLOAD_NOT_FOUND', `${url}: HTTP ${res.statusCode}`)
       } else if (res.statusCode !== 200 && res.statusCode !== 206) {
         await res.body.dump()
         throw new DownloadError('DOWNLOAD_HTTP', `${url}: HTTP ${res.statusCode}`)
@@ -90,7 +94,7 @@ export async function download(url: string, dest: string, options: DownloadOptio
       renameSync(part, dest)
       return {path: dest, reused: false}
     } catch (e) {
-      if (e instanceof DownloadError && (e.code === 'DOWNLOAD_HTTP' || e.code === 'DOWNLOAD_CHECKSUM')) throw e
+      if (e instanceof DownloadError && (e.code === 'DOWNLOAD_HTTP' || e.code === 'DOWNLOAD_NOT_FOUND' || e.code === 'DOWNLOAD_CHECKSUM')) throw e
       lastError = e instanceof KcompatError ? e : new DownloadError('DOWNLOAD_NETWORK', `${url}: ${(e as Error).message}`, {cause: e})
     }
   }

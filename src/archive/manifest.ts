@@ -29,6 +29,36 @@ export interface KernelSource {
   generator?: {tool: string; version: string; flags: string[]}
   /** For generated BTF: the kernel image package the entry's config came from. */
   kernelImage?: {package?: string; packageVersion?: string; file?: string; fileSha256?: string}
+  /** Where the kernel's bootable image came from (src/archive/image.ts), for every method. */
+  image?: ImageSource
+}
+
+/**
+ * The package a kernel's bootable image (`boot/vmlinuz-<release>`) came from, generic over
+ * package formats. A mirror's host name is never recorded: `repo` + `path` are resolved
+ * against a mirror at fetch time (apt's sources, or `--mirror`); `url` is only kept for a
+ * package added from an explicit URL that is not under a known mirror.
+ */
+export interface ImageSource {
+  /** Package format: `deb` (rpm to come). */
+  format: 'deb' | 'rpm'
+  package: string
+  packageVersion: string
+  /** The package's file name. */
+  file: string
+  /** sha256 and size of the package file. */
+  sha256: string
+  size: number
+  /** The repository it is published in (Debian: suite and component). */
+  repo?: {type: 'debian'; suite: string; component?: string}
+  /** The package's path relative to the repository root (Debian's `Filename:`, `pool/main/…`). */
+  path?: string
+  /** The image's path inside the package, e.g. `boot/vmlinuz-6.1.0-56-cloud-amd64`. */
+  member: string
+  memberSha256: string
+  memberSize: number
+  /** Only for a package added from an explicit URL outside a known mirror. */
+  url?: string
 }
 
 /** Kernel config facts that matter to BPF; null = not set. */

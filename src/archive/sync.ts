@@ -3,7 +3,8 @@
  * matching kernel image package to the archive. Each package is downloaded (streamed to
  * a cache directory, checksummed against the index, resumable, retried), added, and
  * deleted unless kept. Kernels whose package and version are already in the manifest
- * are skipped, so a re-run adds nothing twice.
+ * are skipped, so a re-run adds nothing twice. Archived kernels whose image provenance is
+ * missing and whose package is in the index get it back-filled (image.ts).
  */
 import {mkdirSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -13,6 +14,7 @@ import {addKernelDeb} from './add-deb.js'
 import {type DebugProgress, type DebugTimings, findDebugStanza, generateFromMirror, generatedFrom} from './debug-deb.js'
 import {type KernelPackageInfo, fetchPackagesIndex, kernelPackages, newestPerSeriesAndFlavor} from './debian.js'
 import {download} from './download.js'
+import {type BackfillEvent, backfillImages} from './image.js'
 import {type KernelEntry, readManifest} from './manifest.js'
 
 export interface SyncOptions {
@@ -43,9 +45,12 @@ export interface SyncOptions {
   pahole?: string
   libbpf?: string
   jobs?: number
+  /** Only record image provenance of kernels already archived (image.ts); add nothing. */
+  backfillOnly?: boolean
 }
 
 export type SyncEvent =
+  | BackfillEvent
   | {type: 'index'; arch: string; packages: number; selected: number}
   | {type: 'skip'; release: string; arch: string; reason: string}
   | {type: 'download'; release: string; arch: string; received: number; total: number | undefined}
@@ -59,6 +64,8 @@ export interface SyncResult {
   skipped: {release: string; arch: string; reason: string}[]
   failed: {release: string; arch: string; code: string; message: string}[]
   planned: {release: string; arch: string; package: string; version: string; size: number}[]
+  /** Kernels whose image provenance was back-filled. */
+  imaged: {release: string; arch: string; member: string}[]
 }
 
 /** Selects the kernel packages a sync would consider, per the options. */
@@ -71,7 +78,7 @@ export function selectKernels(pkgs: KernelPackageInfo[], o: Pick<SyncOptions, 'f
 }
 
 export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResult> {
-  const result: SyncResult = {added: [], skipped: [], failed: [], planned: []}
+  const result: SyncResult = {added: [], skipped: [], failed: [], planned: [], imaged: []}
   const cacheDir = o.cacheDir ?? join(tmpdir(), `kcompat-sync-${process.pid}`)
   mkdirSync(cacheDir, {recursive: true})
   try {
@@ -80,6 +87,12 @@ export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResu
       const all = kernelPackages(stanzas)
       const sel = selectKernels(all, o)
       o.onEvent?.({type: 'index', arch, packages: all.length, selected: sel.length})
+      if (!o.dryRun) {
+        const b = await backfillImages(root, all, {mirror: o.mirror, suite: o.suite, cacheDir, keep: o.keep, retryDelayMs: o.retryDelayMs, onEvent: o.onEvent})
+        result.imaged.push(...b.filled)
+        result.failed.push(...b.failed)
+      }
+      if (o.backfillOnly) continue
       for (const p of sel) {
         const s = p.stanza
         const have = readManifest(root).kernels.find(
@@ -124,7 +137,7 @@ export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResu
             retryDelayMs: o.retryDelayMs,
             onProgress: (e) => o.onEvent?.({type: 'download', release: p.release, arch, received: e.received, total: e.total}),
           })
-          const r = await addKernelDeb(root, file, {osVersion: o.osVersion})
+          const r = await addKernelDeb(root, file, {osVersion: o.osVersion, origin: {repo: {type: 'debian', suite: o.suite, component: 'main'}, path: s.filename}})
           if (o.generate && r.entry.btf === 'none') r.entry = await generate(r.entry)
           result.added.push({release: p.release, arch, btf: r.entry.btf})
           o.onEvent?.({type: 'added', release: p.release, arch, btf: r.entry.btf, changed: r.changed})

@@ -368,6 +368,13 @@ describe.skipIf(!cc || !haveXz || !havePahole || !findTool('dpkg-deb'))('archive
     expect(e.config?.CONFIG_DEBUG_INFO_BTF).toBeNull()
     expect(e.source).toMatchObject({method: 'debug-info', package: `linux-image-${RELEASE}-dbg`, packageVersion: '6.1.999-1', kernelImage: {package: `linux-image-${RELEASE}`}})
     expect(e.source.fileSha256).toBe(createHash('sha256').update(readFileSync(join(site, dbgFile))).digest('hex'))
+    // the bootable image is the image package's, recorded at ingest and kept through generation
+    const imageBytes = readFileSync(join(site, imageFile))
+    expect(e.source.image).toMatchObject({
+      format: 'deb', package: `linux-image-${RELEASE}`, path: imageFile.slice(1), sha256: createHash('sha256').update(imageBytes).digest('hex'),
+      repo: {type: 'debian', suite: 'bookworm-security'}, member: `boot/vmlinuz-${RELEASE}`,
+      memberSha256: createHash('sha256').update(gzipSync(readFileSync(join(work, 'k-stripped.o')))).digest('hex'),
+    })
     expect(hits.get(dbgFile)).toBe(3) // 503, cut mid-body, then complete (resumed when part of it reached the disk)
     const gen = events.find((x) => x.type === 'generated')
     expect(gen).toMatchObject({type: 'generated', release: RELEASE, timings: {vmlinuxSize: vmlinux.length}})

@@ -5,6 +5,7 @@ import {Flags} from '@oclif/core'
 import {addKernelDeb} from '../../archive/add-deb.js'
 import {resolveArchiveDir} from '../../archive/archive.js'
 import {download} from '../../archive/download.js'
+import {originOfUrl} from '../../archive/image.js'
 import {addDebugDebCommand} from '../../archive/debug-deb.js'
 import {describeTimings} from '../../generate/describe.js'
 import {BaseCommand} from '../../lib/base-command.js'
@@ -44,7 +45,8 @@ export default class ArchiveAdd extends BaseCommand {
         })
         progress.clear()
       }
-      const r = file ? await addKernelDeb(root, file, {osVersion: flags['os-version']}) : undefined
+      const origin = flags.deb && tmp ? originOfUrl(flags.deb) : undefined
+      const r = file ? await addKernelDeb(root, file, {osVersion: flags['os-version'], origin}) : undefined
       const d = flags['debug-deb'] ? await addDebugDebCommand(root, flags['debug-deb'], {osVersion: flags['os-version'], pahole: flags.pahole, libbpf: flags.libbpf}, progress) : undefined
       if (d) {
         if (flags.json) {

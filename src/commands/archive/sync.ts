@@ -32,6 +32,7 @@ export default class ArchiveSync extends BaseCommand {
     pahole: Flags.string({description: 'with --generate: pahole to run (default: $KCOMPAT_PAHOLE, else pahole on PATH)'}),
     libbpf: Flags.string({description: 'with --generate: oldest libbpf that must parse the BTF (e.g. 0.7)'}),
     jobs: Flags.integer({description: 'with --generate: pahole threads (default 1: deterministic)', min: 1}),
+    'backfill-only': Flags.boolean({description: "only record where archived kernels' images came from (source.image), for those whose package is in the index; add nothing"}),
   }
 
   async run(): Promise<void> {
@@ -59,6 +60,7 @@ export default class ArchiveSync extends BaseCommand {
       pahole: flags.pahole,
       libbpf: flags.libbpf,
       jobs: flags.jobs,
+      backfillOnly: flags['backfill-only'],
       onEvent: (e) => {
         if (e.type === 'index') say(`${e.arch}: ${e.packages} kernel packages in ${flags.suite}, ${e.selected} selected`)
         else if (e.type === 'download') progress.update(`${e.arch} ${e.release}: ${formatBytes(e.received)}${e.total ? ` of ${formatBytes(e.total)}` : ''}`)
@@ -66,6 +68,8 @@ export default class ArchiveSync extends BaseCommand {
         else if (e.type === 'skip') say(`skipped ${e.arch} ${e.release}: ${e.reason}`)
         else if (e.type === 'failed') say(`FAILED ${e.arch} ${e.release}: [${e.code}] ${e.message}`)
         else if (e.type === 'generate') progress.update(`${e.arch} ${e.release}: ${describeDebugProgress(e.progress)}`)
+        else if (e.type === 'image-download') progress.update(`${e.arch} ${e.release} (image provenance): ${formatBytes(e.received)}${e.total ? ` of ${formatBytes(e.total)}` : ''}`)
+        else if (e.type === 'image') say(`recorded image of ${e.arch} ${e.release}: ${e.member}${e.downloaded ? '' : ' (package already in the cache directory)'}`)
         else if (e.type === 'generated') say(`generated ${e.arch} ${e.release}: ${describeTimings(e.timings)}; pahole ${e.flags.join(' ')}`)
       },
     })
@@ -75,7 +79,7 @@ export default class ArchiveSync extends BaseCommand {
     } else if (flags['dry-run']) {
       for (const p of r.planned) this.log(`would add ${p.arch} ${p.release} (${p.package} ${p.version}, ${formatBytes(p.size)})`)
     } else {
-      this.log(`${r.added.length} added, ${r.skipped.length} skipped, ${r.failed.length} failed`)
+      this.log(`${r.added.length} added, ${r.skipped.length} skipped, ${r.failed.length} failed${r.imaged.length > 0 ? `, ${r.imaged.length} image sources recorded` : ''}`)
     }
     if (r.failed.length > 0) this.exit(1)
   }
