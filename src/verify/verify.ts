@@ -27,6 +27,7 @@ import {randomBytes} from 'node:crypto'
 import {existsSync, mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
+import {fetchKernelImage, findArchivedKernel} from '../archive/image.js'
 import {VerifyError} from './errors.js'
 import {buildLoader, findBusybox} from './guest.js'
 import {buildInitramfs} from './initramfs.js'
@@ -234,19 +235,49 @@ export async function verifyKernel(o: VerifyOptions): Promise<VerifyReport> {
 
 export interface KernelTarget {
   kernel?: string
-  image: string
+  /** the image to boot; without it, the archived kernel `kernel`'s image is fetched (src/archive/image.ts) */
+  image?: string
+  /** the archived kernel's arch, when the release alone is ambiguous */
+  arch?: string
+}
+
+/** Where images of archived kernels come from, for targets given without an image. */
+export interface ImageSourceOptions {
+  /** archive root whose manifest records the images */
+  archive?: string
+  /** mirror to fetch packages from instead of apt's sources */
+  mirror?: string
+  /** image cache (default: src/archive/image.ts's) */
+  cacheDir?: string
+}
+
+/**
+ * The image of an archived kernel, fetched into the image cache (checked against the
+ * manifest's sha256; downloaded once). Progress is reported as the `prepare` phase.
+ */
+async function archivedImage(t: KernelTarget, src: ImageSourceOptions, onProgress?: (p: VerifyProgress) => void): Promise<string> {
+  if (!t.kernel) throw new VerifyError('VERIFY_NO_IMAGE', 'no kernel image: give --image FILE or an archived kernel release')
+  if (!src.archive) throw new VerifyError('VERIFY_NO_IMAGE', `no kernel image for ${t.kernel}: give --image FILE`)
+  const entry = findArchivedKernel(src.archive, t.kernel, t.arch)
+  const r = await fetchKernelImage(src.archive, entry, {
+    mirror: src.mirror,
+    cacheDir: src.cacheDir,
+    onProgress: (p) => onProgress?.({kernel: t.kernel, phase: 'prepare', done: 'received' in p ? p.received : p.written, total: p.total ?? 0}),
+  })
+  return r.path
 }
 
 export type KernelResult = {kernel?: string; report: VerifyReport} | {kernel?: string; error: Error}
 
 /**
  * Several kernels with the same objects: a pool of at most `jobs` QEMU processes, each
- * boot independent; results come back in the order of `targets`. A kernel that fails
+ * boot independent; results come back in the order of `targets`. A target without an
+ * image boots its archived kernel's image, fetched first (`fetchKernelImage`). A kernel that fails
  * (panic, timeout) gives its error in its slot and does not stop the others.
  */
 export async function verifyKernels(
   targets: KernelTarget[],
-  common: Omit<VerifyOptions, 'image' | 'kernel'>,
+  common: Omit<VerifyOptions, 'image' | 'kernel'> & ImageSourceOptions,
   jobs = 1,
 ): Promise<KernelResult[]> {
   const results: KernelResult[] = new Array(targets.length)
@@ -256,7 +287,8 @@ export async function verifyKernels(
       const i = next++
       const t = targets[i]!
       try {
-        results[i] = {kernel: t.kernel, report: await verifyKernel({...common, image: t.image, kernel: t.kernel})}
+        const image = t.image ?? (await archivedImage(t, common, common.onProgress))
+        results[i] = {kernel: t.kernel, report: await verifyKernel({...common, image, kernel: t.kernel})}
       } catch (e) {
         results[i] = {kernel: t.kernel, error: e as Error}
       }

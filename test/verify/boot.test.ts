@@ -1,6 +1,7 @@
 /**
  * `kcompat verify` on a real kernel: Debian bookworm's 6.1.0-56-cloud-amd64, the image
- * of the package the archive records, booted ONCE under QEMU (TCG here; KVM where
+ * the archive records (fetched by fetchKernelImage, checked against the manifest's
+ * sha256), booted ONCE under QEMU (TCG here; KVM where
  * /dev/kvm is usable) with the fixture objects (fixtures/bpf/verify), a set of Debian
  * libbpf-tools objects and a few --prog sections. Every assertion is a fact known
  * without kcompat:
@@ -25,7 +26,7 @@ import {verifyKernel, type VerifyProgram, type VerifyReport} from '../../src/ver
 import {libbpfToolsObjects} from '../harness/libbpf-tools.js'
 import {FIXTURES, kernelFixtures} from '../helpers/fixtures.js'
 import {findTool, requireTool, run} from '../helpers/tools.js'
-import {ARCHIVE, debianKernelImage} from './kernel-image.js'
+import {ARCHIVE, archivedKernelImagePath} from './kernel-image.js'
 
 const RELEASE = '6.1.0-56-cloud-amd64'
 const FIXTURE = join(FIXTURES, 'bpf', 'verify', 'verify.bpfel.o')
@@ -33,10 +34,10 @@ const FIXTURE = join(FIXTURES, 'bpf', 'verify', 'verify.bpfel.o')
 export const TOOLS = ['bashreadline', 'biosnoop', 'capable', 'cpufreq', 'execsnoop', 'javagc', 'mdflush', 'opensnoop', 'readahead', 'runqlat', 'tcpsynbl']
 const PROGS = ['fentry/do_unlinkat', 'fentry/kcompat_absent_function', 'tp_btf/sched_switch', 'kprobe/vfs_read', 'kprobe/kcompat_absent_function', 'xdp']
 
-function ready(): string | undefined {
-  const tools = ['qemu-system-x86_64', 'gcc', 'bpftool', 'llvm-readelf', 'apt-get', 'dpkg-deb']
+async function ready(): Promise<string | undefined> {
+  const tools = ['qemu-system-x86_64', 'gcc', 'bpftool', 'llvm-readelf']
   if (!tools.every((t) => requireTool(t, 'booting a kernel for kcompat verify'))) return undefined
-  const img = debianKernelImage(RELEASE)
+  const img = await archivedKernelImagePath(RELEASE)
   if ('skip' in img) {
     if (process.env.CI === 'true') throw new Error(`cannot get the ${RELEASE} image: ${img.skip}`)
     console.warn(`skipping kcompat verify boot tests: ${img.skip}`)
@@ -44,7 +45,7 @@ function ready(): string | undefined {
   }
   return img.path
 }
-const image = ready()
+const image = await ready()
 
 /** Program sections of an object as llvm-readelf lists them: executable (AX) sections other than .text. */
 function programSections(obj: string): Set<string> {
