@@ -10,8 +10,9 @@
  * `loglevel=1` keeps kernel messages off the console except emergencies (a panic),
  * so they do not interleave with the records.
  *
- * QEMU runs in its own process group; on timeout the whole group is killed. The run
- * ends with QEMU's exit; the caller removes its temporary files in all cases.
+ * QEMU runs in its own process group; on timeout, and when kcompat is interrupted
+ * (SIGINT, SIGTERM) or exits, the whole group is killed. The run ends with QEMU's exit;
+ * the caller removes its temporary files in all cases.
  */
 import {spawn, spawnSync} from 'node:child_process'
 import {accessSync, constants} from 'node:fs'
@@ -29,6 +30,8 @@ export interface BootOptions {
   qemu?: string
   /** extra kernel command-line arguments, after kcompat's own */
   kernelArgs?: string[]
+  /** called when kcompat is interrupted during the boot, before it dies: remove temporary files */
+  onAbort?: () => void
   /** called with each console line as it arrives */
   onLine?: (line: string) => void
 }
@@ -86,14 +89,33 @@ export function boot(o: BootOptions): Promise<BootResult> {
     const out: string[] = []
     let pending = ''
     let timedOut = false
-    const timer = setTimeout(() => {
-      timedOut = true
+    const killGroup = (): void => {
       try {
         process.kill(-child.pid!, 'SIGKILL')
       } catch {
         child.kill('SIGKILL')
       }
+    }
+    const timer = setTimeout(() => {
+      timedOut = true
+      killGroup()
     }, o.timeoutMs)
+    // QEMU has its own process group, so a Ctrl-C at the terminal does not reach it: when
+    // kcompat is interrupted or exits, the group is killed, then the signal takes its course
+    const onSignal = (sig: NodeJS.Signals): void => {
+      killGroup()
+      cleanup()
+      o.onAbort?.()
+      process.kill(process.pid, sig)
+    }
+    const cleanup = (): void => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      process.off('exit', killGroup)
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+    process.on('exit', killGroup)
     child.stdout.setEncoding('latin1')
     child.stdout.on('data', (chunk: string) => {
       out.push(chunk)
@@ -110,10 +132,12 @@ export function boot(o: BootOptions): Promise<BootResult> {
     })
     child.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer)
+      cleanup()
       reject(e.code === 'ENOENT' ? new VerifyError('VERIFY_QEMU_MISSING', `'${qemu}' not found: install the Debian package qemu-system-x86`) : e)
     })
     child.on('close', (code, signal) => {
       clearTimeout(timer)
+      cleanup()
       if (pending && o.onLine) o.onLine(pending)
       resolve({
         console: out.join('') + (stderr ? `\n${stderr}` : ''),

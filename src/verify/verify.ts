@@ -176,6 +176,7 @@ export async function verifyKernel(o: VerifyOptions): Promise<VerifyReport> {
       accel: o.accel,
       kernelArgs: o.kernelArgs,
       qemu,
+      onAbort: () => rmSync(dir, {recursive: true, force: true}),
       onLine: (line) => {
         if (line.includes('KCV1\tUPTIME')) {
           bootMs = Date.now() - t0
