@@ -50,7 +50,9 @@ export default class Verify extends BaseCommand {
     if (images.length > 0 && images.length !== flags.kernel.length) {
       usage(`give one --image per --kernel, or none to boot the archived kernels' images (${flags.kernel.length} kernels, ${images.length} images)`)
     }
+    // one progress line for all kernels booting at once: each kernel's phase and count
     const progress = new ProgressLine(process.stderr, !flags.json)
+    const state = new Map<string, string>()
     const results = await verifyKernels(
       flags.kernel.map((kernel, i) => ({kernel, image: images[i], arch: images[i] ? undefined : archiveArch(flags.arch)})),
       {
@@ -61,7 +63,10 @@ export default class Verify extends BaseCommand {
         attach: flags.attach,
         timeoutMs: flags.timeout * 1000,
         arch: flags.arch,
-        onProgress: (p) => progress.update(`${p.kernel ?? ''}: ${p.phase} ${p.done}/${p.total}`),
+        onProgress: (p) => {
+          state.set(p.kernel ?? '', p.phase === 'running' ? `${p.done}/${p.total}` : p.phase)
+          progress.update([...state].map(([k, v]) => `${k}: ${v}`).join(' | '))
+        },
       },
       flags.jobs,
     )

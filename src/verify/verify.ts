@@ -147,6 +147,7 @@ export async function verifyKernel(o: VerifyOptions): Promise<VerifyReport> {
   const objects = o.objects ?? []
   const progs = o.progs ?? []
   const attach = o.attach ?? true
+  if (objects.length === 0 && progs.length === 0) throw new VerifyError('VERIFY_USAGE', 'nothing to load: give objects or sections')
   const image = resolve(o.image)
   if (!existsSync(image) || !statSync(image).isFile()) {
     throw new VerifyError('VERIFY_NO_IMAGE', `kernel image ${o.image} does not exist`)
@@ -281,6 +282,12 @@ export async function verifyKernels(
   common: Omit<VerifyOptions, 'image' | 'kernel'> & ImageSourceOptions,
   jobs = 1,
 ): Promise<KernelResult[]> {
+  // objects are checked once, before any image is fetched or kernel booted: a bad object
+  // is the whole call's error (VERIFY_BAD_OBJECT), not one per kernel
+  if (targets.length > 0 && (common.objects?.length ?? 0) > 0) {
+    const loader = buildLoader()
+    for (const obj of common.objects!) openObject(loader, obj)
+  }
   const results: KernelResult[] = new Array(targets.length)
   let next = 0
   const worker = async (): Promise<void> => {
