@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Post-build step (npm run build): copies the data files tsc does not emit (JSON under
-// src/) into dist/, and writes oclif.manifest.json so the CLI finds a command without
+// src/, and the C source of the verify guest loader, built at first use) into dist/, and
+// writes oclif.manifest.json so the CLI finds a command without
 // importing every command module at start-up.
 import {cpSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {dirname, join, relative} from 'node:path'
@@ -12,7 +13,7 @@ function copyJson(dir) {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name)
     if (statSync(p).isDirectory()) copyJson(p)
-    else if (name.endsWith('.json')) {
+    else if (name.endsWith('.json') || name.endsWith('.c')) {
       const dest = join(root, 'dist', relative(join(root, 'src'), p))
       mkdirSync(dirname(dest), {recursive: true})
       cpSync(p, dest)

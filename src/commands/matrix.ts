@@ -9,6 +9,8 @@ import {type KernelIdentity, buildMatrix, matrixExitCode} from '../matrix/matrix
 import {type MatrixFormat, renderMatrixChunks} from '../matrix/render.js'
 import {type CachedCells, openMatrixCache} from '../store/matrix-cache.js'
 import {resolveIndexPath} from '../store/build.js'
+import {VerifyError} from '../verify/errors.js'
+import {verifyMatrix} from '../verify/matrix.js'
 
 export default class Matrix extends BaseCommand {
   static override summary = 'Release matrix: every program of BPF objects against every archived kernel.'
@@ -17,6 +19,7 @@ export default class Matrix extends BaseCommand {
     'Summaries per program: on how many kernels it loads, the first kernel version from which it loads everywhere, and the kernels where it does not, grouped by reason.',
     '--kernels FILTER: comma-separated globs on the release, distro, arch or distro/version/arch/release; !GLOB excludes (e.g. debian/12/x86_64/*, 6.12*, arm64, *cloud*,!*rt*). --btf FILE adds a kernel named by the file name without its extensions.',
     'Cells are cached in the index database per (object sha256, kernel, kcompat version): a re-run is instant; --no-cache recomputes (and re-reads every file to hash it).',
+    '--verify boots each x86_64 kernel (its archived image, fetched once, or --image RELEASE=FILE) under QEMU, as `kcompat verify` does, and puts the observed outcome (loads, refused, needs-setup) beside each verdict in every format, with the agreement figures per kernel and the disagreements with both reasons.',
     'Exit status: 0 (a report), or with --fail-on unsupported: 1 when any cell is unsupported; --fail-on possible: also 3 when any is possible or unknown. 2 usage errors.',
   ].join('\n\n')
   static override examples = [
@@ -37,6 +40,11 @@ export default class Matrix extends BaseCommand {
     db: Flags.string({description: 'index database holding the cache (default: as `kcompat index build`)'}),
     'no-cache': Flags.boolean({description: 'neither read nor write cached cells'}),
     jobs: Flags.integer({char: 'j', description: 'threads to spread the kernels to compute over (default: one per CPU, but one per 32 kernels at most)', min: 1}),
+    verify: Flags.boolean({description: 'also boot the kernels under QEMU and load every program (see kcompat verify)'}),
+    image: Flags.string({description: 'with --verify: RELEASE=FILE, the image to boot for a kernel (repeatable; default: the archived image, fetched once)', multiple: true}),
+    mirror: Flags.string({description: 'with --verify: mirror to fetch archived kernels\' packages from (default: apt\'s sources)'}),
+    'verify-timeout': Flags.integer({description: 'with --verify: seconds a guest may run', default: 600, min: 1}),
+    'verify-jobs': Flags.integer({description: 'with --verify: boot up to N kernels at once', default: 1, min: 1}),
   }
 
   async run(): Promise<void> {
@@ -73,6 +81,26 @@ export default class Matrix extends BaseCommand {
       throw e
     } finally {
       cache?.close()
+    }
+    if (flags.verify) {
+      const images: Record<string, string> = {}
+      for (const spec of flags.image ?? []) {
+        const eq = spec.indexOf('=')
+        if (eq <= 0) {
+          printKcompatError(new VerifyError('VERIFY_USAGE', `--image wants RELEASE=FILE, got '${spec}'`), format === 'json')
+          this.exit(EXIT_USAGE)
+        }
+        images[spec.slice(0, eq)] = spec.slice(eq + 1)
+      }
+      result = await verifyMatrix(result, {
+        images,
+        archive: resolveArchiveDir(flags.archive),
+        mirror: flags.mirror,
+        timeoutMs: flags['verify-timeout'] * 1000,
+        jobs: flags['verify-jobs'],
+        onProgress: (p) => process.stderr.isTTY && process.stderr.write(`\r${p.kernel ?? ''}: ${p.phase} ${p.done}/${p.total}   `),
+      })
+      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K')
     }
     // Written piece by piece: a large matrix does not fit in one string.
     if (flags.out) {

@@ -19,6 +19,7 @@ import {KernelReleaseError, parseReleaseLenient} from '../kernel/release.js'
 import {registerErrorClass, runJobs} from '../parallel/pool.js'
 import type {KernelSpec, MatrixJob, MatrixJobResult, MatrixTaskInit} from './parallel.js'
 import type {ObservedHash} from './file-hash.js'
+import type {VerifyComparisonResult} from '../verify/compare.js'
 
 export interface MatrixKernel {
   /** The cell's `kernel`: the release (or, for --btf, the file name without extensions). */
@@ -79,6 +80,8 @@ export interface MatrixResult {
   summary: ProgramSummary[]
   /** How many (object, kernel) pairs came from the cache. */
   cache?: {hits: number; misses: number}
+  /** With `matrix --verify`: what the booted kernels did, beside each cell (src/verify/compare.ts). */
+  verify?: VerifyComparisonResult
 }
 
 /** A cell without the kernel and object names, which the matrix sets. */

@@ -3,6 +3,8 @@
  */
 import type {Verdict} from '../check/types.js'
 import type {MatrixCell, MatrixKernel, MatrixResult, ProgramSummary} from './matrix.js'
+import {disagreementLine, figuresLine, type VerifyComparison} from '../verify/compare.js'
+import type {VerifyOutcome} from '../verify/verify.js'
 
 export type MatrixFormat = 'table' | 'markdown' | 'json' | 'csv' | 'html'
 
@@ -25,6 +27,33 @@ function cellIndex(m: MatrixResult): Map<string, MatrixCell> {
 
 function cellAt(idx: Map<string, MatrixCell>, k: MatrixKernel, c: Column): MatrixCell | undefined {
   return idx.get(`${k.name}\u0000${c.object}\u0000${c.program}\u0000${c.section}`)
+}
+
+/** With --verify: what the booted kernel did, per cell (L loads, R refused, S needs run-time setup). */
+const OBS_MARK: Record<VerifyOutcome, string> = {loads: 'L', refused: 'R', 'needs-setup': 'S'}
+
+function observedIndex(m: MatrixResult): Map<string, VerifyComparison> | undefined {
+  if (!m.verify) return undefined
+  return new Map(m.verify.comparisons.map((c) => [`${c.kernel}\u0000${c.object}\u0000${c.program}\u0000${c.section}`, c]))
+}
+
+function observedAt(idx: Map<string, VerifyComparison> | undefined, k: MatrixKernel, c: Column): VerifyComparison | undefined {
+  return idx?.get(`${k.name}\u0000${c.object}\u0000${c.program}\u0000${c.section}`)
+}
+
+/** The --verify part of the text formats: which kernels were booted, agreement figures, disagreements with both reasons. */
+function verifyLines(m: MatrixResult): string[] {
+  if (!m.verify) return []
+  const out: string[] = ['', 'verified on the booted kernels (kcompat verify):']
+  for (const k of m.verify.kernels) {
+    if (!k.verified) out.push(`  ${k.kernel}: not verified: ${k.error?.code ? `[${k.error.code}] ` : ''}${k.error?.message.split('\n')[0] ?? ''}`)
+  }
+  for (const f of m.verify.figures) out.push(`  ${figuresLine(f)}`)
+  if (m.verify.disagreements.length > 0) {
+    out.push('', 'disagreements (predicted vs observed):')
+    for (const d of m.verify.disagreements) out.push(`  ${disagreementLine(d)}`)
+  }
+  return out
 }
 
 function groupOf(k: MatrixKernel): string {
@@ -51,7 +80,8 @@ export function renderTable(m: MatrixResult): string {
   const labels = m.kernels.map(kernelLabel)
   const w = Math.max(6, ...labels.map((l) => l.length))
   const ids = cols.map((_, i) => `P${i + 1}`)
-  const cw = ids.map((id) => Math.max(id.length, 1))
+  const obs = observedIndex(m)
+  const cw = ids.map((id) => Math.max(id.length, obs ? 2 : 1))
   const out: string[] = []
   const head = `${'KERNEL'.padEnd(w)}  ${ids.map((id, i) => id.padEnd(cw[i]!)).join(' ')}`.trimEnd()
   out.push(head)
@@ -61,13 +91,18 @@ export function renderTable(m: MatrixResult): string {
       group = groupOf(k)
       out.push(`${group}:`)
     }
-    const row = cols.map((c, i) => MARK[cellAt(idx, k, c)?.verdict ?? 'unknown'].padEnd(cw[i]!))
+    const row = cols.map((c, i) => {
+      const o = observedAt(obs, k, c)?.observed
+      return `${MARK[cellAt(idx, k, c)?.verdict ?? 'unknown']}${obs ? (o ? OBS_MARK[o] : '.') : ''}`.padEnd(cw[i]!)
+    })
     out.push(`${labels[r]!.padEnd(w)}  ${row.join(' ')}`.trimEnd())
   })
   out.push('', '+ supported  ~ possible  ? unknown  x unsupported', '')
+  if (obs) out.splice(out.length - 1, 0, 'observed: L loads  R refused  S needs run-time setup  . not verified')
   cols.forEach((c, i) => out.push(`${ids[i]!.padEnd(4)} ${c.object}: ${c.program} (${c.section})`))
   out.push('')
   for (const s of m.summary) out.push(...summaryLines(s, m.kernels.length))
+  out.push(...verifyLines(m))
   return `${out.join('\n')}\n`
 }
 
@@ -76,11 +111,15 @@ const mdEscape = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, '
 export function renderMarkdown(m: MatrixResult): string {
   const cols = columns(m)
   const idx = cellIndex(m)
+  const obs = observedIndex(m)
   const out: string[] = []
   out.push(`| kernel | distro | arch | ${cols.map((c) => `${mdEscape(c.program)}<br><sub>${mdEscape(c.object)}</sub>`).join(' | ')} |`)
   out.push(`| --- | --- | --- | ${cols.map(() => ':---:').join(' | ')} |`)
   for (const k of m.kernels) {
-    const cells = cols.map((c) => MD_MARK[cellAt(idx, k, c)?.verdict ?? 'unknown'])
+    const cells = cols.map((c) => {
+      const o = obs ? observedAt(obs, k, c) : undefined
+      return `${MD_MARK[cellAt(idx, k, c)?.verdict ?? 'unknown']}${obs ? `<br><sub>${o?.observed ?? 'not verified'}</sub>` : ''}`
+    })
     out.push(`| \`${mdEscape(k.name)}\`${k.btf === 'in-kernel' ? '' : ` (BTF: ${k.btf})`} | ${mdEscape(`${k.distro} ${k.version}`.trim())} | ${k.arch} | ${cells.join(' | ')} |`)
   }
   out.push('', `✅ supported · ⚠️ possible · ❓ unknown · ❌ unsupported`, '')
@@ -88,6 +127,11 @@ export function renderMarkdown(m: MatrixResult): string {
     const [first, ...rest] = summaryLines(s, m.kernels.length, '')
     out.push(`- **${mdEscape(first!)}**`)
     for (const l of rest) out.push(`  - ${mdEscape(l)}`)
+  }
+  const v = verifyLines(m)
+  if (v.length > 0) {
+    out.push('', '### Verified on the booted kernels', '')
+    for (const l of v.slice(2)) out.push(l === '' ? '' : l.startsWith('  ') ? `- ${mdEscape(l.trim())}` : `**${mdEscape(l)}**`)
   }
   return `${out.join('\n')}\n`
 }
@@ -99,14 +143,20 @@ function csvField(s: string): string {
 export const CSV_HEADER = ['kernel', 'distro', 'version', 'arch', 'object', 'program', 'section', 'verdict', 'reasons', 'suggestions']
 
 /** One line per cell; `reasons` lists the rules that are not `pass`/`info` as `rule: message`, joined by ` | `. */
+/** With --verify, three more columns: what the booted kernel did, its reason line, and the agreement. */
+export const CSV_VERIFY_HEADER = ['observed', 'observed_reason', 'agreement']
+
 export function* csvChunks(m: MatrixResult): Generator<string> {
   const kOf = new Map(m.kernels.map((k) => [k.name, k]))
-  yield `${CSV_HEADER.join(',')}\r\n`
+  const obs = observedIndex(m)
+  yield `${[...CSV_HEADER, ...(obs ? CSV_VERIFY_HEADER : [])].join(',')}\r\n`
   for (const c of m.cells) {
     const k = kOf.get(c.kernel)!
     const reasons = c.reasons.filter((r) => r.status !== 'pass' && r.status !== 'info').map((r) => `${r.rule}: ${r.message}`)
     const sugg = c.suggestions.map((s) => s.section ?? s.text)
-    yield `${[c.kernel, k.distro, k.version, k.arch, c.object, c.program, c.section, c.verdict, reasons.join(' | '), sugg.join(' | ')].map(csvField).join(',')}\r\n`
+    const o = obs?.get(`${c.kernel}\u0000${c.object}\u0000${c.program}\u0000${c.section}`)
+    const extra = obs ? [o?.observed ?? '', o?.observedReason ?? '', o?.observed ? o.agreement : ''] : []
+    yield `${[c.kernel, k.distro, k.version, k.arch, c.object, c.program, c.section, c.verdict, reasons.join(' | '), sugg.join(' | '), ...extra].map(csvField).join(',')}\r\n`
   }
 }
 
@@ -161,6 +211,7 @@ const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;'
 export function renderHtml(m: MatrixResult, title = 'kcompat release matrix'): string {
   const cols = columns(m)
   const idx = cellIndex(m)
+  const obs = observedIndex(m)
   const details: Array<{kernel: string; program: string; object: string; section: string; verdict: Verdict; reasons: Array<{rule: string; status: string; message: string}>; suggestions: string[]}> = []
   const objectsRow = m.objects
     .filter((o) => o.programs.length > 0)
@@ -190,8 +241,11 @@ export function renderHtml(m: MatrixResult, title = 'kcompat release matrix'): s
           reasons: (cell?.reasons ?? []).map((r) => ({rule: r.rule, status: r.status, message: r.message})),
           suggestions: (cell?.suggestions ?? []).map((s) => (s.section ? `${s.section} (${s.verdict ?? '?'}): ${s.text}` : s.text)),
         })
-        const tip = `${k.name} · ${c.program}: ${v}${shown.length ? `\n${shown.map((r) => `${r.rule}: ${r.message}`).join('\n')}` : ''}`
-        return `<td class="cell v-${v}" data-verdict="${v}" data-i="${i}" title="${esc(tip)}">${MARK[v]}</td>`
+        const o = observedAt(obs, k, c)
+        const seen = obs ? `\nobserved: ${o?.observed ?? 'not verified'}${o?.observedReason ? ` (${o.observedReason})` : ''}${o?.observed ? ` [${o.agreement}]` : ''}` : ''
+        const tip = `${k.name} · ${c.program}: ${v}${shown.length ? `\n${shown.map((r) => `${r.rule}: ${r.message}`).join('\n')}` : ''}${seen}`
+        const mark = obs ? `${MARK[v]}<sub class="obs${o?.agreement === 'disagree' ? ' dis' : ''}">${o?.observed ? OBS_MARK[o.observed] : '.'}</sub>` : MARK[v]
+        return `<td class="cell v-${v}" data-verdict="${v}" data-i="${i}" title="${esc(tip)}">${mark}</td>`
       })
       .join('')
     rows.push(
@@ -237,6 +291,7 @@ td.cell.sel{outline:2px solid #1f5fd6;outline-offset:-2px}
 #detail h2{font-size:14px;margin:0 0 6px}#detail li{margin:2px 0}#detail .st{font-family:monospace;font-size:11px;padding:0 4px;border-radius:3px}
 .hidden{display:none}
 section.summary{padding:8px 14px}section.summary ul{margin:2px 0}
+sub.obs{font-weight:400;margin-left:1px;color:#333}sub.obs.dis{color:#c00;font-weight:700}
 </style></head><body>
 <header><h1>${esc(title)}</h1>
 <span>${m.kernels.length} kernels × ${cols.length} programs</span>
@@ -249,7 +304,15 @@ section.summary{padding:8px 14px}section.summary ul{margin:2px 0}
 <div class="wrap"><table id="matrix">
 <thead><tr class="objects"><th class="kernel" rowspan="2">kernel</th>${objectsRow}</tr><tr class="progs">${progRow}</tr></thead>
 <tbody>${rows.join('\n')}</tbody></table></div>
-<section class="summary"><h2>Summary</h2><ul>${summary}</ul></section>
+<section class="summary"><h2>Summary</h2><ul>${summary}</ul></section>${
+    m.verify
+      ? `\n<section class="summary verify"><h2>Verified on the booted kernels</h2><p>observed: L loads · R refused · S needs run-time setup · . not verified</p><ul>${verifyLines(m)
+          .slice(2)
+          .filter((l) => l.startsWith('  '))
+          .map((l) => `<li>${esc(l.trim())}</li>`)
+          .join('')}</ul></section>`
+      : ''
+  }
 <div id="detail" role="dialog"></div>
 <script type="application/json" id="cells">${data}</script>
 <script>
