@@ -174,7 +174,9 @@ describe.skipIf(!haveTools || !OBJDUMP)('instruction reader vs llvm-objdump', ()
 
   it('every fixture object agrees with llvm-objdump', () => {
     let programs = 0
-    for (const path of bpfObjectFixtures()) programs += compare(path).programs
+    // llvm-objdump before LLVM 17 does not know the cpu v4 instructions
+    const v4 = requireTool('llvm-objdump-19', 'the cpu v4 fixture vs llvm-objdump')
+    for (const path of bpfObjectFixtures()) if (v4 || !path.includes('needs_v4')) programs += compare(path).programs
     expect(programs).toBeGreaterThan(30)
   })
 
