@@ -15,6 +15,7 @@ import {resolveArchiveDir} from '../archive/archive.js'
 import {type KernelProfile, type ResolveOptions, resolveKernel} from './kernel.js'
 import {type BpfObjectInfo, type BpfProgram, readBpfObject} from './object.js'
 import {coreCheck} from './core.js'
+import {needsReasons} from './needs.js'
 import {type Evaluation, evaluateSection, kernelBtfState} from './rules.js'
 import {CheckUsageError} from './errors.js'
 import {type CheckResult, type KernelSummary, type ProgramResult, type Reason, type Suggestion, type Verdict, combineVerdicts} from './types.js'
@@ -180,7 +181,11 @@ export async function checkObject(path: string, k: KernelProfile, opts: CheckOpt
         source: 'kcompat',
       })
     }
-    return resultOf(ev, k, opts, extra, p.name)
+    const needs = needsReasons(obj, p.name, p.section, k)
+    extra.push(...needs.reasons)
+    const r = resultOf(ev, k, opts, extra, p.name)
+    if (opts.suggest !== false && r.verdict !== 'supported') r.suggestions.push(...needs.suggestions)
+    return r
   })
 }
 

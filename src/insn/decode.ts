@@ -35,7 +35,7 @@
 import {parseBtf} from '../btf/decode.js'
 import type {Btf} from '../btf/btf.js'
 import {Kind} from '../btf/wire.js'
-import {SHN_UNDEF, STT_FUNC, STT_SECTION} from '../elf/constants.js'
+import {SHN_UNDEF, STB_WEAK, STT_FUNC, STT_SECTION} from '../elf/constants.js'
 import type {ElfFile, ElfSymbol} from '../elf/elf.js'
 import {type BpfProgram, type BtfExt, bpfPrograms, btfExtSectionName, parseBtfExt, placeCoreRelos} from '../elf/btf-ext.js'
 import {helperName} from './enums.js'
@@ -64,6 +64,8 @@ export interface ProgramNeeds {
   helpers: HelperUse[]
   /** Extern functions called (kfuncs), by name. */
   kfuncs: string[]
+  /** Those of `kfuncs` declared `__weak` (libbpf resolves a missing one to 0 instead of failing). */
+  weakKfuncs: string[]
   /** Maps of `.maps`/`maps` the instructions reference, by name. */
   maps: string[]
   /** Global data sections referenced (`.rodata`, `.bss`, `.kconfig`, ...). */
@@ -206,6 +208,7 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
       insnCount: 0,
       helpers: [],
       kfuncs: [],
+      weakKfuncs: [],
       maps: [],
       globalData: [],
       subprograms: [],
@@ -217,6 +220,7 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
     }
     const helpers = new Map<number, HelperUse>()
     const kfuncs = new Set<string>()
+    const weak = new Set<string>()
     const maps = new Set<string>()
     const data = new Set<string>()
     const queue: Func[] = [main]
@@ -272,6 +276,7 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
             const r = rel.get(i)
             if (r && r.sym.shndx === SHN_UNDEF) {
               kfuncs.add(r.sym.name)
+              if (r.sym.bind === STB_WEAK) weak.add(r.sym.name)
             } else if (src === PSEUDO_CALL) {
               const target = r ? (r.sym.type === STT_SECTION || r.sym.type === STT_FUNC ? Number(r.sym.value) / 8 : 0) + imm + 1 : i + imm + 1
               link(funcAt(r ? r.sym.shndx : f.sectionIndex, target))
@@ -301,6 +306,7 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
     }
     needs.helpers = [...helpers.values()].sort((a, b) => a.id - b.id)
     needs.kfuncs = [...kfuncs].sort()
+    needs.weakKfuncs = [...weak].sort()
     needs.maps = [...maps].sort()
     needs.globalData = [...data].sort()
     out.push(needs)
