@@ -29,6 +29,8 @@ import {kernelBtfState, moduleBtfState, versionGate} from './rules.js'
 import {type ObjectNeeds, type ProgramNeeds, readObjectNeeds} from '../insn/decode.js'
 import {kernelBpf, type KernelBpf} from '../insn/kernel.js'
 import type {InsnFeatureKey} from '../kernel/facts/index.js'
+import {btfTargetName, matchSection, parseTarget} from '../kernel/sections.js'
+import {Kind} from '../btf/wire.js'
 
 const KERNEL_SOURCE = 'this kernel (archive / machine)'
 const LIBBPF_SANITIZE = 'libbpf src/libbpf.c bpf_object__sanitize_prog (bpf_probe_read_{kernel,user}[_str] fall back to bpf_probe_read[_str])'
@@ -214,6 +216,63 @@ function kfuncRules(k: KernelProfile, p: ProgramNeeds, vocab: KernelBpf | undefi
   return out
 }
 
+const CTX_SOURCE = 'kernel/bpf/btf.c btf_ctx_access ("func \'%s\' doesn\'t have %d-th argument", then the verifier\'s "invalid bpf_context access"); for raw_tp, kernel/trace/bpf_trace.c __bpf_probe_register (EINVAL when the program reads past the tracepoint\'s arguments)'
+
+/**
+ * Context arguments of BTF-typed programs. A tp_btf, fentry/fexit, fmod_ret or lsm
+ * program reads its arguments as u64 slots of its context; the verifier
+ * (btf_ctx_access) allows slot i only when the kernel's prototype has an argument i:
+ * for tp_btf the `btf_trace_<tp>` typedef's prototype minus its leading `void *__data`,
+ * for fentry/fexit/fmod_ret the target FUNC's prototype, for lsm `bpf_lsm_<hook>`'s.
+ * fexit, fmod_ret and lsm programs may also read the slot after the last argument (the
+ * return value). raw_tp programs are refused at attach for the same overreach.
+ */
+function ctxArgsRule(k: KernelProfile, p: ProgramNeeds, objN: ObjectNeeds, section: string, guards: string[]): Reason | undefined {
+  if (!p.ctxSlot) return undefined
+  const m = matchSection(section)
+  if (!m) return undefined
+  const {def} = m
+  const target = parseTarget(def, m.target)
+  let name: string | undefined
+  let dropFirst = false
+  if (def.family === 'tp_btf' || def.family === 'fentry' || def.family === 'fmod_ret' || def.family === 'lsm') {
+    if (target.module && target.module !== 'vmlinux') return undefined
+    name = btfTargetName(def, target)
+    dropFirst = def.family === 'tp_btf'
+  } else if (def.family === 'raw_tracepoint') {
+    if (target.name === '') return undefined
+    name = `btf_trace_${target.name}`
+    dropFirst = true
+  } else return undefined
+  const btf = k.fullBtf()
+  if (!btf || !name) return undefined
+  const kind = dropFirst ? Kind.TYPEDEF : Kind.FUNC
+  const id = btf.findByName(name, kind)
+  if (id === undefined) return undefined
+  let t = btf.typeById(btf.skipTypedefsAndModifiers(kind === Kind.FUNC ? (btf.typeById(id) as {type: number}).type : id))
+  if (t.kind === Kind.PTR) t = btf.typeById(btf.skipTypedefsAndModifiers(t.type))
+  if (t.kind !== Kind.FUNC_PROTO) return undefined
+  const nargs = t.params.length - (dropFirst ? 1 : 0)
+  const retSlot = def.attachType === 'BPF_TRACE_FEXIT' || def.attachType === 'BPF_MODIFY_RETURN' || def.family === 'lsm'
+  const allowed = nargs + (retSlot ? 1 : 0)
+  // libbpf sets LINUX_KERNEL_VERSION to KERNEL_VERSION(a, b, min(c, 255)) of the running kernel
+  const [a = 0, b = 0, c = 0] = k.release.upstreamVersion
+  const lkv = BigInt((a << 16) + (b << 8) + Math.min(c, 255))
+  const folded = objN.kconfigExterns.includes('LINUX_KERNEL_VERSION') ? objN.ctxSlotOn(p, new Map([['LINUX_KERNEL_VERSION', lkv]])) : p.ctxSlot
+  if (!folded) return undefined
+  const slot = folded.index
+  const ev: Evidence[] = [
+    {kind: 'btf', text: `${dropFirst ? 'TYPEDEF' : 'FUNC'} ${name} (id ${id}) in ${k.btfOrigin}: ${nargs} argument${nargs === 1 ? '' : 's'}${retSlot ? ' and the return value' : ''}`},
+    {kind: 'object', text: `the program loads context slot ${slot} (argument ${slot + 1}) at ${folded.at}${folded !== p.ctxSlot ? ` (on the paths LINUX_KERNEL_VERSION ${a}.${b}.${Math.min(c, 255)} takes)` : ''}`},
+  ]
+  if (slot < allowed) return reason('ctx-args', 'pass', `reads ${slot + 1} context slot${slot ? 's' : ''}; ${name} has ${nargs} argument${nargs === 1 ? '' : 's'}${retSlot ? ' and a return value' : ''} on this kernel`, ev, CTX_SOURCE)
+  const what = def.family === 'raw_tracepoint' ? 'attaching fails with EINVAL' : 'the verifier refuses it (invalid bpf_context access)'
+  return guarded(
+    reason('ctx-args', 'fail', `the program reads argument ${slot + 1} of its context, but ${name} has only ${nargs} argument${nargs === 1 ? '' : 's'}${retSlot ? ' and a return value' : ''} on this kernel: ${what}`, ev, CTX_SOURCE),
+    guards,
+  )
+}
+
 /**
  * The reasons for one program of an object on one kernel, and suggestions for code
  * changes. `program` is libbpf's program name.
@@ -280,6 +339,8 @@ export function needsReasons(obj: BpfObjectInfo, program: string, section: strin
     reasons.push(r)
   }
   reasons.push(...kfuncRules(k, p, vocab, guards))
+  const ctx = ctxArgsRule(k, p, objN, section.replace(/^\?/, ''), guards)
+  if (ctx) reasons.push(ctx)
   if ((p.funcInfo || p.lineInfo) && kernelBtfState(k).state !== true) {
     const f = k.facts.insnFeatures.btfFuncInfo
     const r = gate(k, 'func-info', 'btfFuncInfo', 'BPF program func/line info')

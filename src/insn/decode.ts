@@ -80,6 +80,13 @@ export interface ProgramNeeds {
   isa: Partial<Record<IsaFeature, string>>
   funcInfo: boolean
   lineInfo: boolean
+  /**
+   * The highest 8-byte context slot the program loads (`ctx[i]` of a BPF_PROG program:
+   * argument i), with where; null when it loads none. Followed from r1 at entry through
+   * register copies and constant additions, into subprograms called with the context
+   * in r1, in instruction order (branches are not followed).
+   */
+  ctxSlot: {index: number; at: string} | null
 }
 
 export interface ObjectNeeds {
@@ -94,6 +101,10 @@ export interface ObjectNeeds {
    * externs. A call or map behind such a check may be dead code on a given kernel.
    */
   guards: string[]
+  /** The `.kconfig` externs the object reads (`LINUX_KERNEL_VERSION`, `CONFIG_...`). */
+  kconfigExterns: string[]
+  /** {@link ProgramNeeds.ctxSlot} on the paths a kernel with these `.kconfig` values takes. */
+  ctxSlotOn(program: ProgramNeeds, values: ReadonlyMap<string, bigint>): {index: number; at: string} | null
 }
 
 const BPF_JMP = 0x05
@@ -127,7 +138,7 @@ export function isDataSection(name: string): boolean {
   return /^\.(data|rodata|bss)(\.|$)/.test(name)
 }
 
-interface Func {
+export interface Func {
   name: string
   sectionIndex: number
   sectionName: string
@@ -136,7 +147,7 @@ interface Func {
   count: number
 }
 
-interface Reloc {
+export interface Reloc {
   sym: ElfSymbol
 }
 
@@ -199,6 +210,7 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
   const lineInfoSecs = infoSections(ext?.lineInfo)
 
   const out: ProgramNeeds[] = []
+  const ctxScans = new Map<ProgramNeeds, (values: ReadonlyMap<string, bigint>) => {index: number; at: string} | null>()
   for (const p of programs) {
     if (p.isSubprogram) continue
     const main = funcs.find((f) => f.sectionIndex === p.sectionIndex && f.start === p.sectionInsnOffset)!
@@ -215,6 +227,7 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
       tailCalls: false,
       backEdges: [],
       isa: {},
+      ctxSlot: null,
       funcInfo: funcInfoSecs.has(sectionName(p.sectionIndex)),
       lineInfo: lineInfoSecs.has(sectionName(p.sectionIndex)),
     }
@@ -304,6 +317,8 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
         }
       }
     }
+    needs.ctxSlot = scanCtxSlot(elf, main, relocs, funcAt, kconfigExterns, undefined)
+    ctxScans.set(needs, (values) => scanCtxSlot(elf, main, relocs, funcAt, kconfigExterns, values))
     needs.helpers = [...helpers.values()].sort((a, b) => a.id - b.id)
     needs.kfuncs = [...kfuncs].sort()
     needs.weakKfuncs = [...weak].sort()
@@ -311,5 +326,174 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
     needs.globalData = [...data].sort()
     out.push(needs)
   }
-  return {programs: out, maps: btf ? readMapDefs(elf, btf) : [], dataSections, guards}
+  return {
+    programs: out,
+    maps: btf ? readMapDefs(elf, btf) : [],
+    dataSections,
+    guards,
+    kconfigExterns: [...kconfigExterns].sort(),
+    ctxSlotOn: (program, values) => ctxScans.get(program)?.(values) ?? null,
+  }
+}
+
+/** What a register is known to hold during the context scan. */
+type Val = {ctx: number} | {kconfig: string} | {k: bigint}
+
+const U64 = (n: bigint): bigint => BigInt.asUintN(64, n)
+const S64 = (n: bigint): bigint => BigInt.asIntN(64, n)
+
+/** Does the conditional jump `op` hold for a and b (64-bit, or 32-bit for JMP32)? */
+function jumpTaken(op: number, a: bigint, b: bigint, wide: boolean): boolean | undefined {
+  const ua = wide ? U64(a) : BigInt.asUintN(32, a)
+  const ub = wide ? U64(b) : BigInt.asUintN(32, b)
+  const sa = wide ? S64(a) : BigInt.asIntN(32, a)
+  const sb = wide ? S64(b) : BigInt.asIntN(32, b)
+  switch (op) {
+    case 0x10: return ua === ub
+    case 0x20: return ua > ub
+    case 0x30: return ua >= ub
+    case 0x40: return (ua & ub) !== 0n
+    case 0x50: return ua !== ub
+    case 0x60: return sa > sb
+    case 0x70: return sa >= sb
+    case 0xa0: return ua < ub
+    case 0xb0: return ua <= ub
+    case 0xc0: return sa < sb
+    case 0xd0: return sa <= sb
+    default: return undefined
+  }
+}
+
+/**
+ * The highest context slot loaded (see ProgramNeeds.ctxSlot), on the paths a kernel
+ * with `kconfig` values (`LINUX_KERNEL_VERSION`, ...) takes; without values, on every
+ * path.
+ *
+ * A walk over the instructions from the program's entry, each instruction visited once
+ * with the first register state that reaches it. A register holds the context at a byte
+ * offset (r1 at entry: offset 0; `rD = rS` copies it, `rD += K` moves it), the address
+ * of a `.kconfig` extern (an ld_imm64 relocated against it), a constant (`rD = K`, a
+ * load through a `.kconfig` address when its value is given, then shifts), or nothing
+ * known. A conditional jump comparing a constant with an immediate follows only the
+ * edge the comparison takes, as the verifier does (it never checks dead branches). A
+ * load `*(T *)(rS + off)` through a context register reads slot (offset + off) / 8. A
+ * BPF-to-BPF call made while r1 holds the context at offset 0 walks the callee the same
+ * way; a call forgets r0-r5.
+ */
+export function scanCtxSlot(
+  elf: ElfFile,
+  main: Func,
+  relocs: Map<number, Map<number, Reloc>>,
+  funcAt: (secIdx: number, insn: number) => Func | undefined,
+  kconfigExterns: Set<string>,
+  kconfig: ReadonlyMap<string, bigint> | undefined,
+): {index: number; at: string} | null {
+  let best: {index: number; at: string} | null = null
+  const walked = new Set<Func>()
+  const walk = (f: Func): void => {
+    if (walked.has(f)) return
+    walked.add(f)
+    const bytes = elf.sectionData(elf.sections[f.sectionIndex]!)
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    const le = elf.littleEndian
+    const rel = relocs.get(f.sectionIndex) ?? new Map<number, Reloc>()
+    const end = f.start + f.count
+    const visited = new Set<number>()
+    const work: Array<[number, Map<number, Val>]> = [[f.start, new Map<number, Val>([[1, {ctx: 0}]])]]
+    while (work.length > 0) {
+      let [i, regs] = work.pop()!
+      while (i >= f.start && i < end && !visited.has(i)) {
+        visited.add(i)
+        const at = i * 8
+        const code = dv.getUint8(at)
+        const r = dv.getUint8(at + 1)
+        const dst = le ? r & 0x0f : r >> 4
+        const src = le ? r >> 4 : r & 0x0f
+        const off = dv.getInt16(at + 2, le)
+        const imm = dv.getInt32(at + 4, le)
+        const cls = code & 0x07
+        const op = code & 0xf0
+        if (code === LD_IMM64) {
+          const rl = rel.get(i)
+          if (rl && rl.sym.shndx === SHN_UNDEF && kconfigExterns.has(rl.sym.name)) regs.set(dst, {kconfig: rl.sym.name})
+          else regs.delete(dst)
+          i += 2
+          continue
+        }
+        if (cls === BPF_LDX) {
+          const base = regs.get(src)
+          if (base && 'ctx' in base) {
+            const index = Math.floor((base.ctx + off) / 8)
+            if (!best || index > best.index) best = {index, at: `${f.name}+${i - f.start}`}
+            regs.delete(dst)
+          } else if (base && 'kconfig' in base && off === 0 && kconfig?.has(base.kconfig)) {
+            const size = [4, 2, 1, 8][(code & 0x18) >> 3]!
+            regs.set(dst, {k: BigInt.asUintN(size * 8, kconfig.get(base.kconfig)!)})
+          } else regs.delete(dst)
+          i++
+          continue
+        }
+        if (cls === BPF_ALU64 || cls === BPF_ALU) {
+          const fromReg = (code & 0x08) !== 0
+          const d = regs.get(dst)
+          const sv = regs.get(src)
+          let out: Val | undefined
+          if (op === BPF_MOV && off === 0) {
+            if (fromReg) out = cls === BPF_ALU64 ? sv : sv && 'k' in sv ? {k: BigInt.asUintN(32, sv.k)} : undefined
+            else out = {k: cls === BPF_ALU64 ? U64(BigInt(imm)) : BigInt(imm >>> 0)}
+          } else if (cls === BPF_ALU64 && !fromReg && d) {
+            const K = BigInt(imm)
+            if ('ctx' in d && op === 0x00) out = {ctx: d.ctx + imm}
+            else if ('k' in d) {
+              if (op === 0x00) out = {k: U64(d.k + K)}
+              else if (op === 0x60) out = {k: U64(d.k << (K & 63n))}
+              else if (op === 0x70) out = {k: U64(d.k) >> (K & 63n)}
+              else if (op === 0xc0) out = {k: U64(S64(d.k) >> (K & 63n))}
+              else if (op === 0x50) out = {k: U64(d.k & U64(K))}
+            }
+          }
+          if (out) regs.set(dst, out)
+          else regs.delete(dst)
+          i++
+          continue
+        }
+        if (cls === BPF_JMP || cls === BPF_JMP32) {
+          if (cls === BPF_JMP && op === BPF_EXIT) break
+          if (cls === BPF_JMP && op === BPF_CALL) {
+            if (src === PSEUDO_CALL) {
+              const c = regs.get(1)
+              if (c && 'ctx' in c && c.ctx === 0) {
+                const rl = rel.get(i)
+                const target = rl ? (rl.sym.type === STT_SECTION || rl.sym.type === STT_FUNC ? Number(rl.sym.value) / 8 : 0) + imm + 1 : i + imm + 1
+                const callee = funcAt(rl ? rl.sym.shndx : f.sectionIndex, target)
+                if (callee && callee !== main) walk(callee)
+              }
+            }
+            for (let reg = 0; reg <= 5; reg++) regs.delete(reg)
+            i++
+            continue
+          }
+          const delta = cls === BPF_JMP32 && op === BPF_JA ? imm : off
+          if (op === BPF_JA) {
+            i += delta + 1
+            continue
+          }
+          const a = regs.get(dst)
+          const b: Val | undefined = (code & 0x08) !== 0 ? regs.get(src) : {k: BigInt(imm)}
+          const taken = a && b && 'k' in a && 'k' in b ? jumpTaken(op, a.k, b.k, cls === BPF_JMP) : undefined
+          if (taken === true) {
+            i += delta + 1
+            continue
+          }
+          if (taken === undefined) work.push([i + delta + 1, new Map(regs)])
+          i++
+          continue
+        }
+        // stores and anything else leave the registers as they are
+        i++
+      }
+    }
+  }
+  walk(main)
+  return best
 }

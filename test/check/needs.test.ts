@@ -23,7 +23,7 @@ import {requireTool, run} from '../helpers/tools.js'
 import {libbpfToolsObjects} from '../harness/libbpf-tools.js'
 import {fixtureArchive, fixtureKernel} from './fixture-archive.js'
 
-const NEEDS_RULES = new Set(['helper', 'map-type', 'global-data', 'bpf2bpf', 'tail-call', 'loops', 'insn-limit', 'isa', 'kfunc'])
+const NEEDS_RULES = new Set(['helper', 'map-type', 'global-data', 'bpf2bpf', 'tail-call', 'loops', 'insn-limit', 'isa', 'kfunc', 'ctx-args'])
 const fixture = (name: string, order: string) => join('fixtures', 'bpf', `${name}.${order}.o`)
 
 /** What each fixture program needs, by the sources' versions (kprobe programs only). */
@@ -137,6 +137,36 @@ describe('instruction rules on archived kernels, against bpftool', () => {
         const r = kf.reasons.find((x) => x.rule === 'kfunc' && /bpf_task_acquire/.test(x.message))!
         // not in vmlinux BTF: a module could still define it (these kernels have module BTF)
         expect(r.status, `${release}`).toBe(inBtf ? 'pass' : 'possible')
+      }
+    }
+  })
+
+  /** Number of parameters of the FUNC_PROTO behind a TYPEDEF (through its PTR) or a FUNC, from bpftool's raw dump. */
+  const protoParams = (raw: string, kind: 'TYPEDEF' | 'FUNC', name: string): number => {
+    const line = (id: string) => new RegExp(`^\\[${id}\\] (.*)$`, 'm').exec(raw)![1]!
+    let t = new RegExp(`^\\[\\d+\\] ${kind} '${name}' type_id=(\\d+)`, 'm').exec(raw)![1]!
+    for (;;) {
+      const l = line(t)
+      const proto = /^FUNC_PROTO '\(anon\)' ret_type_id=\d+ vlen=(\d+)/.exec(l)
+      if (proto) return Number(proto[1])
+      t = /type_id=(\d+)/.exec(l)![1]!
+    }
+  }
+
+  it.skipIf(!haveBpftool)('context arguments: slots read vs the prototype bpftool shows', async () => {
+    const archive = await fixtureArchive()
+    for (const release of kernels) {
+      const raw = bpftoolDump(release, 'raw')
+      const tpArgs = protoParams(raw, 'TYPEDEF', 'btf_trace_block_rq_insert') - 1 // minus void *__data
+      const unlinkArgs = protoParams(raw, 'FUNC', 'do_unlinkat')
+      // slots read by the fixture programs (needs_ctx.c): 2, 1, 3, and 3 with the return value
+      const want: Record<string, boolean> = {rq_insert_two: 2 <= tpArgs, rq_insert_one: 1 <= tpArgs, unlink_three: 3 <= unlinkArgs, unlink_ret: 3 <= unlinkArgs + 1}
+      for (const order of ['bpfel', 'bpfeb']) {
+        const r = await check({kernel: release, objects: [fixture('needs_ctx', order)], archive, options: {core: false}})
+        for (const p of r.programs) {
+          const c = p.reasons.find((x) => x.rule === 'ctx-args')!
+          expect(c.status, `${p.program} on ${release} (${tpArgs} tracepoint args, ${unlinkArgs} do_unlinkat args)`).toBe(want[p.program!] ? 'pass' : 'fail')
+        }
       }
     }
   })
