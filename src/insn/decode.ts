@@ -318,7 +318,12 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
       }
     }
     needs.ctxSlot = scanCtxSlot(elf, main, relocs, funcAt, kconfigExterns, undefined)
-    ctxScans.set(needs, (values) => scanCtxSlot(elf, main, relocs, funcAt, kconfigExterns, values))
+    const memo = new Map<string, {index: number; at: string} | null>()
+    ctxScans.set(needs, (values) => {
+      const key = [...values].map(([n, v]) => `${n}=${v}`).join(',')
+      if (!memo.has(key)) memo.set(key, scanCtxSlot(elf, main, relocs, funcAt, kconfigExterns, values))
+      return memo.get(key)!
+    })
     needs.helpers = [...helpers.values()].sort((a, b) => a.id - b.id)
     needs.kfuncs = [...kfuncs].sort()
     needs.weakKfuncs = [...weak].sort()
