@@ -284,9 +284,12 @@ export function needsReasons(obj: BpfObjectInfo, program: string, section: strin
   const vocab = kernelVocabulary(k)
   const suggestions: Suggestion[] = []
   const reasons: Reason[] = []
-  const guards = objN.guards
+  // the program's own checks guard its calls; maps belong to the whole object, whose
+  // loader may change or skip them (libbpf-tools' bpf_buffer__new turns the ring buffer
+  // into a perf buffer on kernels without one)
+  const guards = p.guards
   reasons.push(...helperRules(k, p, vocab, guards, suggestions))
-  reasons.push(...mapRules(k, p, objN, vocab, guards, suggestions))
+  reasons.push(...mapRules(k, p, objN, vocab, objN.guards, suggestions))
   if (p.globalData.length > 0) {
     const r = gate(k, 'global-data', 'globalData', `global data (${p.globalData.join(', ')})`)
     if (r.status === 'fail') {

@@ -87,6 +87,12 @@ export interface ProgramNeeds {
    * in r1, in instruction order (branches are not followed).
    */
   ctxSlot: {index: number; at: string} | null
+  /**
+   * The checks this program's own code (its function and linked subprograms) makes to
+   * choose a path per kernel: CO-RE existence relocations, `.kconfig` loads. A call or map
+   * use behind one may be dead code on a given kernel.
+   */
+  guards: string[]
 }
 
 export interface ObjectNeeds {
@@ -192,14 +198,24 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
   }
 
   const guards: string[] = []
+  /** Per function, the checks it makes (CO-RE existence relocations, .kconfig loads). */
+  const funcGuards = new Map<Func, Set<string>>()
+  const addGuard = (f: Func | undefined, what: string): void => {
+    if (!f) return
+    let g = funcGuards.get(f)
+    if (!g) funcGuards.set(f, (g = new Set()))
+    g.add(what)
+  }
   if (btf && ext) {
     const seen = new Set<string>()
     for (const r of placeCoreRelos(elf, btf, ext, programs)) {
       const k = EXISTENCE_KINDS.get(r.relo.kind)
-      if (k && !seen.has(k)) {
+      if (!k) continue
+      if (!seen.has(k)) {
         seen.add(k)
         guards.push(`CO-RE ${k} relocation`)
       }
+      if (r.program) addGuard(funcAt(r.sectionIndex, r.sectionInsn), `CO-RE ${k} relocation`)
     }
   }
   if (kconfigExterns.size > 0) guards.push(`.kconfig externs (${[...kconfigExterns].slice(0, 3).join(', ')}${kconfigExterns.size > 3 ? ', ...' : ''})`)
@@ -228,6 +244,7 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
       backEdges: [],
       isa: {},
       ctxSlot: null,
+      guards: [],
       funcInfo: funcInfoSecs.has(sectionName(p.sectionIndex)),
       lineInfo: lineInfoSecs.has(sectionName(p.sectionIndex)),
     }
@@ -270,7 +287,10 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
             const s = r.sym
             const secName = s.shndx === SHN_UNDEF ? '' : sectionName(s.shndx)
             if (s.shndx === SHN_UNDEF) {
-              if (kconfigExterns.has(s.name)) data.add('.kconfig')
+              if (kconfigExterns.has(s.name)) {
+                data.add('.kconfig')
+                addGuard(f, `.kconfig ${s.name}`)
+              }
             } else if (secName === '.maps' || secName === 'maps') {
               maps.add(s.name)
             } else if (isDataSection(secName)) {
@@ -325,6 +345,7 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
       return memo.get(key)!
     })
     needs.helpers = [...helpers.values()].sort((a, b) => a.id - b.id)
+    needs.guards = [...new Set([...linked].flatMap((g) => [...(funcGuards.get(g) ?? [])]))].sort()
     needs.kfuncs = [...kfuncs].sort()
     needs.weakKfuncs = [...weak].sort()
     needs.maps = [...maps].sort()
