@@ -190,6 +190,21 @@ describe('instruction rules on archived kernels, against bpftool', () => {
     }
   })
 
+  it.skipIf(!haveBpftool || tools.length === 0)('libbpf-tools biolatency: the second tp_btf argument is read only on kernels before 5.11 (LINUX_KERNEL_VERSION), so 6.1 passes', async () => {
+    // biolatency.bpf.c: `if (LINUX_KERNEL_VERSION < KERNEL_VERSION(5, 11, 0)) return trace_rq_start((void *)ctx[1], ...); else ... ctx[0]`
+    const bio = tools.find((t) => t.tool === 'biolatency')!
+    const n = readObjectNeeds(ElfFile.parse(readFileSync(bio.path)))
+    const p = n.programs.find((x) => x.program === 'block_rq_insert_btf')!
+    expect(p.ctxSlot!.index).toBe(1)
+    expect(n.ctxSlotOn(p, new Map([['LINUX_KERNEL_VERSION', BigInt((5 << 16) + (10 << 8))]]))!.index).toBe(1)
+    expect(n.ctxSlotOn(p, new Map([['LINUX_KERNEL_VERSION', BigInt((6 << 16) + (1 << 8))]]))!.index).toBe(0)
+    expect(protoParams(bpftoolDump('6.1.0-56-cloud-amd64', 'raw'), 'TYPEDEF', 'btf_trace_block_rq_insert') - 1).toBe(1)
+    const r = await check({kernel: '6.1.0-56-cloud-amd64', objects: [bio.path], archive: await fixtureArchive(), options: {core: false}})
+    const c = r.programs.find((x) => x.program === 'block_rq_insert_btf')!.reasons.find((x) => x.rule === 'ctx-args')!
+    expect(c.status).toBe('pass')
+    expect(c.evidence.map((e) => e.text).join(' ')).toMatch(/LINUX_KERNEL_VERSION 6\.1/)
+  })
+
   it.skipIf(tools.length === 0)('libbpf-tools on Ubuntu 18.04 (4.15): programs with global data are unsupported, naming it', async () => {
     const exec = tools.find((t) => t.tool === 'execsnoop')!
     const r = await check({kernel: '4.15.0-20-generic', objects: [exec.path], options: {core: false}})
