@@ -64,6 +64,9 @@ const OLDER_MAP: Record<string, string> = {
   LRU_HASH: 'a BPF_MAP_TYPE_HASH',
 }
 
+/** uapi bpf.h map flag bits that have a version fact. */
+const MAP_FLAG_BITS: Record<string, number> = {NO_PREALLOC: 1 << 0, RDONLY_PROG: 1 << 7, WRONLY_PROG: 1 << 8, MMAPABLE: 1 << 10, INNER_MAP: 1 << 12}
+
 const needsMemo = new WeakMap<BpfObjectInfo, ObjectNeeds>()
 
 /** The object's needs, read once per object. */
@@ -166,6 +169,21 @@ function mapRules(k: KernelProfile, p: ProgramNeeds, objN: ObjectNeeds, vocab: K
     const older = OLDER_MAP[m.typeName]
     if (older) suggest.push({kind: 'code', text: `instead of ${label}: ${older}`})
     out.push(guarded(r, guards))
+  }
+  // map flags: a flag the kernel does not know makes map creation fail with EINVAL
+  const flagSeen = new Set<string>()
+  for (const m of objN.maps) {
+    for (const [name, bit] of Object.entries(MAP_FLAG_BITS)) {
+      if ((m.flags & bit) === 0 || flagSeen.has(name)) continue
+      flagSeen.add(name)
+      const fact = k.facts.mapFlags[name]
+      if (!fact) continue
+      const r = versionGate(k, 'map-flags', `BPF_F_${name}`, fact)
+      if (r.status === 'pass') continue
+      r.message = `map '${m.name}'${used.has(m.name) ? ' of this program' : ' of the object'} is created with ${r.message}`
+      r.evidence.push({kind: 'object', text: `${m.section} ${m.name}: map_flags 0x${m.flags.toString(16)}`})
+      out.push(guarded(r, guards))
+    }
   }
   const kinds = new Set(objN.maps.filter((m) => m.type !== 0).map((m) => m.typeName))
   if (out.length === 0 && kinds.size > 0) {

@@ -23,7 +23,7 @@ import {requireTool, run} from '../helpers/tools.js'
 import {libbpfToolsObjects} from '../harness/libbpf-tools.js'
 import {fixtureArchive, fixtureKernel} from './fixture-archive.js'
 
-const NEEDS_RULES = new Set(['helper', 'map-type', 'global-data', 'bpf2bpf', 'tail-call', 'loops', 'insn-limit', 'isa', 'kfunc', 'ctx-args'])
+const NEEDS_RULES = new Set(['helper', 'map-type', 'global-data', 'bpf2bpf', 'tail-call', 'loops', 'insn-limit', 'isa', 'kfunc', 'ctx-args', 'map-flags'])
 const fixture = (name: string, order: string) => join('fixtures', 'bpf', `${name}.${order}.o`)
 
 /** What each fixture program needs, by the sources' versions (kprobe programs only). */
@@ -84,6 +84,20 @@ describe('instruction rules on kernels known by release', () => {
     const fix = pr.reasons.find((x) => x.rule === 'helper' && /probe_read_kernel/.test(x.message))!
     expect(fix.status).toBe('pass')
     expect(fix.source).toMatch(/bpf_object__sanitize_prog/)
+  })
+})
+
+describe('map flags', () => {
+  it('maps.c creates a hash with BPF_F_NO_PREALLOC: refused before 4.6 (cilium/ebpf features/map.go), accepted from it', async () => {
+    const archive = await fixtureArchive()
+    for (const [release, fails] of [['4.4.0-21-generic', true], ['4.15.0-20-generic', false]] as const) {
+      const r = await check({kernel: release, objects: [fixture('maps', 'bpfel')], archive, options: {core: false}})
+      for (const p of r.programs) {
+        const f = p.reasons.filter((x) => x.rule === 'map-flags')
+        expect(f.map((x) => x.status), `${p.program} on ${release}`).toEqual(fails ? ['fail'] : [])
+        if (fails) expect(f[0]!.message).toMatch(/'flows'.*BPF_F_NO_PREALLOC.*4\.6/)
+      }
+    }
   })
 })
 

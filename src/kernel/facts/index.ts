@@ -154,6 +154,8 @@ export interface Facts {
   helpers: Record<string, VersionFact>
   /** Map types by `BPF_MAP_TYPE_` suffix (`RINGBUF`). */
   mapTypes: Record<string, VersionFact>
+  /** Map flags by `BPF_F_` suffix (`MMAPABLE`). */
+  mapFlags: Record<string, VersionFact>
   /** What a program's instructions can need beyond its program type (src/check/needs.ts). */
   insnFeatures: Record<InsnFeatureKey, VersionFact>
 }
@@ -466,7 +468,7 @@ export function validateFacts(data: unknown): Facts {
     })
   }
 
-  for (const key of ['helpers', 'mapTypes'] as const) {
+  for (const key of ['helpers', 'mapTypes', 'mapFlags'] as const) {
     const m = v.obj(root[key], key) ?? {}
     for (const [k, f] of Object.entries(m)) v.versionFact(f, `${key}.${k}`, false)
   }
