@@ -17,6 +17,7 @@ import {type BpfObjectInfo, type BpfProgram, readBpfObject} from './object.js'
 import {coreCheck, objectNeedsModules} from './core.js'
 import {btfTargetName, matchSection, parseTarget} from '../kernel/sections.js'
 import {findTarget} from './targets.js'
+import {needsReasons} from './needs.js'
 import {type Evaluation, evaluateSection, kernelBtfState} from './rules.js'
 import {CheckUsageError} from './errors.js'
 import {type CheckResult, type KernelSummary, type ProgramResult, type Reason, type Suggestion, type Verdict, combineVerdicts} from './types.js'
@@ -212,7 +213,11 @@ export async function checkObject(path: string, k: KernelProfile, opts: CheckOpt
         source: 'kcompat',
       })
     }
-    return resultOf(ev, k, opts, extra, p.name)
+    const needs = needsReasons(obj, p.name, p.section, k)
+    extra.push(...needs.reasons)
+    const r = resultOf(ev, k, opts, extra, p.name)
+    if (opts.suggest !== false && r.verdict !== 'supported') r.suggestions.push(...needs.suggestions)
+    return r
   })
 }
 

@@ -215,7 +215,7 @@ function bpfEquivalentCovers(k: KernelProfile, since: string): ValueFact<string>
 }
 
 /** A mainline version gate (a feature of facts.json `features`), with distro backports considered. */
-function versionGate(k: KernelProfile, rule: string, what: string, fact: VersionFact): Reason {
+export function versionGate(k: KernelProfile, rule: string, what: string, fact: VersionFact): Reason {
   const up = k.release.upstreamVersion
   const ev = versionEvidence(k, what, fact.since)
   if (fact.since === null) {

@@ -40,8 +40,8 @@ export interface Reason {
 }
 
 export interface Suggestion {
-  /** `section`: use another section; `target`: another attach target; `btf`: a custom BTF for CO-RE; `machine`: something to check or change on the machine. */
-  kind: 'section' | 'target' | 'btf' | 'machine'
+  /** `section`: use another section; `target`: another attach target; `btf`: a custom BTF for CO-RE; `machine`: something to check or change on the machine; `code`: a change to the program's code. */
+  kind: 'section' | 'target' | 'btf' | 'machine' | 'code'
   text: string
   /** The suggested section, for `section` and `target`. */
   section?: string

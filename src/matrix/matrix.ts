@@ -169,7 +169,7 @@ export function toolKey(): string {
   } catch {
     // running from sources (tests): no build id
   }
-  toolKeyMemo = `kcompat ${version}; build ${build}; facts ${loadFacts().dataVersion}; matrix-cells 5`
+  toolKeyMemo = `kcompat ${version}; build ${build}; facts ${loadFacts().dataVersion}; matrix-cells 6`
   return toolKeyMemo
 }
 

@@ -150,7 +150,31 @@ export interface Facts {
     sles: Record<string, Sourced & {release: string; version: string}>
   }
   distros: DistroProfile[]
+  /** BPF helpers by name without `bpf_` (`probe_read_kernel`), the mainline version that added each. */
+  helpers: Record<string, VersionFact>
+  /** Map types by `BPF_MAP_TYPE_` suffix (`RINGBUF`). */
+  mapTypes: Record<string, VersionFact>
+  /** Map flags by `BPF_F_` suffix (`MMAPABLE`). */
+  mapFlags: Record<string, VersionFact>
+  /** What a program's instructions can need beyond its program type (src/check/needs.ts). */
+  insnFeatures: Record<InsnFeatureKey, VersionFact>
 }
+
+export const INSN_FEATURE_KEYS = [
+  'globalData',
+  'bpf2bpfCalls',
+  'tailCalls',
+  'boundedLoops',
+  'largeInsns',
+  'jmpV2',
+  'jmp32',
+  'atomics',
+  'cpuV4',
+  'kfuncs',
+  'btfFuncInfo',
+  'probeReadKernel',
+] as const
+export type InsnFeatureKey = (typeof INSN_FEATURE_KEYS)[number]
 
 export const FEATURE_KEYS = [
   'bpfSyscall',
@@ -443,6 +467,17 @@ export function validateFacts(data: unknown): Facts {
         }
       }
     })
+  }
+
+  for (const key of ['helpers', 'mapTypes', 'mapFlags'] as const) {
+    const m = v.obj(root[key], key) ?? {}
+    for (const [k, f] of Object.entries(m)) v.versionFact(f, `${key}.${k}`, false)
+  }
+  const insn = v.obj(root.insnFeatures, 'insnFeatures') ?? {}
+  for (const k of INSN_FEATURE_KEYS) if (!(k in insn)) v.fail(`insnFeatures.${k}`, 'missing')
+  for (const [k, f] of Object.entries(insn)) {
+    if (!(INSN_FEATURE_KEYS as readonly string[]).includes(k)) v.fail(`insnFeatures.${k}`, 'unknown feature key')
+    v.versionFact(f, `insnFeatures.${k}`, false)
   }
 
   if (v.problems.length > 0) {

@@ -1,0 +1,373 @@
+/**
+ * The rules about what a program's instructions need (src/insn/decode.ts reads them):
+ * helpers, map types, global data, BPF-to-BPF calls, tail calls, loops, program size,
+ * instruction-set level, kfuncs, and the func/line info libbpf may leave out.
+ *
+ * Authority, strongest first, as for the section rules (rules.ts):
+ *   1. the kernel's own BTF: its `enum bpf_func_id` and `enum bpf_map_type` list every
+ *      helper and map type it has, its FUNCs (and `bpf_kfunc` tags) its kfuncs;
+ *   2. mainline versions from facts.json (`helpers`, `mapTypes`, `insnFeatures`), through
+ *      the same version gate as the section rules: distros that backport BPF make a
+ *      newer feature `unknown`, doubtful versions never fail.
+ *
+ * libbpf's own fix-ups count: bpf_probe_read_{kernel,user}[_str] become
+ * bpf_probe_read[_str] where the kernel lacks them (libbpf.c bpf_object__sanitize_prog),
+ * global-data maps are skipped and only a program that references one fails
+ * (bpf_object__create_maps, poison_map_ldimm64), func/line info is left out where the
+ * kernel has no BTF_KIND_FUNC (bpf_program_reloc_btf_ext).
+ *
+ * What the instructions name is not always what runs: objects built to run on many
+ * kernels guard newer calls with CO-RE existence checks or `.kconfig` values, and the
+ * branch not taken is dead code the verifier never checks. kcompat does not follow
+ * branches, so in such objects a missing helper, map type or kfunc is `unknown`, with
+ * the guard named, instead of `unsupported`.
+ */
+import type {KernelProfile} from './kernel.js'
+import type {BpfObjectInfo} from './object.js'
+import type {Evidence, Reason, ReasonStatus, Suggestion} from './types.js'
+import {kernelBtfState, moduleBtfState, versionGate} from './rules.js'
+import {type ObjectNeeds, type ProgramNeeds, readObjectNeeds} from '../insn/decode.js'
+import {kernelBpf, type KernelBpf} from '../insn/kernel.js'
+import type {InsnFeatureKey} from '../kernel/facts/index.js'
+import {btfTargetName, matchSection, parseTarget} from '../kernel/sections.js'
+import {Kind} from '../btf/wire.js'
+
+const KERNEL_SOURCE = 'this kernel (archive / machine)'
+const LIBBPF_SANITIZE = 'libbpf src/libbpf.c bpf_object__sanitize_prog (bpf_probe_read_{kernel,user}[_str] fall back to bpf_probe_read[_str])'
+/** Helpers libbpf rewrites for kernels without them, and what to. */
+const PROBE_READ_FALLBACK: Record<string, string> = {
+  probe_read_kernel: 'probe_read',
+  probe_read_user: 'probe_read',
+  probe_read_kernel_str: 'probe_read_str',
+  probe_read_user_str: 'probe_read_str',
+}
+/** Older equivalents worth naming when a helper is missing. */
+const OLDER_HELPER: Record<string, string> = {
+  ringbuf_output: 'bpf_perf_event_output() on a BPF_MAP_TYPE_PERF_EVENT_ARRAY map (4.4)',
+  ringbuf_reserve: 'bpf_perf_event_output() on a BPF_MAP_TYPE_PERF_EVENT_ARRAY map (4.4), with a per-CPU array as scratch space',
+  ringbuf_submit: 'bpf_perf_event_output() on a BPF_MAP_TYPE_PERF_EVENT_ARRAY map (4.4)',
+  ringbuf_discard: 'bpf_perf_event_output() on a BPF_MAP_TYPE_PERF_EVENT_ARRAY map (4.4)',
+  get_current_task_btf: 'bpf_get_current_task() (4.8) with BPF_CORE_READ',
+  ktime_get_boot_ns: 'bpf_ktime_get_ns() (4.1), which does not count suspend',
+  ktime_get_coarse_ns: 'bpf_ktime_get_ns() (4.1)',
+  probe_read_kernel: 'bpf_probe_read() (4.1)',
+  probe_read_user: 'bpf_probe_read() (4.1)',
+  get_func_ip: 'PT_REGS_IP(ctx) in a kprobe',
+  loop: 'a bounded loop (5.3) or an unrolled one',
+  for_each_map_elem: 'iterating the keys with bpf_map_get_next_key from user space',
+}
+const OLDER_MAP: Record<string, string> = {
+  RINGBUF: 'a perf buffer: BPF_MAP_TYPE_PERF_EVENT_ARRAY with bpf_perf_event_output() (4.4); libbpf-tools switch at run time (compat.bpf.h, bpf_buffer__new)',
+  BLOOM_FILTER: 'a BPF_MAP_TYPE_HASH keyed by the value',
+  TASK_STORAGE: 'a BPF_MAP_TYPE_HASH keyed by pid',
+  CGRP_STORAGE: 'a BPF_MAP_TYPE_HASH keyed by cgroup id',
+  LRU_HASH: 'a BPF_MAP_TYPE_HASH',
+}
+
+/** uapi bpf.h map flag bits that have a version fact. */
+const MAP_FLAG_BITS: Record<string, number> = {NO_PREALLOC: 1 << 0, RDONLY_PROG: 1 << 7, WRONLY_PROG: 1 << 8, MMAPABLE: 1 << 10, INNER_MAP: 1 << 12}
+
+const needsMemo = new WeakMap<BpfObjectInfo, ObjectNeeds>()
+
+/** The object's needs, read once per object. */
+export function objectNeeds(obj: BpfObjectInfo): ObjectNeeds {
+  let n = needsMemo.get(obj)
+  if (!n) needsMemo.set(obj, (n = readObjectNeeds(obj.elf)))
+  return n
+}
+
+function reason(rule: string, status: ReasonStatus, message: string, evidence: Evidence[], source: string, extra: Partial<Reason> = {}): Reason {
+  return {rule, status, message, evidence, source, ...extra}
+}
+
+function kernelVocabulary(k: KernelProfile): KernelBpf | undefined {
+  const btf = k.fullBtf()
+  return btf ? kernelBpf(btf) : undefined
+}
+
+function gate(k: KernelProfile, rule: string, key: InsnFeatureKey, what: string): Reason {
+  return versionGate(k, rule, what, k.facts.insnFeatures[key])
+}
+
+/** Relaxes a firm failure when the object guards its newer code paths. */
+function guarded(r: Reason, guards: string[]): Reason {
+  if (r.status !== 'fail' || guards.length === 0) return r
+  return {
+    ...r,
+    status: 'unknown',
+    message: `${r.message} — unless that code is dead on this kernel: the object chooses its path with ${guards.join(', ')}, and kcompat does not follow branches`,
+    check: 'a test load on such a machine (the verifier skips dead branches)',
+  }
+}
+
+function helperRules(k: KernelProfile, p: ProgramNeeds, vocab: KernelBpf | undefined, guards: string[], suggest: Suggestion[]): Reason[] {
+  const out: Reason[] = []
+  const passed: string[] = []
+  const btfEv = (has: boolean, name: string): Evidence => ({kind: 'btf', text: `enum bpf_func_id ${has ? 'has' : 'lacks'} BPF_FUNC_${name} (${k.btfOrigin})`})
+  for (const h of p.helpers) {
+    const fact = k.facts.helpers[h.name]
+    const label = `bpf_${h.name}()`
+    const fallback = PROBE_READ_FALLBACK[h.name]
+    let r: Reason
+    if (vocab?.helpers) {
+      const has = vocab.helpers.has(h.name)
+      r = has
+        ? reason('helper', 'pass', `${label} is in this kernel's enum bpf_func_id`, [btfEv(true, h.name)], KERNEL_SOURCE)
+        : reason('helper', 'fail', `this kernel has no ${label}${fact?.since ? ` (mainline ${fact.since})` : ''}: its enum bpf_func_id lacks it`, [btfEv(false, h.name)], KERNEL_SOURCE)
+    } else if (!fact) {
+      r = reason('helper', 'unknown', `${label} (helper id ${h.id}): kcompat has no fact about it`, [], 'facts.json')
+    } else {
+      r = versionGate(k, 'helper', label, fact)
+    }
+    if (r.status !== 'pass' && fallback) {
+      const base = vocab?.helpers ? vocab.helpers.has(fallback) : true
+      if (base) {
+        out.push(
+          reason('helper', 'pass', `${label} is missing, and libbpf calls bpf_${fallback}() instead on kernels without it`, r.evidence, `${LIBBPF_SANITIZE}; ${r.source}`),
+        )
+        continue
+      }
+    }
+    if (r.status === 'pass') {
+      passed.push(h.name)
+      continue
+    }
+    const older = OLDER_HELPER[h.name]
+    if (older) suggest.push({kind: 'code', text: `instead of ${label}: ${older}`})
+    out.push(guarded(r, guards))
+  }
+  if (passed.length > 0) {
+    const src = vocab?.helpers ? KERNEL_SOURCE : 'facts.json helpers (BCC docs/kernel-versions.md)'
+    out.unshift(reason('helper', 'pass', `${passed.length} helper${passed.length > 1 ? 's' : ''} available: ${passed.map((n) => `bpf_${n}`).join(', ')}`, [], src))
+  }
+  return out
+}
+
+function mapRules(k: KernelProfile, p: ProgramNeeds, objN: ObjectNeeds, vocab: KernelBpf | undefined, guards: string[], suggest: Suggestion[]): Reason[] {
+  const out: Reason[] = []
+  const used = new Set(p.maps)
+  const seen = new Set<string>()
+  for (const m of objN.maps) {
+    if (m.type === 0 || seen.has(m.typeName)) continue
+    const label = `BPF_MAP_TYPE_${m.typeName}`
+    const fact = k.facts.mapTypes[m.typeName]
+    let r: Reason
+    if (vocab?.mapTypes) {
+      r = vocab.mapTypes.has(m.typeName)
+        ? reason('map-type', 'pass', `${label}: in this kernel's enum bpf_map_type`, [], KERNEL_SOURCE)
+        : reason('map-type', 'fail', `this kernel has no ${label}${fact?.since ? ` (mainline ${fact.since})` : ''}: its enum bpf_map_type lacks it`, [{kind: 'btf', text: `enum bpf_map_type lacks ${label} (${k.btfOrigin})`}], KERNEL_SOURCE)
+    } else if (!fact) {
+      r = reason('map-type', 'unknown', `${label}: kcompat has no fact about it`, [], 'facts.json')
+    } else {
+      r = versionGate(k, 'map-type', label, fact)
+    }
+    if (r.status === 'pass') continue
+    seen.add(m.typeName)
+    const who = used.has(m.name) ? `map '${m.name}' of this program` : `map '${m.name}' of the object (libbpf creates every map when it loads the object, unless the application calls bpf_map__set_autocreate(false))`
+    r.message = `${who}: ${r.message}`
+    r.evidence.push({kind: 'object', text: `${m.section} ${m.name}: ${label}`})
+    const older = OLDER_MAP[m.typeName]
+    if (older) suggest.push({kind: 'code', text: `instead of ${label}: ${older}`})
+    out.push(guarded(r, guards))
+  }
+  // map flags: a flag the kernel does not know makes map creation fail with EINVAL
+  const flagSeen = new Set<string>()
+  for (const m of objN.maps) {
+    for (const [name, bit] of Object.entries(MAP_FLAG_BITS)) {
+      if ((m.flags & bit) === 0 || flagSeen.has(name)) continue
+      flagSeen.add(name)
+      const fact = k.facts.mapFlags[name]
+      if (!fact) continue
+      const r = versionGate(k, 'map-flags', `BPF_F_${name}`, fact)
+      if (r.status === 'pass') continue
+      r.message = `map '${m.name}'${used.has(m.name) ? ' of this program' : ' of the object'} is created with ${r.message}`
+      r.evidence.push({kind: 'object', text: `${m.section} ${m.name}: map_flags 0x${m.flags.toString(16)}`})
+      out.push(guarded(r, guards))
+    }
+  }
+  const kinds = new Set(objN.maps.filter((m) => m.type !== 0).map((m) => m.typeName))
+  if (out.length === 0 && kinds.size > 0) {
+    out.push(reason('map-type', 'pass', `map types available: ${[...kinds].join(', ')}`, [], vocab?.mapTypes ? KERNEL_SOURCE : 'facts.json mapTypes'))
+  }
+  return out
+}
+
+function kfuncRules(k: KernelProfile, p: ProgramNeeds, vocab: KernelBpf | undefined, guards: string[]): Reason[] {
+  if (p.kfuncs.length === 0) return []
+  const g = gate(k, 'kfunc', 'kfuncs', 'calling kernel functions (kfuncs)')
+  if (g.status !== 'pass') return [g]
+  const out: Reason[] = []
+  const src = 'libbpf src/libbpf.c bpf_object__resolve_ksym_func_btf_id (a kfunc is looked up by name in vmlinux BTF, then module BTF)'
+  if (!k.symbols) {
+    return [reason('kfunc', 'unknown', `kfuncs ${p.kfuncs.join(', ')} cannot be looked up: kcompat has no BTF for this kernel`, [], src)]
+  }
+  const moduleState = moduleBtfState(k)
+  for (const name of p.kfuncs) {
+    const weak = p.weakKfuncs.includes(name)
+    const id = k.symbols.funcs.get(name)
+    if (id !== undefined) {
+      if (vocab?.taggedKfuncs && !vocab.taggedKfuncs.has(name)) {
+        out.push(guarded(reason('kfunc', 'fail', `${name} is a kernel function but not a kfunc of this kernel (no bpf_kfunc tag on it)`, [{kind: 'btf', text: `FUNC ${name} (id ${id}) without DECL_TAG bpf_kfunc in ${k.btfOrigin}`}], src), guards))
+      } else {
+        out.push(
+          reason('kfunc', vocab?.taggedKfuncs ? 'pass' : 'pass', `kfunc ${name} is in this kernel's BTF${vocab?.taggedKfuncs ? ' (tagged bpf_kfunc)' : ''}`, [{kind: 'btf', text: `FUNC ${name} (id ${id}) in ${k.btfOrigin}`}], src),
+        )
+      }
+      continue
+    }
+    const ev: Evidence[] = [{kind: 'btf', text: `no FUNC ${name} in ${k.btfOrigin}`}]
+    if (weak) {
+      out.push(reason('kfunc', 'pass', `kfunc ${name} is not in this kernel's BTF; it is declared __weak, so libbpf resolves it to 0 and the program must test it (bpf_ksym_exists)`, ev, src))
+    } else if (moduleState.state === false) {
+      out.push(guarded(reason('kfunc', 'fail', `kfunc ${name} is not in this kernel's BTF (and the kernel has no module BTF)`, ev, src), guards))
+    } else {
+      out.push(
+        guarded(
+          reason('kfunc', 'possible', `kfunc ${name} is not in this kernel's vmlinux BTF; it loads only if a loaded module's BTF defines it`, ev, src, {
+            check: `for f in /sys/kernel/btf/*; do bpftool btf dump file $f 2>/dev/null | grep -q "FUNC '${name}'" && echo $f; done`,
+          }),
+          guards,
+        ),
+      )
+    }
+  }
+  return out
+}
+
+const CTX_SOURCE = 'kernel/bpf/btf.c btf_ctx_access ("func \'%s\' doesn\'t have %d-th argument", then the verifier\'s "invalid bpf_context access"); for raw_tp, kernel/trace/bpf_trace.c __bpf_probe_register (EINVAL when the program reads past the tracepoint\'s arguments)'
+
+/**
+ * Context arguments of BTF-typed programs. A tp_btf, fentry/fexit, fmod_ret or lsm
+ * program reads its arguments as u64 slots of its context; the verifier
+ * (btf_ctx_access) allows slot i only when the kernel's prototype has an argument i:
+ * for tp_btf the `btf_trace_<tp>` typedef's prototype minus its leading `void *__data`,
+ * for fentry/fexit/fmod_ret the target FUNC's prototype, for lsm `bpf_lsm_<hook>`'s.
+ * fexit, fmod_ret and lsm programs may also read the slot after the last argument (the
+ * return value). raw_tp programs are refused at attach for the same overreach.
+ */
+function ctxArgsRule(k: KernelProfile, p: ProgramNeeds, objN: ObjectNeeds, section: string, guards: string[]): Reason | undefined {
+  if (!p.ctxSlot) return undefined
+  const m = matchSection(section)
+  if (!m) return undefined
+  const {def} = m
+  const target = parseTarget(def, m.target)
+  let name: string | undefined
+  let dropFirst = false
+  if (def.family === 'tp_btf' || def.family === 'fentry' || def.family === 'fmod_ret' || def.family === 'lsm') {
+    if (target.module && target.module !== 'vmlinux') return undefined
+    name = btfTargetName(def, target)
+    dropFirst = def.family === 'tp_btf'
+  } else if (def.family === 'raw_tracepoint') {
+    if (target.name === '') return undefined
+    name = `btf_trace_${target.name}`
+    dropFirst = true
+  } else return undefined
+  const btf = k.fullBtf()
+  if (!btf || !name) return undefined
+  const kind = dropFirst ? Kind.TYPEDEF : Kind.FUNC
+  const id = btf.findByName(name, kind)
+  if (id === undefined) return undefined
+  let t = btf.typeById(btf.skipTypedefsAndModifiers(kind === Kind.FUNC ? (btf.typeById(id) as {type: number}).type : id))
+  if (t.kind === Kind.PTR) t = btf.typeById(btf.skipTypedefsAndModifiers(t.type))
+  if (t.kind !== Kind.FUNC_PROTO) return undefined
+  const nargs = t.params.length - (dropFirst ? 1 : 0)
+  const retSlot = def.attachType === 'BPF_TRACE_FEXIT' || def.attachType === 'BPF_MODIFY_RETURN' || def.family === 'lsm'
+  const allowed = nargs + (retSlot ? 1 : 0)
+  // libbpf sets LINUX_KERNEL_VERSION to KERNEL_VERSION(a, b, min(c, 255)) of the running kernel
+  const [a = 0, b = 0, c = 0] = k.release.upstreamVersion
+  const lkv = BigInt((a << 16) + (b << 8) + Math.min(c, 255))
+  const folded = objN.kconfigExterns.includes('LINUX_KERNEL_VERSION') ? objN.ctxSlotOn(p, new Map([['LINUX_KERNEL_VERSION', lkv]])) : p.ctxSlot
+  if (!folded) return undefined
+  const slot = folded.index
+  const ev: Evidence[] = [
+    {kind: 'btf', text: `${dropFirst ? 'TYPEDEF' : 'FUNC'} ${name} (id ${id}) in ${k.btfOrigin}: ${nargs} argument${nargs === 1 ? '' : 's'}${retSlot ? ' and the return value' : ''}`},
+    {kind: 'object', text: `the program loads context slot ${slot} (argument ${slot + 1}) at ${folded.at}${folded !== p.ctxSlot ? ` (on the paths LINUX_KERNEL_VERSION ${a}.${b}.${Math.min(c, 255)} takes)` : ''}`},
+  ]
+  if (slot < allowed) return reason('ctx-args', 'pass', `reads ${slot + 1} context slot${slot ? 's' : ''}; ${name} has ${nargs} argument${nargs === 1 ? '' : 's'}${retSlot ? ' and a return value' : ''} on this kernel`, ev, CTX_SOURCE)
+  const what = def.family === 'raw_tracepoint' ? 'attaching fails with EINVAL' : 'the verifier refuses it (invalid bpf_context access)'
+  return guarded(
+    reason('ctx-args', 'fail', `the program reads argument ${slot + 1} of its context, but ${name} has only ${nargs} argument${nargs === 1 ? '' : 's'}${retSlot ? ' and a return value' : ''} on this kernel: ${what}`, ev, CTX_SOURCE),
+    guards,
+  )
+}
+
+/**
+ * The reasons for one program of an object on one kernel, and suggestions for code
+ * changes. `program` is libbpf's program name.
+ */
+export function needsReasons(obj: BpfObjectInfo, program: string, section: string, k: KernelProfile): {reasons: Reason[]; suggestions: Suggestion[]} {
+  const objN = objectNeeds(obj)
+  const p = objN.programs.find((x) => x.program === program && x.section === section.replace(/^\?/, ''))
+  if (!p) return {reasons: [], suggestions: []}
+  const vocab = kernelVocabulary(k)
+  const suggestions: Suggestion[] = []
+  const reasons: Reason[] = []
+  // the program's own checks guard its calls; maps belong to the whole object, whose
+  // loader may change or skip them (libbpf-tools' bpf_buffer__new turns the ring buffer
+  // into a perf buffer on kernels without one)
+  const guards = p.guards
+  reasons.push(...helperRules(k, p, vocab, guards, suggestions))
+  reasons.push(...mapRules(k, p, objN, vocab, objN.guards, suggestions))
+  if (p.globalData.length > 0) {
+    const r = gate(k, 'global-data', 'globalData', `global data (${p.globalData.join(', ')})`)
+    if (r.status === 'fail') {
+      r.message = `this program uses global variables (${p.globalData.join(', ')}): libbpf does not create their maps on kernels without global data (mainline ${k.facts.insnFeatures.globalData.since}), and a program referencing one fails to load`
+      suggestions.push({kind: 'code', text: 'global variables: keep configuration in a BPF_MAP_TYPE_ARRAY map written from user space'})
+    }
+    r.evidence.push({kind: 'object', text: `ld_imm64 of ${p.globalData.join(', ')}`})
+    reasons.push(r)
+  }
+  if (p.subprograms.length > 0) {
+    const r = gate(k, 'bpf2bpf', 'bpf2bpfCalls', 'BPF-to-BPF calls')
+    r.evidence.push({kind: 'object', text: `calls ${p.subprograms.join(', ')}`})
+    if (r.status === 'fail') suggestions.push({kind: 'code', text: `BPF-to-BPF calls: mark ${p.subprograms.join(', ')} __always_inline`})
+    reasons.push(r)
+  }
+  if (p.tailCalls) reasons.push(gate(k, 'tail-call', 'tailCalls', 'tail calls (bpf_tail_call)'))
+  if (p.backEdges.length > 0) {
+    const r = gate(k, 'loops', 'boundedLoops', 'bounded loops (a backward jump)')
+    r.evidence.push({kind: 'object', text: `backward jump at ${p.backEdges.slice(0, 3).join(', ')}${p.backEdges.length > 3 ? ', ...' : ''}`})
+    if (r.status === 'fail') suggestions.push({kind: 'code', text: 'loops: unroll them (#pragma unroll with a constant trip count)'})
+    reasons.push(r)
+  }
+  if (p.insnCount > 1_000_000) {
+    reasons.push(reason('insn-limit', 'fail', `${p.insnCount} instructions: more than any kernel accepts (1,000,000)`, [], k.facts.insnFeatures.largeInsns.source))
+  } else if (p.insnCount > 4096) {
+    const r = gate(k, 'insn-limit', 'largeInsns', `programs of more than 4096 instructions (${p.insnCount} after linking)`)
+    if (r.status === 'pass') r.message += ' (for privileged loaders; unprivileged ones keep the 4096 limit)'
+    reasons.push(r)
+  }
+  const isa: Array<[keyof ProgramNeeds['isa'] & string, InsnFeatureKey, string]> = [
+    ['jmp-v2', 'jmpV2', 'JLT/JLE/JSLT/JSLE jumps (ISA v2)'],
+    ['jmp32', 'jmp32', 'JMP32 instructions (ISA v3)'],
+    ['atomics', 'atomics', 'atomic operations beyond add (fetch, and/or/xor, xchg, cmpxchg)'],
+    ['ldsx', 'cpuV4', 'sign-extending loads (cpu v4)'],
+    ['movsx', 'cpuV4', 'sign-extending moves (cpu v4)'],
+    ['bswap', 'cpuV4', 'unconditional byte swaps (cpu v4)'],
+    ['gotol', 'cpuV4', 'gotol (cpu v4)'],
+    ['sdiv-smod', 'cpuV4', 'signed division or modulo (cpu v4)'],
+  ]
+  let cpuFail = false
+  for (const [feat, key, what] of isa) {
+    const at = p.isa[feat as keyof ProgramNeeds['isa']]
+    if (!at) continue
+    const r = gate(k, 'isa', key, what)
+    r.evidence.push({kind: 'object', text: `first at ${at}`})
+    if (r.status === 'fail' && !cpuFail) {
+      cpuFail = true
+      suggestions.push({kind: 'code', text: `instruction set: compile with a lower -mcpu (clang -mcpu=v${key === 'cpuV4' ? 3 : key === 'atomics' || key === 'jmp32' ? 2 : 1})`})
+    }
+    reasons.push(r)
+  }
+  reasons.push(...kfuncRules(k, p, vocab, guards))
+  const ctx = ctxArgsRule(k, p, objN, section.replace(/^\?/, ''), guards)
+  if (ctx) reasons.push(ctx)
+  if ((p.funcInfo || p.lineInfo) && kernelBtfState(k).state !== true) {
+    const f = k.facts.insnFeatures.btfFuncInfo
+    const r = gate(k, 'func-info', 'btfFuncInfo', 'BPF program func/line info')
+    if (r.status !== 'pass') {
+      reasons.push(reason('func-info', 'info', `libbpf leaves out the program's func/line info on kernels without BTF_KIND_FUNC (mainline ${f.since}); the program still loads`, r.evidence, f.source))
+    }
+  }
+  return {reasons, suggestions}
+}
