@@ -33,7 +33,7 @@ export interface Reason {
   evidence: Evidence[]
   /** Where the deciding fact comes from (facts.json `source`, or the kernel's own data). */
   source: string
-  /** The deciding fact is marked doubtful in features.md. */
+  /** The deciding fact is marked doubtful (its sources disagree or it rests on an inference). */
   doubtful?: boolean
   /** For `possible`: what to check on the machine. */
   check?: string
