@@ -112,8 +112,8 @@ for (const suite of suites) {
       if (!m) continue
       const [, release, archField] = m
       // Kernels only: not debug symbols, unsigned twins, signing templates, test builds or
-      // series meta packages (`linux-image-6.12-amd64`, no ABI number).
-      if (/-(dbg|unsigned|signed-template|test)$/.test(release) || !/^\d+\.\d+(\.\d+)?(-\d|\+)/.test(release)) continue
+      // series meta packages (`linux-image-6.12-amd64`, `linux-image-6.1-686`: no patch level).
+      if (/-(dbg|unsigned|signed-template|test)$/.test(release) || !/^\d+\.\d+\.\d+[-+]/.test(release)) continue
       for (const a of archField.split(',')) {
         const arch = ARCH[a]
         if (!arch) continue

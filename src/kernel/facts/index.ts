@@ -148,6 +148,12 @@ export interface Facts {
     debian: Record<string, Sourced & {release: string}>
     uek: Record<string, Sourced & {release: string}>
     sles: Record<string, Sourced & {release: string; version: string}>
+    /** SLE releases by kernel build: series, first build number range, optional flavor. */
+    slesBuilds: (Sourced & {series: string; min: number; max: number; flavor?: string; release: string; version: string})[]
+    /** RHEL 7 kernel-alt GA kernels (`4.14.0-115.el7a`): series and build to the 7.x release. */
+    el7alt: (Sourced & {series: string; build: number; release: string})[]
+    /** openEuler dist tags that do not spell the release (`oe1`). */
+    openeuler: Record<string, Sourced & {release: string}>
   }
   distros: DistroProfile[]
 }
@@ -358,6 +364,37 @@ export function validateFacts(data: unknown): Facts {
         if (name === 'debian' || name === 'uek' || name === 'sles') v.str(o.release, `${p}.release`)
         if (name === 'sles') v.version(o.version, `${p}.version`)
       }
+    }
+    const listOf = (name: string): Record<string, unknown>[] => {
+      const list = maps[name]
+      if (!Array.isArray(list)) {
+        v.fail(`releaseMaps.${name}`, 'must be an array')
+        return []
+      }
+      return list.map((e, i) => v.obj(e, `releaseMaps.${name}[${i}]`) ?? {})
+    }
+    listOf('slesBuilds').forEach((o, i) => {
+      const p = `releaseMaps.slesBuilds[${i}]`
+      v.sourced(o, p)
+      v.version(o.series, `${p}.series`)
+      v.version(o.version, `${p}.version`)
+      v.str(o.release, `${p}.release`)
+      for (const k of ['min', 'max']) if (!Number.isInteger(o[k])) v.fail(`${p}.${k}`, 'must be an integer')
+      if (o.flavor !== undefined) v.str(o.flavor, `${p}.flavor`)
+    })
+    listOf('el7alt').forEach((o, i) => {
+      const p = `releaseMaps.el7alt[${i}]`
+      v.sourced(o, p)
+      v.version(o.series, `${p}.series`)
+      v.version(o.release, `${p}.release`)
+      if (!Number.isInteger(o.build)) v.fail(`${p}.build`, 'must be an integer')
+    })
+    const oe = v.obj(maps.openeuler, 'releaseMaps.openeuler') ?? {}
+    for (const [tag, e] of Object.entries(oe)) {
+      const o = v.obj(e, `releaseMaps.openeuler.${tag}`)
+      if (!o) continue
+      v.sourced(o, `releaseMaps.openeuler.${tag}`)
+      v.version(o.release, `releaseMaps.openeuler.${tag}.release`)
     }
   } else {
     v.fail('releaseMaps', 'missing')
