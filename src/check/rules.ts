@@ -21,6 +21,7 @@ import {atLeast, compareVersions, formatVersion, parseVersion} from '../kernel/f
 import type {ConfigRequirement, FeatureKey, ValueFact, VersionFact} from '../kernel/facts/index.js'
 import {DEPRECATED_SECTIONS, type ParsedTarget, type SectionDef, matchSection, parseTarget, btfTargetName, sectionSpellings} from '../kernel/sections.js'
 import type {KernelProfile} from './kernel.js'
+import {siblingBtfState, siblingTargetRule} from './siblings.js'
 import {boundedDistance, countGlobMatches, findTarget, hasTracepointTypedefs, kernelKnows, nearNames} from './targets.js'
 import type {Evidence, Reason, ReasonStatus} from './types.js'
 
@@ -136,6 +137,10 @@ export function kernelBtfState(k: KernelProfile): FactState {
       evidence: [{kind: 'archive', text: `${e.distro}/${e.version}/${e.arch}/${e.release}: btf ${e.btf}`}],
       source: EXT_SOURCE,
     }
+  }
+  if (k.siblings) {
+    const s = siblingBtfState(k.siblings)
+    if (s.state !== null) return s
   }
   const cfg = configValue(k, 'CONFIG_DEBUG_INFO_BTF')
   if (cfg.known && cfg.evidence) {
@@ -641,7 +646,7 @@ export function evaluateSection(section: string, k: KernelProfile, opts: Evaluat
   // A BTF target cannot be looked up without BTF, and does not matter when the kernel has none.
   const targetMoot = def.btfTarget !== null && kernelBtfFails && !k.symbols
   if (!opts.noTarget && progOk && !targetMoot) {
-    const t = targetRule(k, def, target, nearTargets)
+    const t = k.siblings ? siblingTargetRule(k, (p) => targetRule(p, def, target, nearTargets)) : targetRule(k, def, target, nearTargets)
     if (t) reasons.push(t)
   }
 

@@ -76,8 +76,10 @@ export interface KernelSummary {
   inferred: boolean
   notes: string[]
   /** Where the kernel facts come from. */
-  origin: 'archive' | 'running' | 'btf-file' | 'release'
+  origin: 'archive' | 'running' | 'btf-file' | 'release' | 'siblings'
   archive: {root: string; path: string | null; distro: string; version: string; btf: string} | null
+  /** origin `siblings`: the archived kernels the facts were inferred from, nearest first. */
+  siblings?: {releases: string[]; distro: string; version: string; arch: string; total: number}
   btf: {state: 'present' | 'absent' | 'unknown'; data: string | null}
   config: {origin: string; complete: boolean} | null
   facts: {dataVersion: string; profiles: string[]}
