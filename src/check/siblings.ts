@@ -78,6 +78,8 @@ function order(a: KernelRelease, b: KernelRelease): number {
  */
 export function findSiblings(root: string, release: KernelRelease, arch: string): {chosen: Sibling[]; total: number} {
   if (release.distroRelease === null || release.distro === 'mainline' || release.distro === 'unknown') return {chosen: [], total: 0}
+  // a string that names another arch than the one asked for has no siblings on it
+  if (release.arch !== null && release.arch !== arch) return {chosen: [], total: 0}
   const all: Sibling[] = []
   for (const entry of readManifest(root).kernels) {
     if (entry.arch !== arch || entry.release === release.input) continue
