@@ -24,7 +24,7 @@ OUT=fixtures/kernels/configs
 mkdir -p "$CACHE/lists/partial" "$CACHE/cache/archives/partial" "$CACHE/parts" "$CACHE/debs" "$OUT"
 
 uris=$( (grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}'; \
-         grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | sed 's/\[[^]]*\]//' | awk '{print $2}') | sort -u)
+         grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | sed 's/\[[^]]*\]//' | awk '{print $2}') | sort -u || true)
 MIRROR=$(echo "$uris" | grep -v security | head -1)
 SECURITY=$(echo "$uris" | grep security | head -1)
 [[ -n "$MIRROR" ]] || { echo "error: no Debian mirror in apt's sources" >&2; exit 1; }
