@@ -241,6 +241,17 @@ export function summarizeKernel(k: KernelProfile): KernelSummary {
     notes: r.notes,
     origin: k.origin,
     archive: e ? {root: k.archive!.root, path: e.path, distro: e.distro, version: e.version, btf: e.btf} : null,
+    ...(k.siblings
+      ? {
+          siblings: {
+            releases: k.siblings.chosen.map((s) => s.entry.release),
+            distro: k.siblings.chosen[0]!.entry.distro,
+            version: k.siblings.chosen[0]!.entry.version,
+            arch: k.siblings.chosen[0]!.entry.arch,
+            total: k.siblings.total,
+          },
+        }
+      : {}),
     btf: {state: btf.state === true ? 'present' : btf.state === false ? 'absent' : 'unknown', data: k.btfOrigin ?? null},
     config: k.config ? {origin: k.config.origin, complete: k.config.complete} : null,
     facts: {dataVersion: k.facts.dataVersion, profiles: k.distro.profiles},

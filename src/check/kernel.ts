@@ -5,6 +5,8 @@
  * - the release string, parsed (src/kernel/release.ts): distro, release, upstream base;
  * - the archive entry, when the archive holds this kernel: its BTF (read and parsed
  *   once) and the BPF config facts recorded in the manifest;
+ * - otherwise its archived siblings (siblings.ts: same distro release, series, arch and
+ *   flavor, another build): their config facts, BTF presence and names, marked inferred;
  * - `--kernel running`: this machine's release, BTF, config and active LSM list
  *   (src/kernel/running.ts);
  * - `--btf FILE`: a BTF file for target lookups;
@@ -28,6 +30,7 @@ import {compareVersions, isVersion, parseVersion} from '../kernel/facts/version.
 import {type DistroId, type KernelRelease, KernelReleaseError, parseRelease, parseReleaseLenient} from '../kernel/release.js'
 import {type RunningKernel, readRunningKernel, readRunningModuleBtfs} from '../kernel/running.js'
 import {CheckUsageError} from './errors.js'
+import {type SiblingInference, inferFromSiblings, siblingConfig, siblingNames} from './siblings.js'
 import {type KernelSymbols, symbolsFromBtf} from './symbols.js'
 import type {KernelSummary} from './types.js'
 
@@ -78,6 +81,8 @@ export interface KernelProfile {
   btfOrigin?: string
   btfKind?: 'in-kernel' | 'generated' | 'file' | 'running'
   running?: RunningKernel
+  /** The archive does not hold this kernel but holds siblings of it: facts inferred from them. */
+  siblings?: SiblingInference
   distro: MergedDistroFacts
   facts: Facts
 }
@@ -234,6 +239,7 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
   let btfOrigin: string | undefined
   let btfKind: KernelProfile['btfKind']
   let archive: KernelProfile['archive']
+  let siblings: SiblingInference | undefined
 
   if (opts.kernel === 'running') {
     running = opts.running ?? readRunningKernel()
@@ -274,6 +280,14 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
           btfOrigin = entry.path
           btfKind = entry.btf === 'in-kernel' ? 'in-kernel' : 'generated'
         }
+      } else if (!opts.btf) {
+        siblings = await inferFromSiblings(opts.archive, release, arch ?? release.arch ?? 'x86_64')
+        if (siblings) {
+          origin = 'siblings'
+          config = siblingConfig(siblings)
+          btfOrigin = `archived siblings ${siblingNames(siblings)} (inferred: this kernel is not in the archive)`
+          release.notes.push(`not in the archive: facts inferred from its archived siblings ${siblingNames(siblings)}`)
+        }
       }
     }
   }
@@ -294,7 +308,7 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
   }
   // One lazy parse serves both the rules (names, through the Btf's name index) and CO-RE.
   const btf = fullBtf()
-  const symbols = btf ? symbolsFromBtf(btf) : undefined
+  const symbols = btf ? symbolsFromBtf(btf) : siblings?.chosen.find((s) => s.symbols)?.symbols
   // Module BTF only makes sense on the kernel's own vmlinux BTF (it is split on it).
   let moduleBytes: ReadonlyMap<string, Uint8Array> | undefined = opts.moduleBytes
   let modulesOrigin: string | undefined = moduleBytes ? 'module BTF given by the caller' : undefined
@@ -330,6 +344,7 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
     btfOrigin,
     btfKind,
     running,
+    siblings,
     distro: distroFactsFor(facts, release, finalArch),
     facts,
   }

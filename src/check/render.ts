@@ -20,7 +20,9 @@ function kernelLines(r: CheckResult): string[] {
         ? 'this machine'
         : k.origin === 'btf-file'
           ? `BTF file ${k.btf.data}`
-          : 'release rules (not in the archive)'
+          : k.origin === 'siblings'
+            ? `archived siblings ${k.siblings!.releases.join(', ')} (${k.siblings!.distro}/${k.siblings!.version}/${k.siblings!.arch}; inferred, this kernel is not in the archive)`
+            : 'release rules (not in the archive)'
   const facts = [`upstream ${k.upstream}`, `${k.arch}${k.archAssumed ? ' (assumed)' : ''}`]
   if (k.flavor) facts.push(`flavor ${k.flavor}`)
   facts.push(`BTF ${k.btf.state}`, `facts from ${origin}`)

@@ -23,6 +23,7 @@ import {DEPRECATED_SECTIONS, type ParsedTarget, type SectionDef, matchSection, p
 import type {KernelProfile} from './kernel.js'
 import type {ModuleSet} from '../btf/module-set.js'
 import type {KernelSymbols} from './symbols.js'
+import {siblingBtfState, siblingTargetRule} from './siblings.js'
 import {type NearName, boundedDistance, countGlobMatches, findTarget, hasTracepointTypedefs, kernelKnows, nearNames} from './targets.js'
 import type {Evidence, Reason, ReasonStatus} from './types.js'
 
@@ -139,6 +140,10 @@ export function kernelBtfState(k: KernelProfile): FactState {
       source: EXT_SOURCE,
     }
   }
+  if (k.siblings) {
+    const s = siblingBtfState(k.siblings)
+    if (s.state !== null) return s
+  }
   const cfg = configValue(k, 'CONFIG_DEBUG_INFO_BTF')
   if (cfg.known && cfg.evidence) {
     const present = cfg.value === 'y'
@@ -176,7 +181,7 @@ export function kernelBtfState(k: KernelProfile): FactState {
     state: null,
     message: `whether this kernel was built with CONFIG_DEBUG_INFO_BTF is not known${missing}`,
     evidence: d ? [distroEvidence(k, d)] : [{kind: 'release', text: `no archive entry, config or distro fact for ${k.release.input}`}],
-    source: d?.source ?? 'features.md §7 (CONFIG_DEBUG_INFO_BTF is a build option)',
+    source: d?.source ?? 'kernel lib/Kconfig.debug (CONFIG_DEBUG_INFO_BTF is a build option, Linux 5.2 and later)',
     doubtful: d?.doubtful,
   }
 }
@@ -256,7 +261,7 @@ function typeRule(k: KernelProfile, what: 'prog' | 'attach', name: string): Reas
   const btfEv: Evidence | undefined =
     known === undefined ? undefined : {kind: 'btf', text: `enum ${enumName} ${known ? 'has' : 'lacks'} ${label} (${k.btfOrigin})`}
   if (known === false && !fact.doubtful) {
-    return reason(rule, 'fail', `this kernel does not know ${label}: its BTF enum ${enumName} lacks it`, [btfEv!], `${EXT_SOURCE}; features.md §10b (falcosecurity/falco#2792 reads the enum the same way)`)
+    return reason(rule, 'fail', `this kernel does not know ${label}: its BTF enum ${enumName} lacks it`, [btfEv!], `${EXT_SOURCE}; falcosecurity/falco#2792 (reads the enum the same way)`)
   }
   const d = what === 'prog' ? k.distro.facts.progTypes?.[name] : k.distro.facts.attachTypes?.[name]
   if (d) {
@@ -396,10 +401,10 @@ const SYSCALL_PREFIX: Record<string, string> = {
 function btfTargetRule(k: KernelProfile, def: SectionDef, target: ParsedTarget, nearOut: string[]): Reason | undefined {
   const spec = def.btfTarget!
   if (spec.kind === 'program') {
-    return reason('target', 'info', `freplace replaces ${target.name || 'a function'} in another BPF program (attach_prog_fd): checked at load time against that program's BTF`, [], 'features.md §9 (LIBBPF)')
+    return reason('target', 'info', `freplace replaces ${target.name || 'a function'} in another BPF program (attach_prog_fd): checked at load time against that program's BTF`, [], 'libbpf src/libbpf.c (freplace: the target program is given with bpf_program__set_attach_target)')
   }
   if (target.name === '') {
-    return reason('target', 'unknown', 'no attach target in the section name: the program must set it at run time (bpf_program__set_attach_target()), so kcompat cannot check it', [], 'features.md §9 (LIBBPF ATTACH_BTF)')
+    return reason('target', 'unknown', 'no attach target in the section name: the program must set it at run time (bpf_program__set_attach_target()), so kcompat cannot check it', [], 'libbpf src/libbpf.c section_defs (SEC_ATTACH_BTF sections without a target need bpf_program__set_attach_target)')
   }
   const btfName = btfTargetName(def, target)!
   const what = `${spec.kind} ${btfName}`
@@ -407,18 +412,18 @@ function btfTargetRule(k: KernelProfile, def: SectionDef, target: ParsedTarget, 
   if (target.module && target.module !== 'vmlinux') {
     const m = moduleBtfState(k)
     if (m.state === false) {
-      return reason('target', m.doubtful ? 'unknown' : 'fail', `${target.module}:${target.name} is a module target, and this kernel has no module BTF`, m.evidence, `${m.source}; features.md §7, §9 (module targets need module BTF, 5.11)`)
+      return reason('target', m.doubtful ? 'unknown' : 'fail', `${target.module}:${target.name} is a module target, and this kernel has no module BTF`, m.evidence, `${m.source}; libbpf src/libbpf.c find_kernel_btf_id (module targets are looked up in module BTF)`)
     }
     if (mods && mods.size > 0) return namedModuleTarget(k, mods, def, spec.kind, target.module, btfName, what, nearOut)
-    return reason('target', 'possible', `${what} is looked up in module ${target.module}'s BTF, which kcompat does not hold: it loads where ${target.module} is loaded and defines it`, m.evidence, 'features.md §9 (LIBBPF module:func)', {
+    return reason('target', 'possible', `${what} is looked up in module ${target.module}'s BTF, which kcompat does not hold: it loads where ${target.module} is loaded and defines it`, m.evidence, 'libbpf src/libbpf.c find_kernel_btf_id (module:func targets)', {
       check: `ls /sys/kernel/btf/${target.module} && bpftool btf dump file /sys/kernel/btf/${target.module} | grep "'${btfName}'"`,
     })
   }
   if (!k.symbols) {
-    return reason('target', 'unknown', `${what} cannot be looked up: kcompat has no BTF for this kernel (add it to the archive, or pass --btf)`, [], 'features.md §9 (LIBBPF btf_get_kernel_prefix_kind)')
+    return reason('target', 'unknown', `${what} cannot be looked up: kcompat has no BTF for this kernel (add it to the archive, or pass --btf)`, [], 'libbpf src/libbpf.c btf_get_kernel_prefix_kind, find_kernel_btf_id')
   }
   const id = findTarget(k.symbols, spec.kind, btfName)
-  const src = 'features.md §9 (LIBBPF btf_get_kernel_prefix_kind)'
+  const src = 'libbpf src/libbpf.c btf_get_kernel_prefix_kind, find_kernel_btf_id'
   if (id !== undefined) {
     return reason('target', 'pass', `${what} is in this kernel's BTF`, [{kind: 'btf', text: `${what} (id ${id}) in ${k.btfOrigin}`}], src)
   }
@@ -600,7 +605,7 @@ function inModules(k: KernelProfile, mods: ModuleSet, def: SectionDef, kind: 'FU
 }
 
 function kprobeTargetRule(k: KernelProfile, name: string, nearOut: string[]): Reason {
-  const src = 'features.md §11 (target must be in kallsyms and not blacklisted)'
+  const src = 'kernel kernel/kprobes.c (the target must be in kallsyms and not on the kprobe blacklist)'
   if (!k.symbols) {
     return reason('target', 'info', `${name} not checked: no BTF for this kernel (kprobes attach by kallsyms name, not BTF)`, [], src)
   }
@@ -643,9 +648,9 @@ function targetRule(k: KernelProfile, def: SectionDef, target: ParsedTarget, nea
       const names = [...(prefix ? [`__${prefix}_sys_${target.name}`] : []), `__se_sys_${target.name}`, `sys_${target.name}`]
       for (const n of names) {
         const id = findTarget(k.symbols, 'FUNC', n)
-        if (id !== undefined) return reason('target', 'pass', `syscall ${target.name}: FUNC ${n} is in this kernel's BTF`, [{kind: 'btf', text: `FUNC ${n} (id ${id}) in ${k.btfOrigin}`}], 'features.md §9 (LIBBPF ksyscall)')
+        if (id !== undefined) return reason('target', 'pass', `syscall ${target.name}: FUNC ${n} is in this kernel's BTF`, [{kind: 'btf', text: `FUNC ${n} (id ${id}) in ${k.btfOrigin}`}], 'libbpf src/libbpf.c attach_ksyscall (the arch syscall wrapper prefix is probed)')
       }
-      return reason('target', 'possible', `no ${names.join(' / ')} in this kernel's BTF: check that syscall ${target.name} exists on this arch`, [{kind: 'btf', text: `none of ${names.join(', ')} in ${k.btfOrigin}`}], 'features.md §9 (LIBBPF ksyscall)', {
+      return reason('target', 'possible', `no ${names.join(' / ')} in this kernel's BTF: check that syscall ${target.name} exists on this arch`, [{kind: 'btf', text: `none of ${names.join(', ')} in ${k.btfOrigin}`}], 'libbpf src/libbpf.c attach_ksyscall (the arch syscall wrapper prefix is probed)', {
         check: `grep -E '${names.join('|')}' /proc/kallsyms`,
       })
     }
@@ -654,7 +659,7 @@ function targetRule(k: KernelProfile, def: SectionDef, target: ParsedTarget, nea
       if (target.name === '' || target.category === 'syscalls' || !k.symbols || !hasTracepointTypedefs(k.symbols)) return undefined
       const n = `btf_trace_${target.name}`
       const id = findTarget(k.symbols, 'TYPEDEF', n)
-      const src = 'features.md §9 (btf_trace_<tp> typedefs exist for every tracepoint since 5.5)'
+      const src = 'kernel include/trace/bpf_probe.h (a btf_trace_<tp> typedef for every tracepoint, Linux 5.5 and later)'
       if (id !== undefined) return reason('target', 'pass', `tracepoint ${target.name}: TYPEDEF ${n} is in this kernel's BTF`, [{kind: 'btf', text: `TYPEDEF ${n} (id ${id}) in ${k.btfOrigin}`}], src)
       const tpMods = k.moduleSet()?.modulesDefining('TYPEDEF', n) ?? []
       if (tpMods.length > 0) {
@@ -681,8 +686,8 @@ function targetRule(k: KernelProfile, def: SectionDef, target: ParsedTarget, nea
     case 'kprobe_multi': {
       if (target.name === '' || !k.symbols) return undefined
       const {count, sample} = countGlobMatches(k.symbols, target.name)
-      if (count > 0) return reason('target', 'pass', `${count} function${count > 1 ? 's' : ''} in this kernel's BTF match ${target.name}`, [{kind: 'btf', text: `${sample.join(', ')}${count > sample.length ? ', ...' : ''} in ${k.btfOrigin}`}], 'features.md §9')
-      return reason('target', 'possible', `no function in this kernel's BTF matches ${target.name} (kallsyms may still have some)`, [{kind: 'btf', text: `no FUNC matching ${target.name} in ${k.btfOrigin}`}], 'features.md §9', {
+      if (count > 0) return reason('target', 'pass', `${count} function${count > 1 ? 's' : ''} in this kernel's BTF match ${target.name}`, [{kind: 'btf', text: `${sample.join(', ')}${count > sample.length ? ', ...' : ''} in ${k.btfOrigin}`}], 'libbpf src/libbpf.c attach_kprobe_multi (glob patterns are matched against the kernel\'s functions)')
+      return reason('target', 'possible', `no function in this kernel's BTF matches ${target.name} (kallsyms may still have some)`, [{kind: 'btf', text: `no FUNC matching ${target.name} in ${k.btfOrigin}`}], 'libbpf src/libbpf.c attach_kprobe_multi (glob patterns are matched against the kernel\'s functions)', {
         check: `grep -E '${target.name.replace(/\*/g, '.*')}' /proc/kallsyms`,
       })
     }
@@ -708,7 +713,7 @@ export function evaluateSection(section: string, k: KernelProfile, opts: Evaluat
       return {
         section,
         reasons: [
-          reason('section', 'fail', `libbpf 0.7 deprecated and libbpf 1.0 removed "${base}/" in favour of "${replacement}"`, [{kind: 'section', text: `${section}: not in libbpf's SEC() table`}], 'features.md §9 (LIBBPF git history)'),
+          reason('section', 'fail', `libbpf 0.7 deprecated and libbpf 1.0 removed "${base}/" in favour of "${replacement}"`, [{kind: 'section', text: `${section}: not in libbpf's SEC() table`}], 'libbpf git history (github.com/libbpf/libbpf: deprecated in v0.7, removed in v1.0)'),
         ],
         nearTargets: [],
         replacement,
@@ -728,7 +733,7 @@ export function evaluateSection(section: string, k: KernelProfile, opts: Evaluat
           'fail',
           `libbpf does not know section "${section}": it cannot tell the program type (unless the application registers a custom handler with libbpf_register_prog_handler())`,
           [{kind: 'section', text: `no match in libbpf's SEC() table${near.length ? `; near: ${near.join(', ')}` : ''}`}],
-          'features.md §9 (LIBBPF section_defs, sec_def_matches)',
+          'libbpf src/libbpf.c section_defs, sec_def_matches',
         ),
       ],
       nearTargets: near,
@@ -772,7 +777,7 @@ export function evaluateSection(section: string, k: KernelProfile, opts: Evaluat
             ? 'sleepable LSM programs load only on hooks of the kernel\'s sleepable-hook list'
             : 'sleepable fentry/fexit/fmod_ret programs load only on functions that may sleep (ALLOW_ERROR_INJECTION functions)',
           [],
-          'features.md §4 (EDOCS BPF_PROG_LOAD.md: sleepable programs attach only to hooks that may sleep; LSM sleepable hooks are a whitelist)',
+          'docs.ebpf.io BPF_PROG_LOAD (BPF_F_SLEEPABLE: sleepable programs attach only to hooks that may sleep); kernel kernel/bpf/bpf_lsm.c (sleepable LSM hooks are an allow-list)',
           {check: def.family === 'lsm' ? 'the kernel\'s bpf_lsm sleepable hook list (kernel/bpf/bpf_lsm.c)' : `grep -w ${target.name || '<func>'} /sys/kernel/debug/error_injection/list`},
         ),
       )
@@ -808,7 +813,7 @@ export function evaluateSection(section: string, k: KernelProfile, opts: Evaluat
   if (k.facts.lsmList.families.includes(def.family)) reasons.push(lsmActiveRule(k))
   if (progOk && def.family === 'fmod_ret' && target.name !== '' && !LSM_TARGET.test(target.name)) {
     reasons.push(
-      reason('error-injection', 'possible', `fmod_ret attaches only to LSM hooks and ALLOW_ERROR_INJECTION functions: ${target.name} must be on the kernel's error-injection list`, [], 'features.md §3a, §11 (EDOCS TRACING)', {
+      reason('error-injection', 'possible', `fmod_ret attaches only to LSM hooks and ALLOW_ERROR_INJECTION functions: ${target.name} must be on the kernel's error-injection list`, [], 'kernel kernel/bpf/verifier.c check_attach_btf_id (fmod_ret: LSM hooks and ALLOW_ERROR_INJECTION functions only); docs.ebpf.io program type BPF_PROG_TYPE_TRACING', {
         check: `grep -w ${target.name} /sys/kernel/debug/error_injection/list`,
       }),
     )
@@ -817,7 +822,7 @@ export function evaluateSection(section: string, k: KernelProfile, opts: Evaluat
   // A BTF target cannot be looked up without BTF, and does not matter when the kernel has none.
   const targetMoot = def.btfTarget !== null && kernelBtfFails && !k.symbols
   if (!opts.noTarget && progOk && !targetMoot) {
-    const t = targetRule(k, def, target, nearTargets)
+    const t = k.siblings ? siblingTargetRule(k, (p) => targetRule(p, def, target, nearTargets)) : targetRule(k, def, target, nearTargets)
     if (t) reasons.push(t)
   }
 

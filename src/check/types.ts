@@ -33,7 +33,7 @@ export interface Reason {
   evidence: Evidence[]
   /** Where the deciding fact comes from (facts.json `source`, or the kernel's own data). */
   source: string
-  /** The deciding fact is marked doubtful in features.md. */
+  /** The deciding fact is marked doubtful (its sources disagree or it rests on an inference). */
   doubtful?: boolean
   /** For `possible`: what to check on the machine. */
   check?: string
@@ -76,8 +76,10 @@ export interface KernelSummary {
   inferred: boolean
   notes: string[]
   /** Where the kernel facts come from. */
-  origin: 'archive' | 'running' | 'btf-file' | 'release'
+  origin: 'archive' | 'running' | 'btf-file' | 'release' | 'siblings'
   archive: {root: string; path: string | null; distro: string; version: string; btf: string} | null
+  /** origin `siblings`: the archived kernels the facts were inferred from, nearest first. */
+  siblings?: {releases: string[]; distro: string; version: string; arch: string; total: number}
   btf: {state: 'present' | 'absent' | 'unknown'; data: string | null}
   config: {origin: string; complete: boolean} | null
   facts: {dataVersion: string; profiles: string[]}

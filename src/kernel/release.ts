@@ -7,14 +7,15 @@
  *
  * | distro | release strings |
  * | --- | --- |
- * | RHEL and rebuilds (CentOS, Alma, Rocky, Oracle RHCK) | `3.10.0-957.el7.x86_64`, `4.18.0-348.7.1.el8_5.x86_64`, `5.14.0-362.el9`, bare `3.10.0-957` |
- * | Oracle UEK | `5.4.17-2136.322.6.2.el7uek.x86_64`, `5.15.0-100.96.32.el8uek.aarch64` |
- * | Ubuntu | `5.8.0-63-generic`, `5.15.0-1034-aws`, `-azure`, `-gcp`, `-lowlatency`, HWE kernels |
- * | Debian | `6.1.0-56-amd64`, `6.1.0-56-cloud-arm64`, `6.12.117+deb12-cloud-amd64` |
+ * | RHEL and rebuilds (CentOS, Alma, Rocky, Oracle RHCK) | `3.10.0-957.el7.x86_64`, `4.18.0-348.7.1.el8_5.x86_64`, `5.14.0-362.el9`, bare `3.10.0-957`, RHEL 6 and older `2.6.32-754.el6.x86_64` |
+ * | RHEL 7 kernel-alt, CentOS 7 AltArch | `4.14.0-115.5.1.el7a.aarch64`, `4.11.0-22.el7.2.aarch64`, `3.19.0-0.80.aa7a.aarch64`, `4.19.104-300.el7.aarch64` (an EL7 string whose upstream is not 3.10) |
+ * | Oracle UEK | `5.4.17-2136.322.6.2.el7uek.x86_64`, `5.15.0-100.96.32.el8uek.aarch64` (UEK3 3.8 … UEK8 6.x) |
+ * | Ubuntu | `5.8.0-63-generic`, `5.15.0-1034-aws`, `-azure`, `-gcp`, `-gke`, `-lowlatency`, every release 14.04–25.10 and its HWE kernels |
+ * | Debian | `6.1.0-56-amd64`, `6.1.0-56-cloud-arm64`, `6.12.117+deb12-cloud-amd64`, `6.12.74+deb13+1-arm64`, `6.12.90+deb13.1-amd64`, backports `5.10.0-0.deb10.21-amd64`, `4.19.0-0.bpo.19-amd64`, `6.12.12+bpo-amd64`, unstable `6.12.8-amd64`; every Debian kernel flavor (`armmp-lpae`, `arm64-16k`, `powerpc64le-64k`, `5kc-malta`, `octeon`, `loongson-3`, …) |
  * | Fedora | `6.7.7-200.fc39.x86_64` |
- * | Amazon Linux | `4.14.252-195.483.amzn2.x86_64`, `6.1.19-30.43.amzn2023.aarch64` |
- * | SUSE | `5.14.21-150400.24.46-default`, `5.3.18-59.24-default`, Tumbleweed `6.7.7-1-default` |
- * | others | Arch `6.7.4-arch1-1`, Flatcar `5.15.63-flatcar`, Photon `5.10.61-1.ph4`, CBL-Mariner `5.15.131.1-2.cm2`, openEuler `5.10.0-60.18.0.50.oe2203.x86_64` |
+ * | Amazon Linux | `4.14.252-195.483.amzn2.x86_64`, `6.1.19-30.43.amzn2023.aarch64`, Amazon Linux AMI 2018.03 `4.14.281-144.502.amzn1.x86_64` |
+ * | SUSE | `5.14.21-150400.24.46-default`, `5.3.18-59.24-default`, `4.12.14-120-default`, Tumbleweed `6.7.7-1-default` |
+ * | others | Arch `6.7.4-arch1-1`, Flatcar `5.15.63-flatcar`, Photon `5.10.61-1.ph4`, CBL-Mariner `5.15.131.1-2.cm2`, openEuler `5.10.0-60.18.0.50.oe2203.x86_64`, `5.10.0-182.0.0.95.oe2203sp3.x86_64`, `4.19.90-2012.4.0.0053.oe1.aarch64` |
  * | mainline | `6.1`, `6.1.55`, `6.9-rc3` |
  *
  * The string alone does not always say everything: a RHEL build number gives the minor
@@ -23,7 +24,7 @@
  * `inferred: true` and a note saying what was inferred and from what. A string that
  * matches none of the forms is an error ({@link KernelReleaseError}), never a guess.
  */
-import {normalizeArch, debianFlavor} from '../archive/layout.js'
+import {normalizeArch} from '../archive/layout.js'
 import {KcompatError} from '../errors.js'
 import {loadFacts} from './facts/index.js'
 import {formatVersion, parseVersion} from './facts/version.js'
@@ -84,12 +85,22 @@ export interface KernelRelease {
 const MAX_LEN = 200
 const EL_ARCH = '(x86_64|aarch64|ppc64le|s390x|i686|noarch)'
 
-/** Debian architecture suffixes of kernel flavors, longest first, to archive arch names. */
-const DEBIAN_ARCH_SUFFIX: [string, string][] = [
-  ['armmp-lpae', 'armv7l'],
+/**
+ * Debian architecture suffixes of kernel flavors, longest first: the archive arch name and,
+ * where the suffix itself is a distinct build (page size, CPU family), that flavor.
+ */
+const DEBIAN_ARCH_SUFFIX: [string, string, string?][] = [
+  ['powerpc64le-64k', 'ppc64le', '64k'],
+  ['armmp-lpae', 'armv7l', 'lpae'],
   ['powerpc64le', 'ppc64le'],
   ['mips64r2el', 'mips64'],
-  ['686-pae', 'i686'],
+  ['mips64r6el', 'mips64', 'r6'],
+  // 64-bit MIPS kernels that Debian also ships to its mipsel userland; the kernel is mips64
+  ['loongson-3', 'mips64', 'loongson-3'],
+  ['5kc-malta', 'mips64', '5kc-malta'],
+  ['octeon', 'mips64', 'octeon'],
+  ['arm64-16k', 'arm64', '16k'],
+  ['686-pae', 'i686', 'pae'],
   ['riscv64', 'riscv64'],
   ['loong64', 'loong64'],
   ['amd64', 'x86_64'],
@@ -100,7 +111,7 @@ const DEBIAN_ARCH_SUFFIX: [string, string][] = [
 ]
 
 const UBUNTU_FLAVOR =
-  /^(generic(?:-lpae|-64k|-pae)?|lowlatency(?:-64k)?|aws(?:-fips)?|azure(?:-fde|-cvm)?|gcp|gke|gkeop|oracle|kvm|raspi2?|ibm|nvidia(?:-lowlatency|-64k)?|oem|realtime|intel-iotg|xilinx-zynqmp|fips|bluefield|lowlatency-hwe-[\d.]+|generic-hwe-[\d.]+)$/
+  /^(generic(?:-lpae|-64k|-pae)?|lowlatency(?:-64k)?|aws(?:-fips)?|azure(?:-fde|-cvm|-fips)?|gcp(?:-fips)?|gke|gkeop|oracle|kvm|raspi2?|raspi-nolpae|snapdragon|ibm|nvidia(?:-lowlatency|-64k)?|oem|realtime|intel-iotg|xilinx-zynqmp|fips|bluefield|lowlatency-hwe-[\d.]+|generic-hwe-[\d.]+)$/
 
 const SUSE_ONLY_FLAVOR = /^(default|kvmsmall|64kb|preempt|vanilla|zfcpdump|pae|debug)$/
 const SUSE_FLAVOR = /^(default|azure|rt|kvmsmall|64kb|preempt|vanilla|zfcpdump|pae|debug)$/
@@ -183,13 +194,42 @@ function elReleaseFromBuild(r: KernelRelease, major: number, build: number): voi
   }
 }
 
+/**
+ * RHEL 7's second kernel line: `kernel-alt` (`.el7a`, 4.11/4.14 for ARM, POWER9 and IBM Z)
+ * and the ARM `aa7a` builds before it, and CentOS 7 AltArch kernels (`.el7` strings whose
+ * upstream is not 3.10: 4.19.104-300.el7.aarch64). Their build numbers are not RHEL 7
+ * kernel builds, so the RHEL 7 GA table does not apply: the minor release comes from the
+ * kernel-alt table (releaseMaps.el7alt) or stays unknown.
+ */
+function el7Alt(r: KernelRelease, alt: boolean, build: number | null): void {
+  r.distroRelease = '7'
+  r.distroVersion = [7]
+  r.flavor = alt ? 'kernel-alt' : 'altarch'
+  if (alt && build !== null) {
+    const hit = loadFacts().releaseMaps.el7alt.find((e) => e.series === r.series && e.build === build)
+    if (hit) {
+      r.distroRelease = hit.release
+      r.distroVersion = parseVersion(hit.release)
+      r.notes.push(`${r.series}.0-${build}.el7a is the RHEL ${hit.release} kernel-alt kernel (${hit.source})`)
+      if (hit.doubtful) r.inferred = true
+      return
+    }
+  }
+  r.notes.push(
+    alt
+      ? `an EL7 kernel-alt (${r.series}) kernel: RHEL 7 for ARM, POWER9 and IBM Z; its build number is not in kcompat's kernel-alt table, so the minor release is unknown`
+      : `an EL7 kernel with upstream ${r.upstream} (not RHEL 7's 3.10): a CentOS 7 AltArch kernel; its build number is not a RHEL 7 build, so the minor release is unknown`,
+  )
+}
+
 function parseEl(input: string): KernelRelease | undefined {
   const re = new RegExp(
-    `^(\\d+)\\.(\\d+)\\.(\\d+)-([\\w.]+?)\\.el(\\d+)(?:_(\\d+))?(uek)?((?:\\.[A-Za-z][A-Za-z0-9]*)*?)(?:\\.${EL_ARCH})?(\\+[A-Za-z0-9_]+)?$`,
+    `^(\\d+)\\.(\\d+)\\.(\\d+)-([\\w.]+?)\\.(?:el(\\d+)(a)?|aa(7)a)(?:_(\\d+))?(uek)?((?:\\.[A-Za-z0-9][A-Za-z0-9]*)*?)(?:\\.${EL_ARCH})?(\\+[A-Za-z0-9_]+)?$`,
   )
   const m = re.exec(input)
   if (!m) return undefined
-  const [, maj, min, patch, build, elMajor, elMinor, uek, extra, arch, plus] = m
+  const [, maj, min, patch, build, elMajorTag, altTag, aaMajor, elMinor, uek, extra, arch, plus] = m
+  const elMajor = elMajorTag ?? aaMajor!
   const up = upstreamParts(maj!, min!, patch!)
   const major = Number(elMajor)
   const abi = leadingInt(build!)
@@ -214,13 +254,18 @@ function parseEl(input: string): KernelRelease | undefined {
   const r = base(input, 'rhel', EL_NAME, up)
   r.build = build!
   r.abi = abi
-  if (elMinor !== undefined) {
+  // RHEL 7 is 3.10; an EL7 string of another upstream is kernel-alt or CentOS AltArch.
+  const el7Other = major === 7 && (altTag !== undefined || aaMajor !== undefined || up.series !== '3.10')
+  if (el7Other) {
+    el7Alt(r, altTag !== undefined || aaMajor !== undefined, abi)
+  } else if (elMinor !== undefined) {
     r.distroRelease = `${major}.${Number(elMinor)}`
     r.distroVersion = [major, Number(elMinor)]
     r.notes.push(`.el${major}_${elMinor}: an errata kernel of EL ${r.distroRelease}`)
   } else if (abi !== null) {
     elReleaseFromBuild(r, major, abi)
   }
+  if (major <= 6) r.notes.push(`EL${major} (upstream ${up.series}): older than Linux 3.18, which added the bpf() syscall`)
   if (/(^|\.)rt\d/.test(build!)) r.flavor = 'rt'
   if (extra) r.notes.push(`extra tags ${extra.slice(1)}`)
   if (plus) r.flavor = plus.slice(1)
@@ -271,8 +316,18 @@ function parseAmazon(input: string): KernelRelease | undefined {
   r.abi = leadingInt(m[4]!)
   r.distroRelease = m[5]!
   r.distroVersion = [Number(m[5])]
+  if (m[5] === '1') r.notes.push('.amzn1: Amazon Linux AMI (Amazon Linux 1, releases up to 2018.03)')
+  else if (m[5] === '2') r.notes.push('.amzn2: Amazon Linux 2')
+  else r.notes.push(`.amzn${m[5]}: Amazon Linux ${m[5]}`)
   if (m[6] && m[6] !== 'noarch') r.arch = normalizeArch(m[6])
   return r
+}
+
+/** The SLE release of a kernel build from releaseMaps.slesBuilds (series, first build number, flavor). */
+function slesBuild(series: string, abi: number, flavor: string) {
+  return loadFacts().releaseMaps.slesBuilds.find(
+    (e) => e.series === series && abi >= e.min && abi <= e.max && (e.flavor === undefined || e.flavor === flavor),
+  )
 }
 
 function parseSuse(input: string): KernelRelease | undefined {
@@ -281,10 +336,11 @@ function parseSuse(input: string): KernelRelease | undefined {
   const [, maj, min, patch, build, flavor] = m
   const dotted = build!.includes('.')
   if (!SUSE_FLAVOR.test(flavor!)) return undefined
-  if (!dotted && !SUSE_ONLY_FLAVOR.test(flavor!)) return undefined
   const up = upstreamParts(maj!, min!, patch!)
   const abi = leadingInt(build!)!
-  if (!dotted) {
+  const known = slesBuild(up.series, abi, flavor!)
+  if (!dotted && !known && !SUSE_ONLY_FLAVOR.test(flavor!)) return undefined
+  if (!dotted && !known) {
     const r = base(input, 'opensuse', 'openSUSE Tumbleweed (or another SUSE rolling kernel)', up)
     r.build = build!
     r.abi = abi
@@ -306,14 +362,11 @@ function parseSuse(input: string): KernelRelease | undefined {
     return r
   }
   const sles = loadFacts().releaseMaps.sles[up.series]
-  if (up.series === '5.3' && abi === 59) {
-    r.distroRelease = '15 SP3'
-    r.distroVersion = [15, 3]
-    r.notes.push('5.3.18-59.x is SLES 15 SP3 (KCONF SLES 15 SP3 5.3.18-59.24)')
-  } else if (up.series === '4.12' && abi === 122) {
-    r.distroRelease = '12 SP5'
-    r.distroVersion = [12, 5]
-    r.notes.push('4.12.14-122.x is SLES 12 SP5 (KCONF SLES 12 SP5 4.12.14-122)')
+  if (known) {
+    r.distroRelease = known.release
+    r.distroVersion = parseVersion(known.version)
+    r.notes.push(`${up.upstream}-${abi}${known.flavor ? ` (-${known.flavor})` : ''} is ${known.release} (${known.source})`)
+    if (known.doubtful) r.inferred = true
   } else if (sles) {
     r.distroRelease = sles.release
     r.distroVersion = parseVersion(sles.version)
@@ -358,20 +411,43 @@ function parseUbuntu(input: string): KernelRelease | undefined {
   return r
 }
 
+/**
+ * Debian ABI names. `6.1.0-28-amd64` (release ABI: the Debian release from the series),
+ * `6.12.57+deb13-amd64`, `6.12.74+deb13+1-amd64`, `6.12.90+deb13.1-amd64` (built for
+ * Debian 13), `5.10.0-0.deb10.21-amd64` (a newer series rebuilt for Debian 10, through
+ * security or backports), `4.19.0-0.bpo.19-amd64` and `6.12.12+bpo-amd64` (backports: the
+ * release before the one that ships the series), `6.12.8-amd64` (unstable, no ABI).
+ */
 function parseDebian(input: string): KernelRelease | undefined {
-  const m = /^(\d+)\.(\d+)(?:\.(\d+))?(?:-(\d+)|\+deb(\d+)|\+(bpo))-([a-z0-9-]+)$/.exec(input)
+  const m = /^(\d+)\.(\d+)(?:\.(\d+))?(?:-(\d+)|-0\.deb(\d+)\.(\d+)|-0\.bpo\.(\d+)|\+deb(\d+)((?:[.+]\d+)?)|\+(bpo))?-([a-z0-9-]+)$/.exec(input)
   if (!m) return undefined
-  const rest = m[7]!
-  const suffix = DEBIAN_ARCH_SUFFIX.find(([s]) => rest === s || rest.endsWith(`-${s}`))
+  const [, maj, min, patch, abi, rebuiltFor, rebuiltAbi, bpoAbi, debN, debExtra, bpo, rest] = m
+  const suffix = DEBIAN_ARCH_SUFFIX.find(([s]) => rest === s || rest!.endsWith(`-${s}`))
   if (!suffix) return undefined
-  const up = upstreamParts(m[1]!, m[2]!, m[3])
+  const noAbi = abi === undefined && rebuiltFor === undefined && bpoAbi === undefined && debN === undefined && bpo === undefined
+  // `4.19.0-0.bpo.19-amd64` would otherwise read as ABI 0 with flavor "bpo.19-…": the alternatives above decide.
+  if (noAbi && patch === undefined) return undefined
+  const up = upstreamParts(maj!, min!, patch)
   const r = base(input, 'debian', 'Debian', up)
   r.arch = suffix[1]
-  r.flavor = debianFlavor(input)
-  if (m[4] !== undefined) {
-    r.build = m[4]
-    r.abi = Number(m[4])
-    const deb = loadFacts().releaseMaps.debian[up.series]
+  const flavorPart = rest!.slice(0, rest!.length - suffix[0].length).replace(/-$/, '')
+  // `rt-686-pae` → rt; `686-pae` → pae; `cloud-arm64` → cloud; `amd64` → generic
+  r.flavor = flavorPart !== '' ? flavorPart : (suffix[2] ?? 'generic')
+  const deb = loadFacts().releaseMaps.debian[up.series]
+  const fromSeries = (what: string, offset: number): void => {
+    r.inferred = true
+    if (deb) {
+      const n = Number(deb.release) + offset
+      r.distroRelease = String(n)
+      r.distroVersion = [n]
+      r.notes.push(`${what}: Debian ${deb.release} ships the ${up.series} series (${deb.source})${offset ? `, so this is a Debian ${n} kernel` : ''}`)
+    } else {
+      r.notes.push(`${what}; the Debian release of the ${up.series} series is not in kcompat's table`)
+    }
+  }
+  if (abi !== undefined) {
+    r.build = abi
+    r.abi = Number(abi)
     if (deb) {
       r.distroRelease = deb.release
       r.distroVersion = [Number(deb.release)]
@@ -380,15 +456,26 @@ function parseDebian(input: string): KernelRelease | undefined {
       r.inferred = true
       r.notes.push(`the Debian release of the ${up.series} series is not in kcompat's table`)
     }
-  } else if (m[5] !== undefined) {
-    r.build = `deb${m[5]}`
-    r.distroRelease = m[5]
-    r.distroVersion = [Number(m[5])]
-    r.notes.push(`+deb${m[5]}: built for Debian ${m[5]}`)
-  } else {
+  } else if (rebuiltFor !== undefined) {
+    r.build = `0.deb${rebuiltFor}.${rebuiltAbi}`
+    r.abi = Number(rebuiltAbi)
+    r.distroRelease = rebuiltFor
+    r.distroVersion = [Number(rebuiltFor)]
+    r.notes.push(`-0.deb${rebuiltFor}.${rebuiltAbi}: the ${up.series} series rebuilt for Debian ${rebuiltFor} (security or backports)`)
+  } else if (bpoAbi !== undefined) {
+    r.build = `0.bpo.${bpoAbi}`
+    r.abi = Number(bpoAbi)
+    fromSeries(`-0.bpo.${bpoAbi}: a backports kernel`, -1)
+  } else if (debN !== undefined) {
+    r.build = `deb${debN}${debExtra ?? ''}`
+    r.distroRelease = debN
+    r.distroVersion = [Number(debN)]
+    r.notes.push(`+deb${debN}${debExtra ?? ''}: built for Debian ${debN}`)
+  } else if (bpo !== undefined) {
     r.build = 'bpo'
-    r.inferred = true
-    r.notes.push('+bpo: a Debian backports kernel; the Debian release is not in the string')
+    fromSeries('+bpo: a backports kernel', -1)
+  } else {
+    fromSeries('no ABI number: a Debian unstable/testing kernel', 0)
   }
   return r
 }
@@ -427,14 +514,22 @@ function parseOthers(input: string): KernelRelease | undefined {
     if (m[6]) r.arch = normalizeArch(m[6])
     return r
   }
-  m = new RegExp(`^(\\d+)\\.(\\d+)\\.(\\d+)-([\\d.]+?)\\.oe(\\d\\d)(\\d\\d)(?:\\.${EL_ARCH})?$`).exec(input)
+  m = new RegExp(`^(\\d+)\\.(\\d+)\\.(\\d+)-([\\d.]+?)\\.oe(?:(\\d\\d)(\\d\\d)(?:sp(\\d+))?|(1))(?:\\.${EL_ARCH})?$`).exec(input)
   if (m) {
     const r = base(input, 'openeuler', 'openEuler', upstreamParts(m[1]!, m[2]!, m[3]))
     r.build = m[4]!
     r.abi = leadingInt(m[4]!)
-    r.distroRelease = `${m[5]}.${m[6]}`
-    r.distroVersion = [Number(m[5]), Number(m[6])]
-    if (m[7] && m[7] !== 'noarch') r.arch = normalizeArch(m[7])
+    if (m[8]) {
+      // openEuler 20.03 LTS (and its service packs) tag packages .oe1; later releases .oeYYMM.
+      const oe1 = loadFacts().releaseMaps.openeuler.oe1
+      r.distroRelease = oe1?.release ?? null
+      r.distroVersion = oe1 ? parseVersion(oe1.release) : null
+      r.notes.push(oe1 ? `.oe1 is openEuler ${oe1.release} (${oe1.source})` : '.oe1: the openEuler release is not in kcompat\'s table')
+    } else {
+      r.distroRelease = `${m[5]}.${m[6]}${m[7] ? ` SP${m[7]}` : ''}`
+      r.distroVersion = [Number(m[5]), Number(m[6])]
+    }
+    if (m[9] && m[9] !== 'noarch') r.arch = normalizeArch(m[9])
     return r
   }
   return undefined
@@ -470,9 +565,9 @@ export function parseRelease(text: string): KernelRelease {
   throw new KernelReleaseError(
     'RELEASE_UNKNOWN',
     `cannot tell which kernel ${input} is. kcompat reads uname -r strings of RHEL and rebuilds (3.10.0-957.el7.x86_64, 4.18.0-348.7.1.el8_5), ` +
-      'Oracle UEK (5.4.17-2136.322.6.2.el7uek.x86_64), Ubuntu (5.15.0-91-generic), Debian (6.1.0-56-amd64, 6.12.117+deb12-cloud-amd64), ' +
-      'Fedora (6.7.7-200.fc39.x86_64), Amazon Linux (5.10.75-79.358.amzn2.x86_64), SUSE (5.14.21-150400.24.46-default), ' +
-      'and plain upstream versions (6.1, 6.1.55)',
+      'Oracle UEK (5.4.17-2136.322.6.2.el7uek.x86_64), Ubuntu (5.15.0-91-generic), Debian (6.1.0-56-amd64, 6.12.117+deb12-cloud-amd64, 5.10.0-0.deb10.21-amd64), ' +
+      'Fedora (6.7.7-200.fc39.x86_64), Amazon Linux (5.10.75-79.358.amzn2.x86_64), SUSE (5.14.21-150400.24.46-default), openEuler (5.10.0-60.18.0.50.oe2203.x86_64), ' +
+      'Arch, Flatcar, Photon, CBL-Mariner, and plain upstream versions (6.1, 6.1.55)',
   )
 }
 

@@ -2,7 +2,7 @@
  * libbpf's `SEC()` table: what a program's ELF section name means to libbpf.
  *
  * One row per entry of libbpf's `section_defs` (libbpf master f7081a6b, 116 entries, in
- * table order; features.md §9), each with the program type, expected attach type, flags,
+ * table order), each with the program type, expected attach type, flags,
  * and what kcompat derives from them: the section family (used by the config rules in
  * facts.json), the BTF attach target libbpf resolves (`FUNC <name>` for
  * fentry/fexit/fmod_ret/fsession, `TYPEDEF btf_trace_<tp>` for tp_btf, `FUNC
@@ -73,7 +73,7 @@ export interface BtfTargetSpec {
 }
 
 export interface SectionDef {
-  /** Position in libbpf's table (1-based, as in features.md §9). */
+  /** Position in libbpf's table (1-based). */
   index: number
   /** As spelled in libbpf, with its `+` (e.g. `fentry+`). */
   name: string
@@ -86,18 +86,18 @@ export interface SectionDef {
   attachType: string | null
   flags: readonly SecFlag[]
   family: Family
-  /** libbpf release first carrying this name (features.md §9). */
+  /** libbpf release first carrying this name (libbpf's git history). */
   libbpf: string
   btfTarget: BtfTargetSpec | null
   /** Version gate of BPF_F_SLEEPABLE for this section, when it is sleepable. */
   sleepableFeature: FeatureKey | null
   /** One link attaches to many targets (kprobe.multi, uprobe.multi, fentry.multi, ...). */
   multi: boolean
-  /** Attaches through a BPF trampoline (features.md §3b). */
+  /** Attaches through a BPF trampoline (kernel/bpf/trampoline.c). */
   trampoline: boolean
   /** The trampoline patches a kernel function (needs ftrace direct calls); false for freplace. */
   kernelFunctionTrampoline: boolean
-  /** Needs the kernel's own vmlinux BTF (features.md §11). */
+  /** Needs the kernel's own vmlinux BTF (/sys/kernel/btf/vmlinux). */
   needsKernelBtf: boolean
 }
 
@@ -105,7 +105,7 @@ type Row = [name: string, progType: string, attachType: string | null, flags: st
 
 const MIRROR = '<=v0.0.3'
 
-/** features.md §9, in libbpf's order. */
+/** libbpf's section_defs (src/libbpf.c), in libbpf's order. */
 const ROWS: Row[] = [
   ['socket', 'SOCKET_FILTER', null, '', 'socket', MIRROR],
   ['sk_reuseport/migrate', 'SK_REUSEPORT', 'BPF_SK_REUSEPORT_SELECT_OR_MIGRATE', 'ATTACHABLE', 'sk_reuseport', 'v0.5.0'],
@@ -365,7 +365,7 @@ export function btfTargetName(def: SectionDef, target: ParsedTarget): string | u
 }
 
 /**
- * Names libbpf no longer has (features.md §9, LIBBPF git history): `xdp_devmap/` and
+ * Names libbpf no longer has (libbpf's git history): `xdp_devmap/` and
  * `xdp_cpumap/`, deprecated in v0.7.0 for `xdp/devmap` and `xdp/cpumap`.
  */
 export const DEPRECATED_SECTIONS: Readonly<Record<string, string>> = {xdp_devmap: 'xdp/devmap', xdp_cpumap: 'xdp/cpumap'}

@@ -124,7 +124,7 @@ describe('human output', () => {
     const text = renderCheck(r)
     expect(text).toMatch(/^kernel {2}4\.18\.0-305\.el8\.x86_64: RHEL\/CentOS 8\.4\n/)
     expect(text).toMatch(/x config:bpf-lsm +needs CONFIG_BPF_LSM=y/)
-    expect(text).toMatch(/evidence: # CONFIG_BPF_LSM is not set \(RHEL\/CentOS 8\.4: KCONF/)
+    expect(text).toMatch(/evidence: # CONFIG_BPF_LSM is not set \(RHEL\/CentOS 8\.4: the distro's \/boot\/config/)
     expect(text).toMatch(/source: /)
     expect(text.split('\n').length).toBeLessThan(30)
   })

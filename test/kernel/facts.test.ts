@@ -6,7 +6,7 @@
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {type Facts, FactsError, factsPathCandidates, loadFacts, parseFacts, validateFacts} from '../../src/kernel/facts/index.js'
+import {type Facts, FactsError, expandSource, factsPathCandidates, loadFacts, parseFacts, validateFacts} from '../../src/kernel/facts/index.js'
 import {compareVersions, parseVersion} from '../../src/kernel/facts/version.js'
 import {FAMILIES, SECTION_DEFS} from '../../src/kernel/sections.js'
 
@@ -32,10 +32,16 @@ describe('facts.json', () => {
     expect(facts.dataVersion).toMatch(/^\d{4}\.\d+\.\d+$/)
   })
 
-  it('every fact has a source and a features.md reference', () => {
+  it('every fact has a public source: legend keys expanded, nothing outside the repository or this project cited', () => {
+    const keys = Object.keys(facts.sources)
     const check = (path: string, f: {source?: unknown; ref?: unknown}) => {
       expect(typeof f.source === 'string' && f.source.length > 2, `${path}.source`).toBe(true)
-      expect(String(f.ref), `${path}.ref`).toMatch(/^features\.md §\d/)
+      const s = f.source as string
+      expect(s, path).not.toMatch(/features\.md|§|\bissue \d/)
+      let bare = s
+      for (const e of Object.values(facts.sources)) bare = bare.split(e.where).join('')
+      for (const k of keys) expect(new RegExp(`\\b${k}\\b`).test(bare), `${path}: unexpanded ${k} in ${s}`).toBe(false)
+      expect(f.ref, `${path}.ref`).toBeUndefined()
     }
     for (const [k, f] of Object.entries(facts.progTypes)) check(`progTypes.${k}`, f)
     for (const [k, f] of Object.entries(facts.attachTypes)) check(`attachTypes.${k}`, f)
@@ -45,8 +51,8 @@ describe('facts.json', () => {
     for (const d of facts.distros) {
       for (const [k, f] of Object.entries(d.facts)) {
         if (k === 'progTypes' || k === 'attachTypes' || k === 'config') {
-          for (const [n, ff] of Object.entries(f as Record<string, {source: string; ref: string}>)) check(`${d.id}.${k}.${n}`, ff)
-        } else check(`${d.id}.${k}`, f as {source: string; ref: string})
+          for (const [n, ff] of Object.entries(f as Record<string, {source: string}>)) check(`${d.id}.${k}.${n}`, ff)
+        } else check(`${d.id}.${k}`, f as {source: string})
       }
     }
   })
@@ -111,10 +117,10 @@ describe('facts.json', () => {
       ['a fact without a source', (f: any) => delete f.progTypes.TRACING.source, /progTypes\.TRACING\.source/],
       ['a bad version', (f: any) => (f.attachTypes.BPF_TRACE_FENTRY.since = '5.x'), /BPF_TRACE_FENTRY\.since/],
       ['since: null without unreleased', (f: any) => (f.progTypes.LSM.since = null), /progTypes\.LSM\.since/],
-      ['an unknown distro fact', (f: any) => (f.distros[2].facts.colour = {value: 1, source: 's', ref: 'r'}), /unknown fact key/],
-      ['a distro fact on an undefined program type', (f: any) => (f.distros[3].facts.progTypes.NOPE = {value: true, source: 's', ref: 'r'}), /NOPE.*not defined/],
+      ['an unknown distro fact', (f: any) => (f.distros[2].facts.colour = {value: 1, source: 's'}), /unknown fact key/],
+      ['a distro fact on an undefined program type', (f: any) => (f.distros[3].facts.progTypes.NOPE = {value: true, source: 's'}), /NOPE.*not defined/],
       ['an unknown match key', (f: any) => (f.distros[1].match.kernel = 'x'), /unknown match key/],
-      ['a config fact that is not a CONFIG_ symbol', (f: any) => (f.distros[3].facts.config.BPF = {value: 'y', source: 's', ref: 'r'}), /not a CONFIG_ symbol/],
+      ['a config fact that is not a CONFIG_ symbol', (f: any) => (f.distros[3].facts.config.BPF = {value: 'y', source: 's'}), /not a CONFIG_ symbol/],
       ['decreasing EL builds', (f: any) => (f.releaseMaps.el['7'][1].build = 100), /builds must increase/],
       ['a duplicate profile id', (f: any) => (f.distros[1].id = f.distros[0].id), /duplicate id/],
       ['a missing feature', (f: any) => delete f.features.sleepable, /features\.sleepable: missing/],
@@ -124,6 +130,11 @@ describe('facts.json', () => {
       expect(e).toBeInstanceOf(FactsError)
       expect(e.code).toBe('FACTS_INVALID')
       expect(e.message).toMatch(message)
+    })
+    it('a source that cites research notes or a project issue, or a leftover ref', () => {
+      expect(invalid((f) => (f.progTypes.TRACING.source = 'features.md §2')).message).toMatch(/progTypes\.TRACING\.source: cites something users cannot look up/)
+      expect(invalid((f) => (f.features.uprobe.note = 'see issue 4')).message).toMatch(/features\.uprobe\.note/)
+      expect(invalid((f) => (f.progTypes.LSM.ref = 'x')).message).toMatch(/progTypes\.LSM\.ref: no longer used/)
     })
     it('a newer schema', () => {
       expect(invalid((f) => (f.schema = 2)).code).toBe('FACTS_TOO_NEW')
@@ -149,5 +160,15 @@ describe.skipIf(!existsSync(FEATURES_MD))('facts.json equals features.md §2 (pr
       expect(facts.progTypes[name]!.since, name).toBe(m[2])
     }
     expect(rows).toBeGreaterThanOrEqual(25)
+  })
+})
+
+describe('expandSource', () => {
+  const legend = {BCC: {name: 'bcc kernel-versions.md', where: 'github.com/iovisor/bcc'}, EDOCS: {name: 'docs.ebpf.io', where: 'docs.ebpf.io'}}
+  it('replaces whole-word keys and lists where to find them once', () => {
+    expect(expandSource('BCC, EDOCS; BCC again', legend)).toBe('bcc kernel-versions.md, docs.ebpf.io; bcc kernel-versions.md again (github.com/iovisor/bcc; docs.ebpf.io)')
+  })
+  it('leaves other words and partial matches alone', () => {
+    expect(expandSource('RHEL 7.6 release notes; BCCX; EDOCSy', legend)).toBe('RHEL 7.6 release notes; BCCX; EDOCSy')
   })
 })

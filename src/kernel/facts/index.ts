@@ -7,10 +7,13 @@
  * per-arch BPF trampoline versions, other version gates (sleepable programs, module
  * BTF, ...), kernel config requirements per section family, how distro release strings
  * map to distro releases, and what each distro release is known to have (BTF, backports,
- * config). Every entry names its `source` (as ../shared/research/features.md gives it)
- * and where in that file it comes from (`ref`); entries that file marks as unverified
- * or inferred carry `doubtful: true`, and the checker never turns a doubtful fact into
- * a firm "unsupported".
+ * config). Every entry names its public `source`: a kernel commit or file, a libbpf,
+ * bpftool or cilium/ebpf source file, a doc page, a distro's release notes or config.
+ * Sources that several facts share are written as keys (`BCC`, `EDOCS`, ...) defined in
+ * the file's `sources` legend; {@link loadFacts} expands them, so every reason kcompat
+ * prints names something a user can look up. Facts whose sources disagree or that rest
+ * on an inference carry `doubtful: true`, and the checker never turns a doubtful fact
+ * into a firm "unsupported".
  *
  * NB: `tsc` does not copy JSON into dist/, so {@link loadFacts} looks beside the
  * compiled module first and then in the package's `src/kernel/facts/`.
@@ -27,12 +30,10 @@ export class FactsError extends KcompatError {}
 
 /** Where a fact comes from. */
 export interface Sourced {
-  /** The source as features.md names it (e.g. `EDOCS (commit fec56f5)`). */
+  /** A public source (e.g. `kernel commit fec56f5`); legend keys are expanded on load. */
   source: string
-  /** Where in features.md (e.g. `features.md §3a`). */
-  ref: string
   note?: string
-  /** features.md marks this fact as unverified or inferred. */
+  /** The sources disagree, or the fact rests on an inference. */
   doubtful?: boolean
 }
 
@@ -62,7 +63,6 @@ export interface ConfigRequirement {
   /** Only when the target is not an LSM hook (fmod_ret). */
   nonLsmTargetOnly?: boolean
   source: string
-  ref: string
 }
 
 export interface LsmListFact {
@@ -70,7 +70,6 @@ export interface LsmListFact {
   entry: string
   families: string[]
   source: string
-  ref: string
   check: string
 }
 
@@ -133,7 +132,8 @@ export interface Facts {
   schema: number
   dataVersion: string
   reviewed: string
-  sources: Record<string, string>
+  /** Legend of the keys that sources use: a short name and where to find it. */
+  sources: Record<string, {name: string; where: string}>
   latestKnownMainline: ValueFact<string>
   progTypes: Record<string, VersionFact>
   attachTypes: Record<string, VersionFact>
@@ -148,6 +148,12 @@ export interface Facts {
     debian: Record<string, Sourced & {release: string}>
     uek: Record<string, Sourced & {release: string}>
     sles: Record<string, Sourced & {release: string; version: string}>
+    /** SLE releases by kernel build: series, first build number range, optional flavor. */
+    slesBuilds: (Sourced & {series: string; min: number; max: number; flavor?: string; release: string; version: string})[]
+    /** RHEL 7 kernel-alt GA kernels (`4.14.0-115.el7a`): series and build to the 7.x release. */
+    el7alt: (Sourced & {series: string; build: number; release: string})[]
+    /** openEuler dist tags that do not spell the release (`oe1`). */
+    openeuler: Record<string, Sourced & {release: string}>
   }
   distros: DistroProfile[]
   /** BPF helpers by name without `bpf_` (`probe_read_kernel`), the mainline version that added each. */
@@ -247,7 +253,6 @@ class Validator {
 
   sourced(o: Record<string, unknown>, path: string): void {
     this.str(o.source, `${path}.source`)
-    this.str(o.ref, `${path}.ref`)
     if (o.note !== undefined) this.str(o.note, `${path}.note`)
     if (o.doubtful !== undefined && typeof o.doubtful !== 'boolean') this.fail(`${path}.doubtful`, 'must be a boolean')
   }
@@ -293,7 +298,17 @@ export function validateFacts(data: unknown): Facts {
   v.str(root.dataVersion, 'dataVersion')
   v.str(root.reviewed, 'reviewed')
   const sources = v.obj(root.sources, 'sources')
-  if (sources) for (const [k, s] of Object.entries(sources)) v.str(s, `sources.${k}`)
+  if (sources) {
+    for (const [k, s] of Object.entries(sources)) {
+      if (!/^[A-Z][A-Z0-9]+$/.test(k)) v.fail(`sources.${k}`, 'legend keys are upper-case words')
+      const o = v.obj(s, `sources.${k}`)
+      if (o) {
+        v.str(o.name, `sources.${k}.name`)
+        v.str(o.where, `sources.${k}.where`)
+      }
+    }
+  }
+  checkCitations(v, data, 'facts')
   v.valueFact(root.latestKnownMainline, 'latestKnownMainline', (x, p) => v.version(x, p))
 
   const progTypes = v.obj(root.progTypes, 'progTypes') ?? {}
@@ -332,12 +347,11 @@ export function validateFacts(data: unknown): Facts {
       if (o.commonOn !== undefined) v.strList(o.commonOn, `${p}.commonOn`)
       if (o.targetPrefix !== undefined) v.str(o.targetPrefix, `${p}.targetPrefix`)
       v.str(o.source, `${p}.source`)
-      v.str(o.ref, `${p}.ref`)
     })
   }
   const lsm = v.obj(root.lsmList, 'lsmList')
   if (lsm) {
-    for (const k of ['symbol', 'entry', 'source', 'ref', 'check']) v.str(lsm[k], `lsmList.${k}`)
+    for (const k of ['symbol', 'entry', 'source', 'check']) v.str(lsm[k], `lsmList.${k}`)
     v.strList(lsm.families, 'lsmList.families')
   }
 
@@ -375,6 +389,37 @@ export function validateFacts(data: unknown): Facts {
         if (name === 'debian' || name === 'uek' || name === 'sles') v.str(o.release, `${p}.release`)
         if (name === 'sles') v.version(o.version, `${p}.version`)
       }
+    }
+    const listOf = (name: string): Record<string, unknown>[] => {
+      const list = maps[name]
+      if (!Array.isArray(list)) {
+        v.fail(`releaseMaps.${name}`, 'must be an array')
+        return []
+      }
+      return list.map((e, i) => v.obj(e, `releaseMaps.${name}[${i}]`) ?? {})
+    }
+    listOf('slesBuilds').forEach((o, i) => {
+      const p = `releaseMaps.slesBuilds[${i}]`
+      v.sourced(o, p)
+      v.version(o.series, `${p}.series`)
+      v.version(o.version, `${p}.version`)
+      v.str(o.release, `${p}.release`)
+      for (const k of ['min', 'max']) if (!Number.isInteger(o[k])) v.fail(`${p}.${k}`, 'must be an integer')
+      if (o.flavor !== undefined) v.str(o.flavor, `${p}.flavor`)
+    })
+    listOf('el7alt').forEach((o, i) => {
+      const p = `releaseMaps.el7alt[${i}]`
+      v.sourced(o, p)
+      v.version(o.series, `${p}.series`)
+      v.version(o.release, `${p}.release`)
+      if (!Number.isInteger(o.build)) v.fail(`${p}.build`, 'must be an integer')
+    })
+    const oe = v.obj(maps.openeuler, 'releaseMaps.openeuler') ?? {}
+    for (const [tag, e] of Object.entries(oe)) {
+      const o = v.obj(e, `releaseMaps.openeuler.${tag}`)
+      if (!o) continue
+      v.sourced(o, `releaseMaps.openeuler.${tag}`)
+      v.version(o.release, `releaseMaps.openeuler.${tag}.release`)
     }
   } else {
     v.fail('releaseMaps', 'missing')
@@ -510,7 +555,7 @@ export function loadFacts(): Facts {
   return cached
 }
 
-/** Parses and validates facts JSON text. */
+/** Parses and validates facts JSON text; legend keys in sources are expanded. */
 export function parseFacts(text: string, name = 'facts.json'): Facts {
   let data: unknown
   try {
@@ -518,5 +563,58 @@ export function parseFacts(text: string, name = 'facts.json'): Facts {
   } catch (e) {
     throw new FactsError('FACTS_INVALID', `${name} is not valid JSON: ${(e as Error).message}`)
   }
-  return validateFacts(data)
+  const facts = validateFacts(data)
+  expandSources(facts, facts.sources)
+  return facts
+}
+
+/**
+ * Citations a user cannot follow: research notes outside the repository and this
+ * project's own issue numbers. A source or note that names one is refused.
+ */
+const PRIVATE_CITATION = /features\.md|§|\bissue \d|research\//
+
+function checkCitations(v: Validator, node: unknown, path: string): void {
+  if (Array.isArray(node)) {
+    node.forEach((x, i) => checkCitations(v, x, `${path}[${i}]`))
+    return
+  }
+  if (node === null || typeof node !== 'object') return
+  for (const [k, x] of Object.entries(node as Record<string, unknown>)) {
+    if ((k === 'source' || k === 'note') && typeof x === 'string' && PRIVATE_CITATION.test(x)) {
+      v.fail(`${path}.${k}`, `cites something users cannot look up (${PRIVATE_CITATION.exec(x)![0]}): name the public original`)
+    }
+    if (k === 'ref') v.fail(`${path}.ref`, 'no longer used: the source itself must be public')
+    checkCitations(v, x, `${path}.${k}`)
+  }
+}
+
+/**
+ * Rewrites every `source` string in place: each legend key (a whole upper-case word such
+ * as `BCC`) becomes the legend's short name, and where to find those names is added once
+ * at the end — `BCC, EDOCS` becomes `bcc kernel-versions.md, docs.ebpf.io
+ * (github.com/iovisor/bcc/…; docs.ebpf.io, …)`. Words that are not keys stay as they are.
+ */
+export function expandSource(source: string, legend: Facts['sources']): string {
+  const where: string[] = []
+  const text = source.replace(/\b[A-Z][A-Z0-9]+\b/g, (word) => {
+    const e = Object.hasOwn(legend, word) ? legend[word] : undefined
+    if (!e) return word
+    if (!where.includes(e.where)) where.push(e.where)
+    return e.name
+  })
+  return where.length === 0 ? text : `${text} (${where.join('; ')})`
+}
+
+function expandSources(node: unknown, legend: Facts['sources']): void {
+  if (Array.isArray(node)) {
+    for (const x of node) expandSources(x, legend)
+    return
+  }
+  if (node === null || typeof node !== 'object') return
+  const o = node as Record<string, unknown>
+  for (const [k, x] of Object.entries(o)) {
+    if (k === 'source' && typeof x === 'string') o[k] = expandSource(x, legend)
+    else if (k !== 'sources') expandSources(x, legend)
+  }
 }
