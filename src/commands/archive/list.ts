@@ -1,6 +1,5 @@
 import {Flags} from '@oclif/core'
-import {resolveArchiveDir} from '../../archive/archive.js'
-import {readManifest} from '../../archive/manifest.js'
+import {runArchiveList} from '../../lib/actions/archive-list.js'
 import {BaseCommand} from '../../lib/base-command.js'
 
 export default class ArchiveList extends BaseCommand {
@@ -15,30 +14,6 @@ export default class ArchiveList extends BaseCommand {
 
   async run(): Promise<void> {
     const {flags} = await this.parse(ArchiveList)
-    const root = resolveArchiveDir(flags.archive)
-    const kernels = readManifest(root).kernels
-    if (flags.json) {
-      const rows = kernels.map((k) => ({
-        release: k.release,
-        distro: k.distro,
-        version: k.version,
-        arch: k.arch,
-        flavor: k.flavor,
-        btf: k.btf,
-        sha256: k.sha256,
-        path: k.path,
-      }))
-      await this.writeOut(`${JSON.stringify(rows, null, 2)}\n`)
-      return
-    }
-    if (kernels.length === 0) {
-      this.log(`no kernels in ${root}`)
-      return
-    }
-    const head = ['DISTRO', 'VERSION', 'ARCH', 'RELEASE', 'FLAVOR', 'BTF']
-    const rows = kernels.map((k) => [k.distro, k.version, k.arch, k.release, k.flavor, k.btf])
-    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-    const fmt = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()
-    this.log([fmt(head), ...rows.map(fmt), '', `${kernels.length} kernels in ${root}`].join('\n'))
+    await runArchiveList(flags)
   }
 }

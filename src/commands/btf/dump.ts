@@ -1,7 +1,6 @@
 import {Args, Flags} from '@oclif/core'
+import {runBtfDump} from '../../lib/actions/btf-dump.js'
 import {BaseCommand} from '../../lib/base-command.js'
-import {btfDump} from '../../lib/btf-dump.js'
-import {flushStdout, stdoutWriter} from '../../lib/output.js'
 
 export default class BtfDump extends BaseCommand {
   static override summary = 'Dump BTF as bpftool does: raw type listing or a C header (vmlinux.h).'
@@ -33,8 +32,6 @@ export default class BtfDump extends BaseCommand {
   async run(): Promise<void> {
     const {args, flags} = await this.parse(BtfDump)
     if (flags.json && flags.format === 'c') this.error('--json is only available with --format raw', {exit: 2})
-    const format = flags.format === 'c' ? 'c' : 'raw'
-    await btfDump(args.file, {format, baseBtf: flags['base-btf'], json: flags.json}, stdoutWriter())
-    await flushStdout()
+    await runBtfDump(flags, args)
   }
 }
