@@ -22,7 +22,7 @@ const arg = (name, dflt) => {
   return i >= 0 ? process.argv[i + 1] : dflt
 }
 const runs = Number(arg('runs', '11'))
-const only = arg('only', '')
+const only = arg('only', '') // runs only the commands whose name contains this
 const haveTime = existsSync('/usr/bin/time')
 const scratch = mkdtempSync(join(tmpdir(), 'kcompat-startup-'))
 process.on('exit', () => rmSync(scratch, {recursive: true, force: true}))
@@ -31,13 +31,13 @@ const bin = join(root, 'bin', 'run.js')
 
 /** Runs argv once with stdout and stderr read through pipes; returns wall ms and peak RSS in KiB. */
 function once(argv) {
-  const [cmd, ...args] = haveTime ? ['/usr/bin/time', '-f', '%M', '-o', rssFile, ...argv] : argv
+  const [cmd, ...args] = haveTime ? ['/usr/bin/time', '-f', '%M %U %S', '-o', rssFile, ...argv] : argv
   const t0 = process.hrtime.bigint()
   const r = spawnSync(cmd, args, {cwd: root, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28})
   const ms = Number(process.hrtime.bigint() - t0) / 1e6
   if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}`)
-  const rssKb = haveTime ? Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) : NaN
-  return {ms, rssKb}
+  const [rssKb, user, sys] = haveTime ? readFileSync(rssFile, 'utf8').trim().split('\n').pop().split(' ').map(Number) : [NaN, NaN, NaN]
+  return {ms, rssKb, cpuMs: (user + sys) * 1000}
 }
 
 const median = (xs) => {
@@ -63,9 +63,14 @@ function compare(name, ours, ref, refName) {
     oursRssMiB: Math.max(...b.map((x) => x.rssKb)) / 1024,
   }
   r.ratio = r.oursMs / r.refMs
+  // CPU time (user + system, GNU time's 10 ms resolution): steadier than wall time when
+  // other work shares the machine
+  r.refCpuMs = median(a.map((x) => x.cpuMs))
+  r.oursCpuMs = median(b.map((x) => x.cpuMs))
   console.log(
-    `${name.padEnd(44)} ${refName} ${r.refMs.toFixed(1).padStart(6)} ms ${r.refRssMiB.toFixed(0).padStart(3)} MiB | ` +
-      `kcompat ${r.oursMs.toFixed(1).padStart(6)} ms ${r.oursRssMiB.toFixed(0).padStart(3)} MiB | ${r.ratio.toFixed(2)}x`,
+    `${name.padEnd(24)} ${refName} ${r.refMs.toFixed(1).padStart(6)} ms ${r.refRssMiB.toFixed(0).padStart(3)} MiB | ` +
+      `kcompat ${r.oursMs.toFixed(1).padStart(6)} ms ${r.oursRssMiB.toFixed(0).padStart(3)} MiB | wall ${r.ratio.toFixed(2)}x` +
+      ` | cpu ${r.refCpuMs.toFixed(0)} / ${r.oursCpuMs.toFixed(0)} ms = ${(r.oursCpuMs / r.refCpuMs).toFixed(2)}x`,
   )
   return r
 }

@@ -95,18 +95,39 @@ const ownUrl = {
   },
 }
 
-await build({
+// better-sqlite3's JavaScript (a dozen small CommonJS files; db.ts hands it its compiled
+// addon directly) is bundled too: resolving and loading those files one by one cost more
+// than the query that needs them. Every other package stays in node_modules.
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+const external = Object.keys(pkg.dependencies).filter((p) => p !== 'better-sqlite3')
+
+// Node built-in modules that Node's own start-up has not loaded (crypto, zlib, ...) are
+// required on first use rather than when the module importing them is evaluated: the
+// index commands import crypto and zlib through modules they need for other things.
+const LAZY_BUILTINS = ['node:crypto', 'node:zlib', 'node:child_process', 'node:os', 'node:stream', 'node:fs/promises', 'node:worker_threads', 'node:readline']
+const lazyBuiltins = (text) =>
+  text.replace(/^(\s*)(import_[A-Za-z0-9_$]+) = require\("(node:[a-z_/]+)"\);$/gm, (line, indent, name, id) =>
+    LAZY_BUILTINS.includes(id) ? `${indent}${name} = __kcompatLazy(${JSON.stringify(id)});` : line,
+  )
+
+const result = await build({
   entryPoints: [join(dist, 'lib/fast.js')],
   outfile: join(dist, 'fast.cjs'),
+  write: false,
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  packages: 'external',
+  external,
   plugins: [ownUrl],
   define: {__KCOMPAT_FAST_SPECS: JSON.stringify(specs)},
   banner: {
-    js: "const __kcompatModuleUrl = (p) => require('node:url').pathToFileURL(require('node:path').join(__dirname, p)).href;",
+    js: [
+      "const __kcompatModuleUrl = (p) => require('node:url').pathToFileURL(require('node:path').join(__dirname, p)).href;",
+      'const __kcompatLazy = (id) => { let m; return new Proxy({}, {get: (_, k) => (m ??= require(id))[k]}) };',
+    ].join('\n'),
   },
   logLevel: 'warning',
 })
+const [out] = result.outputFiles
+writeFileSync(out.path, lazyBuiltins(out.text))
