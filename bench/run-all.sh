@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmarks behind README's Performance section (each prints its own figures):
 # btf dump vs bpftool, btfgen --all vs bpftool gen min_core_btf, the release matrix on the
-# shipped archive, and the index queries. A script whose reference tool or input is
+# shipped archive, the index queries, and start-up time and memory of every query command
+# (bench/startup.mjs). A script whose reference tool or input is
 # missing says so and the others still run. The simulated 1,000-kernel matrix takes a few
 # minutes and 4.3 GB of disk, so it runs only with KCOMPAT_BENCH_SIM=1 (it needs the
 # libbpf-tools objects; see bench/matrix-sim.mjs).
@@ -15,6 +16,8 @@ for b in btf-dump.sh btfgen.sh matrix.sh; do
 done
 echo "== index-queries.mjs"
 node index-queries.mjs || status=1
+echo "== startup.mjs (every query command vs node -e 0, btf dump vs bpftool)"
+node startup.mjs || status=1
 if [ "${KCOMPAT_BENCH_SIM:-}" = 1 ]; then
   echo "== matrix-sim.mjs (1,000 kernels)"
   objs=$(mktemp -d)

@@ -1,37 +1,133 @@
 #!/usr/bin/env node
-// Post-build step (npm run build): bundles the start-up fast path (src/lib/fast.ts and
-// everything it imports: the BTF parser, the C and raw dumpers, the ELF reader) into one
-// CommonJS file, dist/fast.cjs, which bin/run.js loads for plain `kcompat btf dump` runs.
+// Post-build step (npm run build): builds the start-up fast path (src/lib/fast.ts), which
+// serves the query commands and `btf dump` without loading oclif, in two steps.
 //
-// Why: Node 20's ESM loader links modules one by one through promises, and the fast path
-// is ~25 modules; one CommonJS file loads in one synchronous step. Measured with
-// whole-process runs alternating between the two (vmlinux.h of the 6.12 fixture): ~285 ms
-// from the ESM modules, ~260 ms from this bundle (bench/btf-dump-floor.mjs: code load 35 ->
-// 15 ms). A V8 code cache for the bundle was also tried and made it slower (deserializing
-// cost more than the lazy compilation it saved).
+// 1. dist/fast-specs.json: each oclif command's flags and arguments, read from the
+//    command classes themselves (the only place they are declared), reduced to what the
+//    fast path's parser models (src/lib/argv.ts). A flag or argument with anything else
+//    (a custom parse function, env, aliases, a computed default, ...) is marked
+//    `unmodelled`, and argv that uses it goes to oclif.
+// 2. dist/fast.cjs: fast.ts and everything it imports, bundled by esbuild into one
+//    CommonJS file with the specs inlined. Why: Node 20's ESM loader links modules one by
+//    one through promises, and the fast path is ~150 modules; one CommonJS file loads in
+//    one synchronous step, and its action modules (one per command, reached through
+//    dynamic imports) are evaluated only for the command that runs. Measured (whole
+//    process, alternating, bench/startup.mjs): see README's Performance section.
 //
 // The bundle is built from the tsc output in dist/, so it is the same code as the
-// modules oclif's commands use. Packages (the xz binding, tar-stream) stay external and
-// are required from node_modules on first use, as in the modules.
+// modules oclif's commands use. Packages (better-sqlite3, the xz binding, tar-stream)
+// stay external and are required from node_modules on first use, as in the modules.
 import {build} from 'esbuild'
-import {dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {dirname, join, relative, sep} from 'node:path'
+import {fileURLToPath, pathToFileURL} from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const dist = join(root, 'dist')
 
-await build({
-  entryPoints: [join(root, 'dist/lib/fast.js')],
-  outfile: join(root, 'dist/fast.cjs'),
+// --- 1. the commands' declarations ------------------------------------------------------
+// oclif's own parse function of Flags.string / Flags.boolean / Args.string: the identity
+const IDENTITY_PARSE = new Set(['async (input, _ctx, _opts) => input', 'async (b, _) => b', 'async (i, _context, _opts) => i'])
+const FLAG_KEYS = new Set(['name', 'char', 'type', 'multiple', 'required', 'options', 'default', 'exactlyOne', 'dependsOn', 'exclusive', 'description', 'summary', 'helpGroup', 'hidden', 'input', 'parse', 'allowNo', 'hasDynamicHelp'])
+const ARG_KEYS = new Set(['name', 'type', 'required', 'options', 'description', 'input', 'parse', 'hidden'])
+
+function modelled(def, keys) {
+  for (const [k, v] of Object.entries(def)) {
+    if (v === undefined) continue
+    if (!keys.has(k)) return false
+    if (k === 'parse' && !IDENTITY_PARSE.has(String(v))) return false
+    if (k === 'default' && typeof v !== 'string' && typeof v !== 'boolean') return false
+    if (k === 'allowNo' && v !== false) return false
+    if (k === 'input' && !(Array.isArray(v) && v.length === 0)) return false
+  }
+  return true
+}
+
+function flagSpec(def) {
+  const s = {type: def.type === 'boolean' ? 'boolean' : 'option'}
+  for (const k of ['char', 'multiple', 'required', 'options', 'default', 'exactlyOne', 'dependsOn', 'exclusive']) {
+    if (def[k] !== undefined && def[k] !== false) s[k] = def[k]
+  }
+  if (!modelled(def, FLAG_KEYS)) s.unmodelled = true
+  return s
+}
+
+function commandFiles(dir) {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n)
+    return statSync(p).isDirectory() ? commandFiles(p) : n.endsWith('.js') ? [p] : []
+  })
+}
+
+const specs = {}
+const commandsDir = join(dist, 'commands')
+for (const file of commandFiles(commandsDir).sort()) {
+  const C = (await import(pathToFileURL(file).href)).default
+  const id = relative(commandsDir, file).slice(0, -3).split(sep).join(':')
+  const flags = {...C.baseFlags, ...C.flags}
+  specs[id] = {
+    flags: Object.fromEntries(Object.entries(flags).map(([name, def]) => [name, flagSpec(def)])),
+    args: Object.entries(C.args ?? {}).map(([name, def]) => ({
+      name,
+      ...(def.required ? {required: true} : {}),
+      ...(def.options ? {options: def.options} : {}),
+      ...(modelled(def, ARG_KEYS) ? {} : {unmodelled: true}),
+    })),
+    // oclif's --json flag of its own (enableJsonFlag) and non-strict commands are not modelled
+    strict: C.strict !== false && !C.enableJsonFlag,
+  }
+}
+writeFileSync(join(dist, 'fast-specs.json'), `${JSON.stringify(specs)}\n`)
+
+// --- 2. the bundle -----------------------------------------------------------------------
+// Each module finds its data files (the shipped archive, migrations, facts.json) from its
+// own import.meta.url, so in the bundle each module's import.meta.url is its own path in
+// dist/ (relative to the bundle, so the installed package can move).
+const ownUrl = {
+  name: 'own-import-meta-url',
+  setup(b) {
+    b.onLoad({filter: /\.js$/}, (a) => {
+      if (!a.path.startsWith(dist + sep)) return undefined
+      const text = readFileSync(a.path, 'utf8')
+      const rel = relative(dist, a.path).split(sep).join('/')
+      return {contents: text.replaceAll('import.meta.url', `__kcompatModuleUrl(${JSON.stringify(rel)})`), loader: 'js'}
+    })
+  },
+}
+
+// better-sqlite3's JavaScript (a dozen small CommonJS files; db.ts hands it its compiled
+// addon directly) is bundled too: resolving and loading those files one by one cost more
+// than the query that needs them. Every other package stays in node_modules.
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+const external = Object.keys(pkg.dependencies).filter((p) => p !== 'better-sqlite3')
+
+// Node built-in modules that Node's own start-up has not loaded (crypto, zlib, ...) are
+// required on first use rather than when the module importing them is evaluated: the
+// index commands import crypto and zlib through modules they need for other things.
+const LAZY_BUILTINS = ['node:crypto', 'node:zlib', 'node:child_process', 'node:os', 'node:stream', 'node:fs/promises', 'node:worker_threads', 'node:readline']
+const lazyBuiltins = (text) =>
+  text.replace(/^(\s*)(import_[A-Za-z0-9_$]+) = require\("(node:[a-z_/]+)"\);$/gm, (line, indent, name, id) =>
+    LAZY_BUILTINS.includes(id) ? `${indent}${name} = __kcompatLazy(${JSON.stringify(id)});` : line,
+  )
+
+const result = await build({
+  entryPoints: [join(dist, 'lib/fast.js')],
+  outfile: join(dist, 'fast.cjs'),
+  write: false,
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  packages: 'external',
-  // the modules' `createRequire(import.meta.url)` resolves packages from dist/; in the
-  // bundle, which also sits in dist/, the file's own URL does the same. (A fast-path
-  // module that found data files next to itself through import.meta.url would get
-  // dist/ instead: none does.)
-  define: {'import.meta.url': '__kcompatBundleUrl'},
-  banner: {js: "const __kcompatBundleUrl = require('node:url').pathToFileURL(__filename).href;"},
+  external,
+  plugins: [ownUrl],
+  define: {__KCOMPAT_FAST_SPECS: JSON.stringify(specs)},
+  banner: {
+    js: [
+      "const __kcompatModuleUrl = (p) => require('node:url').pathToFileURL(require('node:path').join(__dirname, p)).href;",
+      'const __kcompatLazy = (id) => { let m; return new Proxy({}, {get: (_, k) => (m ??= require(id))[k]}) };',
+    ].join('\n'),
+  },
   logLevel: 'warning',
 })
+const [out] = result.outputFiles
+writeFileSync(out.path, lazyBuiltins(out.text))

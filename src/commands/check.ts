@@ -1,11 +1,6 @@
 import {Flags} from '@oclif/core'
-import {check} from '../check/check.js'
-import {CheckUsageError} from '../check/errors.js'
-import {renderCheck} from '../check/render.js'
-import {exitCodeFor} from '../check/types.js'
-import {KernelReleaseError} from '../kernel/release.js'
-import {BaseCommand, EXIT_USAGE} from '../lib/base-command.js'
-import {printKcompatError} from '../lib/output.js'
+import {runCheck} from '../lib/actions/check.js'
+import {BaseCommand} from '../lib/base-command.js'
 
 export default class Check extends BaseCommand {
   static override summary = 'Will these BPF programs load on that kernel, and why not.'
@@ -34,25 +29,7 @@ export default class Check extends BaseCommand {
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Check)
-    let result
-    try {
-      result = await check({
-        kernel: flags.kernel,
-        progs: flags.prog,
-        objects: flags.object,
-        archive: flags.archive,
-        btf: flags.btf,
-        arch: flags.arch,
-      })
-    } catch (e) {
-      if (e instanceof KernelReleaseError || e instanceof CheckUsageError) {
-        printKcompatError(e, flags.json)
-        this.exit(EXIT_USAGE)
-      }
-      throw e
-    }
-    await this.writeOut(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderCheck(result, {verbose: flags.verbose}))
-    const code = exitCodeFor(result.programs)
+    const code = await runCheck(flags)
     if (code !== 0) this.exit(code)
   }
 }

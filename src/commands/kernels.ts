@@ -1,7 +1,6 @@
 import {Flags} from '@oclif/core'
-import {resolveArchiveDir} from '../archive/archive.js'
+import {runKernels} from '../lib/actions/kernels.js'
 import {BaseCommand} from '../lib/base-command.js'
-import {formatKernels, progressLine, queryIndex} from '../store/index.js'
 
 export default class Kernels extends BaseCommand {
   static override summary = 'List the kernels of the archive.'
@@ -21,11 +20,6 @@ export default class Kernels extends BaseCommand {
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Kernels)
-    const kernels = await queryIndex(
-      resolveArchiveDir(flags.archive),
-      {db: flags.db, onProgress: (p) => process.stderr.write(progressLine(p))},
-      (index) => index.listKernels({distro: flags.distro, version: flags.version, arch: flags.arch}),
-    )
-    await this.writeOut(flags.json ? `${JSON.stringify({kernels}, null, 2)}\n` : formatKernels(kernels))
+    await runKernels(flags)
   }
 }

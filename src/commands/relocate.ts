@@ -1,31 +1,6 @@
 import {Flags} from '@oclif/core'
-import {loadBpfObject} from '../core/object.js'
-import {type CoreRelocation, relocateObject} from '../core/relocate.js'
-import {coreTarget, kernelBtfFromArchive, kernelBtfFromFile} from '../core/target.js'
+import {runRelocate} from '../lib/actions/relocate.js'
 import {BaseCommand} from '../lib/base-command.js'
-
-/** A u64 as JSON: a number when exact, else a decimal string. */
-function jsonValue(v: bigint): number | string {
-  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()
-}
-
-function toJson(r: CoreRelocation): Record<string, unknown> {
-  return {
-    program: r.program ?? null,
-    insn: r.insn,
-    kind: r.kind,
-    local: r.local,
-    status: r.status,
-    ...(r.value !== undefined ? {value: jsonValue(r.value)} : {}),
-    ...(r.reason !== undefined ? {reason: r.reason} : {}),
-    ...(r.code !== undefined ? {code: r.code} : {}),
-    section: r.section,
-    relo: r.index,
-    ...(r.original !== undefined ? {original: jsonValue(r.original)} : {}),
-    ...(r.memSize ? {memSize: r.memSize} : {}),
-    ...(r.target ? {target: r.target} : {}),
-  }
-}
 
 export default class Relocate extends BaseCommand {
   static override summary = "Resolve a BPF object's CO-RE relocations against a kernel's BTF, as libbpf does."
@@ -62,48 +37,10 @@ export default class Relocate extends BaseCommand {
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Relocate)
-    const obj = await loadBpfObject(flags.object)
-    const modules = new Map<string, string>()
     for (const m of flags.module ?? []) {
       const eq = m.indexOf('=')
       if (eq <= 0 || eq === m.length - 1) this.error(`--module ${m}: expected NAME=FILE`, {exit: 2})
-      modules.set(m.slice(0, eq), m.slice(eq + 1))
     }
-    const kernel = flags.kernel
-      ? await kernelBtfFromArchive(flags.kernel, {arch: flags.arch, archive: flags.archive, noModules: flags['no-modules'], objects: [obj]})
-      : await kernelBtfFromFile(flags.btf!, modules)
-    const relos = relocateObject(obj, coreTarget(kernel), {libbpf: flags.libbpf === '1.6' ? '1.6' : '1.1'})
-    if (flags.json) {
-      await this.writeOut(`${JSON.stringify({object: flags.object, kernel: kernel.name, relocations: relos.map(toJson)}, null, 2)}\n`)
-      return
-    }
-    await this.writeOut(renderText(relos, flags.object, kernel.name))
+    await runRelocate(flags)
   }
-}
-
-/**
- * One line per relocation. When some relocation resolved in a module's BTF, a BTF
- * column names where each target is (`vmlinux` or the module).
- */
-function renderText(relos: CoreRelocation[], object: string, kernel: string): string {
-  if (relos.length === 0) return `${object}: no CO-RE relocations\n`
-  const inModules = relos.some((r) => r.target && r.target.source !== 'vmlinux')
-  const head = ['PROGRAM', 'INSN', 'KIND', 'LOCAL', 'STATUS', ...(inModules ? ['BTF'] : []), 'VALUE']
-  const rows = relos.map((r) => [
-    r.program ?? `(${r.section})`,
-    String(r.insn),
-    r.kind,
-    r.local,
-    r.status,
-    ...(inModules ? [r.target?.source ?? '-'] : []),
-    r.status === 'patched' ? String(r.value) + (r.memSize ? ` (${r.memSize.from}->${r.memSize.to} bytes)` : '') : (r.reason ?? ''),
-  ])
-  const last = head.length - 1
-  const widths = head.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((row) => (i === last ? 0 : row[i]!.length)))))
-  const fmt = (row: string[]): string => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()
-  const count = (s: string): number => relos.filter((r) => r.status === s).length
-  const inMod = relos.filter((r) => r.target && r.target.source !== 'vmlinux').length
-  const where = inMod > 0 ? ` (${inMod} resolved in module BTF)` : ''
-  const summary = `${relos.length} relocations on ${kernel}: ${count('patched')} patched, ${count('poisoned')} poisoned, ${count('failed')} failed, ${count('skipped')} skipped${where}`
-  return `${[fmt(head), ...rows.map(fmt), '', summary].join('\n')}\n`
 }

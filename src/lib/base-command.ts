@@ -6,10 +6,10 @@
  */
 import {Command, Errors} from '@oclif/core'
 import {KcompatError} from '../errors.js'
+import {EXIT_INPUT_ERROR} from './exit.js'
 import {printKcompatError, writeStdout} from './output.js'
 
-export const EXIT_INPUT_ERROR = 1
-export const EXIT_USAGE = 2
+export {EXIT_INPUT_ERROR, EXIT_USAGE} from './exit.js'
 
 export abstract class BaseCommand extends Command {
   protected override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {

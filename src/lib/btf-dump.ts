@@ -1,7 +1,6 @@
 /**
  * `kcompat btf dump` as one library call, shared by the oclif command and by the
- * start-up fast path in bin/run.js (which skips loading oclif for this, the command
- * most often run in scripts and Makefiles: `kcompat btf dump … --format c > vmlinux.h`).
+ * start-up fast path (src/lib/fast.ts), through ./actions/btf-dump.ts.
  */
 import type {Btf} from '../btf/btf.js'
 import {dumpC} from '../btf/cdump/index.js'
@@ -44,50 +43,4 @@ export async function btfDumpText(file: string, options: BtfDumpOptions): Promis
   const parts: string[] = []
   await btfDump(file, options, (c) => parts.push(c))
   return parts.join('')
-}
-
-/**
- * Parses the simple forms of `btf dump` argv (one FILE, --format/-f raw|c,
- * --base-btf/-B FILE, --json). Returns undefined for anything else (help, unknown or
- * repeated flags, bad values), which then goes through oclif for its full parsing and
- * error messages.
- */
-export function parseFastDumpArgv(argv: readonly string[]): ({file: string} & BtfDumpOptions) | undefined {
-  let file: string | undefined
-  let format: string | undefined
-  let baseBtf: string | undefined
-  let json = false
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!
-    let name: string | undefined
-    let value: string | undefined
-    if (a === '--json') {
-      if (json) return undefined
-      json = true
-      continue
-    } else if (a === '--format' || a === '-f' || a === '--base-btf' || a === '-B') {
-      name = a
-      value = argv[++i]
-      if (value === undefined) return undefined
-    } else if (a.startsWith('--format=') || a.startsWith('--base-btf=')) {
-      name = a.slice(0, a.indexOf('='))
-      value = a.slice(a.indexOf('=') + 1)
-    } else if (a.startsWith('-')) {
-      return undefined
-    } else {
-      if (file !== undefined) return undefined
-      file = a
-      continue
-    }
-    if (name === '--format' || name === '-f') {
-      if (format !== undefined) return undefined
-      format = value
-    } else {
-      if (baseBtf !== undefined) return undefined
-      baseBtf = value
-    }
-  }
-  format ??= 'raw'
-  if (file === undefined || (format !== 'raw' && format !== 'c') || (json && format === 'c')) return undefined
-  return {file, format, baseBtf, json}
 }

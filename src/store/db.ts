@@ -14,6 +14,7 @@
  * and a busy timeout so a second process waits for a running build instead of failing.
  */
 import {existsSync, readFileSync, readdirSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import Database from 'better-sqlite3'
@@ -139,6 +140,31 @@ function tooNew(db: Db, current: number, latest: number): IndexError {
   )
 }
 
+const requireHere = createRequire(import.meta.url)
+let addonPath: string | null | undefined
+
+/**
+ * better-sqlite3's compiled addon, handed to it as `nativeBinding`: without it,
+ * better-sqlite3 finds the addon through the `bindings` package, which reads the call
+ * stack and tries a dozen paths, ~25 ms of every query's start-up. Undefined (and
+ * better-sqlite3's own lookup) when the package keeps it elsewhere.
+ */
+function nativeBinding(): string | undefined {
+  if (addonPath === undefined) {
+    const addon = ['build', 'Release', 'better_sqlite3.node']
+    // the package's own node_modules, where Node's resolution from here looks first
+    // (dist/store and dist hold none); else wherever Node resolves the package (hoisted)
+    const own = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'node_modules', 'better-sqlite3', ...addon)
+    try {
+      const p = existsSync(own) ? own : join(dirname(requireHere.resolve('better-sqlite3/package.json')), ...addon)
+      addonPath = existsSync(p) ? p : null
+    } catch {
+      addonPath = null
+    }
+  }
+  return addonPath ?? undefined
+}
+
 export interface OpenOptions {
   /** Directory of the migration files (tests point this at their own). */
   migrationsDir?: string
@@ -157,7 +183,8 @@ export function openDb(path: string, options: OpenOptions = {}): Db {
   const isNew = path === ':memory:' || path === '' || !existsSync(path)
   let db: Db
   try {
-    db = new Database(path, {readonly: options.readonly === true, fileMustExist: options.readonly === true})
+    const addon = nativeBinding()
+    db = new Database(path, {readonly: options.readonly === true, fileMustExist: options.readonly === true, ...(addon ? {nativeBinding: addon} : {})})
   } catch (e) {
     throw new IndexError('INDEX_OPEN_FAILED', `cannot open the index ${path}: ${(e as Error).message}`, {cause: e})
   }
@@ -177,7 +204,8 @@ export function openDb(path: string, options: OpenOptions = {}): Db {
     db.pragma('journal_mode = WAL')
     db.pragma('foreign_keys = ON')
     db.pragma('synchronous = NORMAL')
-    migrate(db, migrations)
+    // an index at the newest schema (every query's case) needs no migration transactions
+    if (current < latest) migrate(db, migrations)
     return db
   } catch (e) {
     db.close()

@@ -10,6 +10,7 @@
  */
 import type {ConfigFacts, KernelSource} from '../archive/manifest.js'
 import {normalizeArch} from '../archive/layout.js'
+import {naturalCompare} from './collate.js'
 import {fillName} from './ctype.js'
 import {type Db, openDb} from './db.js'
 import {type EnumInfo, type FlatMember, type Layout, decodeEnum, decodeLayout, flattenLayout} from './codec.js'
@@ -159,14 +160,13 @@ interface KernelRow {
   n_modules: number | null
 }
 
-const collator = new Intl.Collator('en', {numeric: true})
-
+// the order of ICU's `en` collator with numeric ordering, without its start-up cost (./collate.ts)
 function compareKernels(a: KernelRef, b: KernelRef): number {
   return (
-    collator.compare(a.distro, b.distro) ||
-    collator.compare(a.version, b.version) ||
-    collator.compare(a.arch, b.arch) ||
-    collator.compare(a.release, b.release)
+    naturalCompare(a.distro, b.distro) ||
+    naturalCompare(a.version, b.version) ||
+    naturalCompare(a.arch, b.arch) ||
+    naturalCompare(a.release, b.release)
   )
 }
 

@@ -4,7 +4,7 @@
  * transaction writes nothing and leaves earlier kernels intact, and ensureIndex builds
  * on first use and when the manifest changes.
  */
-import {writeFileSync} from 'node:fs'
+import {readFileSync, statSync, utimesSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import Database from 'better-sqlite3'
 import {beforeAll, describe, expect, it} from 'vitest'
@@ -213,6 +213,27 @@ describe.skipIf(kernels.length < 2)('incremental index build', () => {
     writeManifest(root, {...m, kernels: m.kernels.filter((e) => e.release !== NO_BTF.release)})
     const after = await ensureIndex(root)
     expect(after.build?.removed).toEqual([NO_BTF.key])
+    expect((await ensureIndex(root)).build).toBeUndefined()
+  })
+
+  it('ensureIndex notices a manifest rewritten in place with the same size and modification time', async () => {
+    const root = copyArchive(base)
+    const file = join(root, 'manifest.json')
+    const when = 1_700_000_000 // a whole second: utimes sets it exactly
+    utimesSync(file, when, when)
+    await ensureIndex(root)
+    expect((await ensureIndex(root)).build).toBeUndefined() // hashes the manifest once, notes its stat
+    expect((await ensureIndex(root)).build).toBeUndefined() // trusts the stat
+    const text = readFileSync(file, 'utf8')
+    const edited = text.replace('"flavor": "cloud"', '"flavor": "cl0ud"')
+    expect(edited.length).toBe(text.length)
+    writeFileSync(file, edited)
+    utimesSync(file, when, when)
+    expect(statSync(file, {bigint: true}).mtimeNs).toBe(BigInt(when) * 1_000_000_000n)
+    expect((await ensureIndex(root)).build).toBeDefined()
+    // the same bytes with a new modification time: hashed again, equal, no build
+    utimesSync(file, new Date(), new Date())
+    expect((await ensureIndex(root)).build).toBeUndefined()
     expect((await ensureIndex(root)).build).toBeUndefined()
   })
 

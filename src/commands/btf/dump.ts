@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
+import {runBtfDump} from '../../lib/actions/btf-dump.js'
 import {BaseCommand} from '../../lib/base-command.js'
-import {btfDump} from '../../lib/btf-dump.js'
 import {btfDumpArchived} from '../../lib/btf-dump-archived.js'
 import {flushStdout, stdoutWriter} from '../../lib/output.js'
 
@@ -50,7 +50,6 @@ export default class BtfDump extends BaseCommand {
     }
     if (args.file === undefined) this.error('give FILE, or --kernel RELEASE', {exit: 2})
     for (const f of ['arch', 'module', 'archive'] as const) if (flags[f] !== undefined) this.error(`--${f} goes with --kernel`, {exit: 2})
-    await btfDump(args.file, {format, baseBtf: flags['base-btf'], json: flags.json}, stdoutWriter())
-    await flushStdout()
+    await runBtfDump(flags, {file: args.file})
   }
 }

@@ -1,7 +1,6 @@
 import {Args, Flags} from '@oclif/core'
-import {resolveArchiveDir} from '../../archive/archive.js'
+import {runFindField} from '../../lib/actions/find.js'
 import {BaseCommand} from '../../lib/base-command.js'
-import {formatFieldResult, progressLine, queryIndex} from '../../store/index.js'
 
 export default class FindField extends BaseCommand {
   static override summary = 'Where a struct/union member sits in each kernel: offset, bitfield size, type.'
@@ -26,11 +25,6 @@ export default class FindField extends BaseCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(FindField)
-    const result = await queryIndex(
-      resolveArchiveDir(flags.archive),
-      {db: flags.db, onProgress: (p) => process.stderr.write(progressLine(p))},
-      (index) => index.findField(args.field),
-    )
-    await this.writeOut(flags.json ? `${JSON.stringify(result, null, 2)}\n` : formatFieldResult(result))
+    await runFindField(flags, args)
   }
 }

@@ -1,7 +1,6 @@
 import {Args, Flags} from '@oclif/core'
-import {resolveArchiveDir} from '../../archive/archive.js'
+import {runFindFunc} from '../../lib/actions/find.js'
 import {BaseCommand} from '../../lib/base-command.js'
-import {formatFuncResult, progressLine, queryIndex} from '../../store/index.js'
 
 export default class FindFunc extends BaseCommand {
   static override summary = 'Which kernels have a function (or raw tracepoint), with its prototype in each.'
@@ -27,12 +26,6 @@ export default class FindFunc extends BaseCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(FindFunc)
-    const tracepoint = flags.tracepoint || args.name.startsWith('btf_trace_')
-    const result = await queryIndex(
-      resolveArchiveDir(flags.archive),
-      {db: flags.db, onProgress: (p) => process.stderr.write(progressLine(p))},
-      (index) => (tracepoint ? index.findTracepoint(args.name) : index.findFunc(args.name)),
-    )
-    await this.writeOut(flags.json ? `${JSON.stringify(result, null, 2)}\n` : formatFuncResult(result))
+    await runFindFunc(flags, args)
   }
 }
