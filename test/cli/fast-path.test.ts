@@ -64,7 +64,9 @@ describe('the fast path gives the same bytes, stderr and exit status as oclif', 
     for (const args of [
       ['check', ...K, '--prog', 'fentry/do_sys_open'],
       ['check', '-k', '6.12.117+deb12-amd64', '-p', 'lsm/file_open', '--json'],
-      ['check', ...K, '--prog', 'fentry/no_such_function_in_any_kernel', '-v'],
+      ['check', ...K, '--prog', 'fentry/no_such_function_in_any_kernel', '-v'], // in neither vmlinux nor any archived module: unsupported
+
+      ['check', ...K, '--prog', 'fentry/nft_ct_get_eval'], // in module nft_ct only: possible (exit 3)
       ['check', ...K, '--prog', 'fentry/do_sys_open', 'kprobe/do_unlinkat', '--json'], // --prog takes both (oclif's multiple flags are greedy)
       ['check', ...K, '--prog', 'tp_btf/sched_switch', '--prog', 'xdp', '--verbose'],
       ['check', '--kernel=6.12.117+deb12-cloud-amd64', `--object=${OBJ}`],
