@@ -40,7 +40,7 @@ export interface KernelSource {
  * package added from an explicit URL that is not under a known mirror.
  */
 export interface ImageSource {
-  /** Package format: `deb` (rpm to come). */
+  /** Package format: `deb`, or `rpm` (add-rpm.ts; not yet fetched back by image.ts). */
   format: 'deb' | 'rpm'
   package: string
   packageVersion: string
@@ -49,9 +49,9 @@ export interface ImageSource {
   /** sha256 and size of the package file. */
   sha256: string
   size: number
-  /** The repository it is published in (Debian: suite and component). */
+  /** The repository it is published in (Debian: suite and component; not recorded for RPM: the repository root is the URL given to `archive sync rpm --repo`). */
   repo?: {type: 'debian'; suite: string; component?: string}
-  /** The package's path relative to the repository root (Debian's `Filename:`, `pool/main/…`). */
+  /** The package's path relative to the repository root (Debian's `Filename:`, `pool/main/…`; RPM: primary.xml's location href). */
   path?: string
   /** The image's path inside the package, e.g. `boot/vmlinuz-6.1.0-56-cloud-amd64`. */
   member: string

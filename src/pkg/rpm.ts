@@ -465,7 +465,8 @@ function haveZstdTool(): boolean {
   return zstdTool
 }
 
-function decompress(c: RpmCompressor, input: AsyncIterable<Uint8Array>, size: number): AsyncIterable<Uint8Array> {
+/** Decompresses a stream of `size` compressed bytes (an RPM payload, a repodata file). */
+export function decompressRpmStream(c: RpmCompressor, input: AsyncIterable<Uint8Array>, size: number): AsyncIterable<Uint8Array> {
   switch (c) {
     case 'none':
       return input
@@ -497,7 +498,7 @@ export async function* rpmMembers(path: string, pkg: RpmPackage, o: {maxSize?: n
   const state = {read: 0}
   const byPath = new Map(pkg.files.map((f) => [f.path, f]))
   const raw = fileRange(path, pkg.payloadOffset, hash, state)
-  const entries = cpioEntries(decompress(pkg.payloadCompressor, raw, pkg.payloadSize), pkg.files, {maxSize: o.maxSize})
+  const entries = cpioEntries(decompressRpmStream(pkg.payloadCompressor, raw, pkg.payloadSize), pkg.files, {maxSize: o.maxSize})
   for await (const e of entries) {
     const file = e.headerIndex !== undefined ? pkg.files[e.headerIndex] : byPath.get(e.path)
     const read = e.read

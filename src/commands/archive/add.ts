@@ -10,6 +10,7 @@ import {addDebugDebCommand} from '../../archive/debug-deb.js'
 import {describeTimings} from '../../generate/describe.js'
 import {BaseCommand} from '../../lib/base-command.js'
 import {ProgressLine, formatBytes} from '../../lib/progress.js'
+import {runRpmAdd} from '../../lib/sync-cli/rpm.js'
 
 export default class ArchiveAdd extends BaseCommand {
   static override summary = 'Add a Debian kernel image package (.deb file or URL) to the archive.'
@@ -28,11 +29,16 @@ export default class ArchiveAdd extends BaseCommand {
     archive: Flags.string({description: 'archive directory (default: $KCOMPAT_ARCHIVE or the shipped archive)'}),
     modules: Flags.boolean({description: "with --deb: store the BTF of the package's modules when the config has CONFIG_DEBUG_INFO_BTF_MODULES=y (default; --no-modules skips)", default: true, allowNo: true}),
     json: Flags.boolean({description: 'print the manifest entry as JSON'}),
+    // rpm: one kernel package of the RPM family (src/lib/sync-cli/rpm.ts)
+    rpm: Flags.string({description: 'a kernel RPM (kernel-core, kernel, kernel-default, kernel-uek…) file, or an http(s) URL of one'}),
+    'rpm-modules': Flags.string({description: 'with --rpm: its kernel-modules* package (file or URL), for module BTF', multiple: true}),
+    distro: Flags.string({description: 'with --rpm: os id to file it under (rhel, centos, almalinux, rocky, ol, fedora, amzn, sles, opensuse-leap, openeuler; default inferred from .fcN, .amznN, .oeN, uek)'}),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(ArchiveAdd)
-    if (!flags.deb && !flags['debug-deb']) this.error('give --deb FILE|URL, --debug-deb FILE|URL, or both', {exit: 2})
+    if (flags.rpm) return runRpmAdd(this, {...flags, rpm: flags.rpm})
+    if (!flags.deb && !flags['debug-deb']) this.error('give --deb FILE|URL, --debug-deb FILE|URL, or both (or --rpm FILE|URL)', {exit: 2})
     const root = resolveArchiveDir(flags.archive)
     const progress = new ProgressLine(process.stderr, !flags.json)
     let file = flags.deb

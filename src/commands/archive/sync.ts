@@ -5,6 +5,7 @@ import {mirrorForSuite} from '../../kernel/apt.js'
 import {BaseCommand} from '../../lib/base-command.js'
 import {ProgressLine, formatBytes} from '../../lib/progress.js'
 import {describeDebugProgress, describeTimings} from '../../generate/describe.js'
+import {runRpmSync} from '../../lib/sync-cli/rpm.js'
 
 export default class ArchiveSync extends BaseCommand {
   static override summary = "Add every matching kernel of a distro mirror's package index to the archive."
@@ -13,11 +14,12 @@ export default class ArchiveSync extends BaseCommand {
   static override examples = [
     '<%= config.bin %> archive sync debian --suite bookworm --arch amd64,arm64 --flavor generic,cloud,rt --newest',
     '<%= config.bin %> archive sync debian --suite bookworm-security --arch amd64 --series 6.12 --dry-run',
+    '<%= config.bin %> archive sync rpm --repo https://MIRROR/almalinux/9/BaseOS/x86_64/os --distro almalinux --version 9 --newest',
   ]
-  static override args = {distro: Args.string({description: 'distribution', options: ['debian'], required: true})}
+  static override args = {distro: Args.string({description: 'distribution', options: ['debian', 'rpm'], required: true})}
   static override flags = {
-    suite: Flags.string({description: 'suite, e.g. bookworm or bookworm-security', required: true}),
-    arch: Flags.string({description: 'Debian architectures, comma-separated (amd64,arm64,s390x,ppc64el,i386)', required: true}),
+    suite: Flags.string({description: 'suite, e.g. bookworm or bookworm-security (debian: required)'}),
+    arch: Flags.string({description: 'architectures, comma-separated: Debian (amd64,arm64,s390x,ppc64el,i386; debian: required) or RPM (x86_64,aarch64; rpm: default all)'}),
     flavor: Flags.string({description: 'flavors to keep, comma-separated (generic,cloud,rt,pae); default all', multiple: true}),
     series: Flags.string({description: 'kernel series to keep, comma-separated (6.1,6.12); default all', multiple: true}),
     newest: Flags.boolean({description: 'only the newest package of each series and flavor'}),
@@ -34,10 +36,16 @@ export default class ArchiveSync extends BaseCommand {
     jobs: Flags.integer({description: 'with --generate: pahole threads (default 1: deterministic)', min: 1}),
     'backfill-only': Flags.boolean({description: "only record where archived kernels' images came from (source.image), for those whose package is in the index; add nothing"}),
     modules: Flags.boolean({description: "store the BTF of each kernel's modules (default; --no-modules skips); kernels archived without it are fetched again for it", default: true, allowNo: true}),
+    // rpm: a yum/dnf repository (src/lib/sync-cli/rpm.ts)
+    repo: Flags.string({description: 'rpm: repository root URL (the directory holding repodata/)'}),
+    distro: Flags.string({description: 'rpm: os id to file kernels under (rhel, centos, almalinux, rocky, ol, fedora, amzn, sles, opensuse-leap, openeuler)'}),
+    version: Flags.string({description: 'rpm: os version to file kernels under (8, 9, 2023, 15.5, 22.03)'}),
   }
 
   async run(): Promise<void> {
-    const {flags} = await this.parse(ArchiveSync)
+    const {args, flags} = await this.parse(ArchiveSync)
+    if (args.distro === 'rpm') return runRpmSync(this, flags)
+    if (!flags.suite || !flags.arch) this.error('archive sync debian needs --suite and --arch', {exit: 2})
     const root = resolveArchiveDir(flags.archive)
     const mirror = flags.mirror ?? mirrorForSuite(flags.suite)
     if (!mirror) {

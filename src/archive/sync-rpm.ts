@@ -1,0 +1,178 @@
+/**
+ * `archive sync rpm`: reads a yum/dnf repository's metadata (rpm-repo.ts), picks its
+ * kernel packages and adds each kernel to the archive under `<distro>/<version>/<arch>/`
+ * (add-rpm.ts), with the BTF of its modules from the kernel-modules* packages of the same
+ * build.
+ *
+ * Which packages hold a kernel: names starting with `kernel` that are not development,
+ * documentation, tool, debug-info, firmware or module packages (KERNEL_EXCLUDE); when
+ * both `X` and `X-core` exist for one build, `X` is the meta package and `X-core` holds
+ * the image (RHEL 8+, Fedora). The modules of image package `X[-core]` are in `X-modules`,
+ * `X-modules-core` and `X-modules-extra` of the same version, release and arch.
+ *
+ * Every package is downloaded into the cache directory (download.ts: streamed,
+ * resumable, retried), checked against primary.xml's sha256 and size, read, and deleted
+ * unless kept. A kernel whose package (name, epoch:version-release) is already in the
+ * manifest for the same distro, version and arch is skipped, so a re-run adds nothing
+ * twice.
+ */
+import {mkdirSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {InputError, KcompatError} from '../errors.js'
+import {type RepoPackage, fetchRepoIndex, repoUrl} from '../pkg/rpm-repo.js'
+import {compareEvr} from '../pkg/rpm-version.js'
+import {RPM_DISTROS, addKernelRpm} from './add-rpm.js'
+import {download} from './download.js'
+import {normalizeArch} from './layout.js'
+import {readManifest} from './manifest.js'
+import {configHasModuleBtf} from './modules.js'
+
+export interface RpmSyncOptions {
+  /** Repository root URL (the directory holding `repodata/`). */
+  repo: string
+  /** os id (RPM_DISTROS) and VERSION_ID to file kernels under. */
+  distro: string
+  version: string
+  /** RPM arches to keep (x86_64, aarch64, …); all but noarch/src when empty. */
+  arches?: string[]
+  /** Only the newest build of each kernel package name and arch. */
+  newest?: boolean
+  dryRun?: boolean
+  cacheDir?: string
+  keep?: boolean
+  /** Store module BTF (default true). */
+  modules?: boolean
+  retryDelayMs?: number
+  onEvent?: (e: RpmSyncEvent) => void
+}
+
+export type RpmSyncEvent =
+  | {type: 'index'; packages: number; kernels: number; selected: number}
+  | {type: 'skip'; package: string; arch: string; reason: string}
+  | {type: 'download'; package: string; arch: string; received: number; total: number | undefined}
+  | {type: 'modules'; package: string; arch: string; files: number; withBtf: number}
+  | {type: 'added'; package: string; release: string; arch: string; btf: string; changed: boolean; modules?: number}
+  | {type: 'failed'; package: string; arch: string; code: string; message: string}
+
+export interface RpmSyncResult {
+  added: {package: string; release: string; arch: string; btf: string; modules?: number}[]
+  skipped: {package: string; arch: string; reason: string}[]
+  failed: {package: string; arch: string; code: string; message: string}[]
+  planned: {package: string; version: string; arch: string; size: number; modulePackages: string[]}[]
+}
+
+/** Sub-package suffixes that never hold the kernel image. */
+const KERNEL_EXCLUDE =
+  /-(devel|headers|tools|doc|docs|modules|debuginfo|debugsource|firmware|source|syms|macros|abi|cross|selftests|uki|libs|srpm|ipaclones|bootwrapper|livepatch|extra|optional|obs|install|kmp|qa|internal|partner|zfcpdump-man|common|stablelists|whitelists|build|devel-matched)(-|$)/
+
+/** Whether a package name may be a kernel (image or modules) package. */
+export function isKernelFamily(name: string): boolean {
+  return /^kernel(-|$)/.test(name)
+}
+
+export interface KernelBuild {
+  image: RepoPackage
+  modules: RepoPackage[]
+}
+
+const nevra = (p: RepoPackage): string => `${p.name}-${p.evr}.${p.arch}`
+const buildKey = (p: RepoPackage): string => `${p.evr}\0${p.arch}`
+
+/** The kernel builds among a repository's packages (see the module comment). */
+export function kernelBuilds(pkgs: RepoPackage[], o: {arches?: string[]; newest?: boolean} = {}): KernelBuild[] {
+  const arches = (o.arches ?? []).filter(Boolean)
+  const inArch = (p: RepoPackage): boolean => (arches.length > 0 ? arches.includes(p.arch) : p.arch !== 'noarch' && p.arch !== 'src' && p.arch !== 'nosrc')
+  const all = pkgs.filter((p) => isKernelFamily(p.name) && inArch(p))
+  const byNameBuild = new Map(all.map((p) => [`${p.name}\0${buildKey(p)}`, p]))
+  let images = all.filter((p) => !/-modules(-core|-extra)?$/.test(p.name) && !KERNEL_EXCLUDE.test(p.name.slice('kernel'.length).replace(/-core$/, '')))
+  // X is a meta package when X-core exists for the same build
+  images = images.filter((p) => p.name.endsWith('-core') || !byNameBuild.has(`${p.name}-core\0${buildKey(p)}`))
+  if (o.newest) {
+    const best = new Map<string, RepoPackage>()
+    for (const p of images) {
+      const k = `${p.name}\0${p.arch}`
+      const b = best.get(k)
+      if (!b || compareEvr(p, b) > 0) best.set(k, p)
+    }
+    images = [...best.values()]
+  }
+  images.sort((a, b) => (a.arch < b.arch ? -1 : a.arch > b.arch ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : compareEvr(a, b)))
+  return images.map((image) => {
+    const base = image.name.replace(/-core$/, '')
+    const modules = ['modules-core', 'modules', 'modules-extra'].map((s) => byNameBuild.get(`${base}-${s}\0${buildKey(image)}`)).filter((p): p is RepoPackage => !!p)
+    return {image, modules}
+  })
+}
+
+function checkSafeHref(p: RepoPackage): void {
+  if (p.base || !/^[A-Za-z0-9._/+~^%-]+$/.test(p.href) || p.href.split('/').includes('..') || p.href.startsWith('/')) {
+    throw new InputError('RPM_REPO_BAD_XML', `${nevra(p)} has a location outside the repository (${JSON.stringify(p.base ? `${p.base} ${p.href}` : p.href)})`)
+  }
+  if (p.checksum.type.toLowerCase() !== 'sha256') throw new InputError('RPM_REPO_UNSUPPORTED', `${nevra(p)}: primary.xml gives a ${p.checksum.type} checksum; only sha256 is supported for packages`)
+}
+
+export async function syncRpm(root: string, o: RpmSyncOptions): Promise<RpmSyncResult> {
+  if (!(RPM_DISTROS as readonly string[]).includes(o.distro)) {
+    throw new InputError('ARCHIVE_UNKNOWN_DISTRO', `${JSON.stringify(o.distro)} is not an RPM-family os id (${RPM_DISTROS.join(', ')})`)
+  }
+  const result: RpmSyncResult = {added: [], skipped: [], failed: [], planned: []}
+  const cacheDir = o.cacheDir ?? join(tmpdir(), `kcompat-sync-rpm-${process.pid}`)
+  mkdirSync(cacheDir, {recursive: true})
+  try {
+    const index = await fetchRepoIndex(o.repo, cacheDir, (name) => isKernelFamily(name), {retryDelayMs: o.retryDelayMs})
+    const builds = kernelBuilds(index.packages, {arches: o.arches, newest: o.newest})
+    o.onEvent?.({type: 'index', packages: index.packages.length, kernels: builds.length, selected: builds.length})
+    for (const b of builds) {
+      const p = b.image
+      const arch = normalizeArch(p.arch)
+      const have = readManifest(root).kernels.find(
+        (k) => k.distro === o.distro && k.version === o.version && k.arch === arch && k.source.package === p.name && k.source.packageVersion === p.evr,
+      )
+      const needsModules = have && o.modules !== false && have.btf === 'in-kernel' && !have.modules && configHasModuleBtf(have)
+      if (have && !needsModules) {
+        const reason = `already archived as ${have.release} (${p.name} ${p.evr})`
+        result.skipped.push({package: nevra(p), arch: p.arch, reason})
+        o.onEvent?.({type: 'skip', package: nevra(p), arch: p.arch, reason})
+        continue
+      }
+      const mods = o.modules === false ? [] : b.modules
+      result.planned.push({package: p.name, version: p.evr, arch: p.arch, size: p.size + mods.reduce((s, m) => s + m.size, 0), modulePackages: mods.map(nevra)})
+      if (o.dryRun) continue
+      const files: string[] = []
+      try {
+        for (const q of [p, ...mods]) {
+          checkSafeHref(q)
+          const file = join(cacheDir, q.href.split('/').pop()!)
+          files.push(file)
+          await download(repoUrl(o.repo, q.href), file, {
+            sha256: q.checksum.value,
+            size: q.size,
+            retryDelayMs: o.retryDelayMs,
+            onProgress: (e) => o.onEvent?.({type: 'download', package: nevra(q), arch: p.arch, received: e.received, total: e.total}),
+          })
+        }
+        const r = await addKernelRpm(root, files[0]!, files.slice(1), {
+          distro: o.distro,
+          version: o.version,
+          origin: {path: p.href},
+          modules: o.modules,
+          onModuleProgress: (m) => o.onEvent?.({type: 'modules', package: nevra(p), arch: p.arch, files: m.files, withBtf: m.withBtf}),
+        })
+        const modules = r.entry.modules?.count
+        const m = modules === undefined ? {} : {modules}
+        result.added.push({package: nevra(p), release: r.entry.release, arch: r.entry.arch, btf: r.entry.btf, ...m})
+        o.onEvent?.({type: 'added', package: nevra(p), release: r.entry.release, arch: r.entry.arch, btf: r.entry.btf, changed: r.changed, ...m})
+      } catch (e) {
+        if (!(e instanceof KcompatError)) throw e
+        result.failed.push({package: nevra(p), arch: p.arch, code: e.code, message: e.message})
+        o.onEvent?.({type: 'failed', package: nevra(p), arch: p.arch, code: e.code, message: e.message})
+      } finally {
+        if (!o.keep) for (const f of files) rmSync(f, {force: true})
+      }
+    }
+  } finally {
+    if (!o.cacheDir) rmSync(cacheDir, {recursive: true, force: true})
+  }
+  return result
+}
