@@ -365,6 +365,21 @@ async function* fileRange(path: string, start: number, hash: ReturnType<typeof c
   }
 }
 
+/** Waits until a writable stream drains or closes (listeners removed either way). */
+function drained(w: NodeJS.WritableStream & {once: NodeJS.EventEmitter['once']; off: NodeJS.EventEmitter['off']}): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      w.off('drain', done)
+      w.off('close', done)
+      w.off('error', done)
+      resolve()
+    }
+    w.once('drain', done)
+    w.once('close', done)
+    w.once('error', done)
+  })
+}
+
 /** Decompresses by piping through a tool (`xz -dc`, `bzip2 -dc`), streamed. */
 async function* throughTool(tool: string, pkg: string, format: string, input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   const child = spawn(tool, ['-dc'], {stdio: ['pipe', 'pipe', 'pipe']})
@@ -382,7 +397,7 @@ async function* throughTool(tool: string, pkg: string, format: string, input: As
     try {
       for await (const c of input) {
         if (stopped) break
-        if (!child.stdin.write(c)) await new Promise<void>((r) => { child.stdin.once('drain', r); child.stdin.once('close', r) })
+        if (!child.stdin.write(c)) await drained(child.stdin)
       }
     } catch {
       // EPIPE after an early stop, or a read error: the exit status tells
@@ -421,7 +436,7 @@ async function* gunzip(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Ar
     try {
       for await (const c of input) {
         if (z.destroyed) return
-        if (!z.write(c)) await new Promise<void>((r) => { z.once('drain', r); z.once('close', r) })
+        if (!z.write(c)) await drained(z)
       }
       if (!z.destroyed) z.end()
     } catch (e) {
