@@ -1,0 +1,316 @@
+/**
+ * End to end: `archive sync rpm` and `archive add --rpm` against yum/dnf repositories
+ * served on loopback (node http, port 0), made with the real tools: `rpmbuild` packs the
+ * files of a real Debian kernel package (6.1.0-56-cloud-amd64: its bzImage, config and
+ * some of its modules) at the paths of three distribution families, and `createrepo_c`
+ * writes each repository's repodata:
+ *
+ * - RHEL 7 (`el7/`): `kernel` with /boot/vmlinuz-R, /boot/config-R and the modules,
+ *   xz payload; a `kernel-tools` package that is not a kernel;
+ * - RHEL 8 (`el8/`): `kernel` (meta, no files), `kernel-core` with
+ *   /lib/modules/R/vmlinuz and config (/boot/vmlinuz-R a %ghost) and some modules, zstd
+ *   payload; `kernel-modules` with the rest, xz payload;
+ * - Fedora (`fc39/`): `kernel-core` (zstd), `kernel-modules-core` (gzip, modules as
+ *   .ko.zst) and `kernel-modules` (zstd).
+ *
+ * Oracles: the BTF is compared byte for byte with what the reference tools take out of
+ * the image that `rpm2cpio | cpio` unpacks (lz4 -dc of its payload, llvm-objcopy
+ * --dump-section .BTF), each module's BTF with llvm-objcopy's dump of the module file
+ * cpio unpacks, the recorded package name/version with `rpm -qp --qf`. Bad input: a
+ * repomd.xml whose primary checksum is wrong, a package that does not match primary.xml's
+ * sha256, a server that lies about sizes, a truncated package: each a coded error and
+ * nothing written to the archive.
+ */
+import {spawn} from 'node:child_process'
+import {createHash} from 'node:crypto'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, copyFileSync} from 'node:fs'
+import {type Server, createServer} from 'node:http'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {addKernelRpm} from '../../src/archive/add-rpm.js'
+import {readKernelBtf} from '../../src/archive/archive.js'
+import {readManifest} from '../../src/archive/manifest.js'
+import {readModuleBtfs} from '../../src/archive/modules.js'
+import {kernelBuilds, syncRpm} from '../../src/archive/sync-rpm.js'
+import type {RepoPackage} from '../../src/pkg/rpm-repo.js'
+import {
+  RELEASE,
+  buildRpm,
+  debianKernelDeb,
+  haveRpmTools,
+  referenceBtfOfBzImage,
+  referenceModuleBtf,
+  rpm2cpio,
+  rpmQuery,
+  someModules,
+  unpackDeb,
+} from '../helpers/rpm.js'
+import {requireTool, run} from '../helpers/tools.js'
+
+const tools = haveRpmTools('loopback RPM repository sync') && requireTool('llvm-objcopy', 'RPM BTF oracle') && requireTool('lz4', 'RPM BTF oracle')
+const work = mkdtempSync(join(tmpdir(), 'kcompat-sync-rpm-'))
+const repos = join(work, 'repos')
+let skip: string | undefined
+let server: Server
+let base = ''
+/** Per-path misbehaviour of the server. */
+const lies = new Map<string, (res: import('node:http').ServerResponse, body: Buffer) => void>()
+const served: string[] = []
+const rpms: Record<string, string> = {}
+let refBtf: Buffer
+let refImageSha = ''
+const refModules = new Map<string, Buffer>()
+
+function serve(root: string): Promise<string> {
+  server = createServer((req, res) => {
+    const path = decodeURIComponent((req.url ?? '/').split('?')[0]!)
+    served.push(path)
+    const file = join(root, path)
+    if (path.includes('..') || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404).end()
+      return
+    }
+    const body = readFileSync(file)
+    const lie = lies.get(path)
+    if (lie) return lie(res, body)
+    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '')
+    if (range) {
+      const from = Number(range[1])
+      if (from >= body.length) return void res.writeHead(416).end()
+      res.writeHead(206, {'content-length': body.length - from, 'content-range': `bytes ${from}-${body.length - 1}/${body.length}`}).end(body.subarray(from))
+      return
+    }
+    res.writeHead(200, {'content-length': body.length}).end(body)
+  })
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as {port: number}).port}`)))
+}
+
+beforeAll(async () => {
+  if (!tools) return
+  const deb = await debianKernelDeb()
+  if (!deb) {
+    skip = 'no Debian kernel package'
+    return
+  }
+  const root = unpackDeb(deb, join(work, 'deb'))
+  const mods = someModules(root, 10)
+  const core = mods.slice(0, 4)
+  const rest = mods.slice(4)
+  const image = join(root, 'boot', `vmlinuz-${RELEASE}`)
+  const config = join(root, 'boot', `config-${RELEASE}`)
+  const at = (m: string): {dest: string; src: string} => ({dest: m.slice(root.length), src: m})
+  const lm = `/lib/modules/${RELEASE}`
+  const v = '6.1.192'
+  // RHEL 7
+  mkdirSync(join(repos, 'el7', 'Packages'), {recursive: true})
+  rpms.el7 = buildRpm(work, {name: 'kernel', version: v, release: '2.el7', payload: 'w2.xzdio', compressModules: 'xz', files: [
+    {dest: `/boot/vmlinuz-${RELEASE}`, src: image}, {dest: `/boot/config-${RELEASE}`, src: config}, ...mods.map(at)]})
+  rpms.el7tools = buildRpm(work, {name: 'kernel-tools', version: v, release: '2.el7', payload: 'w2.xzdio', files: [{dest: '/usr/share/kernel-tools/README', text: 'tools\n'}]})
+  // RHEL 8
+  rpms.el8meta = buildRpm(work, {name: 'kernel', version: v, release: '2.el8', payload: 'w3.zstdio', files: []})
+  rpms.el8 = buildRpm(work, {name: 'kernel-core', version: v, release: '2.el8', payload: 'w3.zstdio', compressModules: 'xz', files: [
+    {dest: `${lm}/vmlinuz`, src: image}, {dest: `${lm}/config`, src: config}, {dest: `/boot/vmlinuz-${RELEASE}`, ghost: true}, ...core.map(at)]})
+  rpms.el8mods = buildRpm(work, {name: 'kernel-modules', version: v, release: '2.el8', payload: 'w2.xzdio', compressModules: 'xz', files: rest.map(at)})
+  // Fedora
+  rpms.fc39 = buildRpm(work, {name: 'kernel-core', version: v, release: '2.fc39', payload: 'w3.zstdio', files: [{dest: `${lm}/vmlinuz`, src: image}, {dest: `${lm}/config`, src: config}]})
+  rpms.fc39modscore = buildRpm(work, {name: 'kernel-modules-core', version: v, release: '2.fc39', payload: 'w6.gzdio', compressModules: 'zstd', files: core.map(at)})
+  rpms.fc39mods = buildRpm(work, {name: 'kernel-modules', version: v, release: '2.fc39', payload: 'w3.zstdio', compressModules: 'zstd', files: rest.map(at)})
+  const place = (repo: string, keys: string[]): void => {
+    mkdirSync(join(repos, repo, 'Packages'), {recursive: true})
+    for (const k of keys) copyFileSync(rpms[k]!, join(repos, repo, 'Packages', rpms[k]!.split('/').pop()!))
+    run('createrepo_c', ['-q', join(repos, repo)])
+  }
+  place('el7', ['el7', 'el7tools'])
+  place('el8', ['el8meta', 'el8', 'el8mods'])
+  place('fc39', ['fc39', 'fc39modscore', 'fc39mods'])
+  // the oracles: what rpm2cpio | cpio unpacks, read by the reference tools
+  const unpacked = rpm2cpio(rpms.el8, join(work, 'ref-el8'))
+  const img = join(unpacked, 'lib', 'modules', RELEASE, 'vmlinuz')
+  refImageSha = createHash('sha256').update(readFileSync(img)).digest('hex')
+  refBtf = referenceBtfOfBzImage(img, work)
+  const unpackedMods = rpm2cpio(rpms.el7, join(work, 'ref-el7'))
+  for (const m of mods) {
+    const btf = referenceModuleBtf(join(unpackedMods, `${m.slice(root.length)}.xz`), work)
+    if (btf) refModules.set(m.split('/').pop()!.replace(/\.ko$/, '').replaceAll('-', '_'), btf)
+  }
+  base = await serve(repos)
+}, 600_000)
+
+afterAll(() => {
+  server?.close()
+  rmSync(work, {recursive: true, force: true})
+})
+
+const fresh = (): string => mkdtempSync(join(work, 'archive-'))
+
+/** Every file under dir (relative), for "nothing written" checks. */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return []
+  return readdirSync(dir, {recursive: true, withFileTypes: true}).filter((e) => e.isFile()).map((e) => join(e.parentPath ?? (e as unknown as {path: string}).path, e.name).slice(dir.length + 1)).sort()
+}
+
+describe.each([
+  {repo: 'el7', distro: 'rhel', version: '7', pkg: 'el7', name: 'kernel', member: `boot/vmlinuz-${RELEASE}`},
+  {repo: 'el8', distro: 'almalinux', version: '8', pkg: 'el8', name: 'kernel-core', member: `lib/modules/${RELEASE}/vmlinuz`},
+  {repo: 'fc39', distro: 'fedora', version: '39', pkg: 'fc39', name: 'kernel-core', member: `lib/modules/${RELEASE}/vmlinuz`},
+])('archive sync rpm of a $repo repository', ({repo, distro, version, pkg, name, member}) => {
+  it('adds the kernel with the BTF and module BTF the reference tools extract, then skips it on a re-run', async (ctx) => {
+    if (!tools || skip) return ctx.skip()
+    const root = fresh()
+    const r = await syncRpm(root, {repo: `${base}/${repo}`, distro, version, retryDelayMs: 10})
+    expect(r.failed).toEqual([])
+    expect(r.added.map((a) => [a.package.split('-6.1')[0], a.release, a.arch, a.btf, a.modules])).toEqual([[name, RELEASE, 'x86_64', 'in-kernel', refModules.size]])
+    const [entry] = readManifest(root).kernels
+    expect(entry).toMatchObject({release: RELEASE, distro, version, arch: 'x86_64', flavor: 'generic', btf: 'in-kernel', path: `${distro}/${version}/x86_64/${RELEASE}.btf.tar.xz`})
+    expect(Buffer.from(await readKernelBtf(root, entry!, {cache: false})).equals(refBtf)).toBe(true)
+    const q = rpmQuery(rpms[pkg]!, '%{NAME} %{VERSION}-%{RELEASE}')
+    expect(`${entry!.source.package} ${entry!.source.packageVersion}`).toBe(q)
+    expect(entry!.source.image).toMatchObject({format: 'rpm', member, memberSha256: refImageSha, path: `Packages/${rpms[pkg]!.split('/').pop()}`})
+    const mods = await readModuleBtfs(root, entry!)
+    expect([...mods.keys()].sort()).toEqual([...refModules.keys()].sort())
+    for (const [n, b] of mods) expect(Buffer.from(b).equals(refModules.get(n)!), n).toBe(true)
+    // a second run downloads no package and changes nothing
+    const before = readFileSync(join(root, 'manifest.json'))
+    served.length = 0
+    const again = await syncRpm(root, {repo: `${base}/${repo}`, distro, version, retryDelayMs: 10})
+    expect(again.added).toEqual([])
+    expect(again.skipped).toHaveLength(1)
+    expect(served.filter((p) => p.endsWith('.rpm'))).toEqual([])
+    expect(readFileSync(join(root, 'manifest.json')).equals(before)).toBe(true)
+  })
+})
+
+describe('package selection', () => {
+  it('takes kernel-core (not the kernel meta package) with its module packages; never kernel-tools', async (ctx) => {
+    if (!tools || skip) return ctx.skip()
+    const root = fresh()
+    const el8 = await syncRpm(root, {repo: `${base}/el8`, distro: 'almalinux', version: '8', dryRun: true})
+    expect(el8.planned.map((p) => [p.package, p.version, p.modulePackages])).toEqual([['kernel-core', '6.1.192-2.el8', ['kernel-modules-6.1.192-2.el8.x86_64']]])
+    const fc = await syncRpm(root, {repo: `${base}/fc39`, distro: 'fedora', version: '39', dryRun: true})
+    expect(fc.planned[0]!.modulePackages).toEqual(['kernel-modules-core-6.1.192-2.fc39.x86_64', 'kernel-modules-6.1.192-2.fc39.x86_64'])
+    const el7 = await syncRpm(root, {repo: `${base}/el7`, distro: 'rhel', version: '7', dryRun: true, arches: ['x86_64']})
+    expect(el7.planned.map((p) => p.package)).toEqual(['kernel'])
+    expect(filesUnder(root)).toEqual([])
+  })
+
+  it('--newest keeps the highest epoch:version-release of each package and arch (rpm order)', () => {
+    const p = (name: string, version: string, release: string, arch = 'x86_64', epoch = 0): RepoPackage => ({
+      name, arch, epoch, version, release, evr: `${epoch ? `${epoch}:` : ''}${version}-${release}`,
+      checksum: {type: 'sha256', value: ''}, size: 1, href: `Packages/${name}-${version}-${release}.${arch}.rpm`,
+    })
+    const pkgs = [
+      p('kernel', '5.14.0', '362.8.1.el9_3'), p('kernel-core', '5.14.0', '362.8.1.el9_3'), p('kernel-core', '5.14.0', '362.24.1.el9_3'),
+      p('kernel-core', '5.14.0', '70.13.1.el9_0'), p('kernel-modules', '5.14.0', '362.24.1.el9_3'), p('kernel-core', '5.14.0', '362.24.1.el9_3', 'aarch64'),
+      p('kernel-64k-core', '5.14.0', '362.24.1.el9_3', 'aarch64'), p('kernel-64k-modules', '5.14.0', '362.24.1.el9_3', 'aarch64'),
+      p('kernel-devel', '5.14.0', '362.24.1.el9_3'), p('kernel-headers', '5.14.0', '362.24.1.el9_3'), p('kernel-debug-core', '5.14.0', '362.24.1.el9_3'),
+    ]
+    const got = kernelBuilds(pkgs, {newest: true}).map((b) => `${b.image.name}-${b.image.evr}.${b.image.arch} [${b.modules.map((m) => m.name).join(',')}]`)
+    expect(got).toEqual([
+      'kernel-64k-core-5.14.0-362.24.1.el9_3.aarch64 [kernel-64k-modules]',
+      'kernel-core-5.14.0-362.24.1.el9_3.aarch64 []',
+      'kernel-core-5.14.0-362.24.1.el9_3.x86_64 [kernel-modules]',
+      'kernel-debug-core-5.14.0-362.24.1.el9_3.x86_64 []',
+    ])
+  })
+})
+
+describe('bad repositories and packages', () => {
+  it('a repomd.xml whose primary checksum is wrong is RPM_REPO_CHECKSUM, nothing written', async (ctx) => {
+    if (!tools || skip) return ctx.skip()
+    const root = fresh()
+    lies.set('/el8/repodata/repomd.xml', (res, body) => {
+      const xml = body.toString().replace(/(<data type="primary">\s*<checksum type="sha256">)([0-9a-f])/, (_, a: string, c: string) => `${a}${c === '0' ? '1' : '0'}`)
+      res.writeHead(200, {'content-length': Buffer.byteLength(xml)}).end(xml)
+    })
+    try {
+      await expect(syncRpm(root, {repo: `${base}/el8`, distro: 'almalinux', version: '8', retryDelayMs: 1})).rejects.toMatchObject({code: 'RPM_REPO_CHECKSUM'})
+    } finally {
+      lies.clear()
+    }
+    expect(filesUnder(root)).toEqual([])
+  })
+
+  it('a package that does not match primary.xml is DOWNLOAD_CHECKSUM, nothing written', async (ctx) => {
+    if (!tools || skip) return ctx.skip()
+    const root = fresh()
+    const path = `/el8/Packages/${rpms.el8!.split('/').pop()}`
+    // the right size, one byte changed: only the sha256 tells
+    lies.set(path, (res, body) => {
+      const other = Buffer.from(body)
+      other[other.length >> 1] ^= 1
+      res.writeHead(200, {'content-length': other.length}).end(other)
+    })
+    try {
+      const r = await syncRpm(root, {repo: `${base}/el8`, distro: 'almalinux', version: '8', retryDelayMs: 1})
+      expect(r.failed.map((f) => f.code)).toEqual(['DOWNLOAD_CHECKSUM'])
+    } finally {
+      lies.clear()
+    }
+    expect(filesUnder(root)).toEqual([])
+  })
+
+  it('a server that lies about sizes (cuts the body short, or sends more than primary.xml says) fails cleanly', async (ctx) => {
+    if (!tools || skip) return ctx.skip()
+    const path = `/el8/Packages/${rpms.el8mods!.split('/').pop()}`
+    for (const lie of ['short', 'long'] as const) {
+      const root = fresh()
+      lies.set(path, (res, body) => {
+        if (lie === 'short') {
+          // claims the full length, sends half, closes
+          res.writeHead(200, {'content-length': body.length})
+          res.write(body.subarray(0, body.length >> 1))
+          res.destroy()
+        } else {
+          const more = Buffer.concat([body, Buffer.alloc(4096)])
+          res.writeHead(200, {'content-length': more.length}).end(more)
+        }
+      })
+      try {
+        const r = await syncRpm(root, {repo: `${base}/el8`, distro: 'almalinux', version: '8', retryDelayMs: 1})
+        expect(r.added).toEqual([])
+        expect(r.failed.map((f) => f.code), lie).toEqual([lie === 'short' ? expect.stringMatching(/^DOWNLOAD_(NETWORK|SHORT)$/) : expect.stringMatching(/^DOWNLOAD_(SHORT|CHECKSUM)$/)])
+      } finally {
+        lies.clear()
+      }
+      expect(filesUnder(root), lie).toEqual([])
+    }
+  })
+
+  it('a truncated package given to archive add is RPM_TRUNCATED, the archive unchanged', async (ctx) => {
+    if (!tools || skip) return ctx.skip()
+    const root = fresh()
+    const cut = join(work, 'cut.rpm')
+    copyFileSync(rpms.el7!, cut)
+    truncateSync(cut, statSync(cut).size - 100_000)
+    await expect(addKernelRpm(root, cut, [], {distro: 'rhel', version: '7'})).rejects.toMatchObject({code: 'RPM_TRUNCATED'})
+    expect(filesUnder(root)).toEqual([])
+  })
+})
+
+describe('the CLI', () => {
+  const bin = join(import.meta.dirname, '..', '..', 'bin', 'run.js')
+  // asynchronous: the loopback server runs in this process and must keep answering
+  const cli = (args: string[]): Promise<{status: number | null; stdout: string; stderr: string}> =>
+    new Promise((resolve) => {
+      const c = spawn(bin, args)
+      let stdout = ''
+      let stderr = ''
+      c.stdout.on('data', (d: Buffer) => (stdout += d))
+      c.stderr.on('data', (d: Buffer) => (stderr += d))
+      c.on('close', (status) => resolve({status, stdout, stderr}))
+    })
+  it('archive sync rpm --dry-run --json lists the plan; archive add --rpm adds one package', async (ctx) => {
+    if (!tools || skip) return ctx.skip()
+    const root = fresh()
+    const dry = await cli(['archive', 'sync', 'rpm', '--repo', `${base}/fc39`, '--distro', 'fedora', '--version', '39', '--dry-run', '--json', '--archive', root])
+    expect(dry.status, dry.stderr).toBe(0)
+    expect(JSON.parse(dry.stdout).planned.map((p: {package: string}) => p.package)).toEqual(['kernel-core'])
+    const add = await cli(['archive', 'add', '--rpm', rpms.el7!, '--distro', 'centos', '--os-version', '7', '--no-modules', '--json', '--archive', root])
+    expect(add.status, add.stderr).toBe(0)
+    expect(JSON.parse(add.stdout)).toMatchObject({distro: 'centos', version: '7', release: RELEASE, path: `centos/7/x86_64/${RELEASE}.btf.tar.xz`})
+    const bad = await cli(['archive', 'sync', 'rpm', '--repo', `${base}/fc39`, '--distro', 'debian', '--version', '39', '--archive', root])
+    expect(bad.status).toBe(1)
+    expect(bad.stderr).toContain('ARCHIVE_UNKNOWN_DISTRO')
+  })
+})
