@@ -37,8 +37,8 @@ import {type ModuleProgress, addKernelModules, moduleBtfOf, validateModuleBtfs} 
 /** The os ids BTFHub files RPM-family kernels under (`/etc/os-release` ID). */
 export const RPM_DISTROS = ['rhel', 'centos', 'almalinux', 'rocky', 'ol', 'fedora', 'amzn', 'sles', 'opensuse-leap', 'openeuler'] as const
 
-/** Where an RPM came from: a repository path, or a URL (see ImageOrigin). */
-export interface RpmOrigin extends ImageOrigin {}
+/** Where an RPM came from: its path in the repository, or a URL (see ImageOrigin). */
+export type RpmOrigin = Pick<ImageOrigin, 'path' | 'url'>
 
 export interface AddRpmOptions {
   /** os id (RPM_DISTROS); default inferred from the release (`.fc39` fedora, `.amzn2` amzn, `.oe2203` openeuler, `uek` ol). */
@@ -149,14 +149,18 @@ export async function addKernelRpm(root: string, file: string, modulePackages: s
   let configPath: string | undefined
   const hasModules = pkg.files.some((f) => (MODULE.exec(f.path)?.[1] ?? '') === release)
   // one pass over the kernel package: image, config and (when wanted) its modules
+  // (members come in path order, so the config, under boot/ or lib/modules/<release>/c…,
+  // comes before the modules: once it says the modules have no BTF they are not read)
+  let modulesNeeded = wantModules && hasModules
   for await (const m of rpmMembers(file, pkg)) {
     if (m.type !== 'file') continue
     if (m.path === image.path) imageData = await m.read()
     else if (configPaths.includes(m.path) && !configData) {
       configData = await m.read()
       configPath = m.path
-    } else if (wantModules && MODULE.exec(m.path)?.[1] === release) await takeModule(g, m.path, () => m.read(), release, o)
-    if (imageData && configData && (!wantModules || !hasModules)) break
+      if (bpfConfigFacts(parseKernelConfig(configData)).CONFIG_DEBUG_INFO_BTF_MODULES !== 'y') modulesNeeded = false
+    } else if (modulesNeeded && MODULE.exec(m.path)?.[1] === release) await takeModule(g, m.path, () => m.read(), release, o)
+    if (imageData && configData && !modulesNeeded) break
   }
   if (!imageData) throw new InputError('RPM_TRUNCATED', `${pkg.name}: the payload has no ${image.path}, which the header lists`)
   const kernel = extractKernelBtf(imageData)
@@ -189,7 +193,6 @@ export async function addKernelRpm(root: string, file: string, modulePackages: s
     file: basename(file),
     sha256: fileSha,
     size: st.size,
-    ...(o.origin?.repo ? {repo: o.origin.repo} : {}),
     ...(o.origin?.path ? {path: o.origin.path} : {}),
     member: image.path,
     memberSha256: createHash('sha256').update(imageData).digest('hex'),

@@ -34,7 +34,7 @@ export interface RpmSyncOptions {
   /** os id (RPM_DISTROS) and VERSION_ID to file kernels under. */
   distro: string
   version: string
-  /** RPM arches to keep (x86_64, aarch64, …); all but noarch/src when empty. */
+  /** Arches to keep (x86_64, aarch64 or arm64, …); all but noarch/src when empty. */
   arches?: string[]
   /** Only the newest build of each kernel package name and arch. */
   newest?: boolean
@@ -81,8 +81,10 @@ const buildKey = (p: RepoPackage): string => `${p.evr}\0${p.arch}`
 
 /** The kernel builds among a repository's packages (see the module comment). */
 export function kernelBuilds(pkgs: RepoPackage[], o: {arches?: string[]; newest?: boolean} = {}): KernelBuild[] {
-  const arches = (o.arches ?? []).filter(Boolean)
-  const inArch = (p: RepoPackage): boolean => (arches.length > 0 ? arches.includes(p.arch) : p.arch !== 'noarch' && p.arch !== 'src' && p.arch !== 'nosrc')
+  // RPM arch names or BTFHub's (aarch64 or arm64) both select
+  const arches = (o.arches ?? []).filter(Boolean).map(normalizeArch)
+  const inArch = (p: RepoPackage): boolean =>
+    arches.length > 0 ? arches.includes(normalizeArch(p.arch)) : p.arch !== 'noarch' && p.arch !== 'src' && p.arch !== 'nosrc'
   const all = pkgs.filter((p) => isKernelFamily(p.name) && inArch(p))
   const byNameBuild = new Map(all.map((p) => [`${p.name}\0${buildKey(p)}`, p]))
   let images = all.filter((p) => !/-modules(-core|-extra)?$/.test(p.name) && !KERNEL_EXCLUDE.test(p.name.slice('kernel'.length).replace(/-core$/, '')))

@@ -116,14 +116,17 @@ beforeAll(async () => {
   rpms.fc39 = buildRpm(work, {name: 'kernel-core', version: v, release: '2.fc39', payload: 'w3.zstdio', files: [{dest: `${lm}/vmlinuz`, src: image}, {dest: `${lm}/config`, src: config}]})
   rpms.fc39modscore = buildRpm(work, {name: 'kernel-modules-core', version: v, release: '2.fc39', payload: 'w6.gzdio', compressModules: 'zstd', files: core.map(at)})
   rpms.fc39mods = buildRpm(work, {name: 'kernel-modules', version: v, release: '2.fc39', payload: 'w3.zstdio', compressModules: 'zstd', files: rest.map(at)})
-  const place = (repo: string, keys: string[]): void => {
+  // primary.xml compressed three ways: xz, gzip (createrepo_c's default), zstd
+  const place = (repo: string, keys: string[], compress: string): void => {
     mkdirSync(join(repos, repo, 'Packages'), {recursive: true})
     for (const k of keys) copyFileSync(rpms[k]!, join(repos, repo, 'Packages', rpms[k]!.split('/').pop()!))
-    run('createrepo_c', ['-q', join(repos, repo)])
+    run('createrepo_c', ['-q', `--general-compress-type=${compress}`, join(repos, repo)])
+    const primary = readdirSync(join(repos, repo, 'repodata')).filter((f) => /-primary\.xml\./.test(f))
+    expect(primary, repo).toEqual([expect.stringMatching(compress === 'gz' ? /\.gz$/ : compress === 'xz' ? /\.xz$/ : /\.zst$/)])
   }
-  place('el7', ['el7', 'el7tools'])
-  place('el8', ['el8meta', 'el8', 'el8mods'])
-  place('fc39', ['fc39', 'fc39modscore', 'fc39mods'])
+  place('el7', ['el7', 'el7tools'], 'xz')
+  place('el8', ['el8meta', 'el8', 'el8mods'], 'gz')
+  place('fc39', ['fc39', 'fc39modscore', 'fc39mods'], 'zstd')
   // the oracles: what rpm2cpio | cpio unpacks, read by the reference tools
   const unpacked = rpm2cpio(rpms.el8, join(work, 'ref-el8'))
   const img = join(unpacked, 'lib', 'modules', RELEASE, 'vmlinuz')
