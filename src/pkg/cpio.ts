@@ -48,21 +48,36 @@ export class ChunkReader {
     this.it = source[Symbol.asyncIterator]()
   }
 
-  private async fill(): Promise<boolean> {
-    if (this.done) return false
+  /** The next chunk of the source, or undefined at its end. */
+  private async next(): Promise<Buffer | undefined> {
+    if (this.done) return undefined
     const r = await this.it.next()
     if (r.done) {
       this.done = true
-      return false
+      return undefined
     }
-    const c = Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength)
+    return Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength)
+  }
+
+  private async fill(): Promise<boolean> {
+    const c = await this.next()
+    if (!c) return false
     this.buf = this.buf.length === 0 ? c : Buffer.concat([this.buf, c])
     return true
   }
 
   async read(n: number, what: string): Promise<Buffer> {
-    while (this.buf.length < n) {
-      if (!(await this.fill())) throw new InputError('INPUT_CORRUPT_CPIO', `cpio payload ends inside ${what} (${this.buf.length} of ${n} bytes)`, {offset: this.offset})
+    if (this.buf.length < n) {
+      // gather the chunks and join them once (a large member is many chunks)
+      const parts = [this.buf]
+      let have = this.buf.length
+      while (have < n) {
+        const c = await this.next()
+        if (!c) throw new InputError('INPUT_CORRUPT_CPIO', `cpio payload ends inside ${what} (${have} of ${n} bytes)`, {offset: this.offset})
+        parts.push(c)
+        have += c.length
+      }
+      this.buf = Buffer.concat(parts, have)
     }
     const out = this.buf.subarray(0, n)
     this.buf = this.buf.subarray(n)
