@@ -23,7 +23,7 @@
  */
 import {spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, copyFileSync} from 'node:fs'
+import {copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeFileSync} from 'node:fs'
 import {type Server, createServer} from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -116,12 +116,32 @@ beforeAll(async () => {
   rpms.fc39 = buildRpm(work, {name: 'kernel-core', version: v, release: '2.fc39', payload: 'w3.zstdio', files: [{dest: `${lm}/vmlinuz`, src: image}, {dest: `${lm}/config`, src: config}]})
   rpms.fc39modscore = buildRpm(work, {name: 'kernel-modules-core', version: v, release: '2.fc39', payload: 'w6.gzdio', compressModules: 'zstd', files: core.map(at)})
   rpms.fc39mods = buildRpm(work, {name: 'kernel-modules', version: v, release: '2.fc39', payload: 'w3.zstdio', compressModules: 'zstd', files: rest.map(at)})
-  // primary.xml compressed three ways: xz, gzip (createrepo_c's default), zstd
+  // primary.xml compressed three ways: xz, gzip (createrepo_c's default), zstd (as Fedora
+  // publishes it; Debian 12's createrepo_c 0.17 cannot write it, so its gzip primary.xml is
+  // recompressed with the zstd tool and repomd.xml's checksum, size and location updated
+  // from sha256sum and stat, as createrepo_c ≥ 0.19 would write them)
   const place = (repo: string, keys: string[], compress: string): void => {
     mkdirSync(join(repos, repo, 'Packages'), {recursive: true})
     for (const k of keys) copyFileSync(rpms[k]!, join(repos, repo, 'Packages', rpms[k]!.split('/').pop()!))
-    run('createrepo_c', ['-q', `--general-compress-type=${compress}`, join(repos, repo)])
-    const primary = readdirSync(join(repos, repo, 'repodata')).filter((f) => /-primary\.xml\./.test(f))
+    const dir = join(repos, repo, 'repodata')
+    run('createrepo_c', ['-q', `--general-compress-type=${compress === 'zstd' ? 'gz' : compress}`, join(repos, repo)])
+    if (compress === 'zstd') {
+      const gz = readdirSync(dir).find((f) => /-primary\.xml\.gz$/.test(f))!
+      const zst = gz.replace(/^[0-9a-f]+-/, '').replace(/\.gz$/, '.zst')
+      writeFileSync(join(dir, zst), run('zstd', ['-q', '-c', '-19'], {input: run('gzip', ['-dc', join(dir, gz)])}))
+      const sum = run('sha256sum', [join(dir, zst)]).toString().split(' ')[0]!
+      const named = `${sum}-${zst}`
+      renameSync(join(dir, zst), join(dir, named))
+      rmSync(join(dir, gz))
+      const repomd = readFileSync(join(dir, 'repomd.xml'), 'utf8').replace(/(<data type="primary">[\s\S]*?<\/data>)/, (d: string) =>
+        d
+          .replace(/<checksum type="sha256">[0-9a-f]+<\/checksum>/, `<checksum type="sha256">${sum}</checksum>`)
+          .replace(/<location href="[^"]+"\/>/, `<location href="repodata/${named}"/>`)
+          .replace(/<size>\d+<\/size>/, `<size>${statSync(join(dir, named)).size}</size>`),
+      )
+      writeFileSync(join(dir, 'repomd.xml'), repomd)
+    }
+    const primary = readdirSync(dir).filter((f) => /-primary\.xml\./.test(f))
     expect(primary, repo).toEqual([expect.stringMatching(compress === 'gz' ? /\.gz$/ : compress === 'xz' ? /\.xz$/ : /\.zst$/)])
   }
   place('el7', ['el7', 'el7tools'], 'xz')
