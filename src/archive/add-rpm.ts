@@ -59,17 +59,24 @@ export interface AddRpmResult extends AddResult {
   packages: {file: string; name: string; evr: string; arch: string}[]
 }
 
-/** `<release>` from a kernel package's image path, with the member's path. */
-const IMAGE = [/^(?:usr\/)?lib\/modules\/([^/]+)\/vmlinuz$/, /^boot\/(?:vmlinuz|vmlinux|Image)-(.+)$/]
+/**
+ * Image paths, most preferred first: lib/modules/<release>/vmlinuz (RHEL 8+; its
+ * /boot/vmlinuz-<release> is a ghost), then /boot/vmlinuz-, vmlinux-, Image-, image-
+ * <release>. SUSE's kernel-default also ships /boot/vmlinux-<release>.gz (a compressed
+ * ELF for crash tools) beside /boot/vmlinuz-<release>: compressed copies, signatures and
+ * hmac files are never the image.
+ */
+const IMAGE = [/^(?:usr\/)?lib\/modules\/([^/]+)\/vmlinuz$/, /^boot\/vmlinuz-([^/]+)$/, /^boot\/vmlinux-([^/]+)$/, /^boot\/Image-([^/]+)$/, /^boot\/image-([^/]+)$/]
+const NOT_AN_IMAGE = /\.(gz|xz|zst|bz2|hmac|sig|sign)$/
 const CONFIG = (release: string): string[] => [`lib/modules/${release}/config`, `usr/lib/modules/${release}/config`, `boot/config-${release}`]
 const MODULE = /^(?:usr\/)?lib\/modules\/([^/]+)\/.+\.ko(\.xz|\.zst|\.gz)?$/
 
-/** The image member a kernel package holds (not a ghost), and its release. */
-export function rpmKernelImage(pkg: RpmPackage): {path: string; release: string} | undefined {
+/** The image member a kernel package holds (a regular file, not a ghost), and its release. */
+export function rpmKernelImage(pkg: Pick<RpmPackage, 'files'>): {path: string; release: string} | undefined {
   for (const re of IMAGE) {
     for (const f of pkg.files) {
       const m = re.exec(f.path)
-      if (m && !f.ghost && (f.mode & 0o170000) === 0o100000 && !m[1]!.endsWith('.hmac')) return {path: f.path, release: m[1]!}
+      if (m && !f.ghost && (f.mode & 0o170000) === 0o100000 && !NOT_AN_IMAGE.test(m[1]!)) return {path: f.path, release: m[1]!}
     }
   }
   return undefined

@@ -28,7 +28,7 @@ import {type Server, createServer} from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {addKernelRpm} from '../../src/archive/add-rpm.js'
+import {addKernelRpm, rpmDistroOf, rpmKernelImage} from '../../src/archive/add-rpm.js'
 import {readKernelBtf} from '../../src/archive/archive.js'
 import {readManifest} from '../../src/archive/manifest.js'
 import {readModuleBtfs} from '../../src/archive/modules.js'
@@ -235,6 +235,34 @@ describe('package selection', () => {
       'kernel-core-5.14.0-362.24.1.el9_3.x86_64 [kernel-modules]',
       'kernel-debug-core-5.14.0-362.24.1.el9_3.x86_64 []',
     ])
+  })
+})
+
+describe('kernel package layouts', () => {
+  const file = (path: string, o: {ghost?: boolean; mode?: number} = {}) => ({path, size: 1, mode: o.mode ?? 0o100644, digest: '', linkTo: '', ghost: o.ghost ?? false})
+  const R = '5.14.21-150500.55.19-default'
+  it('finds the image where each family puts it, never a ghost, a compressed copy or an hmac', () => {
+    // SUSE kernel-default: /boot/vmlinuz-R beside /boot/vmlinux-R.gz and the .hmac
+    expect(rpmKernelImage({files: [file(`boot/.vmlinuz-${R}.hmac`), file(`boot/System.map-${R}`), file(`boot/config-${R}`), file(`boot/vmlinux-${R}.gz`), file(`boot/vmlinuz-${R}`)]})).toEqual({path: `boot/vmlinuz-${R}`, release: R})
+    // SUSE aarch64: /boot/Image-R
+    expect(rpmKernelImage({files: [file(`boot/Image-${R}`), file(`boot/vmlinux-${R}.gz`)]})).toEqual({path: `boot/Image-${R}`, release: R})
+    // RHEL 8+: lib/modules/R/vmlinuz; /boot/vmlinuz-R is a ghost
+    const el = '4.18.0-513.5.1.el8_9.x86_64'
+    expect(rpmKernelImage({files: [file(`boot/vmlinuz-${el}`, {ghost: true}), file(`lib/modules/${el}/.vmlinuz.hmac`), file(`lib/modules/${el}/config`), file(`lib/modules/${el}/vmlinuz`)]})).toEqual({path: `lib/modules/${el}/vmlinuz`, release: el})
+    // usrmerged: usr/lib/modules/R/vmlinuz
+    expect(rpmKernelImage({files: [file(`usr/lib/modules/${R}/vmlinuz`)]})).toEqual({path: `usr/lib/modules/${R}/vmlinuz`, release: R})
+    // the kernel meta package: nothing; a symlink is not the image
+    expect(rpmKernelImage({files: []})).toBeUndefined()
+    expect(rpmKernelImage({files: [file(`boot/vmlinuz-${R}`, {mode: 0o120777})]})).toBeUndefined()
+  })
+  it('infers the distro and version where the release says them', () => {
+    expect(rpmDistroOf('5.14.0-362.8.1.el9_3.x86_64')).toEqual({version: '9'})
+    expect(rpmDistroOf('6.5.6-300.fc39.x86_64')).toEqual({distro: 'fedora', version: '39'})
+    expect(rpmDistroOf('6.1.61-85.141.amzn2023.x86_64')).toEqual({distro: 'amzn', version: '2023'})
+    expect(rpmDistroOf('4.14.336-257.562.amzn2.aarch64')).toEqual({distro: 'amzn', version: '2'})
+    expect(rpmDistroOf('5.15.0-200.131.27.el8uek.x86_64')).toEqual({distro: 'ol', version: '8'})
+    expect(rpmDistroOf('5.10.0-60.18.0.50.oe2203.x86_64')).toEqual({distro: 'openeuler', version: '22.03'})
+    expect(rpmDistroOf(R)).toEqual({})
   })
 })
 
