@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {resolveArchiveDir} from '../../archive/archive.js'
 import {syncDebian} from '../../archive/sync.js'
+import {parseShard} from '../../archive/shard.js'
 import {mirrorForSuite} from '../../kernel/apt.js'
 import {BaseCommand} from '../../lib/base-command.js'
 import {ProgressLine, formatBytes} from '../../lib/progress.js'
@@ -70,6 +71,7 @@ export default class ArchiveSync extends BaseCommand {
       jobs: flags.jobs,
       backfillOnly: flags['backfill-only'],
       modules: flags.modules,
+      shard: flags.shard ? parseShard(flags.shard) : undefined,
       onEvent: (e) => {
         if (e.type === 'index') say(`${e.arch}: ${e.packages} kernel packages in ${flags.suite}, ${e.selected} selected`)
         else if (e.type === 'download') progress.update(`${e.arch} ${e.release}: ${formatBytes(e.received)}${e.total ? ` of ${formatBytes(e.total)}` : ''}`)
