@@ -18,6 +18,7 @@
  * kernel even though its series first shipped in 24.04.
  */
 import {KcompatError} from '../errors.js'
+import {parseRelease} from '../kernel/release.js'
 import {type PackageStanza, compareDebianVersions} from './debian.js'
 
 export class UbuntuError extends KcompatError {}
@@ -78,6 +79,16 @@ export interface UbuntuKernel {
 const UBUNTU_RELEASE = /^(\d+\.\d+)\.\d+-\d+-([a-z][a-z0-9.-]*)$/
 const IMAGE = /^linux-image-(unsigned-)?(.+)$/
 
+/** Whether release.ts reads the string as an Ubuntu release kernel (not, e.g., a mainline build `6.1.0-060100-generic`). */
+function isUbuntuRelease(release: string): boolean {
+  try {
+    return parseRelease(release).distro === 'ubuntu'
+  } catch (e) {
+    if (e instanceof KcompatError) return false
+    throw e
+  }
+}
+
 function isHwe(s: PackageStanza): boolean {
   return /(^|-)hwe(-|$)/.test(s.source ?? '')
 }
@@ -86,7 +97,8 @@ function isHwe(s: PackageStanza): boolean {
  * The kernels of a Packages index (one or more components concatenated): each image
  * package (signed or unsigned; the dbgsym, meta packages such as `linux-image-generic`
  * and anything whose rest is not a release string are not kernels) with the modules
- * packages of the same release and version. When a release is listed in several
+ * packages of the same release and version. The release must be one release.ts reads
+ * as Ubuntu's (its flavor list; mainline kernel-team builds are not). When a release is listed in several
  * versions (an index holds one, but suites can be combined) each version is a kernel.
  */
 export function ubuntuKernels(stanzas: PackageStanza[]): UbuntuKernel[] {
@@ -99,7 +111,7 @@ export function ubuntuKernels(stanzas: PackageStanza[]): UbuntuKernel[] {
     if (!m || s.package.endsWith('-dbgsym') || s.package.endsWith('-dbg')) continue
     const release = m[2]!
     const r = UBUNTU_RELEASE.exec(release)
-    if (!r) continue
+    if (!r || !isUbuntuRelease(release)) continue
     const key = `${s.architecture}/${release}/${s.version}`
     const unsigned = m[1] !== undefined
     const prev = out.get(key)

@@ -131,6 +131,7 @@ describe('Ubuntu suites, Release files and shards (pure)', () => {
       st('linux-modules-extra-6.8.0-49-generic', 'linux-hwe-6.8', '6.8.0-49.49~22.04.0'),
       st('linux-image-unsigned-6.8.0-49-generic-dbgsym', 'linux-hwe-6.8'),
       st('linux-image-generic-hwe-22.04', 'linux-meta-hwe-6.8', '6.8.0.49.49~22.04.1'),
+      st('linux-image-unsigned-6.8.0-060800-generic', 'linux-mainline'), // a mainline build, not an Ubuntu kernel
     ])
     expect(ks).toHaveLength(1)
     expect(ks[0]).toMatchObject({release: '6.8.0-49-generic', series: '6.8', flavor: 'generic', hwe: true, image: {package: 'linux-image-unsigned-6.8.0-49-generic'}, modules: {package: 'linux-modules-6.8.0-49-generic'}})
