@@ -71,7 +71,7 @@ function realDeb(): string | undefined {
 }
 
 const why = 'the Ubuntu loopback repository'
-const tools = ['dpkg-deb', 'apt-ftparchive', 'dpkg-scanpackages', 'llvm-objcopy', 'clang', 'pahole', 'xz', 'gpg'].every((t) => requireTool(t, why))
+const tools = ['dpkg-deb', 'apt-ftparchive', 'dpkg-scanpackages', 'llvm-objcopy', 'llvm-readelf', 'clang', 'pahole', 'xz', 'lz4', 'gpg'].every((t) => requireTool(t, why))
 const DEB = tools ? realDeb() : undefined
 const SUITE = 'jammy-updates'
 
