@@ -7,7 +7,8 @@
  * extends an archive); (2) group the entries by kernel key (`<distro>/<version>/<arch>/
  * <release>`); entries of one key agree when their BTF sha256 (and, when both have
  * module BTF, their module list sha256) are equal — then the first one wins (the
- * output's own, else the first input's in command-line order); a key whose entries
+ * output's own, else the first input's in command-line order), except that one with
+ * module BTF is preferred to one archived without (`--no-modules`); a key whose entries
  * disagree is a conflict; (3) any conflict stops the merge before anything is written,
  * with all conflicts listed; (4) each file to copy is checked against the manifest
  * (archive.ts readKernelBtf, modules.ts listKernelModules) before it is copied, each
@@ -93,7 +94,9 @@ export async function mergeArchives(out: string, dirs: string[], onProgress?: (p
     for (const e of m.kernels) {
       const key = kernelKey(e)
       all.set(key, [...(all.get(key) ?? []), {entry: e, dir: d}])
-      if (!chosen.has(key)) chosen.set(key, {entry: e, dir: d})
+      const cur = chosen.get(key)
+      // the first wins, except that an entry with module BTF replaces an agreeing one without
+      if (!cur || (!cur.entry.modules && e.modules && agree(cur.entry, e))) chosen.set(key, {entry: e, dir: d})
     }
   }
   const conflicts: MergeConflict[] = []
