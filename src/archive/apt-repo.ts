@@ -1,5 +1,6 @@
 /**
- * APT repositories (Debian's and Ubuntu's share the format): a suite's `InRelease` (or
+ * APT repositories (Debian's and Ubuntu's share the format): the `Packages` index format
+ * (deb822 stanzas, one per binary package), a suite's `InRelease` (or
  * `Release`) file, which lists every index file of the suite with its size and sha256,
  * and the `Packages` indices fetched and checked against it.
  *
@@ -19,11 +20,54 @@
  */
 import {KcompatError} from '../errors.js'
 import {gzipDecompress, xzDecompress} from './compress.js'
-import {type PackageStanza, parsePackages} from './debian.js'
 import {fetchBytes} from './download.js'
 import {sha256} from './archive.js'
 
 export class RepoError extends KcompatError {}
+
+export interface PackageStanza {
+  package: string
+  version: string
+  architecture: string
+  filename: string
+  size: number
+  sha256: string
+  source?: string
+  fields: Record<string, string>
+}
+
+/** Parses a `Packages` file. Stanzas without Filename/Size/SHA256 are skipped. */
+export function parsePackages(text: string): PackageStanza[] {
+  const out: PackageStanza[] = []
+  for (const block of text.split(/\n\n+/)) {
+    const fields: Record<string, string> = {}
+    let last: string | undefined
+    for (const line of block.split('\n')) {
+      if (line === '') continue
+      if (line.startsWith(' ') || line.startsWith('\t')) {
+        if (last) fields[last] += `\n${line.slice(1)}`
+        continue
+      }
+      const i = line.indexOf(':')
+      if (i <= 0) continue
+      last = line.slice(0, i)
+      fields[last] = line.slice(i + 1).trim()
+    }
+    if (!fields.Package || !fields.Filename || !fields.SHA256 || !fields.Size) continue
+    out.push({
+      package: fields.Package,
+      version: fields.Version ?? '',
+      architecture: fields.Architecture ?? '',
+      filename: fields.Filename,
+      size: Number(fields.Size),
+      sha256: fields.SHA256,
+      source: fields.Source,
+      fields,
+    })
+  }
+  return out
+}
+
 
 export interface ReleaseFile {
   /** Single-line fields: Suite, Codename, Version, Architectures, Components, Date … */
