@@ -1,10 +1,12 @@
 import {Args, Flags} from '@oclif/core'
 import {resolveArchiveDir} from '../../archive/archive.js'
 import {syncDebian} from '../../archive/sync.js'
+import {parseShard} from '../../archive/shard.js'
 import {mirrorForSuite} from '../../kernel/apt.js'
 import {BaseCommand} from '../../lib/base-command.js'
 import {ProgressLine, formatBytes} from '../../lib/progress.js'
 import {describeDebugProgress, describeTimings} from '../../generate/describe.js'
+import {runUbuntuSync} from '../../lib/sync-cli/ubuntu.js'
 
 export default class ArchiveSync extends BaseCommand {
   static override summary = "Add every matching kernel of a distro mirror's package index to the archive."
@@ -14,9 +16,9 @@ export default class ArchiveSync extends BaseCommand {
     '<%= config.bin %> archive sync debian --suite bookworm --arch amd64,arm64 --flavor generic,cloud,rt --newest',
     '<%= config.bin %> archive sync debian --suite bookworm-security --arch amd64 --series 6.12 --dry-run',
   ]
-  static override args = {distro: Args.string({description: 'distribution', options: ['debian'], required: true})}
+  static override args = {distro: Args.string({description: 'distribution', options: ['debian', 'ubuntu'], required: true})}
   static override flags = {
-    suite: Flags.string({description: 'suite, e.g. bookworm or bookworm-security', required: true}),
+    suite: Flags.string({description: 'suite, e.g. bookworm, bookworm-security, jammy-updates (debian, ubuntu: required)'}),
     arch: Flags.string({description: 'Debian architectures, comma-separated (amd64,arm64,s390x,ppc64el,i386)', required: true}),
     flavor: Flags.string({description: 'flavors to keep, comma-separated (generic,cloud,rt,pae); default all', multiple: true}),
     series: Flags.string({description: 'kernel series to keep, comma-separated (6.1,6.12); default all', multiple: true}),
@@ -34,10 +36,16 @@ export default class ArchiveSync extends BaseCommand {
     jobs: Flags.integer({description: 'with --generate: pahole threads (default 1: deterministic)', min: 1}),
     'backfill-only': Flags.boolean({description: "only record where archived kernels' images came from (source.image), for those whose package is in the index; add nothing"}),
     modules: Flags.boolean({description: "store the BTF of each kernel's modules (default; --no-modules skips); kernels archived without it are fetched again for it", default: true, allowNo: true}),
+    // ubuntu (and --shard for any source)
+    component: Flags.string({description: 'ubuntu: repository components to read, comma-separated (default main; e.g. main,universe)', multiple: true}),
+    ddebs: Flags.string({description: 'ubuntu, with --generate: root of the ddebs repository holding the dbgsym packages (default: --mirror)'}),
+    shard: Flags.string({description: 'build only shard I of N (I/N, e.g. 2/8): kernels whose sha256(<distro>/<version>/<arch>/<release>) mod N is I-1; combine the shard archives with `archive merge`'}),
   }
 
   async run(): Promise<void> {
-    const {flags} = await this.parse(ArchiveSync)
+    const {args, flags} = await this.parse(ArchiveSync)
+    if (args.distro === 'ubuntu') return runUbuntuSync(this, flags)
+    if (!flags.suite) this.error('debian needs --suite', {exit: 2})
     const root = resolveArchiveDir(flags.archive)
     const mirror = flags.mirror ?? mirrorForSuite(flags.suite)
     if (!mirror) {
@@ -63,6 +71,7 @@ export default class ArchiveSync extends BaseCommand {
       jobs: flags.jobs,
       backfillOnly: flags['backfill-only'],
       modules: flags.modules,
+      shard: flags.shard ? parseShard(flags.shard) : undefined,
       onEvent: (e) => {
         if (e.type === 'index') say(`${e.arch}: ${e.packages} kernel packages in ${flags.suite}, ${e.selected} selected`)
         else if (e.type === 'download') progress.update(`${e.arch} ${e.release}: ${formatBytes(e.received)}${e.total ? ` of ${formatBytes(e.total)}` : ''}`)
