@@ -26,7 +26,7 @@ if [ -n "$IMAGE" ]; then IMG=(--image "$IMAGE"); fi
 # cache (src/archive/image.ts) by the warm-up run below, outside the measurements
 
 now() { date +%s.%N; }
-echo "kernel: $RELEASE ($(test -w /dev/kvm && echo kvm || echo tcg), $(nproc) CPUs)"
+echo "kernel: $RELEASE (${KCOMPAT_ACCEL:-$(test -w /dev/kvm && echo "kvm if it boots, else tcg" || echo tcg)}, $(nproc) CPUs)"
 # build the guest loader and fetch the image once, outside the measurements
 node "$KC" verify --kernel "$RELEASE" "${IMG[@]}" --prog xdp --no-attach --json >/dev/null || true
 

@@ -10,54 +10,18 @@
  * `-unsigned` twins of signed images are not kernels to archive.
  */
 import {KcompatError} from '../errors.js'
+import {type PackageStanza, parsePackages} from './apt-repo.js'
 import {gzipDecompress, xzDecompress} from './compress.js'
 import {fetchBytes} from './download.js'
 import {debianFlavor} from './layout.js'
 
-export interface PackageStanza {
-  package: string
-  version: string
-  architecture: string
-  filename: string
-  size: number
-  sha256: string
-  source?: string
-  fields: Record<string, string>
-}
+export {type PackageStanza, parsePackages} from './apt-repo.js'
 
-/** Parses a `Packages` file. Stanzas without Filename/Size/SHA256 are skipped. */
-export function parsePackages(text: string): PackageStanza[] {
-  const out: PackageStanza[] = []
-  for (const block of text.split(/\n\n+/)) {
-    const fields: Record<string, string> = {}
-    let last: string | undefined
-    for (const line of block.split('\n')) {
-      if (line === '') continue
-      if (line.startsWith(' ') || line.startsWith('\t')) {
-        if (last) fields[last] += `\n${line.slice(1)}`
-        continue
-      }
-      const i = line.indexOf(':')
-      if (i <= 0) continue
-      last = line.slice(0, i)
-      fields[last] = line.slice(i + 1).trim()
-    }
-    if (!fields.Package || !fields.Filename || !fields.SHA256 || !fields.Size) continue
-    out.push({
-      package: fields.Package,
-      version: fields.Version ?? '',
-      architecture: fields.Architecture ?? '',
-      filename: fields.Filename,
-      size: Number(fields.Size),
-      sha256: fields.SHA256,
-      source: fields.Source,
-      fields,
-    })
-  }
-  return out
-}
-
-/** Fetches and parses `Packages.xz` (or `.gz`) of one suite/component/arch. */
+/**
+ * Fetches and parses `Packages.xz` (or `.gz`) of one suite/component/arch, unchecked
+ * (apt-repo.ts's fetchCheckedPackages checks an index against the suite's Release file;
+ * `archive sync ubuntu` uses it).
+ */
 export async function fetchPackagesIndex(
   mirror: string,
   suite: string,

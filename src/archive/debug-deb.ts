@@ -406,6 +406,8 @@ export type GeneratedSource = KernelSource & {
 export interface DebugDebOptions {
   /** Debian release (`12`); default: that of the archived kernel, else inferred. */
   osVersion?: string
+  /** The archive's os id the kernel is filed under (default `debian`; `ubuntu` for dbgsym .ddebs). */
+  distro?: string
   /** File name to record (default: the path's base name). */
   fileName?: string
   /** sha256 of the package when already verified (against the index); else computed. */
@@ -452,11 +454,16 @@ export async function addDebugDeb(root: string, debPath: string, options: DebugD
     const x = await extractDebugVmlinux(debPath, work, {onProgress: (p) => options.onProgress?.({phase: 'extract', ...p})})
     const extractMs = Date.now() - t0
     const info = x.info
-    if (!info.package.endsWith('-dbg')) warnings.push(`${info.package} is not named like a Debian kernel debug package (linux-image-<release>-dbg)`)
+    const distro = options.distro ?? 'debian'
+    if (!info.package.endsWith(distro === 'ubuntu' ? '-dbgsym' : '-dbg')) {
+      warnings.push(distro === 'ubuntu'
+        ? `${info.package} is not named like an Ubuntu kernel dbgsym package (linux-image-unsigned-<release>-dbgsym)`
+        : `${info.package} is not named like a Debian kernel debug package (linux-image-<release>-dbg)`)
+    }
     const arch = DEBIAN_ARCH_DIR[info.architecture] ?? info.architecture
     if (!arch) throw new InputError('INPUT_BAD_DEB', `${info.package} has no Architecture field`)
     const manifest = readManifest(root)
-    const candidates = manifest.kernels.filter((k) => k.distro === 'debian' && k.arch === arch && k.release === x.release)
+    const candidates = manifest.kernels.filter((k) => k.distro === distro && k.arch === arch && k.release === x.release)
     const existing: KernelEntry | undefined =
       candidates.find((k) => options.osVersion === undefined || k.version === options.osVersion) ?? undefined
     const version = options.osVersion ?? existing?.version ?? debianVersionOf(x.release, info.version)
@@ -503,7 +510,7 @@ export async function addDebugDeb(root: string, debPath: string, options: DebugD
       root,
       {
         release: x.release,
-        distro: 'debian',
+        distro,
         version,
         arch,
         flavor: existing?.flavor ?? debianFlavor(x.release),

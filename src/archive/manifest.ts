@@ -49,8 +49,8 @@ export interface ImageSource {
   /** sha256 and size of the package file. */
   sha256: string
   size: number
-  /** The repository it is published in (Debian: suite and component; not recorded for RPM: the repository root is the URL given to `archive sync rpm --repo`). */
-  repo?: {type: 'debian'; suite: string; component?: string}
+  /** The repository it is published in (an APT repository: Debian's or Ubuntu's suite and component; not recorded for RPM: the repository root is the URL given to `archive sync rpm --repo`). */
+  repo?: {type: 'debian' | 'ubuntu'; suite: string; component?: string}
   /** The package's path relative to the repository root (Debian's `Filename:`, `pool/main/…`; RPM: primary.xml's location href). */
   path?: string
   /** The image's path inside the package, e.g. `boot/vmlinuz-6.1.0-56-cloud-amd64`. */

@@ -12,11 +12,13 @@ import {join} from 'node:path'
 import {KcompatError} from '../errors.js'
 import {addKernelDeb} from './add-deb.js'
 import {type DebugProgress, type DebugTimings, findDebugStanza, generateFromMirror, generatedFrom} from './debug-deb.js'
-import {type KernelPackageInfo, fetchPackagesIndex, kernelPackages, newestPerSeriesAndFlavor} from './debian.js'
+import {type KernelPackageInfo, debianVersionOf, fetchPackagesIndex, kernelPackages, newestPerSeriesAndFlavor} from './debian.js'
 import {download} from './download.js'
 import {type BackfillEvent, backfillImages} from './image.js'
 import {type KernelEntry, readManifest} from './manifest.js'
 import {configHasModuleBtf} from './modules.js'
+import {DEBIAN_ARCH_DIR} from './layout.js'
+import {type Shard, shardOf} from './shard.js'
 
 export interface SyncOptions {
   mirror: string
@@ -50,6 +52,8 @@ export interface SyncOptions {
   backfillOnly?: boolean
   /** Store module BTF (default true): an archived kernel whose config has module BTF but whose modules were never added is downloaded again for them. */
   modules?: boolean
+  /** Only the kernels of this shard (shard.ts: by the hash of debian/<version>/<arch>/<release>). */
+  shard?: Shard
 }
 
 export type SyncEvent =
@@ -89,7 +93,12 @@ export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResu
     for (const arch of o.arches) {
       const stanzas = await fetchPackagesIndex(o.mirror, o.suite, arch, 'main', o.retryDelayMs)
       const all = kernelPackages(stanzas)
-      const sel = selectKernels(all, o)
+      const sel = selectKernels(all, o).filter((p) => {
+        if (!o.shard) return true
+        const version = o.osVersion ?? debianVersionOf(p.release, p.stanza.version) ?? ''
+        const key = `debian/${version}/${DEBIAN_ARCH_DIR[p.stanza.architecture] ?? p.stanza.architecture}/${p.release}`
+        return shardOf(key, o.shard.count) === o.shard.index
+      })
       o.onEvent?.({type: 'index', arch, packages: all.length, selected: sel.length})
       if (!o.dryRun) {
         const b = await backfillImages(root, all, {mirror: o.mirror, suite: o.suite, cacheDir, keep: o.keep, retryDelayMs: o.retryDelayMs, onEvent: o.onEvent})

@@ -5,6 +5,7 @@
  *   libelf.a / libz.a or headers); the message names the Debian packages to install.
  * - `VERIFY_BUSYBOX_MISSING`: no static busybox for the guest (Debian `busybox-static`).
  * - `VERIFY_QEMU_MISSING`: no `qemu-system-<arch>` (Debian `qemu-system-x86`).
+ * - `VERIFY_BAD_ACCEL`: `KCOMPAT_ACCEL` is neither `kvm` nor `tcg`.
  * - `VERIFY_NO_IMAGE`: no kernel image was given or found for the kernel.
  * - `VERIFY_BAD_OBJECT`: libbpf cannot open an object (checked on the host, before boot).
  * - `VERIFY_KERNEL_PANIC`: the guest kernel panicked; the message ends with the console's last lines.

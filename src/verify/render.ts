@@ -35,7 +35,8 @@ export function reportHeader(r: VerifyReport): string {
   return (
     `${r.kernel ?? basename(r.image)} (${r.arch}, ${r.accel}): ${r.programs.length} programs: ` +
     `${c.loads} load, ${c.refused} refused, ${c['needs-setup']} need run-time setup; ` +
-    `boot ${(r.bootMs / 1000).toFixed(1)} s, guest ${(r.guestMs / 1000).toFixed(1)} s`
+    `boot ${(r.bootMs / 1000).toFixed(1)} s, guest ${(r.guestMs / 1000).toFixed(1)} s` +
+    (r.kvmFallback ? `\n  note: TCG instead of KVM: ${r.kvmFallback} (KCOMPAT_ACCEL=tcg skips the trial)` : '')
   )
 }
 

@@ -69,6 +69,8 @@ export interface VerifyReport {
   image: string
   arch: 'x86_64'
   accel: Accel
+  /** why KVM was given up for TCG (/dev/kvm was usable but did not boot the guest) */
+  kvmFallback?: string
   qemu: string
   attach: boolean
   objects: string[]
@@ -167,7 +169,7 @@ export async function verifyKernel(o: VerifyOptions): Promise<VerifyReport> {
     o.onProgress?.({kernel: o.kernel, phase: 'boot', done: 0, total})
     let bootMs = 0
     let done = 0
-    const t0 = Date.now()
+    let t0 = Date.now()
     const r = await boot({
       kernel: image,
       initrd,
@@ -177,6 +179,11 @@ export async function verifyKernel(o: VerifyOptions): Promise<VerifyReport> {
       accel: o.accel,
       kernelArgs: o.kernelArgs,
       qemu,
+      // /init's first record, or a panic: the guest is alive (the automatic KVM fallback)
+      ready: /KCV1\t|Kernel panic/,
+      onSpawn: () => {
+        t0 = Date.now()
+      },
       onAbort: () => rmSync(dir, {recursive: true, force: true}),
       onLine: (line) => {
         if (line.includes('KCV1\tUPTIME')) {
@@ -221,6 +228,7 @@ export async function verifyKernel(o: VerifyOptions): Promise<VerifyReport> {
       image,
       arch,
       accel: r.accel,
+      ...(r.kvmFallback ? {kvmFallback: r.kvmFallback} : {}),
       qemu: qemuVersion,
       attach,
       objects,

@@ -277,6 +277,19 @@ describe.skipIf(!haveTools || kernels.length < 2)('archive sync debian (loopback
       badServer.close()
     }
   })
+
+  it('--shard I/N: the shards of a dry run partition the kernels by the hash of debian/<version>/<arch>/<release>', async () => {
+    const archive = mkdtempSync(join(tmpdir(), 'kcompat-archive-'))
+    const planned = async (shard?: {index: number; count: number}): Promise<string[]> =>
+      (await syncDebian(archive, {mirror, suite: 'bookworm', arches: ['amd64'], dryRun: true, shard})).planned.map((p) => p.release).sort()
+    const all = await planned()
+    const parts = [await planned({index: 1, count: 2}), await planned({index: 2, count: 2})]
+    expect([...parts[0]!, ...parts[1]!].sort()).toEqual(all)
+    for (const [i, part] of parts.entries()) {
+      // the documented rule, with the sha256 tool
+      for (const r of part) expect(parseInt(run('sha256sum', [], {input: Buffer.from(`debian/12/x86_64/${r}`)}).toString().slice(0, 8), 16) % 2).toBe(i)
+    }
+  })
 })
 
 function e2eHits(hits: Map<string, number>, path: string): number {

@@ -43,7 +43,9 @@ describe('kcompat matrix -j', () => {
     const kernels = (JSON.parse(outs[0]!) as {kernels: unknown[]}).kernels
     expect(kernels.length).toBeGreaterThan(5)
     for (const o of outs.slice(1)) expect(o).toBe(outs[0])
-  })
+    // four processes, two of them building an index of the archive with its module BTF:
+    // about 100 s on an idle 2-core machine, several times that when it is shared
+  }, 900_000)
 
   it('--btf files are hashed where they are checked (no memo yet): the same JSON from 2 threads cold as from 1 thread warm', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kcompat-matrix-hash-'))

@@ -1,11 +1,13 @@
 import {Args, Flags} from '@oclif/core'
 import {resolveArchiveDir} from '../../archive/archive.js'
 import {syncDebian} from '../../archive/sync.js'
+import {parseShard} from '../../archive/shard.js'
 import {mirrorForSuite} from '../../kernel/apt.js'
 import {BaseCommand} from '../../lib/base-command.js'
 import {ProgressLine, formatBytes} from '../../lib/progress.js'
 import {describeDebugProgress, describeTimings} from '../../generate/describe.js'
 import {runRpmSync} from '../../lib/sync-cli/rpm.js'
+import {runUbuntuSync} from '../../lib/sync-cli/ubuntu.js'
 
 export default class ArchiveSync extends BaseCommand {
   static override summary = "Add every matching kernel of a distro mirror's package index to the archive."
@@ -16,10 +18,10 @@ export default class ArchiveSync extends BaseCommand {
     '<%= config.bin %> archive sync debian --suite bookworm-security --arch amd64 --series 6.12 --dry-run',
     '<%= config.bin %> archive sync rpm --repo https://MIRROR/almalinux/9/BaseOS/x86_64/os --distro almalinux --version 9 --newest',
   ]
-  static override args = {distro: Args.string({description: 'distribution', options: ['debian', 'rpm'], required: true})}
+  static override args = {distro: Args.string({description: 'distribution', options: ['debian', 'ubuntu', 'rpm'], required: true})}
   static override flags = {
-    suite: Flags.string({description: 'suite, e.g. bookworm or bookworm-security (debian: required)'}),
-    arch: Flags.string({description: 'architectures, comma-separated: Debian (amd64,arm64,s390x,ppc64el,i386; debian: required) or RPM (x86_64,aarch64; rpm: default all)'}),
+    suite: Flags.string({description: 'suite, e.g. bookworm, bookworm-security, jammy-updates (debian, ubuntu: required)'}),
+    arch: Flags.string({description: 'architectures, comma-separated: Debian/Ubuntu (amd64,arm64,s390x,ppc64el,i386; debian, ubuntu: required) or RPM (x86_64,aarch64; rpm: default all)'}),
     flavor: Flags.string({description: 'flavors to keep, comma-separated (generic,cloud,rt,pae); default all', multiple: true}),
     series: Flags.string({description: 'kernel series to keep, comma-separated (6.1,6.12); default all', multiple: true}),
     newest: Flags.boolean({description: 'only the newest package of each series and flavor'}),
@@ -36,6 +38,10 @@ export default class ArchiveSync extends BaseCommand {
     jobs: Flags.integer({description: 'with --generate: pahole threads (default 1: deterministic)', min: 1}),
     'backfill-only': Flags.boolean({description: "only record where archived kernels' images came from (source.image), for those whose package is in the index; add nothing"}),
     modules: Flags.boolean({description: "store the BTF of each kernel's modules (default; --no-modules skips); kernels archived without it are fetched again for it", default: true, allowNo: true}),
+    // ubuntu (and --shard for any source)
+    component: Flags.string({description: 'ubuntu: repository components to read, comma-separated (default main; e.g. main,universe)', multiple: true}),
+    ddebs: Flags.string({description: 'ubuntu, with --generate: root of the ddebs repository holding the dbgsym packages (default: --mirror)'}),
+    shard: Flags.string({description: 'build only shard I of N (I/N, e.g. 2/8): kernels whose sha256(<distro>/<version>/<arch>/<release>) mod N is I-1; combine the shard archives with `archive merge`'}),
     // rpm: a yum/dnf repository (src/lib/sync-cli/rpm.ts)
     repo: Flags.string({description: 'rpm: repository root URL (the directory holding repodata/)'}),
     distro: Flags.string({description: 'rpm: os id to file kernels under (rhel, centos, almalinux, rocky, ol, fedora, amzn, sles, opensuse-leap, openeuler)'}),
@@ -45,7 +51,9 @@ export default class ArchiveSync extends BaseCommand {
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ArchiveSync)
     if (args.distro === 'rpm') return runRpmSync(this, flags)
-    if (!flags.suite || !flags.arch) this.error('archive sync debian needs --suite and --arch', {exit: 2})
+    if (!flags.arch) this.error(`${args.distro} needs --arch`, {exit: 2})
+    if (args.distro === 'ubuntu') return runUbuntuSync(this, {...flags, arch: flags.arch})
+    if (!flags.suite) this.error('debian needs --suite', {exit: 2})
     const root = resolveArchiveDir(flags.archive)
     const mirror = flags.mirror ?? mirrorForSuite(flags.suite)
     if (!mirror) {
@@ -71,6 +79,7 @@ export default class ArchiveSync extends BaseCommand {
       jobs: flags.jobs,
       backfillOnly: flags['backfill-only'],
       modules: flags.modules,
+      shard: flags.shard ? parseShard(flags.shard) : undefined,
       onEvent: (e) => {
         if (e.type === 'index') say(`${e.arch}: ${e.packages} kernel packages in ${flags.suite}, ${e.selected} selected`)
         else if (e.type === 'download') progress.update(`${e.arch} ${e.release}: ${formatBytes(e.received)}${e.total ? ` of ${formatBytes(e.total)}` : ''}`)

@@ -25,6 +25,7 @@ export interface RpmSyncFlags {
   keep?: boolean
   archive?: string
   modules?: boolean
+  shard?: string
 }
 
 /** What the adapter needs of the oclif command. */
@@ -36,6 +37,7 @@ export interface CommandLike {
 
 export async function runRpmSync(cmd: CommandLike, flags: RpmSyncFlags): Promise<void> {
   if (!flags.repo || !flags.distro || !flags.version) cmd.error('archive sync rpm needs --repo URL, --distro D and --version V', {exit: 2})
+  if (flags.shard) cmd.error('archive sync rpm does not take --shard yet', {exit: 2})
   const progress = new ProgressLine(process.stderr, !flags.json)
   const say = (s: string): void => (flags.json ? undefined : progress.log(s))
   const r = await syncRpm(resolveArchiveDir(flags.archive), {
