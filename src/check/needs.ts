@@ -28,7 +28,9 @@ import type {Evidence, Reason, ReasonStatus, Suggestion} from './types.js'
 import {kernelBtfState, moduleBtfState, versionGate} from './rules.js'
 import {type ObjectNeeds, type ProgramNeeds, readObjectNeeds} from '../insn/decode.js'
 import {kernelBpf, type KernelBpf} from '../insn/kernel.js'
+import {HELPER_NAMES} from '../insn/enums.js'
 import type {InsnFeatureKey} from '../kernel/facts/index.js'
+import {helperForType, loadHelperProtos} from '../kernel/facts/helper-protos.js'
 import {btfTargetName, matchSection, parseTarget} from '../kernel/sections.js'
 import {Kind} from '../btf/wire.js'
 
@@ -100,9 +102,11 @@ function guarded(r: Reason, guards: string[]): Reason {
   }
 }
 
-function helperRules(k: KernelProfile, p: ProgramNeeds, vocab: KernelBpf | undefined, guards: string[], suggest: Suggestion[]): Reason[] {
+function helperRules(k: KernelProfile, p: ProgramNeeds, vocab: KernelBpf | undefined, guards: string[], suggest: Suggestion[], progType: string | undefined): Reason[] {
   const out: Reason[] = []
   const passed: string[] = []
+  /** Helpers the kernel has (or libbpf calls instead), to check against the program type. */
+  const called: Array<{name: string; id: number; as?: string}> = []
   const btfEv = (has: boolean, name: string): Evidence => ({kind: 'btf', text: `enum bpf_func_id ${has ? 'has' : 'lacks'} BPF_FUNC_${name} (${k.btfOrigin})`})
   for (const h of p.helpers) {
     const fact = k.facts.helpers[h.name]
@@ -125,11 +129,13 @@ function helperRules(k: KernelProfile, p: ProgramNeeds, vocab: KernelBpf | undef
         out.push(
           reason('helper', 'pass', `${label} is missing, and libbpf calls bpf_${fallback}() instead on kernels without it`, r.evidence, `${LIBBPF_SANITIZE}; ${r.source}`),
         )
+        called.push({name: fallback, id: HELPER_NAMES.indexOf(fallback), as: h.name})
         continue
       }
     }
     if (r.status === 'pass') {
       passed.push(h.name)
+      called.push({name: h.name, id: h.id})
       continue
     }
     const older = OLDER_HELPER[h.name]
@@ -139,6 +145,68 @@ function helperRules(k: KernelProfile, p: ProgramNeeds, vocab: KernelBpf | undef
   if (passed.length > 0) {
     const src = vocab?.helpers ? KERNEL_SOURCE : 'facts.json helpers (BCC docs/kernel-versions.md)'
     out.unshift(reason('helper', 'pass', `${passed.length} helper${passed.length > 1 ? 's' : ''} available: ${passed.map((n) => `bpf_${n}`).join(', ')}`, [], src))
+  }
+  if (progType) out.push(...helperTypeRules(k, called, progType, guards, suggest))
+  return out
+}
+
+const VERIFIER_HELPER = 'kernel/bpf/verifier.c check_helper_call (a helper the program type\'s get_func_proto does not return: "unknown func bpf_<name>#<id>", EINVAL)'
+/** Helpers of the shared base (kernel/bpf/helpers.c bpf_base_func_proto) to name instead. */
+const TYPE_ALTERNATIVE: Record<string, string> = {
+  perf_event_output: 'bpf_ringbuf_output() on a BPF_MAP_TYPE_RINGBUF map: every program type may call it (bpf_base_func_proto, 5.8)',
+  probe_read: 'bpf_probe_read_kernel() or bpf_probe_read_user(): in bpf_base_func_proto (privileged loaders) on 6.1',
+  probe_read_str: 'bpf_probe_read_kernel_str() or bpf_probe_read_user_str(): in bpf_base_func_proto (privileged loaders) on 6.1',
+  get_current_task: 'bpf_get_current_task_btf(), in bpf_base_func_proto on 6.1 (privileged loaders)',
+}
+
+/**
+ * Per-program-type helper allow-lists. A helper the kernel has may still be refused for
+ * the program type: the verifier asks the type's get_func_proto (kprobe_prog_func_proto,
+ * sk_filter_func_proto, xdp_func_proto, ...) and refuses a helper it does not return.
+ * The lists are read from the kernel source of the series kcompat has
+ * (src/kernel/facts/helper-protos.ts says how a kernel between or outside them is
+ * judged); a distro that backports BPF may have widened them, so there a refusal is
+ * `unknown`.
+ */
+function helperTypeRules(k: KernelProfile, called: Array<{name: string; id: number; as?: string}>, progType: string, guards: string[], suggest: Suggestion[]): Reason[] {
+  if (called.length === 0) return []
+  const data = loadHelperProtos()
+  const out: Reason[] = []
+  const heavy = k.distro.facts.backports?.value === 'heavy'
+  const allowed: string[] = []
+  for (const h of called) {
+    const a = helperForType(data, progType, h.name, k.release.upstreamVersion)
+    if (a.state === 'no-data') return []
+    const label = `bpf_${h.name}()${h.as ? ` (libbpf's stand-in for bpf_${h.as}())` : ''}`
+    if (a.state === 'allowed') {
+      allowed.push(h.name)
+      continue
+    }
+    const ev: Evidence[] = [
+      {kind: 'version', text: `${a.proto.proto}() (${a.proto.file}) of Linux ${a.read.join(' and ')} does not return bpf_${h.name}`},
+      {kind: 'object', text: `call bpf_${h.name}#${h.id} in a BPF_PROG_TYPE_${progType} program`},
+    ]
+    const elsewhere = a.allowedIn.length > 0 ? `; Linux ${a.allowedIn.join(', ')} allow${a.allowedIn.length === 1 ? 's' : ''} it` : ''
+    const source = `${a.source}; ${VERIFIER_HELPER}`
+    let r: Reason
+    if (a.state === 'refused') {
+      r = reason('helper-type', 'fail', `BPF_PROG_TYPE_${progType} programs cannot call ${label} on this kernel: ${a.proto.proto}() does not offer it (Linux ${a.read.join(', ')}), so the verifier refuses the call ("unknown func bpf_${h.name}#${h.id}")${elsewhere}`, ev, source)
+      if (heavy) {
+        r = {...r, status: 'unknown', message: `${r.message} — unless ${k.release.distroName} backported it for this program type`, check: 'a test load on such a machine'}
+      }
+    } else {
+      r = reason('helper-type', 'unknown', `BPF_PROG_TYPE_${progType} programs may not call ${label} on this kernel: ${a.proto.proto}() of Linux ${a.refusedIn.join(', ')} does not offer it${elsewhere}, and kcompat has not read the source of this kernel's series`, ev, source, {check: 'a test load on such a machine'})
+    }
+    const other = TYPE_ALTERNATIVE[h.name]
+    if (other) suggest.push({kind: 'code', text: `instead of bpf_${h.name}() in a BPF_PROG_TYPE_${progType} program: ${other}`})
+    else {
+      const types = Object.entries(data.kernels[a.read[0]!]!.progTypes).filter(([, p]) => p.helpers.includes(h.name)).map(([t]) => t)
+      if (types.length > 0) suggest.push({kind: 'code', text: `bpf_${h.name}() is for ${types.length > 8 ? `${types.slice(0, 8).join(', ')}, ...` : types.join(', ')} programs (Linux ${a.read[0]})`})
+    }
+    out.push(guarded(r, guards))
+  }
+  if (out.length === 0 && allowed.length > 0) {
+    out.push(reason('helper-type', 'pass', `BPF_PROG_TYPE_${progType} programs may call ${allowed.map((n) => `bpf_${n}`).join(', ')}`, [], `${Object.values(data.kernels).map((x) => x.source.split(':')[0]).join('; ')}; ${VERIFIER_HELPER}`))
   }
   return out
 }
@@ -306,7 +374,8 @@ export function needsReasons(obj: BpfObjectInfo, program: string, section: strin
   // loader may change or skip them (libbpf-tools' bpf_buffer__new turns the ring buffer
   // into a perf buffer on kernels without one)
   const guards = p.guards
-  reasons.push(...helperRules(k, p, vocab, guards, suggestions))
+  const sec = matchSection(section.replace(/^\?/, ''))
+  reasons.push(...helperRules(k, p, vocab, guards, suggestions, sec?.def.progType))
   reasons.push(...mapRules(k, p, objN, vocab, objN.guards, suggestions))
   if (p.globalData.length > 0) {
     const r = gate(k, 'global-data', 'globalData', `global data (${p.globalData.join(', ')})`)
