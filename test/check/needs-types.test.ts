@@ -1,0 +1,156 @@
+/**
+ * Per-program-type helper allow-lists (rule `helper-type`, src/check/needs.ts) on the
+ * fixture fixtures/bpf/needs_types.c (both byte orders), and the kernel's own answer: the
+ * archived Debian 6.1.0-56-cloud-amd64 booted once by `kcompat verify`.
+ *
+ * Expected verdicts are written out from the kernel sources (Debian linux-source-6.1
+ * 6.1.192-2 and linux-source-6.12 6.12.117-1~deb12u1), not from kcompat:
+ * - 6.1 kernel/bpf/helpers.c bpf_base_func_proto offers every program type the map, ring
+ *   buffer and time helpers, and to perfmon-capable loaders bpf_probe_read_kernel and
+ *   bpf_get_current_task_btf; not bpf_get_current_pid_tgid, which 6.12 adds there;
+ * - bpf_skb_load_bytes is in the networking types' functions only (net/core/filter.c);
+ * - bpf_probe_read and bpf_get_current_comm are in bpf_tracing_func_proto
+ *   (kernel/trace/bpf_trace.c), which xdp_func_proto and tc_cls_act_func_proto never reach;
+ * - bpf_get_func_arg is in tracing_prog_func_proto only, bpf_d_path in
+ *   tracing_prog_func_proto and bpf_lsm_func_proto only;
+ * - bpf_ktime_get_coarse_ns is in bpf_sk_base_func_proto, the cgroup and struct_ops
+ *   functions, not in bpf_tracing_func_proto;
+ * - xdp_func_proto has bpf_perf_event_output.
+ * The boot then checks every one of them against the verifier.
+ */
+import {join} from 'node:path'
+import {beforeAll, describe, expect, it} from 'vitest'
+import {check} from '../../src/check/check.js'
+import type {ProgramResult} from '../../src/check/types.js'
+import {compareVersions, parseVersion} from '../../src/kernel/facts/version.js'
+import {helperForType, loadHelperProtos, validateHelperProtos} from '../../src/kernel/facts/helper-protos.js'
+import {verifyKernel, type VerifyReport} from '../../src/verify/verify.js'
+import {requireTool} from '../helpers/tools.js'
+import {archivedKernelImagePath} from '../verify/kernel-image.js'
+import {fixtureArchive} from './fixture-archive.js'
+
+const fixture = (order: string) => join('fixtures', 'bpf', `needs_types.${order}.o`)
+
+/** program -> helper, its id (uapi bpf.h), mainline version of the helper (BCC), refused on 6.1, refused on 6.12 */
+const PROGRAMS: Record<string, [helper: string, id: number, since: string, refused61: boolean, refused612: boolean]> = {
+  sock_pid_tgid: ['get_current_pid_tgid', 14, '4.2', true, false],
+  kprobe_skb_load: ['skb_load_bytes', 26, '4.5', true, true],
+  xdp_probe_read: ['probe_read', 4, '4.1', true, true],
+  tp_func_arg: ['get_func_arg', 183, '5.17', true, true],
+  kprobe_coarse: ['ktime_get_coarse_ns', 160, '5.11', true, true],
+  tc_comm: ['get_current_comm', 16, '4.2', true, true],
+  kprobe_d_path: ['d_path', 147, '5.10', true, true],
+  sock_probe_read_kern: ['probe_read_kernel', 113, '5.5', false, false],
+  sock_task_btf: ['get_current_task_btf', 158, '5.11', false, false],
+  kprobe_ringbuf: ['ringbuf_output', 130, '5.8', false, false],
+  xdp_perf_output: ['perf_event_output', 25, '4.4', false, false],
+}
+
+const typeReasons = (p: ProgramResult) => p.reasons.filter((r) => r.rule === 'helper-type')
+const typeStatus = (p: ProgramResult): string => {
+  const r = typeReasons(p)
+  if (r.length === 0) return 'none'
+  return r.some((x) => x.status === 'fail') ? 'fail' : r.some((x) => x.status === 'unknown') ? 'unknown' : 'pass'
+}
+
+describe('helper allow-lists per program type', () => {
+  it('the shipped lists are well-formed and cover 6.1 and 6.12', () => {
+    const d = loadHelperProtos()
+    expect(Object.keys(d.kernels).sort()).toEqual(['6.1', '6.12'])
+    expect(d.kernels['6.1']!.progTypes.KPROBE!.proto).toBe('kprobe_prog_func_proto')
+    expect(d.kernels['6.1']!.progTypes.SOCKET_FILTER!.file).toBe('net/core/filter.c')
+    expect(() => validateHelperProtos({about: 'x', kernels: {'6.1': {source: 's', progTypes: {kprobe: {}}}}})).toThrow(/FACTS_INVALID|BPF_PROG_TYPE_/)
+  })
+
+  it('between and beyond the series read: agreement decides, disagreement and newer kernels are unsettled', () => {
+    const d = {about: 'x', kernels: {'6.1': {source: 'a', progTypes: {T: {proto: 'p', file: 'f', helpers: ['a']}}}, '6.12': {source: 'b', progTypes: {T: {proto: 'p', file: 'f', helpers: ['a', 'b']}}}}}
+    expect(helperForType(d, 'T', 'c', [5, 10]).state).toBe('refused')
+    expect(helperForType(d, 'T', 'b', [5, 10]).state).toBe('refused')
+    expect(helperForType(d, 'T', 'a', [5, 10]).state).toBe('allowed')
+    expect(helperForType(d, 'T', 'b', [6, 6]).state).toBe('unsettled')
+    expect(helperForType(d, 'T', 'c', [6, 6]).state).toBe('refused')
+    expect(helperForType(d, 'T', 'b', [6, 12, 40]).state).toBe('allowed')
+    expect(helperForType(d, 'T', 'c', [6, 14]).state).toBe('unsettled')
+    expect(helperForType(d, 'U', 'a', [6, 1]).state).toBe('no-data')
+  })
+
+  /** The helper-type verdict the sources give on a kernel of version `up` (none when the kernel lacks the helper). */
+  const want = (prog: string, up: number[]): string => {
+    const [, , since, r61, r612] = PROGRAMS[prog]!
+    if (compareVersions(up, parseVersion(since)) < 0) return 'none'
+    const cmp61 = compareVersions(up.slice(0, 2), [6, 1])
+    const cmp612 = compareVersions(up.slice(0, 2), [6, 12])
+    if (cmp61 <= 0) return r61 ? 'fail' : 'pass'
+    if (cmp612 < 0) return r61 && r612 ? 'fail' : r61 !== r612 ? 'unknown' : 'pass'
+    if (cmp612 === 0) return r612 ? 'fail' : 'pass'
+    return r612 ? 'unknown' : 'pass'
+  }
+
+  const KERNELS: Array<[release: string, up: number[]]> = [
+    ['6.1.0-56-cloud-amd64', [6, 1]], // archived
+    ['6.12.117+deb12-cloud-amd64', [6, 12]], // archived
+    ['5.10.0-28-amd64', [5, 10]], // Debian 11, by release
+    ['5.15.0-25-generic', [5, 15]], // Ubuntu 22.04
+    ['6.5.0-9-generic', [6, 5]], // Ubuntu 23.10: between the series read
+    ['6.14.0-15-generic', [6, 14]], // Ubuntu 25.04: newer than both
+  ]
+  for (const [release, up] of KERNELS) {
+    it(`${release}: each program gets the verdict the sources give`, async () => {
+      const archive = await fixtureArchive()
+      for (const order of ['bpfel', 'bpfeb']) {
+        const r = await check({kernel: release, objects: [fixture(order)], archive, options: {core: false}})
+        expect(r.programs.map((p) => p.program).sort()).toEqual(Object.keys(PROGRAMS).sort())
+        for (const p of r.programs) {
+          const w = want(p.program!, up)
+          expect(typeStatus(p), `${p.program} (${order}) on ${release}: ${JSON.stringify(typeReasons(p).map((x) => x.message))}`).toBe(w)
+          if (w === 'fail') expect(p.verdict).toBe('unsupported')
+        }
+      }
+    })
+  }
+
+  it('the reason names the helper, the program type, the kernel function and the verifier message, and suggests', async () => {
+    const r = await check({kernel: '6.1.0-56-cloud-amd64', objects: [fixture('bpfel')], archive: await fixtureArchive(), options: {core: false}})
+    const p = r.programs.find((x) => x.program === 'kprobe_skb_load')!
+    const f = typeReasons(p).find((x) => x.status === 'fail')!
+    expect(f.message).toMatch(/BPF_PROG_TYPE_KPROBE programs cannot call bpf_skb_load_bytes\(\).*kprobe_prog_func_proto\(\).*unknown func bpf_skb_load_bytes#26/)
+    expect(f.source).toMatch(/linux-source-6\.1 6\.1\.192-2.*check_helper_call/)
+    expect(p.suggestions.some((s) => /bpf_skb_load_bytes\(\) is for .*SCHED_CLS/.test(s.text))).toBe(true)
+    const x = r.programs.find((q) => q.program === 'xdp_probe_read')!
+    expect(x.suggestions.some((s) => /bpf_probe_read_kernel\(\)/.test(s.text))).toBe(true)
+  })
+})
+
+// ---------------------------------------------------------------- the kernel's answer
+
+const RELEASE = '6.1.0-56-cloud-amd64'
+async function bootable(): Promise<string | undefined> {
+  if (!['qemu-system-x86_64', 'gcc'].every((t) => requireTool(t, 'booting 6.1 for the helper allow-list oracle'))) return undefined
+  const img = await archivedKernelImagePath(RELEASE)
+  if ('skip' in img) {
+    if (process.env.CI === 'true') throw new Error(`cannot get the ${RELEASE} image: ${img.skip}`)
+    console.warn(`skipping the verify oracle: ${img.skip}`)
+    return undefined
+  }
+  return img.path
+}
+const image = await bootable()
+
+describe.skipIf(!image)(`the verifier of the booted ${RELEASE} agrees`, () => {
+  let report: VerifyReport
+  beforeAll(async () => {
+    // TCG: KVM inside a VM can fail on MSRs the host refuses; TCG boots in ~10 s
+    report = await verifyKernel({image: image!, kernel: RELEASE, objects: [join(process.cwd(), fixture('bpfel'))], accel: 'tcg', attach: false, timeoutMs: 600_000})
+  }, 900_000)
+
+  it('refuses exactly the calls the 6.1 source refuses, with "unknown func", and loads the rest', async () => {
+    const r = await check({kernel: RELEASE, objects: [fixture('bpfel')], archive: await fixtureArchive(), options: {core: false}})
+    for (const [prog, [helper, id, , refused]] of Object.entries(PROGRAMS)) {
+      const v = report.programs.find((x) => x.program === prog)!
+      expect(v.load.status === 'error', `${prog}: ${v.load.message}`).toBe(refused)
+      if (refused) expect(v.load).toMatchObject({errnoName: 'EINVAL', message: `unknown func bpf_${helper}#${id}`})
+      const c = r.programs.find((x) => x.program === prog)!
+      expect(typeStatus(c), prog).toBe(v.load.status === 'error' ? 'fail' : 'pass')
+    }
+  })
+})
