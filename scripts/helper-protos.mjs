@@ -121,7 +121,33 @@ function readTree(dir) {
     for (const h of funcs.get(o.proto)?.hidden ?? []) allowed.delete(h)
     progTypes[type] = {proto: o.proto, file: funcs.get(o.proto)?.file ?? o.file, helpers: [...allowed].sort()}
   }
-  return progTypes
+  // Checks the verifier makes after get_func_proto (kernel/bpf/verifier.c check_helper_call):
+  // - bpf_d_path's `allowed` callback (kernel/trace/bpf_trace.c bpf_d_path_allowed): tracing
+  //   programs only on the functions of btf_allowlist_d_path (iterators always), lsm programs
+  //   only on the sleepable hooks (kernel/bpf/bpf_lsm.c sleepable_lsm_hooks); every BTF_ID of
+  //   those sets is counted, whatever #ifdef it sits in;
+  // - check_get_func_ip: the program types it accepts (tracing ones only with a trampoline).
+  const btfSet = (file, name) => {
+    const text = readFileSync(join(dir, file), 'utf8')
+    const m = new RegExp(`BTF_SET_START\\(${name}\\)([\\s\\S]*?)BTF_SET_END\\(${name}\\)`).exec(text)
+    if (!m) throw new Error(`no BTF set ${name} in ${file}`)
+    return [...m[1].matchAll(/BTF_ID\(func,\s*(\w+)\)/g)].map((x) => x[1]).sort()
+  }
+  const verifier = readFileSync(join(dir, 'kernel/bpf/verifier.c'), 'utf8')
+  const fip = /static int check_get_func_ip\([^)]*\)\s*\{([\s\S]*?)\n\}/.exec(verifier)
+  if (!fip) throw new Error('no check_get_func_ip in kernel/bpf/verifier.c')
+  const checks = {
+    d_path: {
+      source: 'kernel/trace/bpf_trace.c bpf_d_path_allowed, btf_allowlist_d_path; kernel/bpf/bpf_lsm.c sleepable_lsm_hooks; kernel/bpf/verifier.c check_helper_call ("helper call is not allowed in probe")',
+      tracingTargets: btfSet('kernel/trace/bpf_trace.c', 'btf_allowlist_d_path'),
+      lsmHooks: btfSet('kernel/bpf/bpf_lsm.c', 'sleepable_lsm_hooks'),
+    },
+    get_func_ip: {
+      source: 'kernel/bpf/verifier.c check_get_func_ip ("func bpf_get_func_ip#173 not supported for program type %d"; tracing programs: "supported only for fentry/fexit/fmod_ret programs")',
+      progTypes: [...new Set([...fip[1].matchAll(/type == BPF_PROG_TYPE_(\w+)/g)].map((x) => x[1]))].sort(),
+    },
+  }
+  return {progTypes, checks}
 }
 
 const kernels = {}
@@ -129,7 +155,7 @@ for (const arg of process.argv.slice(2)) {
   const m = /^([\d.]+)=([^:]+):(.+)$/.exec(arg)
   if (!m) throw new Error(`usage: helper-protos.mjs <version>=<source dir>:<label> ...  (got ${arg})`)
   const [, version, dir, label] = m
-  kernels[version] = {source: `${label}: include/linux/bpf_types.h, the bpf_verifier_ops and their get_func_proto functions (kernel/trace/bpf_trace.c, net/core/filter.c, kernel/bpf/*.c, ...)`, progTypes: readTree(dir)}
+  kernels[version] = {source: `${label}: include/linux/bpf_types.h, the bpf_verifier_ops and their get_func_proto functions (kernel/trace/bpf_trace.c, net/core/filter.c, kernel/bpf/*.c, ...)`, ...readTree(dir)}
 }
 if (Object.keys(kernels).length === 0) throw new Error('usage: helper-protos.mjs <version>=<source dir>:<label> ...')
 const out = {

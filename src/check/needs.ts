@@ -30,8 +30,8 @@ import {type ObjectNeeds, type ProgramNeeds, readObjectNeeds} from '../insn/deco
 import {kernelBpf, type KernelBpf} from '../insn/kernel.js'
 import {HELPER_NAMES} from '../insn/enums.js'
 import type {InsnFeatureKey} from '../kernel/facts/index.js'
-import {helperForType, loadHelperProtos} from '../kernel/facts/helper-protos.js'
-import {btfTargetName, matchSection, parseTarget} from '../kernel/sections.js'
+import {acrossSeries, helperForType, loadHelperProtos, type SeriesAnswer} from '../kernel/facts/helper-protos.js'
+import {btfTargetName, matchSection, parseTarget, type SectionMatch} from '../kernel/sections.js'
 import {Kind} from '../btf/wire.js'
 
 const KERNEL_SOURCE = 'this kernel (archive / machine)'
@@ -102,7 +102,7 @@ function guarded(r: Reason, guards: string[]): Reason {
   }
 }
 
-function helperRules(k: KernelProfile, p: ProgramNeeds, vocab: KernelBpf | undefined, guards: string[], suggest: Suggestion[], progType: string | undefined): Reason[] {
+function helperRules(k: KernelProfile, p: ProgramNeeds, vocab: KernelBpf | undefined, guards: string[], suggest: Suggestion[], sec: SectionMatch | undefined): Reason[] {
   const out: Reason[] = []
   const passed: string[] = []
   /** Helpers the kernel has (or libbpf calls instead), to check against the program type. */
@@ -146,7 +146,7 @@ function helperRules(k: KernelProfile, p: ProgramNeeds, vocab: KernelBpf | undef
     const src = vocab?.helpers ? KERNEL_SOURCE : 'facts.json helpers (BCC docs/kernel-versions.md)'
     out.unshift(reason('helper', 'pass', `${passed.length} helper${passed.length > 1 ? 's' : ''} available: ${passed.map((n) => `bpf_${n}`).join(', ')}`, [], src))
   }
-  if (progType) out.push(...helperTypeRules(k, called, progType, guards, suggest))
+  if (sec) out.push(...helperTypeRules(k, called, sec, guards, suggest))
   return out
 }
 
@@ -163,47 +163,73 @@ const TYPE_ALTERNATIVE: Record<string, string> = {
  * Per-program-type helper allow-lists. A helper the kernel has may still be refused for
  * the program type: the verifier asks the type's get_func_proto (kprobe_prog_func_proto,
  * sk_filter_func_proto, xdp_func_proto, ...) and refuses a helper it does not return.
- * The lists are read from the kernel source of the series kcompat has
- * (src/kernel/facts/helper-protos.ts says how a kernel between or outside them is
- * judged); a distro that backports BPF may have widened them, so there a refusal is
- * `unknown`.
+ * Two helpers are checked further, as check_helper_call does: bpf_d_path only where its
+ * `allowed` callback agrees (a tracing program on a function of btf_allowlist_d_path, an
+ * iterator, an lsm program on a sleepable hook), bpf_get_func_ip only in the program
+ * types check_get_func_ip accepts (tracing ones with a trampoline). The lists are read
+ * from the kernel source of the series kcompat has (src/kernel/facts/helper-protos.ts
+ * says how a kernel between or outside them is judged); a distro that backports BPF may
+ * have widened them, so there a refusal is `unknown`.
  */
-function helperTypeRules(k: KernelProfile, called: Array<{name: string; id: number; as?: string}>, progType: string, guards: string[], suggest: Suggestion[]): Reason[] {
+function helperTypeRules(k: KernelProfile, called: Array<{name: string; id: number; as?: string}>, sec: SectionMatch, guards: string[], suggest: Suggestion[]): Reason[] {
   if (called.length === 0) return []
+  const progType = sec.def.progType
   const data = loadHelperProtos()
   const out: Reason[] = []
   const heavy = k.distro.facts.backports?.value === 'heavy'
+  const up = k.release.upstreamVersion
   const allowed: string[] = []
+  const refuse = (a: Exclude<SeriesAnswer, {state: 'allowed' | 'no-data'}>, message: string, verifierSays: string, ev: Evidence[], source: string): Reason => {
+    const elsewhere = a.allowedIn.length > 0 ? `; Linux ${a.allowedIn.join(', ')} allow${a.allowedIn.length === 1 ? 's' : ''} it` : ''
+    const src = `${a.read.map((v) => data.kernels[v]!.source.split(':')[0]).join('; ')}: ${source}`
+    if (a.state === 'unsettled') {
+      return reason('helper-type', 'unknown', `${message} on Linux ${a.refusedIn.join(', ')}${elsewhere}, and kcompat has not read the source of this kernel's series`, ev, src, {check: 'a test load on such a machine'})
+    }
+    const r = reason('helper-type', 'fail', `${message} on this kernel (Linux ${a.read.join(', ')}): the verifier refuses the call (${verifierSays})${elsewhere}`, ev, src)
+    return heavy ? {...r, status: 'unknown', message: `${r.message} — unless ${k.release.distroName} backported it`, check: 'a test load on such a machine'} : r
+  }
   for (const h of called) {
-    const a = helperForType(data, progType, h.name, k.release.upstreamVersion)
-    if (a.state === 'no-data') return []
     const label = `bpf_${h.name}()${h.as ? ` (libbpf's stand-in for bpf_${h.as}())` : ''}`
-    if (a.state === 'allowed') {
-      allowed.push(h.name)
+    const callEv: Evidence = {kind: 'object', text: `call bpf_${h.name}#${h.id} in a BPF_PROG_TYPE_${progType} program (${sec.def.name})`}
+    const a = helperForType(data, progType, h.name, up)
+    if (a.state === 'no-data') return []
+    if (a.state !== 'allowed') {
+      const at = data.kernels[a.read[0]!]!.progTypes[progType]!
+      const ev: Evidence[] = [{kind: 'version', text: `${at.proto}() (${at.file}) of Linux ${a.read.join(' and ')} does not return bpf_${h.name}`}, callEv]
+      const other = TYPE_ALTERNATIVE[h.name]
+      if (other) suggest.push({kind: 'code', text: `instead of bpf_${h.name}() in a BPF_PROG_TYPE_${progType} program: ${other}`})
+      else {
+        const types = Object.entries(data.kernels[a.read[0]!]!.progTypes).filter(([, p]) => p.helpers.includes(h.name)).map(([t]) => t)
+        if (types.length > 0) suggest.push({kind: 'code', text: `bpf_${h.name}() is for ${types.length > 8 ? `${types.slice(0, 8).join(', ')}, ...` : types.join(', ')} programs (Linux ${a.read[0]})`})
+      }
+      out.push(guarded(refuse(a, `BPF_PROG_TYPE_${progType} programs cannot call ${label}: ${at.proto}() does not offer it`, `"unknown func bpf_${h.name}#${h.id}"`, ev, `${at.file} ${at.proto}; ${VERIFIER_HELPER}`), guards))
       continue
     }
-    const ev: Evidence[] = [
-      {kind: 'version', text: `${a.proto.proto}() (${a.proto.file}) of Linux ${a.read.join(' and ')} does not return bpf_${h.name}`},
-      {kind: 'object', text: `call bpf_${h.name}#${h.id} in a BPF_PROG_TYPE_${progType} program`},
-    ]
-    const elsewhere = a.allowedIn.length > 0 ? `; Linux ${a.allowedIn.join(', ')} allow${a.allowedIn.length === 1 ? 's' : ''} it` : ''
-    const source = `${a.source}; ${VERIFIER_HELPER}`
-    let r: Reason
-    if (a.state === 'refused') {
-      r = reason('helper-type', 'fail', `BPF_PROG_TYPE_${progType} programs cannot call ${label} on this kernel: ${a.proto.proto}() does not offer it (Linux ${a.read.join(', ')}), so the verifier refuses the call ("unknown func bpf_${h.name}#${h.id}")${elsewhere}`, ev, source)
-      if (heavy) {
-        r = {...r, status: 'unknown', message: `${r.message} — unless ${k.release.distroName} backported it for this program type`, check: 'a test load on such a machine'}
+    // the checks after get_func_proto
+    let extra: Reason | undefined
+    if (h.name === 'd_path' && !(progType === 'TRACING' && sec.def.attachType === 'BPF_TRACE_ITER')) {
+      const target = parseTarget(sec.def, sec.target)
+      const fn = progType === 'LSM' ? `bpf_lsm_${target.name}` : target.name
+      if ((progType === 'TRACING' || progType === 'LSM') && target.name) {
+        const key = progType === 'LSM' ? 'lsmHooks' : 'tracingTargets'
+        const d = acrossSeries(data, up, (kp) => kp.checks.d_path[key].includes(fn))
+        if (d.state === 'refused' || d.state === 'unsettled') {
+          const list = progType === 'LSM' ? 'the sleepable LSM hooks (kernel/bpf/bpf_lsm.c sleepable_lsm_hooks)' : 'btf_allowlist_d_path (kernel/trace/bpf_trace.c)'
+          const ev: Evidence[] = [{kind: 'version', text: `${fn} is not in ${list} of Linux ${d.read.join(' and ')}`}, callEv]
+          extra = refuse(d, `bpf_d_path() is allowed only where bpf_d_path_allowed() agrees, and ${fn} is not in ${list}`, '"helper call is not allowed in probe"', ev, data.kernels[d.read[0]!]!.checks.d_path.source)
+          suggest.push({kind: 'code', text: `bpf_d_path(): attach to one of ${data.kernels[d.read[0]!]!.checks.d_path[key].slice(0, 9).join(', ')}${data.kernels[d.read[0]!]!.checks.d_path[key].length > 9 ? ', ...' : ''} (Linux ${d.read[0]})`})
+        }
       }
-    } else {
-      r = reason('helper-type', 'unknown', `BPF_PROG_TYPE_${progType} programs may not call ${label} on this kernel: ${a.proto.proto}() of Linux ${a.refusedIn.join(', ')} does not offer it${elsewhere}, and kcompat has not read the source of this kernel's series`, ev, source, {check: 'a test load on such a machine'})
+    } else if (h.name === 'get_func_ip') {
+      const trampoline = ['BPF_TRACE_FENTRY', 'BPF_TRACE_FEXIT', 'BPF_MODIFY_RETURN'].includes(sec.def.attachType ?? '')
+      const d = acrossSeries(data, up, (kp) => kp.checks.get_func_ip.progTypes.includes(progType) && (progType !== 'TRACING' || trampoline))
+      if (d.state === 'refused' || d.state === 'unsettled') {
+        const ev: Evidence[] = [{kind: 'version', text: `check_get_func_ip of Linux ${d.read.join(' and ')} accepts ${data.kernels[d.read[0]!]!.checks.get_func_ip.progTypes.join(', ')} (TRACING: fentry/fexit/fmod_ret)`}, callEv]
+        extra = refuse(d, `bpf_get_func_ip() is not supported for ${progType === 'TRACING' ? `${sec.def.name} (tracing programs without a trampoline)` : `BPF_PROG_TYPE_${progType}`}`, progType === 'TRACING' ? '"supported only for fentry/fexit/fmod_ret programs"' : '"not supported for program type"', ev, data.kernels[d.read[0]!]!.checks.get_func_ip.source)
+      }
     }
-    const other = TYPE_ALTERNATIVE[h.name]
-    if (other) suggest.push({kind: 'code', text: `instead of bpf_${h.name}() in a BPF_PROG_TYPE_${progType} program: ${other}`})
-    else {
-      const types = Object.entries(data.kernels[a.read[0]!]!.progTypes).filter(([, p]) => p.helpers.includes(h.name)).map(([t]) => t)
-      if (types.length > 0) suggest.push({kind: 'code', text: `bpf_${h.name}() is for ${types.length > 8 ? `${types.slice(0, 8).join(', ')}, ...` : types.join(', ')} programs (Linux ${a.read[0]})`})
-    }
-    out.push(guarded(r, guards))
+    if (extra) out.push(guarded(extra, guards))
+    else allowed.push(h.name)
   }
   if (out.length === 0 && allowed.length > 0) {
     out.push(reason('helper-type', 'pass', `BPF_PROG_TYPE_${progType} programs may call ${allowed.map((n) => `bpf_${n}`).join(', ')}`, [], `${Object.values(data.kernels).map((x) => x.source.split(':')[0]).join('; ')}; ${VERIFIER_HELPER}`))
@@ -375,7 +401,7 @@ export function needsReasons(obj: BpfObjectInfo, program: string, section: strin
   // into a perf buffer on kernels without one)
   const guards = p.guards
   const sec = matchSection(section.replace(/^\?/, ''))
-  reasons.push(...helperRules(k, p, vocab, guards, suggestions, sec?.def.progType))
+  reasons.push(...helperRules(k, p, vocab, guards, suggestions, sec))
   reasons.push(...mapRules(k, p, objN, vocab, objN.guards, suggestions))
   if (p.globalData.length > 0) {
     const r = gate(k, 'global-data', 'globalData', `global data (${p.globalData.join(', ')})`)

@@ -23,10 +23,25 @@ export interface ProgTypeProtos {
   helpers: string[]
 }
 
+/** What the verifier checks after get_func_proto, for a few helpers. */
+export interface HelperChecks {
+  /** bpf_d_path's `allowed` callback: tracing programs on these functions (iterators always), lsm programs on these `bpf_lsm_<hook>`s. */
+  d_path: {source: string; tracingTargets: string[]; lsmHooks: string[]}
+  /** check_get_func_ip: the program types it accepts (TRACING only with a trampoline: fentry, fexit, fmod_ret). */
+  get_func_ip: {source: string; progTypes: string[]}
+}
+
+export interface KernelProtos {
+  source: string
+  /** By program type without `BPF_PROG_TYPE_`. */
+  progTypes: Record<string, ProgTypeProtos>
+  checks: HelperChecks
+}
+
 export interface HelperProtos {
   about: string
-  /** By kernel series (`6.1`): where the lists were read, and the lists by program type (without `BPF_PROG_TYPE_`). */
-  kernels: Record<string, {source: string; progTypes: Record<string, ProgTypeProtos>}>
+  /** By kernel series (`6.1`): where the lists were read, and what they say. */
+  kernels: Record<string, KernelProtos>
 }
 
 let cached: HelperProtos | undefined
@@ -53,6 +68,8 @@ export function validateHelperProtos(data: unknown): HelperProtos {
       if (!/^[A-Z0-9_]+$/.test(t)) bad(`kernels.${v}.progTypes.${t}: program types are BPF_PROG_TYPE_ suffixes`)
       if (typeof p.proto !== 'string' || typeof p.file !== 'string' || !Array.isArray(p.helpers) || p.helpers.some((h) => typeof h !== 'string')) bad(`kernels.${v}.progTypes.${t}: needs proto, file and helpers`)
     }
+    const c = k.checks
+    if (!c || !Array.isArray(c.d_path?.tracingTargets) || !Array.isArray(c.d_path?.lsmHooks) || !Array.isArray(c.get_func_ip?.progTypes) || !c.d_path.source || !c.get_func_ip.source) bad(`kernels.${v}.checks: needs d_path (tracingTargets, lsmHooks) and get_func_ip (progTypes), each with a source`)
   }
   return o
 }
@@ -72,46 +89,47 @@ export function loadHelperProtos(): HelperProtos {
   return cached
 }
 
-/** What the lists say about one helper in one program type on a kernel of `version`. */
-export type HelperTypeAnswer =
-  /** The same series offers it, or the nearest older series read does; or the kernel is older than every series read and the oldest offers it (no refusal known). */
+/** What the sources say about one question (may this program call that helper?) on a kernel. */
+export type SeriesAnswer =
+  /** The same series says yes, or the nearest older series read does; or the kernel is older than every series read and the oldest says yes (no refusal is known). */
   | {state: 'allowed'; read: string[]}
-  /** Not offered by the same series, or by any series read at or above the kernel (lists only grow). */
-  | {state: 'refused'; read: string[]; proto: ProgTypeProtos; source: string; allowedIn: string[]}
-  /** The series read disagree around this kernel, or the kernel is newer than all of them. */
-  | {state: 'unsettled'; read: string[]; refusedIn: string[]; allowedIn: string[]; proto: ProgTypeProtos; source: string}
-  /** No list for this program type. */
+  /** The same series says no, or the nearest newer series read does (allowances only grow). */
+  | {state: 'refused'; read: string[]; allowedIn: string[]}
+  /** The series read on either side disagree, or the kernel is newer than every series read, whose newest says no. */
+  | {state: 'unsettled'; read: string[]; refusedIn: string[]; allowedIn: string[]}
   | {state: 'no-data'}
 
 /**
- * Looks a helper up for a program type on a kernel of the given upstream version.
+ * Asks `yes` of the series read and places the kernel among them.
  *
- * The series read are points on the timeline. A kernel of one of those series gets
- * that series' answer. Below the oldest one, a helper the oldest refuses is refused: a
- * helper is offered to a program type from some release on, and the lists only grow
- * (helpers are added to get_func_proto functions, and moved into the shared
- * bpf_base_func_proto, but not taken away). Between two series read, both must agree;
- * above the newest, a refusal is unsettled (a later release may have added it).
+ * The series read are points on the timeline. A kernel of one of those series gets that
+ * series' answer. Below the oldest one, a refusal of the oldest stands: a helper is
+ * offered to a program type from some release on, and the lists only grow (helpers are
+ * added to get_func_proto functions and to allow-lists, and moved into the shared
+ * bpf_base_func_proto, but not taken away). Between two series read, a refusal needs both
+ * to refuse; above the newest, a refusal is unsettled (a later release may allow it).
  */
-export function helperForType(data: HelperProtos, progType: string, helper: string, upstream: readonly number[]): HelperTypeAnswer {
+export function acrossSeries(data: HelperProtos, upstream: readonly number[], yes: (k: KernelProtos) => boolean | undefined): SeriesAnswer {
   const series = Object.keys(data.kernels)
-    .filter((v) => data.kernels[v]!.progTypes[progType])
+    .filter((v) => yes(data.kernels[v]!) !== undefined)
     .sort((a, b) => compareVersions(parseVersion(a), parseVersion(b)))
   if (series.length === 0) return {state: 'no-data'}
   const kv = [upstream[0] ?? 0, upstream[1] ?? 0]
-  const has = (v: string): boolean => data.kernels[v]!.progTypes[progType]!.helpers.includes(helper)
-  const at = (v: string) => ({proto: data.kernels[v]!.progTypes[progType]!, source: data.kernels[v]!.source})
+  const has = (v: string): boolean => yes(data.kernels[v]!) === true
   const allowedIn = series.filter(has)
   const same = series.find((v) => compareVersions(parseVersion(v), kv) === 0)
-  if (same) return has(same) ? {state: 'allowed', read: [same]} : {state: 'refused', read: [same], ...at(same), allowedIn}
-  const below = series.filter((v) => compareVersions(parseVersion(v), kv) < 0)
-  const above = series.filter((v) => compareVersions(parseVersion(v), kv) > 0)
-  const lo = below.at(-1)
-  const hi = above[0]
-  if (hi && !has(hi)) return {state: 'refused', read: [hi], ...at(hi), allowedIn}
+  if (same) return has(same) ? {state: 'allowed', read: [same]} : {state: 'refused', read: [same], allowedIn}
+  const lo = series.filter((v) => compareVersions(parseVersion(v), kv) < 0).at(-1)
+  const hi = series.find((v) => compareVersions(parseVersion(v), kv) > 0)
+  if (hi && !has(hi)) return {state: 'refused', read: [hi], allowedIn}
   if (lo && has(lo)) return {state: 'allowed', read: [lo]}
-  if (hi && lo) return {state: 'unsettled', read: [lo, hi], refusedIn: [lo], allowedIn, ...at(lo)}
-  // older than every series read, and the oldest offers it: no refusal is known
+  if (hi && lo) return {state: 'unsettled', read: [lo, hi], refusedIn: [lo], allowedIn}
+  // older than every series read, and the oldest allows it: no refusal is known
   if (hi) return {state: 'allowed', read: [hi]}
-  return {state: 'unsettled', read: [lo!], refusedIn: [lo!], allowedIn, ...at(lo!)}
+  return {state: 'unsettled', read: [lo!], refusedIn: [lo!], allowedIn}
+}
+
+/** May a program of this type call the helper at all (its get_func_proto)? */
+export function helperForType(data: HelperProtos, progType: string, helper: string, upstream: readonly number[]): SeriesAnswer {
+  return acrossSeries(data, upstream, (k) => (k.progTypes[progType] ? k.progTypes[progType]!.helpers.includes(helper) : undefined))
 }
