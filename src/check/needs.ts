@@ -32,7 +32,8 @@ import {HELPER_NAMES} from '../insn/enums.js'
 import type {InsnFeatureKey} from '../kernel/facts/index.js'
 import {acrossSeries, helperForType, loadHelperProtos, type SeriesAnswer} from '../kernel/facts/helper-protos.js'
 import {btfTargetName, matchSection, parseTarget, type SectionMatch} from '../kernel/sections.js'
-import {Kind} from '../btf/wire.js'
+import {Kind, KIND_NAMES} from '../btf/wire.js'
+import {compareVersions} from '../kernel/facts/version.js'
 
 const KERNEL_SOURCE = 'this kernel (archive / machine)'
 const LIBBPF_SANITIZE = 'libbpf src/libbpf.c bpf_object__sanitize_prog (bpf_probe_read_{kernel,user}[_str] fall back to bpf_probe_read[_str])'
@@ -385,6 +386,126 @@ function ctxArgsRule(k: KernelProfile, p: ProgramNeeds, objN: ObjectNeeds, secti
   )
 }
 
+const CTX_TYPE_SOURCE =
+  'kernel/bpf/btf.c btf_ctx_access of Debian linux-source-6.1 6.1.192-2 and linux-source-6.12 6.12.117 (kernel/bpf/verifier.c check_ctx_access: "invalid bpf_context access" after its message)'
+
+/**
+ * The types of the context arguments a BTF-typed program reads, as the verifier's
+ * btf_ctx_access judges each load `*(uN *)(ctx + off)` against the kernel's prototype
+ * (the same one ctxArgsRule counts):
+ * - the offset must be a multiple of 8 ("func '%s' offset %d is not multiple of 8");
+ * - a slot whose argument is a small int (at most 8 bytes), an enum or a struct passed by
+ *   value is a scalar, and any read of it is accepted;
+ * - any other non-pointer (a union by value, a float, a wider int) is refused ("arg%d
+ *   '%s' has type %s. Only pointer access is allowed");
+ * - a pointer to void or to an int is accepted as such; a pointer to anything but a
+ *   struct or union (a pointer, an enum, a function, a FWD, an array) is refused ("arg%d
+ *   type %s is not a struct");
+ * - fmod_ret's return slot must be a small int ("ret type %s not allowed for fmod_ret");
+ * - since 6.12 (not in 6.1) a pointer argument must be read with 8 bytes ("size %d must
+ *   be 8").
+ * btf_ctx_access only loosened from 5.5 to 6.1 (int pointers, enums), so its 6.1
+ * refusals hold for older kernels; 6.12 refused the same; beyond 6.12 a refusal is
+ * `unknown`. libbpf-tools read every argument as 8 bytes (BPF_PROG), so the narrow reads
+ * come from hand-written context access.
+ */
+function ctxTypeRules(k: KernelProfile, p: ProgramNeeds, objN: ObjectNeeds, section: string, guards: string[]): Reason[] {
+  if (p.ctxLoads.length === 0) return []
+  const m = matchSection(section)
+  if (!m) return []
+  const {def} = m
+  if (!['tp_btf', 'fentry', 'fmod_ret', 'lsm'].includes(def.family)) return []
+  const target = parseTarget(def, m.target)
+  if (target.module && target.module !== 'vmlinux') return []
+  const name = btfTargetName(def, target)
+  const btf = k.fullBtf()
+  if (!btf || !name) return []
+  const dropFirst = def.family === 'tp_btf'
+  const kind = dropFirst ? Kind.TYPEDEF : Kind.FUNC
+  const id = btf.findByName(name, kind)
+  if (id === undefined) return []
+  let t = btf.typeById(btf.skipTypedefsAndModifiers(kind === Kind.FUNC ? (btf.typeById(id) as {type: number}).type : id))
+  if (t.kind === Kind.PTR) t = btf.typeById(btf.skipTypedefsAndModifiers(t.type))
+  if (t.kind !== Kind.FUNC_PROTO) return []
+  const proto = t
+  const params = proto.params.slice(dropFirst ? 1 : 0)
+  const tname = dropFirst ? name.replace(/^btf_trace_/, '') : name
+  const [a = 0, b = 0, c = 0] = k.release.upstreamVersion
+  const lkv = BigInt((a << 16) + (b << 8) + Math.min(c, 255))
+  const loads = objN.kconfigExterns.includes('LINUX_KERNEL_VERSION') ? objN.ctxLoadsOn(p, new Map([['LINUX_KERNEL_VERSION', lkv]])) : p.ctxLoads
+  const series = [a, b]
+  const newer612 = compareVersions(series, [6, 12]) > 0
+  const out: Reason[] = []
+  const refuse = (message: string, said: string, ev: Evidence[], since?: 'sinceSize8'): Reason => {
+    if (since) {
+      // only 6.12 refuses: between 6.1 and 6.12 the release that added it is not recorded
+      if (compareVersions(series, [6, 1]) <= 0) return reason('ctx-types', 'pass', `${message}: accepted before 6.12 (6.1's btf_ctx_access has no size check)`, ev, CTX_TYPE_SOURCE)
+      if (compareVersions(series, [6, 12]) < 0) return reason('ctx-types', 'unknown', `${message}: 6.12 refuses it ("${said}"), 6.1 accepts it, and kcompat has not read this kernel's series`, ev, CTX_TYPE_SOURCE, {check: 'a test load on such a machine'})
+    }
+    if (newer612) return reason('ctx-types', 'unknown', `${message}: Linux 6.1 and 6.12 refuse it ("${said}"); this kernel is newer than the sources kcompat read`, ev, CTX_TYPE_SOURCE, {check: 'a test load on such a machine'})
+    return guarded(reason('ctx-types', 'fail', `${message}: the verifier refuses it ("${said}", then "invalid bpf_context access")`, ev, CTX_TYPE_SOURCE), guards)
+  }
+  const protoEv: Evidence = {kind: 'btf', text: `${dropFirst ? 'TYPEDEF' : 'FUNC'} ${name} (id ${id}) in ${k.btfOrigin}`}
+  const kindName = (x: {kind: number}): string => KIND_NAMES[x.kind] ?? String(x.kind)
+  // A trampoline (fentry, fexit, fmod_ret) models the target's whole prototype first
+  // (kernel/bpf/btf.c btf_distill_func_proto): every argument must be a pointer, an int,
+  // an enum or a struct of at most 16 bytes, no varargs, a return value that is not a
+  // struct. Struct arguments are accepted from 6.1 on, so this holds for older kernels.
+  if (def.family === 'fentry' || def.family === 'fmod_ret') {
+    const size = (tid: number): {ok: boolean; t: {kind: number}} => {
+      const x = btf.typeById(btf.skipModifiers(tid))
+      if (x.kind === Kind.TYPEDEF) return size(x.type)
+      if (x.kind === Kind.PTR) return {ok: true, t: x}
+      if (x.kind === Kind.INT || x.kind === Kind.ENUM || x.kind === Kind.ENUM64 || x.kind === Kind.STRUCT) return {ok: x.size > 0 && x.size <= 16, t: x}
+      return {ok: false, t: x}
+    }
+    const bad = params.findIndex((q, i) => (q.type === 0 ? i === params.length - 1 : !size(q.type).ok))
+    if (bad >= 0) {
+      const q = params[bad]!
+      const said = q.type === 0 ? `The function ${tname} with variable args is unsupported.` : `The function ${tname} arg${bad} type ${kindName(size(q.type).t)} is unsupported.`
+      return [refuse(`the BPF trampoline cannot model ${tname}: its argument ${bad + 1} ('${q.name}') is ${q.type === 0 ? 'variadic' : `${kindName(size(q.type).t)}`}`, said, [protoEv])]
+    }
+  }
+  let passed = 0
+  for (const ld of loads) {
+    const slot = Math.floor(ld.off / 8)
+    const ev: Evidence[] = [protoEv, {kind: 'object', text: `${ld.size}-byte load of context offset ${ld.off} at ${ld.at}`}]
+    if (ld.off % 8 !== 0) {
+      out.push(refuse(`the program reads ${ld.size} bytes at context offset ${ld.off}, inside argument ${slot + 1}`, `func '${tname}' offset ${ld.off} is not multiple of 8`, ev))
+      continue
+    }
+    let r: Reason | undefined
+    if (slot === params.length) {
+      // the return slot (ctxArgsRule decides whether this program may read it at all)
+      if (def.attachType !== 'BPF_MODIFY_RETURN') continue
+      const rt = btf.typeById(btf.skipModifiers(proto.returnType))
+      if (!(rt.kind === Kind.INT && rt.size <= 8)) r = refuse(`fmod_ret reads the return value of ${tname}, which is ${kindName(rt)}`, `ret type ${kindName(rt)} not allowed for fmod_ret`, ev)
+    } else if (slot < params.length) {
+      const pid = params[slot]!.type
+      // the kernel skips modifiers (const, volatile, restrict, typedef, type tags) here
+      const at = btf.typeById(btf.skipTypedefsAndModifiers(pid))
+      const argName = params[slot]!.name
+      if ((at.kind === Kind.INT && at.size <= 8) || at.kind === Kind.ENUM || at.kind === Kind.ENUM64 || at.kind === Kind.STRUCT) {
+        passed++
+        continue
+      }
+      if (at.kind !== Kind.PTR) {
+        r = refuse(`argument ${slot + 1} of ${tname} ('${argName}') is ${kindName(at)}${at.name ? ` '${at.name}'` : ''}, which a program can read only through a pointer`, `func '${tname}' arg${slot} '${at.name}' has type ${kindName(at)}. Only pointer access is allowed`, ev)
+      } else if (at.type !== 0) {
+        const pointee = btf.typeById(btf.skipTypedefsAndModifiers(at.type))
+        if (pointee.kind !== Kind.INT && pointee.kind !== Kind.STRUCT && pointee.kind !== Kind.UNION) {
+          r = refuse(`argument ${slot + 1} of ${tname} ('${argName}') points to ${kindName(pointee)}${pointee.name ? ` '${pointee.name}'` : ''}, not to a struct`, `func '${tname}' arg${slot} type ${kindName(pointee)} is not a struct`, ev)
+        }
+      }
+      if (!r && ld.size !== 8) r = refuse(`the program reads pointer argument ${slot + 1} of ${tname} ('${argName}') with ${ld.size} bytes`, `func '${tname}' size ${ld.size} must be 8`, ev, 'sinceSize8')
+    } else continue // past the arguments: ctxArgsRule's
+    if (r && r.status !== 'pass') out.push(r)
+    else passed++
+  }
+  if (out.length === 0 && passed > 0) out.push(reason('ctx-types', 'pass', `the context arguments read have types ${tname}'s prototype lets a program read`, [protoEv], CTX_TYPE_SOURCE))
+  return out
+}
+
 /**
  * The reasons for one program of an object on one kernel, and suggestions for code
  * changes. `program` is libbpf's program name.
@@ -457,6 +578,7 @@ export function needsReasons(obj: BpfObjectInfo, program: string, section: strin
   reasons.push(...kfuncRules(k, p, vocab, guards))
   const ctx = ctxArgsRule(k, p, objN, section.replace(/^\?/, ''), guards)
   if (ctx) reasons.push(ctx)
+  reasons.push(...ctxTypeRules(k, p, objN, section.replace(/^\?/, ''), guards))
   if ((p.funcInfo || p.lineInfo) && kernelBtfState(k).state !== true) {
     const f = k.facts.insnFeatures.btfFuncInfo
     const r = gate(k, 'func-info', 'btfFuncInfo', 'BPF program func/line info')
