@@ -477,9 +477,13 @@ function ctxTypeRules(k: KernelProfile, p: ProgramNeeds, objN: ObjectNeeds, sect
     let r: Reason | undefined
     if (slot === params.length) {
       // the return slot (ctxArgsRule decides whether this program may read it at all)
-      if (def.attachType !== 'BPF_MODIFY_RETURN') continue
-      const rt = btf.typeById(btf.skipModifiers(proto.returnType))
-      if (!(rt.kind === Kind.INT && rt.size <= 8)) r = refuse(`fmod_ret reads the return value of ${tname}, which is ${kindName(rt)}`, `ret type ${kindName(rt)} not allowed for fmod_ret`, ev)
+      if (def.attachType === 'BPF_MODIFY_RETURN') {
+        const rt = btf.typeById(btf.skipModifiers(proto.returnType))
+        if (!(rt.kind === Kind.INT && rt.size <= 8)) r = refuse(`fmod_ret reads the return value of ${tname}, which is ${kindName(rt)}`, `ret type ${kindName(rt)} not allowed for fmod_ret`, ev)
+      } else if (proto.returnType === 0) {
+        // fexit and lsm: the return slot of a void function is judged like an argument of type void
+        r = refuse(`the program reads the return value of ${tname}, which returns void`, `func '${tname}' arg${slot} '' has type UNKNOWN. Only pointer access is allowed`, ev)
+      } else continue
     } else if (slot < params.length) {
       const pid = params[slot]!.type
       // the kernel skips modifiers (const, volatile, restrict, typedef, type tags) here

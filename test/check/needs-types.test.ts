@@ -164,6 +164,7 @@ const CTX: Record<string, [boolean, boolean, string | null]> = {
   unlinkat_off4: [true, true, 'invalid bpf_context access off=4 size=4'],
   unlinkat_narrow: [false, true, null],
   unlinkat_dfd: [false, false, null],
+  fput_ret: [true, true, 'invalid bpf_context access off=8 size=8'], // fexit reading the return slot of a void function
 }
 const ctxStatus = (p: ProgramResult): string => {
   const r = p.reasons.filter((x) => x.rule === 'ctx-types')
@@ -199,6 +200,8 @@ describe('context argument types (btf_ctx_access)', () => {
       expect(chain('kill_pid_usb_asyncio', 2)[0], k.release).toBe('UNION')
       expect(chain('do_unlinkat', 0)[0], k.release).toBe('INT')
       expect(chain('do_unlinkat', 1).slice(0, 2), k.release).toEqual(['PTR', 'STRUCT'])
+      const fput = new RegExp(`^\\[\\d+\\] FUNC 'fput' type_id=(\\d+)`, 'm').exec(raw)![1]!
+      expect(line(fput), k.release).toMatch(/^FUNC_PROTO '\(anon\)' ret_type_id=0 vlen=1$/)
     }
   })
 
