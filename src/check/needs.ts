@@ -480,6 +480,8 @@ function ctxTypeRules(k: KernelProfile, p: ProgramNeeds, objN: ObjectNeeds, sect
       if (def.attachType === 'BPF_MODIFY_RETURN') {
         const rt = btf.typeById(btf.skipModifiers(proto.returnType))
         if (!(rt.kind === Kind.INT && rt.size <= 8)) r = refuse(`fmod_ret reads the return value of ${tname}, which is ${kindName(rt)}`, `ret type ${kindName(rt)} not allowed for fmod_ret`, ev)
+      } else if (def.attachType !== 'BPF_TRACE_FEXIT' && def.family !== 'lsm') {
+        continue // no return slot: "doesn't have %d-th argument" (ctxArgsRule)
       } else if (proto.returnType === 0) {
         // fexit and lsm: the return slot of a void function is judged like an argument of type void
         r = refuse(`the program reads the return value of ${tname}, which returns void`, `func '${tname}' arg${slot} '' has type UNKNOWN. Only pointer access is allowed`, ev)

@@ -220,6 +220,14 @@ describe('context argument types (btf_ctx_access)', () => {
     })
   }
 
+  it('a tp_btf or fentry program reading past the arguments is ctx-args\' refusal, not a type refusal (needs_ctx.c)', async () => {
+    for (const release of ['6.1.0-56-cloud-amd64', '6.12.117+deb12-cloud-amd64']) {
+      const r = await check({kernel: release, objects: [join('fixtures', 'bpf', 'needs_ctx.bpfel.o')], archive: await fixtureArchive(), options: {core: false}})
+      for (const p of r.programs) expect(ctxStatus(p), `${p.program} on ${release}`).not.toBe('fail')
+      expect(r.programs.find((p) => p.program === 'rq_insert_two')!.reasons.find((x) => x.rule === 'ctx-args')!.status).toBe('fail')
+    }
+  })
+
   it('the reasons name the argument, its type and the verifier message', async () => {
     const r = await check({kernel: '6.1.0-56-cloud-amd64', objects: [ctxFixture('bpfel')], archive: await fixtureArchive(), options: {core: false}})
     const msg = (prog: string) => r.programs.find((p) => p.program === prog)!.reasons.find((x) => x.rule === 'ctx-types' && x.status === 'fail')!.message
