@@ -81,6 +81,25 @@ describe('helper allow-lists per program type', () => {
     expect(() => validateHelperProtos({about: 'x', kernels: {'6.1': {source: 's', progTypes: {kprobe: {}}}}})).toThrow(/FACTS_INVALID|BPF_PROG_TYPE_/)
   })
 
+  it.skipIf(!requireTool('bpftool', 'the helper lists against the kernels\' enum bpf_func_id'))('every helper a list offers is in that kernel\'s enum bpf_func_id, and every program type in its enum bpf_prog_type (bpftool on the archived kernels)', () => {
+    const d = loadHelperProtos()
+    for (const [series, release] of [['6.1', '6.1.0-56-cloud-amd64'], ['6.12', '6.12.117+deb12-cloud-amd64']] as const) {
+      const k = kernelFixtures().find((f) => f.release === release)!
+      const c = run('bpftool', ['btf', 'dump', 'file', k.path, 'format', 'c']).toString()
+      const members = (name: string, prefix: string) => new Set([...new RegExp(`^enum ${name} \\{([\\s\\S]*?)^\\};`, 'm').exec(c)![1]!.matchAll(new RegExp(`\\b${prefix}(\\w+) =`, 'g'))].map((m) => m[1]!))
+      const helpers = members('bpf_func_id', 'BPF_FUNC_')
+      const types = members('bpf_prog_type', 'BPF_PROG_TYPE_')
+      const lists = d.kernels[series]!.progTypes
+      for (const [t, p] of Object.entries(lists)) {
+        expect(types.has(t), `${t} in ${release}`).toBe(true)
+        expect(p.helpers.length, t).toBeGreaterThan(10)
+        for (const h of p.helpers) expect(helpers.has(h), `${t} offers ${h} on ${series}`).toBe(true)
+      }
+      // every program type of the enum but STRUCT_OPS and EXT (their helpers depend on something else) has a list
+      for (const t of types) if (!['UNSPEC', 'STRUCT_OPS', 'EXT'].includes(t)) expect(lists[t], `${t} on ${series}`).toBeDefined()
+    }
+  })
+
   it('between and beyond the series read: agreement decides, disagreement and newer kernels are unsettled', () => {
     const checks = {d_path: {source: 's', tracingTargets: [], lsmHooks: []}, get_func_ip: {source: 's', progTypes: []}}
     const d = {about: 'x', kernels: {'6.1': {source: 'a', checks, progTypes: {T: {proto: 'p', file: 'f', helpers: ['a']}}}, '6.12': {source: 'b', checks, progTypes: {T: {proto: 'p', file: 'f', helpers: ['a', 'b']}}}}}
