@@ -12,7 +12,7 @@
  * - **git** (`--from` a git URL, or a path to a repository): a partial, sparse clone
  *   through the `git` client, kept in a cache directory. The first run is
  *   `git clone --filter=blob:none --sparse --no-checkout`: commits and trees only, no
- *   file contents. The tree is listed with `git ls-tree -r -l` (trees are there), the
+ *   file contents. The tree is listed with `git ls-tree -r` (trees are there), the
  *   selection made from the paths, `git sparse-checkout set` names the selected folders
  *   and `git checkout` then fetches only those folders' blobs. Each selected file is then
  *   hashed with `git hash-object` and must equal the blob id the tree names (git's own
@@ -90,7 +90,7 @@ export interface BtfhubSyncResult {
   /** How the files' identity was checked. */
   verifiedBy: 'sha256' | 'git-blob' | 'none'
   selected: BtfhubFile[]
-  /** Files transferred by this run (http), or blobs present after checkout (git). */
+  /** Selected files transferred by this run (http: downloads; git: blobs the clone lacked before checkout). */
   fetched: number
   added: string[]
   unchanged: string[]
@@ -154,11 +154,11 @@ function git(o: BtfhubSyncOptions, args: string[], cwd?: string, input?: string)
   const exe = o.git ?? 'git'
   return new Promise((resolve, reject) => {
     // GIT_TERMINAL_PROMPT=0: a remote asking for credentials fails instead of waiting on a tty
-    const child = spawn(exe, args, {cwd, env: {...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C'}, stdio: ['pipe', 'pipe', 'pipe']})
+    const child = spawn(exe, args, {cwd, env: {...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C'}, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe']})
     const out: Buffer[] = []
     let err = ''
-    child.stdout.on('data', (c: Buffer) => out.push(c))
-    child.stderr.on('data', (c: Buffer) => {
+    child.stdout!.on('data', (c: Buffer) => out.push(c))
+    child.stderr!.on('data', (c: Buffer) => {
       const s = c.toString('utf8')
       err += s
       if (err.length > 65536) err = err.slice(-32768)
@@ -174,16 +174,22 @@ function git(o: BtfhubSyncOptions, args: string[], cwd?: string, input?: string)
         reject(new BtfhubError('BTFHUB_GIT_FAILED', `git ${args[0]} failed (${signal ?? `exit ${code}`}): ${last}`))
       }
     })
-    child.stdin.end(input ?? '')
+    if (child.stdin) {
+      child.stdin.on('error', () => undefined) // git exiting early: its exit status says why
+      child.stdin.end(input)
+    }
   })
 }
 
-/** `git ls-tree -r -l` lines: `<mode> blob <id> <size>\t<path>`. */
+/**
+ * `git ls-tree -r` lines: `<mode> blob <id>\t<path>`. (Not `-l`: a blob's size needs the
+ * blob, and in a blob-less clone asking for it fetches every blob of the tree.)
+ */
 export function parseLsTree(text: string): BtfhubFile[] {
   const files: BtfhubFile[] = []
   for (const line of text.split('\n')) {
-    const m = /^\d+ blob ([0-9a-f]{40,64}) +(\d+)\t(.+)$/.exec(line)
-    if (m) files.push({path: m[3]!, blob: m[1]!, size: Number(m[2])})
+    const m = /^\d+ blob ([0-9a-f]{40,64})\t(.+)$/.exec(line)
+    if (m) files.push({path: m[2]!, blob: m[1]!})
   }
   return files
 }
@@ -207,10 +213,17 @@ async function syncGit(root: string, dir: string, o: BtfhubSyncOptions): Promise
   }
   const commit = (await git(o, ['rev-parse', '--verify', 'refs/remotes/origin/HEAD^{commit}'], dir)).stdout.trim()
   r.commit = commit
-  const all = parseLsTree((await git(o, ['ls-tree', '-r', '-l', '--full-tree', commit], dir)).stdout)
+  const all = parseLsTree((await git(o, ['ls-tree', '-r', '--full-tree', commit], dir)).stdout)
   r.selected = all.filter((f) => selects(o, f.path))
   o.onEvent?.({type: 'listed', files: all.length, selected: r.selected.length})
   if (o.dryRun || r.selected.length === 0) return r
+  // which selected blobs are not here yet (rev-list reports missing objects without fetching them)
+  const missing = new Set(
+    (await git(o, ['rev-list', '--objects', '--missing=print', '-1', commit], dir)).stdout
+      .split('\n')
+      .filter((l) => l.startsWith('?'))
+      .map((l) => l.slice(1).trim()),
+  )
   await git(o, ['sparse-checkout', 'set', '--cone', ...foldersOf(r.selected)], dir)
   await git(o, ['-c', 'advice.detachedHead=false', 'checkout', '--progress', '--detach', commit], dir)
   // git's identity for each file: the blob id of the checked-out content must be the tree's
@@ -227,7 +240,7 @@ async function syncGit(root: string, dir: string, o: BtfhubSyncOptions): Promise
       o.onEvent?.({type: 'failed', file: f.path, code: 'BTFHUB_CHECKSUM', message})
     }
   })
-  r.fetched = good.length
+  r.fetched = r.selected.filter((f) => missing.has(f.blob!)).length
   await importFiles(root, dir, good, r, o)
   return r
 }
@@ -324,6 +337,7 @@ async function syncHttp(root: string, dir: string, o: BtfhubSyncOptions): Promis
       const d = await download(joinUrl(o.from, f.path), dest, {
         sha256: f.sha256,
         retryDelayMs: o.retryDelayMs,
+        highWaterMark: 512 * 1024 * 1024, // see download.ts: BTFHub tarballs are a few MB, buffered whole
         onProgress: (p) => o.onEvent?.({type: 'download', file: f.path, received: p.received, total: p.total}),
       })
       if (!d.reused) r.fetched++

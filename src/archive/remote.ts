@@ -42,6 +42,9 @@ export class RemoteError extends KcompatError {}
 export const SUMS_FILE = 'SHA256SUMS'
 export const REMOTE_FILE = 'remote.json'
 
+/** A tarball's body is buffered whole (download.ts `highWaterMark`: servers closing the connection must not meet a paused parser). */
+const BODY_BUFFER = 512 * 1024 * 1024
+
 /** What `remote.json` records in a lazy copy. */
 export interface RemoteState {
   format: 1
@@ -224,7 +227,7 @@ export async function syncRemote(url: string, o: RemoteSyncOptions = {}): Promis
   mkdirSync(dir, {recursive: true})
   let index = false
   if (files['index.sqlite']) {
-    await download(joinUrl(base, 'index.sqlite'), join(dir, 'index.sqlite'), {sha256: files['index.sqlite'], retryDelayMs: o.retryDelayMs}).catch((e: unknown) => {
+    await download(joinUrl(base, 'index.sqlite'), join(dir, 'index.sqlite'), {sha256: files['index.sqlite'], retryDelayMs: o.retryDelayMs, highWaterMark: BODY_BUFFER}).catch((e: unknown) => {
       throw e instanceof KcompatError && e.code === 'DOWNLOAD_CHECKSUM' ? new RemoteError('REMOTE_CHECKSUM', e.message) : e
     })
     index = true
@@ -266,7 +269,7 @@ export async function fetchRemoteFile(root: string, rel: string, entry?: KernelE
   mkdirSync(dirname(dest), {recursive: true})
   const tmp = `${dest}.fetch`
   try {
-    await download(joinUrl(state.url, rel), tmp, {sha256: sum})
+    await download(joinUrl(state.url, rel), tmp, {sha256: sum, highWaterMark: BODY_BUFFER})
   } catch (e) {
     if (e instanceof KcompatError && e.code === 'DOWNLOAD_CHECKSUM') throw new RemoteError('REMOTE_CHECKSUM', e.message)
     throw e

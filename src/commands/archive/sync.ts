@@ -5,6 +5,7 @@ import {mirrorForSuite} from '../../kernel/apt.js'
 import {BaseCommand} from '../../lib/base-command.js'
 import {ProgressLine, formatBytes} from '../../lib/progress.js'
 import {describeDebugProgress, describeTimings} from '../../generate/describe.js'
+import {runBtfhubSync} from '../../lib/sync-cli/btfhub.js'
 
 export default class ArchiveSync extends BaseCommand {
   static override summary = "Add every matching kernel of a distro mirror's package index to the archive."
@@ -14,10 +15,10 @@ export default class ArchiveSync extends BaseCommand {
     '<%= config.bin %> archive sync debian --suite bookworm --arch amd64,arm64 --flavor generic,cloud,rt --newest',
     '<%= config.bin %> archive sync debian --suite bookworm-security --arch amd64 --series 6.12 --dry-run',
   ]
-  static override args = {distro: Args.string({description: 'distribution', options: ['debian'], required: true})}
+  static override args = {distro: Args.string({description: 'distribution (none with --from URL: a published kcompat archive)', options: ['debian', 'btfhub']})}
   static override flags = {
-    suite: Flags.string({description: 'suite, e.g. bookworm or bookworm-security', required: true}),
-    arch: Flags.string({description: 'Debian architectures, comma-separated (amd64,arm64,s390x,ppc64el,i386)', required: true}),
+    suite: Flags.string({description: 'suite, e.g. bookworm or bookworm-security'}),
+    arch: Flags.string({description: 'Debian architectures, comma-separated (amd64,arm64,s390x,ppc64el,i386); btfhub: one arch (x86_64, arm64)'}),
     flavor: Flags.string({description: 'flavors to keep, comma-separated (generic,cloud,rt,pae); default all', multiple: true}),
     series: Flags.string({description: 'kernel series to keep, comma-separated (6.1,6.12); default all', multiple: true}),
     newest: Flags.boolean({description: 'only the newest package of each series and flavor'}),
@@ -33,11 +34,18 @@ export default class ArchiveSync extends BaseCommand {
     libbpf: Flags.string({description: 'with --generate: oldest libbpf that must parse the BTF (e.g. 0.7)'}),
     jobs: Flags.integer({description: 'with --generate: pahole threads (default 1: deterministic)', min: 1}),
     'backfill-only': Flags.boolean({description: "only record where archived kernels' images came from (source.image), for those whose package is in the index; add nothing"}),
+    // btfhub, and published kcompat archives (src/lib/sync-cli/btfhub.ts)
+    from: Flags.string({description: 'btfhub: the btfhub-archive git URL or path, or a static HTTP mirror of its tree; without a distro: URL of a published kcompat archive (archive publish)'}),
+    distro: Flags.string({description: 'btfhub: OS id to import (ubuntu, centos, debian, …); default all'}),
+    version: Flags.string({description: 'btfhub: OS version to import (20.04, 7, …); default all'}),
+    transport: Flags.string({description: 'btfhub: git or http (default: http for http(s) URLs not ending in .git)', options: ['git', 'http']}),
     modules: Flags.boolean({description: "store the BTF of each kernel's modules (default; --no-modules skips); kernels archived without it are fetched again for it", default: true, allowNo: true}),
   }
 
   async run(): Promise<void> {
-    const {flags} = await this.parse(ArchiveSync)
+    const {args, flags} = await this.parse(ArchiveSync)
+    if (args.distro === 'btfhub' || args.distro === undefined) return runBtfhubSync(this, args.distro, flags)
+    if (!flags.suite || !flags.arch) this.error('archive sync debian needs --suite and --arch', {exit: 2})
     const root = resolveArchiveDir(flags.archive)
     const mirror = flags.mirror ?? mirrorForSuite(flags.suite)
     if (!mirror) {
