@@ -35,9 +35,9 @@
  */
 import {spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {existsSync, mkdirSync, readFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync} from 'node:fs'
 import {homedir} from 'node:os'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 import {KcompatError} from '../errors.js'
 import {download, fetchBytes} from './download.js'
 import {importBtfhubTarball} from './import.js'
@@ -207,9 +207,19 @@ async function syncGit(root: string, dir: string, o: BtfhubSyncOptions): Promise
     if (url !== o.from) throw new BtfhubError('BTFHUB_CACHE_MISMATCH', `${dir} is a clone of ${url}, not of ${o.from}: give another --cache-dir`)
     await git(o, ['fetch', '--progress', '--filter=blob:none', 'origin'], dir)
   } else {
-    mkdirSync(dir, {recursive: true})
-    // into a fresh directory; a failed clone leaves it without .git, so the next run clones again
-    await git(o, ['clone', '--progress', '--filter=blob:none', '--sparse', '--no-checkout', o.from, '.'], dir)
+    if (existsSync(dir) && readdirSync(dir).length > 0) throw new BtfhubError('BTFHUB_CACHE_NOT_EMPTY', `${dir} is neither empty nor a clone: give another --cache-dir`)
+    // cloned beside it and renamed into place: a clone cut short leaves no half clone in the cache
+    const tmp = `${dir}.clone-${process.pid}`
+    rmSync(tmp, {recursive: true, force: true})
+    mkdirSync(dirname(dir), {recursive: true})
+    try {
+      await git(o, ['clone', '--progress', '--filter=blob:none', '--sparse', '--no-checkout', o.from, tmp])
+    } catch (e) {
+      rmSync(tmp, {recursive: true, force: true})
+      throw e
+    }
+    rmSync(dir, {recursive: true, force: true}) // empty, or absent
+    renameSync(tmp, dir)
   }
   const commit = (await git(o, ['rev-parse', '--verify', 'refs/remotes/origin/HEAD^{commit}'], dir)).stdout.trim()
   r.commit = commit
