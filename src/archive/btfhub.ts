@@ -132,6 +132,8 @@ async function importFiles(root: string, dir: string, files: BtfhubFile[], r: Bt
       o.onEvent?.({type: 'imported', file: f.path, changed})
     } catch (e) {
       if (!(e instanceof KcompatError)) throw e
+      // a download nothing vouched for (no checksum) and that fails to import is not kept: the next run fetches it again
+      if (r.transport === 'http' && r.verifiedBy === 'none') rmSync(join(dir, f.path), {force: true})
       r.failed.push({file: f.path, code: e.code, message: e.message})
       o.onEvent?.({type: 'failed', file: f.path, code: e.code, message: e.message})
     }

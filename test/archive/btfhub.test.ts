@@ -227,6 +227,8 @@ describe('http: a static mirror', () => {
       const r = await syncBtfhub(root, {from: py.url, distro: 'debian', version: '12', arch: 'i686', cacheDir: join(work, 'cache-trunc'), retryDelayMs: 10})
       expect(r.failed.map((x) => [x.file, x.code])).toEqual([[TREE[2], expect.stringMatching(/^INPUT_CORRUPT_XZ|INPUT_CORRUPT_TAR$/)]])
       expect(existsSync(join(root, 'manifest.json'))).toBe(false)
+      // not kept in the cache: nothing vouched for it, so the next run fetches it again
+      expect(existsSync(join(work, 'cache-trunc', TREE[2]!))).toBe(false)
     } finally {
       py.stop()
     }
