@@ -34,8 +34,8 @@ export function resolveArchiveDir(flag?: string): string {
  * `root` is the default archive and KCOMPAT_REMOTE is set, the published archive's
  * kernels it lacks (remote.ts).
  */
-export function archiveKernels(root: string): KernelEntry[] {
-  return withRemote(root, resolveArchiveDir())
+export function archiveKernels(root: string, release?: string): KernelEntry[] {
+  return withRemote(root, resolveArchiveDir(), release)
 }
 
 /** The sha256 of bytes or of a string's UTF-8, in hex. */

@@ -300,13 +300,16 @@ export function rootOf(entry: KernelEntry): string | undefined {
 /**
  * The kernels a command resolving releases in `root` sees: the archive's own, then, when
  * `root` is the default archive and KCOMPAT_REMOTE names a published archive, that
- * archive's kernels the default one lacks (from its lazy copy; BTF fetched on use).
+ * archive's kernels the default one lacks (not consulted when `release` is given and the
+ * default archive has a release starting with it) (from its lazy copy; BTF fetched on use).
  * @throws RemoteError `REMOTE_NOT_SYNCED` when KCOMPAT_REMOTE's copy was never synced.
  */
-export function archiveKernels(root: string, defaultRoot: string): KernelEntry[] {
+export function archiveKernels(root: string, defaultRoot: string, release?: string): KernelEntry[] {
   const own = readManifest(root).kernels
   const url = process.env.KCOMPAT_REMOTE
   if (!url || resolve(root) !== resolve(defaultRoot)) return own
+  // a release the default archive has is answered from it, whether or not the remote was synced
+  if (release !== undefined && own.some((k) => k.release.startsWith(release))) return own
   const dir = remoteCacheDir(url.replace(/\/+$/, ''))
   if (!readRemoteState(dir)) {
     throw new RemoteError('REMOTE_NOT_SYNCED', `KCOMPAT_REMOTE is ${url} but its manifest was never taken: run \`kcompat archive sync --from ${url}\``)

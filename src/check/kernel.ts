@@ -180,7 +180,7 @@ const BTF_RANK: Record<KernelEntry['btf'], number> = {'in-kernel': 0, generated:
  * @throws CheckUsageError `CHECK_AMBIGUOUS_KERNEL` when several different kernels match.
  */
 export function findArchiveEntry(root: string, release: string, arch?: string): KernelEntry | undefined {
-  const kernels = archiveKernels(root)
+  const kernels = archiveKernels(root, release)
   let hits = kernels.filter((k) => k.release === release)
   if (hits.length === 0) {
     hits = kernels.filter((k) => k.release.startsWith(release) && /^(\.el|\.fc|\.amzn|-[a-z])/.test(k.release.slice(release.length)))

@@ -56,7 +56,7 @@ export async function kernelBtfFromArchive(
   options: {arch?: string; archive?: string; noModules?: boolean; /** read module BTF only if one of their relocations needs it */ objects?: readonly BpfObject[]} = {},
 ): Promise<KernelBtf> {
   const root = resolveArchiveDir(options.archive)
-  const all = archiveKernels(root).filter((k) => k.release === release)
+  const all = archiveKernels(root, release).filter((k) => k.release === release)
   const found = options.arch ? all.filter((k) => k.arch === options.arch) : all
   if (found.length === 0) {
     throw new InputError(

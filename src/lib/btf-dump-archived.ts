@@ -29,7 +29,7 @@ export interface ArchivedBtf {
  * @throws InputError `ARCHIVE_UNKNOWN_KERNEL` (with near releases), `ARCHIVE_AMBIGUOUS_KERNEL`.
  */
 export function findArchivedKernel(root: string, release: string, arch?: string): KernelEntry {
-  const kernels = archiveKernels(root)
+  const kernels = archiveKernels(root, release)
   const all = kernels.filter((k) => k.release === release)
   const found = arch ? all.filter((k) => k.arch === normalizeArch(arch)) : all
   if (found.length === 0) {

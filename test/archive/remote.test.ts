@@ -247,6 +247,9 @@ describe('archive sync --from URL', () => {
     process.env.XDG_CACHE_HOME = join(work, 'xdg')
     try {
       expect(() => archiveKernels(local)).toThrow(expect.objectContaining({code: 'REMOTE_NOT_SYNCED'}))
+      expect(() => archiveKernels(local, '6.1.0-56-cloud-amd64')).toThrow(expect.objectContaining({code: 'REMOTE_NOT_SYNCED'}))
+      // a release the default archive has needs no remote
+      expect(archiveKernels(local, '6.1.0-50-s390x').map((k) => k.release)).toEqual(['6.1.0-50-s390x'])
       const r = await syncRemote(srv.url)
       expect(r.dir).toBe(remoteCacheDir(srv.url))
       expect(archiveKernels(local).map((k) => k.release).sort()).toEqual(RELEASES)
