@@ -21,7 +21,9 @@
  *   fetched again, and kernels already imported with the same BTF change nothing.
  *
  * - **http** (`--from` an http(s) URL): a static mirror of the tree. Static servers have
- *   no API, so the mirror is listed one of two ways: a `SHA256SUMS` file at its root (the
+ *   no API, so the mirror is listed one of three ways: a tree listing in GitHub's git
+ *   trees API format (`listing`; each file is checked against its git blob id and size);
+ *   a `SHA256SUMS` file at its root (the
  *   output of `sha256sum` run at the tree's root, `<hex>  <path>` per line; every file
  *   is then checked against its sha256), else the servers' own directory listings (the
  *   HTML "autoindex" pages nginx, Apache and `python3 -m http.server` produce): the
@@ -59,6 +61,13 @@ export interface BtfhubSyncOptions extends BtfhubSelection {
   /** Where the clone or the downloads are kept (default: ~/.cache/kcompat/btfhub-<hash of from>). */
   cacheDir?: string
   dryRun?: boolean
+  /**
+   * http: a listing of the tree in the format of GitHub's git trees API (`GET
+   * /repos/{owner}/{repo}/git/trees/{sha}?recursive=1`: `{"tree": [{"path", "type",
+   * "sha", "size"}], "truncated"}`), e.g. saved beside a raw-file mirror; each file is
+   * then checked against its git blob id and size.
+   */
+  listing?: string
   /** git executable (default `git`). */
   git?: string
   retryDelayMs?: number
@@ -323,15 +332,50 @@ async function walkAutoindex(o: BtfhubSyncOptions): Promise<BtfhubFile[]> {
   return files.sort((a, b) => (a.path < b.path ? -1 : 1))
 }
 
+/**
+ * A tree listing in GitHub's git trees API format: the blobs (type `blob`) with their ids
+ * and sizes. A listing the API marked `truncated` is incomplete and refused.
+ * @throws BtfhubError `BTFHUB_BAD_LISTING`.
+ */
+export function parseGitTreeJson(text: string, where: string): BtfhubFile[] {
+  let j: {tree?: unknown; truncated?: unknown}
+  try {
+    j = JSON.parse(text) as typeof j
+  } catch (e) {
+    throw new BtfhubError('BTFHUB_BAD_LISTING', `${where} is not JSON: ${(e as Error).message}`)
+  }
+  if (!j || !Array.isArray(j.tree)) throw new BtfhubError('BTFHUB_BAD_LISTING', `${where} has no "tree" array`)
+  if (j.truncated === true) throw new BtfhubError('BTFHUB_BAD_LISTING', `${where} is truncated (incomplete): list the tree folder by folder`)
+  const files: BtfhubFile[] = []
+  for (const t of j.tree as {path?: unknown; type?: unknown; sha?: unknown; size?: unknown}[]) {
+    if (t.type !== 'blob') continue
+    if (typeof t.path !== 'string' || typeof t.sha !== 'string' || !/^[0-9a-f]{40}$/.test(t.sha) || typeof t.size !== 'number') {
+      throw new BtfhubError('BTFHUB_BAD_LISTING', `${where}: a blob entry lacks path, sha or size`)
+    }
+    files.push({path: t.path, blob: t.sha, size: t.size})
+  }
+  return files
+}
+
+/** git's identity of a file: sha1 of `blob <size>\0` followed by the content (what `git hash-object` prints). */
+export function gitBlobId(data: Uint8Array): string {
+  return createHash('sha1').update(`blob ${data.length}\0`).update(data).digest('hex')
+}
+
 async function syncHttp(root: string, dir: string, o: BtfhubSyncOptions): Promise<BtfhubSyncResult> {
   let listed: BtfhubFile[]
-  let verifiedBy: 'sha256' | 'none' = 'sha256'
-  try {
-    listed = parseSha256Sums((await fetchBytes(joinUrl(o.from, 'SHA256SUMS'), {retryDelayMs: o.retryDelayMs, maxBytes: 256 * 1024 * 1024})).toString('utf8'))
-  } catch (e) {
-    if (!(e instanceof KcompatError && e.code === 'DOWNLOAD_NOT_FOUND')) throw e
-    verifiedBy = 'none'
-    listed = await walkAutoindex(o)
+  let verifiedBy: 'sha256' | 'git-blob' | 'none' = 'sha256'
+  if (o.listing) {
+    verifiedBy = 'git-blob'
+    listed = parseGitTreeJson((await fetchBytes(o.listing, {retryDelayMs: o.retryDelayMs, maxBytes: 256 * 1024 * 1024})).toString('utf8'), o.listing)
+  } else {
+    try {
+      listed = parseSha256Sums((await fetchBytes(joinUrl(o.from, 'SHA256SUMS'), {retryDelayMs: o.retryDelayMs, maxBytes: 256 * 1024 * 1024})).toString('utf8'))
+    } catch (e) {
+      if (!(e instanceof KcompatError && e.code === 'DOWNLOAD_NOT_FOUND')) throw e
+      verifiedBy = 'none'
+      listed = await walkAutoindex(o)
+    }
   }
   const r: BtfhubSyncResult = {transport: 'http', from: o.from, verifiedBy, selected: [], fetched: 0, added: [], unchanged: [], failed: []}
   r.selected = listed.filter((f) => selects(o, f.path))
@@ -341,18 +385,30 @@ async function syncHttp(root: string, dir: string, o: BtfhubSyncOptions): Promis
   for (const f of r.selected) {
     const dest = join(dir, f.path)
     try {
-      if (!f.sha256 && existsSync(dest)) {
+      if (f.blob && existsSync(dest) && gitBlobId(readFileSync(dest)) === f.blob) {
+        good.push(f) // fetched by an earlier run
+        continue
+      }
+      if (!f.sha256 && !f.blob && existsSync(dest)) {
         good.push(f) // no checksum to compare with: a file already downloaded whole is kept (BTFHub never rewrites a release's file)
         continue
       }
       mkdirSync(join(dest, '..'), {recursive: true})
       const d = await download(joinUrl(o.from, f.path), dest, {
         sha256: f.sha256,
+        size: f.size,
         retryDelayMs: o.retryDelayMs,
         highWaterMark: 512 * 1024 * 1024, // see download.ts: BTFHub tarballs are a few MB, buffered whole
         onProgress: (p) => o.onEvent?.({type: 'download', file: f.path, received: p.received, total: p.total}),
       })
       if (!d.reused) r.fetched++
+      if (f.blob) {
+        const id = gitBlobId(readFileSync(dest))
+        if (id !== f.blob) {
+          rmSync(dest, {force: true})
+          throw new BtfhubError('BTFHUB_CHECKSUM', `${f.path}: its git blob id is ${id}, the listing names ${f.blob}`)
+        }
+      }
       o.onEvent?.({type: 'verified', file: f.path, by: verifiedBy})
       good.push(f)
     } catch (e) {

@@ -19,7 +19,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {readKernelBtf} from '../../src/archive/archive.js'
-import {parseAutoindex, parseLsTree, parseSha256Sums, syncBtfhub} from '../../src/archive/btfhub.js'
+import {gitBlobId, parseAutoindex, parseLsTree, parseSha256Sums, syncBtfhub} from '../../src/archive/btfhub.js'
 import {readManifest} from '../../src/archive/manifest.js'
 import {type GitHttpServer, startGitHttp} from '../helpers/git-http.js'
 import {requireTool, run} from '../helpers/tools.js'
@@ -62,6 +62,7 @@ describe('listings', () => {
     git(repo, '-c', 'user.name=t', '-c', 'user.email=t@localhost', 'commit', '-qm', 'x')
     const ls = parseLsTree(git(repo, 'ls-tree', '-r', 'HEAD'))
     expect(ls).toEqual([{path: 'a b.btf.tar.xz', blob: git(repo, 'hash-object', 'a b.btf.tar.xz').trim()}])
+    expect(gitBlobId(readFileSync(join(repo, 'a b.btf.tar.xz')))).toBe(ls[0]!.blob)
     const sums = parseSha256Sums(run('sha256sum', [join(SHIPPED, TREE[0]!)], {}).toString().replace(SHIPPED + '/', ''))
     expect(sums).toEqual([{path: TREE[0], sha256: sha(readFileSync(join(SHIPPED, TREE[0]!)))}])
     const html = '<ul><li><a href="../">../</a></li><li><a href="debian/">debian/</a></li><li><a href="6.1.0%2B1.btf.tar.xz">x</a></li><li><a href="http://elsewhere/x/">y</a></li><li><a href="?C=N;O=D">Name</a></li></ul>'
@@ -255,6 +256,45 @@ describe('http: a static mirror', () => {
       expect(existsSync(join(cache, TREE[0]!))).toBe(false)
       expect(readdirSync(join(cache, 'debian/12/s390x'))).toEqual([])
       expect(readManifest(root).kernels.map((k) => k.arch).sort()).toEqual(['i686', 'ppc64le'])
+    } finally {
+      py.stop()
+    }
+  })
+})
+
+describe('http: a raw-file mirror with a git tree listing', () => {
+  it("checks each file against the listing's git blob id (ids and sizes from git ls-tree -l); a wrong id is BTFHUB_CHECKSUM, nothing kept", async () => {
+    if (!haveTools || !requireTool('python3', 'btfhub raw mirror (python3 -m http.server)')) return
+    const mirror = join(work, 'tree-raw')
+    run('cp', ['-r', tree, mirror])
+    git(mirror, 'init', '-q')
+    git(mirror, 'add', '.')
+    git(mirror, '-c', 'user.name=t', '-c', 'user.email=t@localhost', 'commit', '-qm', 'tree')
+    // GitHub's git trees API format, filled in from git's own listing
+    const entries = git(mirror, 'ls-tree', '-r', '-l', 'HEAD')
+      .trim()
+      .split('\n')
+      .map((l) => /^(\d+) (\w+) ([0-9a-f]+) +(\d+)\t(.+)$/.exec(l)!)
+      .map((m) => ({path: m[5], mode: m[1], type: m[2], sha: m[3], size: Number(m[4])}))
+    const listing = (tree: typeof entries): string => JSON.stringify({sha: git(mirror, 'rev-parse', 'HEAD^{tree}').trim(), tree, truncated: false})
+    writeFileSync(join(mirror, 'tree.json'), listing(entries))
+    const lying = entries.map((e) => (e.path === TREE[1] ? {...e, sha: entries.find((x) => x.path === TREE[2])!.sha} : e))
+    writeFileSync(join(mirror, 'lying.json'), listing(lying))
+    writeFileSync(join(mirror, 'truncated.json'), JSON.stringify({tree: entries, truncated: true}))
+    const py = await pythonServer(mirror)
+    try {
+      const root = join(work, 'archive-raw')
+      const cache = join(work, 'cache-raw')
+      const r = await syncBtfhub(root, {from: py.url, listing: `${py.url}/tree.json`, arch: 'ppc64le', cacheDir: cache, retryDelayMs: 10})
+      expect(r.verifiedBy).toBe('git-blob')
+      expect(r.added).toEqual([TREE[1]])
+      const again = await syncBtfhub(root, {from: py.url, listing: `${py.url}/tree.json`, arch: 'ppc64le', cacheDir: cache, retryDelayMs: 10})
+      expect(again.fetched).toBe(0)
+      const bad = await syncBtfhub(join(work, 'archive-raw2'), {from: py.url, listing: `${py.url}/lying.json`, arch: 'ppc64le', cacheDir: join(work, 'cache-raw2'), retryDelayMs: 10})
+      expect(bad.failed.map((f) => f.code)).toEqual(['BTFHUB_CHECKSUM'])
+      expect(existsSync(join(work, 'cache-raw2', TREE[1]!))).toBe(false)
+      expect(existsSync(join(work, 'archive-raw2', 'manifest.json'))).toBe(false)
+      await expect(syncBtfhub(root, {from: py.url, listing: `${py.url}/truncated.json`, cacheDir: cache})).rejects.toMatchObject({code: 'BTFHUB_BAD_LISTING'})
     } finally {
       py.stop()
     }

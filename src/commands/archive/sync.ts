@@ -39,6 +39,7 @@ export default class ArchiveSync extends BaseCommand {
     distro: Flags.string({description: 'btfhub: OS id to import (ubuntu, centos, debian, …); default all'}),
     version: Flags.string({description: 'btfhub: OS version to import (20.04, 7, …); default all'}),
     transport: Flags.string({description: 'btfhub: git or http (default: http for http(s) URLs not ending in .git)', options: ['git', 'http']}),
+    listing: Flags.string({description: "btfhub over http: URL of the tree's listing in GitHub's git trees API format (files checked by git blob id)"}),
     modules: Flags.boolean({description: "store the BTF of each kernel's modules (default; --no-modules skips); kernels archived without it are fetched again for it", default: true, allowNo: true}),
   }
 

@@ -16,6 +16,7 @@ export interface BtfhubSyncFlags {
   version?: string
   arch?: string
   transport?: string
+  listing?: string
   'cache-dir'?: string
   'dry-run'?: boolean
   archive?: string
@@ -31,6 +32,7 @@ export async function runBtfhubSync(cmd: Command, distro: string | undefined, fl
   const r = await syncBtfhub(resolveArchiveDir(flags.archive), {
     from: flags.from,
     transport: flags.transport as 'git' | 'http' | undefined,
+    listing: flags.listing,
     distro: flags.distro,
     version: flags.version,
     arch: flags.arch,
