@@ -33,7 +33,6 @@ import {homedir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {KcompatError} from '../errors.js'
 import {xzDecompress} from './compress.js'
-import {download, fetchBytes} from './download.js'
 import {type KernelEntry, MANIFEST_FILE, MANIFEST_VERSION, type Manifest, kernelKey, readManifest, writeFileAtomic} from './manifest.js'
 import {readTar} from './tar.js'
 
@@ -54,6 +53,9 @@ export interface RemoteState {
   /** sha256 of every published file, from SHA256SUMS. */
   files: Record<string, string>
 }
+
+/** download.ts (and undici with it) is loaded on first transfer: archive.ts imports this module on every command's path. */
+const transfers = (): Promise<typeof import('./download.js')> => import('./download.js')
 
 function sha256(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex')
@@ -194,6 +196,7 @@ export async function syncRemote(url: string, o: RemoteSyncOptions = {}): Promis
   if (!old && existsSync(join(dir, MANIFEST_FILE))) {
     throw new RemoteError('REMOTE_TARGET_NOT_EMPTY', `${dir} holds an archive of its own; sync a published archive into an empty directory`)
   }
+  const {download, fetchBytes} = await transfers()
   const get = async (file: string, max: number): Promise<Buffer> => {
     try {
       return await fetchBytes(joinUrl(base, file), {retryDelayMs: o.retryDelayMs, maxBytes: max})
@@ -268,6 +271,7 @@ export async function fetchRemoteFile(root: string, rel: string, entry?: KernelE
   if (!sum) throw new RemoteError('REMOTE_NOT_LISTED', `${rel} is not in ${state.url}/${SUMS_FILE}`)
   mkdirSync(dirname(dest), {recursive: true})
   const tmp = `${dest}.fetch`
+  const {download} = await transfers()
   try {
     await download(joinUrl(state.url, rel), tmp, {sha256: sum, highWaterMark: BODY_BUFFER})
   } catch (e) {
