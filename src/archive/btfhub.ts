@@ -119,7 +119,7 @@ export function selects(sel: BtfhubSelection, path: string): boolean {
 /** The default cache directory for a source. */
 export function btfhubCacheDir(from: string): string {
   const tag = createHash('sha256').update(from).digest('hex').slice(0, 16)
-  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kcompat', `btfhub-${tag}`)
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'kcompat', `btfhub-${tag}`)
 }
 
 function transportOf(from: string): 'git' | 'http' {
