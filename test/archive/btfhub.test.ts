@@ -281,6 +281,7 @@ describe('http: a raw-file mirror with a git tree listing', () => {
     const lying = entries.map((e) => (e.path === TREE[1] ? {...e, sha: entries.find((x) => x.path === TREE[2])!.sha} : e))
     writeFileSync(join(mirror, 'lying.json'), listing(lying))
     writeFileSync(join(mirror, 'truncated.json'), JSON.stringify({tree: entries, truncated: true}))
+    writeFileSync(join(mirror, 'sizes.json'), listing(entries.map((e) => (e.path === TREE[1] ? {...e, size: e.size - 1000} : e))))
     const py = await pythonServer(mirror)
     try {
       const root = join(work, 'archive-raw')
@@ -295,6 +296,11 @@ describe('http: a raw-file mirror with a git tree listing', () => {
       expect(existsSync(join(work, 'cache-raw2', TREE[1]!))).toBe(false)
       expect(existsSync(join(work, 'archive-raw2', 'manifest.json'))).toBe(false)
       await expect(syncBtfhub(root, {from: py.url, listing: `${py.url}/truncated.json`, cacheDir: cache})).rejects.toMatchObject({code: 'BTFHUB_BAD_LISTING'})
+      // a listing that lies about a size: the transfer does not match it, nothing is kept under the file's name
+      const sized = await syncBtfhub(join(work, 'archive-raw3'), {from: py.url, listing: `${py.url}/sizes.json`, arch: 'ppc64le', cacheDir: join(work, 'cache-raw3'), retryDelayMs: 1})
+      expect(sized.failed.map((f) => f.code)).toEqual(['DOWNLOAD_SHORT'])
+      expect(existsSync(join(work, 'cache-raw3', TREE[1]!))).toBe(false)
+      expect(existsSync(join(work, 'archive-raw3', 'manifest.json'))).toBe(false)
     } finally {
       py.stop()
     }
