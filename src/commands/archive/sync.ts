@@ -7,6 +7,7 @@ import {BaseCommand} from '../../lib/base-command.js'
 import {ProgressLine, formatBytes} from '../../lib/progress.js'
 import {describeDebugProgress, describeTimings} from '../../generate/describe.js'
 import {runUbuntuSync} from '../../lib/sync-cli/ubuntu.js'
+import {runBtfhubSync} from '../../lib/sync-cli/btfhub.js'
 
 export default class ArchiveSync extends BaseCommand {
   static override summary = "Add every matching kernel of a distro mirror's package index to the archive."
@@ -16,10 +17,10 @@ export default class ArchiveSync extends BaseCommand {
     '<%= config.bin %> archive sync debian --suite bookworm --arch amd64,arm64 --flavor generic,cloud,rt --newest',
     '<%= config.bin %> archive sync debian --suite bookworm-security --arch amd64 --series 6.12 --dry-run',
   ]
-  static override args = {distro: Args.string({description: 'distribution', options: ['debian', 'ubuntu'], required: true})}
+  static override args = {distro: Args.string({description: 'distribution (none with --from URL: a published kcompat archive)', options: ['debian', 'ubuntu', 'btfhub']})}
   static override flags = {
     suite: Flags.string({description: 'suite, e.g. bookworm, bookworm-security, jammy-updates (debian, ubuntu: required)'}),
-    arch: Flags.string({description: 'Debian architectures, comma-separated (amd64,arm64,s390x,ppc64el,i386)', required: true}),
+    arch: Flags.string({description: 'Debian/Ubuntu architectures, comma-separated (amd64,arm64,s390x,ppc64el,i386; debian, ubuntu: required); btfhub: one arch (x86_64, arm64)'}),
     flavor: Flags.string({description: 'flavors to keep, comma-separated (generic,cloud,rt,pae); default all', multiple: true}),
     series: Flags.string({description: 'kernel series to keep, comma-separated (6.1,6.12); default all', multiple: true}),
     newest: Flags.boolean({description: 'only the newest package of each series and flavor'}),
@@ -35,6 +36,12 @@ export default class ArchiveSync extends BaseCommand {
     libbpf: Flags.string({description: 'with --generate: oldest libbpf that must parse the BTF (e.g. 0.7)'}),
     jobs: Flags.integer({description: 'with --generate: pahole threads (default 1: deterministic)', min: 1}),
     'backfill-only': Flags.boolean({description: "only record where archived kernels' images came from (source.image), for those whose package is in the index; add nothing"}),
+    // btfhub, and published kcompat archives (src/lib/sync-cli/btfhub.ts)
+    from: Flags.string({description: 'btfhub: the btfhub-archive git URL or path, or a static HTTP mirror of its tree; without a distro: URL of a published kcompat archive (archive publish)'}),
+    distro: Flags.string({description: 'btfhub: OS id to import (ubuntu, centos, debian, …); default all'}),
+    version: Flags.string({description: 'btfhub: OS version to import (20.04, 7, …); default all'}),
+    transport: Flags.string({description: 'btfhub: git or http (default: http for http(s) URLs not ending in .git)', options: ['git', 'http']}),
+    listing: Flags.string({description: "btfhub over http: URL of the tree's listing in GitHub's git trees API format (files checked by git blob id)"}),
     modules: Flags.boolean({description: "store the BTF of each kernel's modules (default; --no-modules skips); kernels archived without it are fetched again for it", default: true, allowNo: true}),
     // ubuntu (and --shard for any source)
     component: Flags.string({description: 'ubuntu: repository components to read, comma-separated (default main; e.g. main,universe)', multiple: true}),
@@ -44,8 +51,9 @@ export default class ArchiveSync extends BaseCommand {
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ArchiveSync)
+    if (args.distro === 'btfhub' || args.distro === undefined) return runBtfhubSync(this, args.distro, flags)
     if (args.distro === 'ubuntu') return runUbuntuSync(this, flags)
-    if (!flags.suite) this.error('debian needs --suite', {exit: 2})
+    if (!flags.suite || !flags.arch) this.error('archive sync debian needs --suite and --arch', {exit: 2})
     const root = resolveArchiveDir(flags.archive)
     const mirror = flags.mirror ?? mirrorForSuite(flags.suite)
     if (!mirror) {
