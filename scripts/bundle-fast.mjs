@@ -101,14 +101,22 @@ const ownUrl = {
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const external = Object.keys(pkg.dependencies).filter((p) => p !== 'better-sqlite3')
 
-// Node built-in modules that Node's own start-up has not loaded (crypto, zlib, ...) are
-// required on first use rather than when the module importing them is evaluated: the
-// index commands import crypto and zlib through modules they need for other things.
+// Node built-in modules that Node's own start-up has not loaded (crypto, zlib, ...) and
+// the external packages are required on first use rather than when the module importing
+// them is evaluated: the index commands import crypto, zlib, undici and tar-stream through
+// modules they need for other things (undici alone took ~95 ms of `kernels`' ~200 ms,
+// CPU profile). A lazy binding is a Proxy that requires its module at the first property
+// read; esbuild only reads a binding's properties where the code uses the import.
 const LAZY_BUILTINS = ['node:crypto', 'node:zlib', 'node:child_process', 'node:os', 'node:stream', 'node:fs/promises', 'node:worker_threads', 'node:readline']
+const lazyId = (id) => LAZY_BUILTINS.includes(id) || external.some((p) => id === p || id.startsWith(`${p}/`))
 const lazyBuiltins = (text) =>
-  text.replace(/^(\s*)(import_[A-Za-z0-9_$]+) = require\("(node:[a-z_/]+)"\);$/gm, (line, indent, name, id) =>
-    LAZY_BUILTINS.includes(id) ? `${indent}${name} = __kcompatLazy(${JSON.stringify(id)});` : line,
-  )
+  text
+    .replace(/^(\s*)(import_[A-Za-z0-9_$]+) = require\("([^"]+)"\);$/gm, (line, indent, name, id) =>
+      lazyId(id) ? `${indent}${name} = __kcompatLazy(${JSON.stringify(id)});` : line,
+    )
+    .replace(/^(\s*)(import_[A-Za-z0-9_$]+) = __toESM\(require\("([^"]+)"\), 1\);$/gm, (line, indent, name, id) =>
+      lazyId(id) ? `${indent}${name} = __kcompatLazy(${JSON.stringify(id)}, true);` : line,
+    )
 
 const result = await build({
   entryPoints: [join(dist, 'lib/fast.js')],
@@ -124,7 +132,7 @@ const result = await build({
   banner: {
     js: [
       "const __kcompatModuleUrl = (p) => require('node:url').pathToFileURL(require('node:path').join(__dirname, p)).href;",
-      'const __kcompatLazy = (id) => { let m; return new Proxy({}, {get: (_, k) => (m ??= require(id))[k]}) };',
+      'const __kcompatLazy = (id, esm) => { let m; const get = () => (m ??= esm ? __toESM(require(id), 1) : require(id)); return new Proxy({}, {get: (_, k) => get()[k], has: (_, k) => k in get()}) };',
     ].join('\n'),
   },
   logLevel: 'warning',
