@@ -268,6 +268,8 @@ export class Btf {
     /** With `scanned`: decode types on demand (parseBtf's lazy mode). */
     lazy?: LazyTypes
     scanned?: ScannedTypes
+    /** With `scanned`: name indexes built before (a stored scan, see scan-cache.ts). */
+    nameIndexes?: {funcs: NameIndex; types: NameIndex}
     strings: StringTable
     base?: Btf
     littleEndian: boolean
@@ -279,6 +281,10 @@ export class Btf {
     this.littleEndian = init.littleEndian
     this.header = init.header
     this.scanned = init.scanned
+    if (init.nameIndexes && init.scanned) {
+      this.rawNameIndex.funcs = init.nameIndexes.funcs
+      this.rawNameIndex.types = init.nameIndexes.types
+    }
     if (init.types) {
       this.decoded = init.types
       this.ownCount = init.types.length
