@@ -158,10 +158,11 @@ export function parseBtf(bytes: Uint8Array, options: ParseOptions = {}): Btf {
     }
     store.write(encodeScan(stored, bytes.length, header.typeLen, header.strLen))
   }
-  if (options.lazy) return new Btf({lazy: {decode}, scanned, nameIndexes: stored, strings, base, littleEndian, header})
+  const records = {view: dv, littleEndian, offsets: scan.offsets}
+  if (options.lazy) return new Btf({lazy: {decode}, scanned, records, nameIndexes: stored, strings, base, littleEndian, header})
   const types: BtfType[] = new Array(scan.count)
   for (let i = 0; i < scan.count; i++) types[i] = decode(i)
-  return new Btf({types, scanned, strings, base, littleEndian, header})
+  return new Btf({types, scanned, records, strings, base, littleEndian, header})
 }
 
 /**

@@ -2,6 +2,7 @@
  * Writing results and library errors to the terminal, shared by oclif commands
  * (BaseCommand) and the start-up fast path (fast.ts), so both look the same.
  */
+import {writeSync} from 'node:fs'
 import {KcompatError} from '../errors.js'
 
 /** Prints a KcompatError: one line on stderr, or a JSON object on stdout under --json. */
@@ -25,11 +26,39 @@ function handleEpipe(): void {
   })
 }
 
-/** A synchronous-looking writer to stdout (Node's stdout writes are synchronous on Linux for files, pipes and TTYs). */
-export function stdoutWriter(): (chunk: string) => void {
-  handleEpipe()
+/**
+ * A writer to stdout. Strings go through process.stdout. Byte chunks are written with
+ * write(2) on fd 1 and are free to be reused when the call returns (the raw dump
+ * refills one buffer: process.stdout keeps a reference to what a full pipe has not
+ * taken yet), unless stdout would block (a non-blocking pipe another process set up)
+ * or strings written before are still queued in process.stdout: then a copy goes
+ * through process.stdout, after them.
+ */
+export function stdoutWriter(): (chunk: string | Uint8Array) => void {
+  let direct = true
   return (chunk) => {
-    if (chunk.length > 0) process.stdout.write(chunk)
+    if (chunk.length === 0) return
+    if (typeof chunk === 'string') {
+      handleEpipe()
+      direct = false
+      process.stdout.write(chunk)
+      return
+    }
+    if (direct || process.stdout.writableLength === 0) {
+      let at = 0
+      try {
+        while (at < chunk.length) at += writeSync(1, chunk, at, chunk.length - at)
+        return
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code
+        if (code === 'EPIPE') process.exit(0)
+        if (code !== 'EAGAIN') throw e
+      }
+      chunk = chunk.subarray(at)
+    }
+    handleEpipe()
+    direct = false
+    process.stdout.write(Buffer.from(chunk))
   }
 }
 
