@@ -236,6 +236,9 @@ export function rawTypeJson(btf: Btf, id: TypeId, t: BtfType): Record<string, un
 /** Bytes per output chunk of {@link dumpRawBytes}. */
 const CHUNK = 1 << 16
 
+/** `] KIND ` by kind: made once, not once per type. */
+const KIND_HEADS = KIND_NAMES.map((k) => `] ${k} `)
+
 /**
  * The raw dump written straight from the BTF's bytes: the same text as {@link dumpRaw}
  * (every line of {@link formatRawType}), produced without decoding a type or making a
@@ -316,7 +319,7 @@ export function dumpRawBytes(btf: Btf, write: (chunk: Uint8Array) => void): bool
     const tr = pos + 12
     ascii('[')
     num(btf.startId + i)
-    ascii(`] ${KIND_NAMES[kind]} `)
+    ascii(KIND_HEADS[kind] ?? '] UNKN ')
     name(nameOff)
     switch (kind) {
       case Kind.INT: {
@@ -327,7 +330,8 @@ export function dumpRawBytes(btf: Btf, write: (chunk: Uint8Array) => void): bool
         num((data >>> 16) & 0xff)
         ascii(' nr_bits=')
         num(data & 0xff)
-        ascii(` encoding=${intEncoding((data >>> 24) & 0xf)}`)
+        ascii(' encoding=')
+        ascii(intEncoding((data >>> 24) & 0xf))
         break
       }
       case Kind.PTR:
@@ -398,7 +402,8 @@ export function dumpRawBytes(btf: Btf, write: (chunk: Uint8Array) => void): bool
       case Kind.FUNC:
         ascii(' type_id=')
         num(sizeOrType)
-        ascii(` linkage=${linkageName(vlen)}`)
+        ascii(' linkage=')
+        ascii(linkageName(vlen))
         break
       case Kind.FUNC_PROTO:
         ascii(' ret_type_id=')
@@ -415,7 +420,8 @@ export function dumpRawBytes(btf: Btf, write: (chunk: Uint8Array) => void): bool
       case Kind.VAR:
         ascii(' type_id=')
         num(sizeOrType)
-        ascii(`, linkage=${linkageName(dv.getUint32(tr, le))}`)
+        ascii(', linkage=')
+        ascii(linkageName(dv.getUint32(tr, le)))
         break
       case Kind.DATASEC:
         ascii(' size=')
@@ -432,7 +438,9 @@ export function dumpRawBytes(btf: Btf, write: (chunk: Uint8Array) => void): bool
           num(dv.getUint32(p + 8, le))
           // the variable's own kind and name (a VAR, in this BTF or its base)
           const own = id - btf.startId
-          ascii(` (${KIND_NAMES[btf.kindOf(id)]} `)
+          ascii(' (')
+          ascii(KIND_NAMES[btf.kindOf(id)] ?? 'UNKN')
+          ascii(' ')
           name(own >= 0 && own < lastOwn ? dv.getUint32(offsets[own]!, le) : btf.peekType(id).nameOff)
           ascii(')')
         }
