@@ -164,6 +164,10 @@ const errorsFromMain = {
     b.onResolve({filter: /errors\.js$/}, (a) => (join(dirname(a.importer), a.path) === join(dist, 'errors.js') ? {path: './fast.cjs', external: true} : undefined))
   },
 }
+// The shipped kernel facts, validated and expanded once here rather than at every start
+// of `check` (src/kernel/facts/index.ts reads them from __KCOMPAT_FACTS in the bundles).
+const {loadFacts} = await import(pathToFileURL(join(dist, 'kernel', 'facts', 'index.js')).href)
+const factsJson = JSON.stringify(loadFacts())
 const outputs = []
 const main = await build({
   ...common,
@@ -179,6 +183,7 @@ for (const file of readdirSync(actionsDir).filter((f) => f.endsWith('.js'))) {
     entryPoints: [join(actionsDir, file)],
     outfile: join(dist, `fast-${file.slice(0, -3)}.cjs`),
     plugins: [ownUrl, errorsFromMain],
+    define: {__KCOMPAT_FACTS: JSON.stringify(factsJson)},
   })
   outputs.push(...r.outputFiles)
 }
