@@ -3,7 +3,7 @@
  * start-up fast path (src/lib/fast.ts), through ./actions/btf-dump.ts.
  */
 import type {Btf} from '../btf/btf.js'
-import {dumpC} from '../btf/cdump/index.js'
+import {dumpCBytes} from '../btf/cdump/index.js'
 import {loadBtf} from '../btf/load.js'
 import {dumpRaw, dumpRawBytes, rawTypeJson} from '../btf/rawdump.js'
 
@@ -31,7 +31,7 @@ export async function btfDumpBytes(input: string | Uint8Array, base: Btf | undef
   // raw output visits each type once: parse lazily and let each decoded type go
   const {parsed} = await loadBtf(input, {base, lazy: options.format === 'raw'})
   if (options.format === 'c') {
-    write(dumpC(parsed))
+    write(dumpCBytes(parsed))
   } else if (options.json) {
     const types = []
     for (let id = parsed.startId; id <= parsed.lastId; id++) types.push(rawTypeJson(parsed, id, parsed.peekType(id)))
