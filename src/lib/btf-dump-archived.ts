@@ -11,7 +11,7 @@ import type {KernelEntry} from '../archive/manifest.js'
 import {nearNames, readModuleBtf} from '../archive/modules.js'
 import {parseBtf} from '../btf/decode.js'
 import {InputError} from '../errors.js'
-import {type BtfDumpOptions, btfDumpBytes} from './btf-dump.js'
+import {type BtfDumpOptions, type DumpWriter, btfDumpBytes} from './btf-dump.js'
 
 export interface ArchivedBtf {
   /** `uname -r` of an archived kernel. */
@@ -51,7 +51,7 @@ export function findArchivedKernel(root: string, release: string, arch?: string)
  * @throws InputError `ARCHIVE_UNKNOWN_KERNEL`, `ARCHIVE_AMBIGUOUS_KERNEL`, `ARCHIVE_NO_BTF`,
  *   `MODULE_NOT_FOUND` (with near names), and the archive's read errors.
  */
-export async function btfDumpArchived(t: ArchivedBtf, options: Omit<BtfDumpOptions, 'baseBtf'>, write: (chunk: string) => void): Promise<void> {
+export async function btfDumpArchived(t: ArchivedBtf, options: Omit<BtfDumpOptions, 'baseBtf'>, write: DumpWriter): Promise<void> {
   const root = resolveArchiveDir(t.archive)
   const entry = findArchivedKernel(root, t.kernel, t.arch)
   const vmlinux = await readKernelBtf(root, entry)
