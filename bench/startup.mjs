@@ -12,7 +12,7 @@
 //   node bench/startup.mjs [--runs N] [--only NAME-SUBSTRING]    (npm run build first)
 import {spawnSync} from 'node:child_process'
 import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {loadavg, tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -91,7 +91,8 @@ const queries = [
 ]
 const results = []
 const selected = (name) => only === '' || name.includes(only)
-console.log(`node ${process.version}, ${runs} runs each, median wall time, peak RSS`)
+// other work on the machine moves wall times most; CPU time (user + system) much less
+console.log(`node ${process.version}, ${runs} runs each, median wall time, peak RSS; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
 for (const [name, argv] of queries) {
   if (!selected(name)) continue
   const cmd = [bin, ...argv] // as a user runs it: through the shebang line
@@ -115,4 +116,5 @@ else {
     results.push(compare(name, [bin, 'btf', 'dump', btf, '--format', format], [bpftool, 'btf', 'dump', 'file', btf, 'format', format], 'bpftool  '))
   }
 }
+console.log(`load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
 if (process.env.BENCH_JSON) console.log(JSON.stringify(results))

@@ -101,33 +101,90 @@ const ownUrl = {
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const external = Object.keys(pkg.dependencies).filter((p) => p !== 'better-sqlite3')
 
-// Node built-in modules that Node's own start-up has not loaded (crypto, zlib, ...) are
-// required on first use rather than when the module importing them is evaluated: the
-// index commands import crypto and zlib through modules they need for other things.
+// Node built-in modules that Node's own start-up has not loaded (crypto, zlib, ...) and
+// the external packages are required on first use rather than when the module importing
+// them is evaluated: the index commands import crypto, zlib, undici and tar-stream through
+// modules they need for other things (undici alone took ~95 ms of `kernels`' ~200 ms,
+// CPU profile). A lazy binding is a Proxy that requires its module at the first property
+// read; esbuild only reads a binding's properties where the code uses the import.
 const LAZY_BUILTINS = ['node:crypto', 'node:zlib', 'node:child_process', 'node:os', 'node:stream', 'node:fs/promises', 'node:worker_threads', 'node:readline']
+const lazyId = (id) => LAZY_BUILTINS.includes(id) || external.some((p) => id === p || id.startsWith(`${p}/`))
 const lazyBuiltins = (text) =>
-  text.replace(/^(\s*)(import_[A-Za-z0-9_$]+) = require\("(node:[a-z_/]+)"\);$/gm, (line, indent, name, id) =>
-    LAZY_BUILTINS.includes(id) ? `${indent}${name} = __kcompatLazy(${JSON.stringify(id)});` : line,
-  )
+  text
+    .replace(/^(\s*(?:var )?)(import_[A-Za-z0-9_$]+) = require\("([^"]+)"\);$/gm, (line, indent, name, id) =>
+      lazyId(id) ? `${indent}${name} = __kcompatLazy(${JSON.stringify(id)});` : line,
+    )
+    .replace(/^(\s*(?:var )?)(import_[A-Za-z0-9_$]+) = __toESM\(require\("([^"]+)"\), 1\);$/gm, (line, indent, name, id) =>
+      lazyId(id) ? `${indent}${name} = __kcompatLazy(${JSON.stringify(id)}, true);` : line,
+    )
 
-const result = await build({
-  entryPoints: [join(dist, 'lib/fast.js')],
-  outfile: join(dist, 'fast.cjs'),
+// The main bundle holds fast.ts (argv parsing, the specs, dispatch) and what it imports
+// itself; each action (./actions/<name>.js, reached by a dynamic import) is its own
+// bundle, dist/fast-<name>.cjs, required when that command runs. A command then compiles
+// only its own code: the one bundle of every command was ~500 KB of source, which V8
+// pre-parses at load (~11 ms of `kernels`' ~60 ms CPU, profile), where `kernels` needs
+// ~160 KB. The action bundles take the error classes from the main bundle (fast.ts
+// re-exports errors.ts), so `instanceof KcompatError` holds across them; other modules
+// an action shares with fast.ts (output, exit codes) carry no identity and are copied.
+const banner = {
+  js: [
+    "const __kcompatModuleUrl = (p) => require('node:url').pathToFileURL(require('node:path').join(__dirname, p)).href;",
+    'const __kcompatLazy = (id, esm) => { let m; const get = () => (m ??= esm ? __toESM(require(id), 1) : require(id)); return new Proxy({}, {get: (_, k) => get()[k], has: (_, k) => k in get()}) };',
+  ].join('\n'),
+}
+const common = {
   write: false,
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'cjs',
   external,
-  plugins: [ownUrl],
-  define: {__KCOMPAT_FAST_SPECS: JSON.stringify(specs)},
-  banner: {
-    js: [
-      "const __kcompatModuleUrl = (p) => require('node:url').pathToFileURL(require('node:path').join(__dirname, p)).href;",
-      'const __kcompatLazy = (id) => { let m; return new Proxy({}, {get: (_, k) => (m ??= require(id))[k]}) };',
-    ].join('\n'),
-  },
+  // a dynamic import of another bundle becomes a require (no ESM loader at run time)
+  supported: {'dynamic-import': false},
+  banner,
   logLevel: 'warning',
+}
+const actionsDir = join(dist, 'lib', 'actions')
+const actionOf = (importer, path) => {
+  const abs = join(dirname(importer), path)
+  return dirname(abs) === actionsDir && abs.endsWith('.js') ? abs.slice(actionsDir.length + 1, -3) : undefined
+}
+const splitActions = {
+  name: 'split-actions',
+  setup(b) {
+    b.onResolve({filter: /^\.\/actions\/[^/]+\.js$/}, (a) => {
+      const name = a.importer === join(dist, 'lib', 'fast.js') ? actionOf(a.importer, a.path) : undefined
+      return name ? {path: `./fast-${name}.cjs`, external: true} : undefined
+    })
+  },
+}
+const errorsFromMain = {
+  name: 'errors-from-main',
+  setup(b) {
+    b.onResolve({filter: /errors\.js$/}, (a) => (join(dirname(a.importer), a.path) === join(dist, 'errors.js') ? {path: './fast.cjs', external: true} : undefined))
+  },
+}
+// The shipped kernel facts, validated and expanded once here rather than at every start
+// of `check` (src/kernel/facts/index.ts reads them from __KCOMPAT_FACTS in the bundles).
+const {loadFacts} = await import(pathToFileURL(join(dist, 'kernel', 'facts', 'index.js')).href)
+const factsJson = JSON.stringify(loadFacts())
+const outputs = []
+const main = await build({
+  ...common,
+  entryPoints: [join(dist, 'lib/fast.js')],
+  outfile: join(dist, 'fast.cjs'),
+  plugins: [ownUrl, splitActions],
+  define: {__KCOMPAT_FAST_SPECS: JSON.stringify(specs)},
 })
-const [out] = result.outputFiles
-writeFileSync(out.path, lazyBuiltins(out.text))
+outputs.push(...main.outputFiles)
+for (const file of readdirSync(actionsDir).filter((f) => f.endsWith('.js'))) {
+  const r = await build({
+    ...common,
+    entryPoints: [join(actionsDir, file)],
+    outfile: join(dist, `fast-${file.slice(0, -3)}.cjs`),
+    plugins: [ownUrl, errorsFromMain],
+    define: {__KCOMPAT_FACTS: JSON.stringify(factsJson)},
+  })
+  outputs.push(...r.outputFiles)
+}
+for (const out of outputs) writeFileSync(out.path, lazyBuiltins(out.text))

@@ -12,6 +12,7 @@ import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {InputError} from '../errors.js'
 import {readCachedBtf, writeCachedBtf} from './btf-cache.js'
+import {archiveKernels as withRemote, fetchRemoteFile, rootOf} from './remote.js'
 import {xzCompress, xzDecompress} from './compress.js'
 import {btfPath} from './layout.js'
 import {type KernelEntry, type Manifest, kernelKey, readManifest, writeFileAtomic, writeManifest} from './manifest.js'
@@ -26,6 +27,15 @@ export function defaultArchiveDir(): string {
 /** --archive DIR, else KCOMPAT_ARCHIVE, else the shipped archive. */
 export function resolveArchiveDir(flag?: string): string {
   return resolve(flag ?? process.env.KCOMPAT_ARCHIVE ?? defaultArchiveDir())
+}
+
+/**
+ * The kernels a command looking releases up in `root` sees: the archive's own and, when
+ * `root` is the default archive and KCOMPAT_REMOTE is set, the published archive's
+ * kernels it lacks (remote.ts).
+ */
+export function archiveKernels(root: string, release?: string): KernelEntry[] {
+  return withRemote(root, resolveArchiveDir(), release)
 }
 
 /** The sha256 of bytes or of a string's UTF-8, in hex. */
@@ -96,6 +106,7 @@ function sameEntry(a: KernelEntry, b: KernelEntry): boolean {
  */
 export async function readKernelBtf(root: string, entry: KernelEntry, options: {cache?: boolean} = {}): Promise<Uint8Array> {
   if (!entry.path) throw new InputError('ARCHIVE_NO_BTF', `${entry.release} (${entry.arch}) has no BTF in the archive`)
+  root = rootOf(entry) ?? root // an entry of KCOMPAT_REMOTE's archive (remote.ts)
   const useCache = options.cache ?? true
   const file = join(root, entry.path)
   // the tarball stays the source of truth: a cached copy is used only while it exists, unchanged
@@ -103,6 +114,8 @@ export async function readKernelBtf(root: string, entry: KernelEntry, options: {
     const cached = readCachedBtf(root, entry, file)
     if (cached) return cached
   }
+  // a lazy copy of a published archive fetches the tarball on first use (remote.ts)
+  if (!existsSync(file)) await fetchRemoteFile(root, entry.path, entry)
   let bytes: Buffer
   try {
     bytes = readFileSync(file)

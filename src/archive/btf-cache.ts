@@ -11,8 +11,13 @@
  *   temporary name and renamed, so a reader sees a whole file or none.
  * - A copy is used only while the tarball it came from exists and has not been modified
  *   since the copy was written, and its size matches the manifest's; the content was
- *   checked against the sha256 when it was unpacked and is validated again by the BTF
- *   parser on every use.
+ *   checked against the sha256 when it was unpacked.
+ * - Beside each copy, `<sha256>.scan` keeps what the BTF parser's validating scan and
+ *   name indexes computed from it (../btf/scan-cache.ts), written by the first lazy
+ *   parse of those bytes and read by the later ones instead of scanning again; the
+ *   bytes read here carry that file with them (attachScanStore). It is checked against
+ *   the BTF's length and section sizes and its own checksum, and rewritten when it does
+ *   not match. A copy without a scan file is validated by the parser, as before.
  * - Where: `$KCOMPAT_BTF_CACHE` (a directory, or `off` to disable); else `.cache/btf/`
  *   inside the archive when that is writable; else
  *   `~/.cache/kcompat/btf-<hash of the archive path>/`. Deleting it is always safe.
@@ -21,6 +26,7 @@ import {createHash} from 'node:crypto'
 import {accessSync, constants, mkdirSync, readFileSync, statSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
+import {attachScanStore} from '../btf/scan-cache.js'
 import type {KernelEntry} from './manifest.js'
 import {writeFileAtomic} from './manifest.js'
 
@@ -42,6 +48,28 @@ function cacheFile(dir: string, entry: KernelEntry): string | undefined {
   return entry.sha256 && /^[0-9a-f]{64}$/.test(entry.sha256) ? join(dir, `${entry.sha256}.btf`) : undefined
 }
 
+/** Keeps the parser's scan of `btf` (the content of cache file `file`) in `<sha256>.scan` beside it. */
+function withScanStore<T extends Uint8Array>(btf: T, file: string): T {
+  const scanFile = `${file.slice(0, -'.btf'.length)}.scan`
+  attachScanStore(btf, {
+    read: () => {
+      try {
+        return readFileSync(scanFile)
+      } catch {
+        return undefined
+      }
+    },
+    write: (data) => {
+      try {
+        writeFileAtomic(scanFile, data)
+      } catch {
+        // only a cache (as for the raw BTF)
+      }
+    },
+  })
+  return btf
+}
+
 /**
  * The cached raw BTF of `entry`, or undefined: not cached, caching off, the size differs
  * from the manifest's, or the tarball `source` changed after the copy was made (then
@@ -55,7 +83,7 @@ export function readCachedBtf(root: string, entry: KernelEntry, source: string):
     const st = statSync(file, {bigint: true})
     if (entry.size !== null && st.size !== BigInt(entry.size)) return undefined
     if (statSync(source, {bigint: true}).mtimeNs > st.mtimeNs) return undefined
-    return readFileSync(file)
+    return withScanStore(readFileSync(file), file)
   } catch {
     return undefined
   }
@@ -69,6 +97,7 @@ export function writeCachedBtf(root: string, entry: KernelEntry, btf: Uint8Array
   try {
     mkdirSync(dir, {recursive: true})
     writeFileAtomic(file, btf)
+    withScanStore(btf, file)
   } catch {
     // read-only file system, no home directory, disk full: read from the tarball next time
   }

@@ -24,6 +24,15 @@ export interface DownloadOptions {
   onProgress?: DownloadProgress
   /** Base delay between retries in ms (doubles each time). */
   retryDelayMs?: number
+  /**
+   * Bytes the response body may buffer before undici pauses its parser (undici's own
+   * default when unset). undici 7 crashes the process (an uncatchable assertion,
+   * nodejs/undici#5360, fixed in undici 8) when a server closes the connection while the
+   * parser is paused; callers fetching files of bounded size from servers that close
+   * connections after each response (HTTP/1.0 servers such as `python3 -m http.server`)
+   * set it above the file's size so the parser is never paused.
+   */
+  highWaterMark?: number
 }
 
 async function fileSha256(path: string): Promise<string> {
@@ -54,6 +63,7 @@ export async function download(url: string, dest: string, options: DownloadOptio
         headers: from > 0 ? {range: `bytes=${from}-`} : {},
         headersTimeout: 30_000,
         bodyTimeout: 60_000,
+        ...(options.highWaterMark === undefined ? {} : {highWaterMark: options.highWaterMark}),
       })
       if (res.statusCode >= 500) {
         await res.body.dump()

@@ -8,7 +8,7 @@
 import {readdirSync, readFileSync, statSync} from 'node:fs'
 import {join, relative, sep} from 'node:path'
 import {parseBtf} from '../btf/decode.js'
-import {KcompatError} from '../errors.js'
+import {InputError, KcompatError} from '../errors.js'
 import {addKernel, sha256} from './archive.js'
 import {xzDecompress} from './compress.js'
 import {debianFlavor, normalizeArch, parseBtfPath} from './layout.js'
@@ -56,30 +56,13 @@ export async function importBtfhubTree(src: string, root: string, onProgress?: I
     const file = files[i]!
     const rel = relative(src, file).split(sep).join('/')
     onProgress?.({done: i, total: files.length, file: rel})
-    const loc = parseBtfPath(rel)
-    if (!loc) {
+    if (!parseBtfPath(rel)) {
       result.skipped.push(rel)
       continue
     }
     try {
-      const tarball = readFileSync(file)
-      const entries = (await readTar(xzDecompress(tarball))).filter((e) => e.type === 'file')
-      const btfEntry = entries.find((e) => e.name.endsWith('.btf')) ?? entries[0]
-      if (!btfEntry) throw new KcompatError('INPUT_NO_BTF', `${rel}: tarball holds no file`)
-      parseBtf(btfEntry.data) // validate before archiving
-      const r = await addKernel(
-        root,
-        {
-          ...loc,
-          arch: normalizeArch(loc.arch),
-          flavor: flavorOf(loc.distro, loc.release),
-          btf: 'generated',
-          config: null,
-          source: {method: 'btfhub-import', file: rel, fileSha256: sha256(tarball)},
-        },
-        btfEntry.data,
-      )
-      ;(r.changed ? result.added : result.unchanged).push(rel)
+      const r = await importBtfhubTarball(root, rel, readFileSync(file))
+      ;(r === 'added' ? result.added : result.unchanged).push(rel)
     } catch (e) {
       if (!(e instanceof KcompatError)) throw e
       result.failed.push({file: rel, code: e.code, message: e.message})
@@ -87,4 +70,33 @@ export async function importBtfhubTree(src: string, root: string, onProgress?: I
   }
   onProgress?.({done: files.length, total: files.length, file: ''})
   return result
+}
+
+/**
+ * Imports one BTFHub tarball whose path in the btfhub layout is `rel`: unpacks it (its
+ * declared size checked first), validates its BTF and adds it with provenance
+ * `btfhub-import`. Returns whether the archive changed.
+ * @throws InputError `INPUT_BAD_NAME` (rel is not `<os>/<version>/<arch>/<release>.btf.tar.xz`),
+ *   `INPUT_NO_BTF`, decompression, tar and BTF errors.
+ */
+export async function importBtfhubTarball(root: string, rel: string, tarball: Buffer): Promise<'added' | 'unchanged'> {
+  const loc = parseBtfPath(rel)
+  if (!loc) throw new InputError('INPUT_BAD_NAME', `${rel} is not <os>/<version>/<arch>/<release>.btf.tar.xz`)
+  const entries = (await readTar(xzDecompress(tarball))).filter((e) => e.type === 'file')
+  const btfEntry = entries.find((e) => e.name.endsWith('.btf')) ?? entries[0]
+  if (!btfEntry) throw new KcompatError('INPUT_NO_BTF', `${rel}: tarball holds no file`)
+  parseBtf(btfEntry.data) // validate before archiving
+  const r = await addKernel(
+    root,
+    {
+      ...loc,
+      arch: normalizeArch(loc.arch),
+      flavor: flavorOf(loc.distro, loc.release),
+      btf: 'generated',
+      config: null,
+      source: {method: 'btfhub-import', file: rel, fileSha256: sha256(tarball)},
+    },
+    btfEntry.data,
+  )
+  return r.changed ? 'added' : 'unchanged'
 }

@@ -53,6 +53,7 @@ import {parseBtf} from '../btf/decode.js'
 import {ElfFile} from '../elf/elf.js'
 import {InputError, KcompatError} from '../errors.js'
 import {readKernelBtf, sha256} from './archive.js'
+import {fetchRemoteFile, rootOf} from './remote.js'
 import {gzipDecompress, xzCompress, xzDecompress} from './compress.js'
 import {decompressStream, feedTar, readDeb} from './deb.js'
 import {dataPieces, readDebInfo} from './debug-deb.js'
@@ -218,7 +219,9 @@ let last: {key: string; unpacked: Unpacked} | undefined
 async function unpack(root: string, entry: KernelEntry): Promise<Unpacked> {
   const m = entry.modules
   if (!m || !m.path || !m.sha256) return {list: [], btfs: new Map()}
+  root = rootOf(entry) ?? root // an entry of KCOMPAT_REMOTE's archive (remote.ts)
   const file = join(root, m.path)
+  if (!existsSync(file)) await fetchRemoteFile(root, m.path) // a lazy copy of a published archive
   let st
   try {
     st = statSync(file)

@@ -240,6 +240,16 @@ export interface ScannedTypes {
   nameOffs: Uint32Array
 }
 
+/**
+ * The bytes a parsed Btf came from: `view` over them, in the BTF's byte order, and the
+ * byte offset of each own type's record (by index), as the validating scan found them.
+ */
+export interface RawRecords {
+  view: DataView
+  littleEndian: boolean
+  offsets: Uint32Array
+}
+
 /** Which names a lookup searches: all, FUNCs only, or every kind but FUNC. */
 export type NameClass = 'all' | 'funcs' | 'types'
 
@@ -255,6 +265,8 @@ export class Btf {
   /** Decoded types by index (id - startId); sparse while `lazy` is set. */
   private readonly decoded: BtfType[]
   private lazy: LazyTypes | undefined
+  /** The records this Btf was parsed from (absent for a Btf made from a type list). */
+  private readonly records: RawRecords | undefined
   /** Kinds and name offsets from the parser (absent for a Btf made from a type list). */
   private readonly scanned: ScannedTypes | undefined
   private nameIndex: Map<string, TypeId[]> | undefined
@@ -268,6 +280,10 @@ export class Btf {
     /** With `scanned`: decode types on demand (parseBtf's lazy mode). */
     lazy?: LazyTypes
     scanned?: ScannedTypes
+    /** The parsed bytes and each own type's record offset in them (parseBtf sets it). */
+    records?: RawRecords
+    /** With `scanned`: name indexes built before (a stored scan, see scan-cache.ts). */
+    nameIndexes?: {funcs: NameIndex; types: NameIndex}
     strings: StringTable
     base?: Btf
     littleEndian: boolean
@@ -279,6 +295,11 @@ export class Btf {
     this.littleEndian = init.littleEndian
     this.header = init.header
     this.scanned = init.scanned
+    this.records = init.records
+    if (init.nameIndexes && init.scanned) {
+      this.rawNameIndex.funcs = init.nameIndexes.funcs
+      this.rawNameIndex.types = init.nameIndexes.types
+    }
     if (init.types) {
       this.decoded = init.types
       this.ownCount = init.types.length
@@ -303,6 +324,14 @@ export class Btf {
       this.lazy = undefined
     }
     return this.decoded
+  }
+
+  /**
+   * The validated records of this BTF's own types, for readers that format them
+   * straight from the bytes (the raw dump); undefined for a Btf made from a type list.
+   */
+  rawRecords(): RawRecords | undefined {
+    return this.records
   }
 
   /** Highest valid type id (including the base). */

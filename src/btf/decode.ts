@@ -19,6 +19,8 @@
  */
 import {BtfError} from '../errors.js'
 import {Btf, type BtfHeaderInfo} from './btf.js'
+import {NameIndex} from './name-index.js'
+import {type StoredScan, decodeScan, encodeScan, scanStoreOf} from './scan-cache.js'
 import {StringTable} from './strings.js'
 import {type BtfType, type Member, forEachTypeRef} from './types.js'
 import {BTF_HEADER_SIZE, BTF_MAGIC, BTF_MAX_TYPE, BTF_TYPE_SIZE, KIND_NAMES, Kind, trailerSize} from './wire.js'
@@ -135,13 +137,32 @@ export function parseBtf(bytes: Uint8Array, options: ParseOptions = {}): Btf {
   )
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const startId = base ? base.lastId + 1 : 1
-  const scan = scanTypes(dv, littleEndian, header.hdrLen + header.typeOff, header.typeLen, strings, startId)
+  // A lazy parse of base BTF whose bytes have a scan store (an archived kernel's cached
+  // raw BTF, see scan-cache.ts) reads the scan and name indexes made by an earlier
+  // process, or makes them (both indexes at once) and stores them for the next.
+  const store = options.lazy && !base ? scanStoreOf(bytes) : undefined
+  let stored: StoredScan | undefined
+  if (store) {
+    const file = store.read()
+    stored = file && decodeScan(file, bytes.length, header.typeLen, header.strLen, strings)
+  }
+  const scan = stored?.scan ?? scanTypes(dv, littleEndian, header.hdrLen + header.typeOff, header.typeLen, strings, startId)
   const decode = (i: number): BtfType => decodeType(dv, littleEndian, strings, scan.offsets[i]!)
   const scanned = {kinds: scan.kinds, nameOffs: scan.nameOffs}
-  if (options.lazy) return new Btf({lazy: {decode}, scanned, strings, base, littleEndian, header})
+  if (store && !stored) {
+    const kinds = scan.kinds
+    stored = {
+      scan,
+      funcs: new NameIndex(scan.nameOffs, strings, (i) => kinds[i] === Kind.FUNC),
+      types: new NameIndex(scan.nameOffs, strings, (i) => kinds[i] !== Kind.FUNC),
+    }
+    store.write(encodeScan(stored, bytes.length, header.typeLen, header.strLen))
+  }
+  const records = {view: dv, littleEndian, offsets: scan.offsets}
+  if (options.lazy) return new Btf({lazy: {decode}, scanned, records, nameIndexes: stored, strings, base, littleEndian, header})
   const types: BtfType[] = new Array(scan.count)
   for (let i = 0; i < scan.count; i++) types[i] = decode(i)
-  return new Btf({types, scanned, strings, base, littleEndian, header})
+  return new Btf({types, scanned, records, strings, base, littleEndian, header})
 }
 
 /**

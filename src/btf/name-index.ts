@@ -16,18 +16,33 @@
  *
  * Name offsets are validated by the parser (inside the string section, which ends in
  * NUL), so the byte loops always stop at a NUL.
+ *
+ * The tables are plain typed arrays, so they can be kept across processes: {@link
+ * NameIndex.parts} gives them and the constructor takes them back instead of hashing
+ * (see scan-cache.ts, which stores them beside an archived kernel's raw BTF).
  */
 import type {StringTable} from './strings.js'
 
 const FNV_OFFSET = 0x811c9dc5
 const FNV_PRIME = 0x01000193
 
+/**
+ * A built index's tables. `chain` may be shared by indexes over disjoint sets of types
+ * (a type is in one chain only, so each index reads only its own types' entries).
+ */
+export interface NameIndexParts {
+  heads: Int32Array
+  chain: Int32Array
+  members: Int32Array
+  flavored: Int32Array
+}
+
 export class NameIndex {
   private readonly heads: Int32Array
   private readonly chain: Int32Array
   private readonly mask: number
   /** Indexes of the types whose name contains `___`, ascending. */
-  readonly flavoredCandidates: number[] = []
+  readonly flavoredCandidates: number[]
   /** Indexes of the indexed (named, included) types, ascending. */
   private readonly members: Int32Array
   private keyMemo: Float64Array | undefined
@@ -36,12 +51,23 @@ export class NameIndex {
    * @param nameOffs name offset of each type (0 = anonymous), by index
    * @param strings the BTF's string table (with its base, for split BTF)
    * @param include which type indexes to index (default all)
+   * @param stored the tables of an index built before over the same types and strings
+   *   ({@link parts}): taken as they are, nothing is hashed
    */
   constructor(
     private readonly nameOffs: Uint32Array,
     private readonly strings: StringTable,
     include?: (index: number) => boolean,
+    stored?: NameIndexParts,
   ) {
+    if (stored) {
+      this.heads = stored.heads
+      this.chain = stored.chain
+      this.mask = stored.heads.length - 1
+      this.members = stored.members
+      this.flavoredCandidates = Array.from(stored.flavored)
+      return
+    }
     const count = nameOffs.length
     let size = 1024
     while (size < count) size *= 2
@@ -79,6 +105,11 @@ export class NameIndex {
     }
     this.flavoredCandidates = flavored.reverse()
     this.members = members.subarray(m)
+  }
+
+  /** The index's tables, for {@link constructor}'s `stored`. */
+  parts(): NameIndexParts {
+    return {heads: this.heads, chain: this.chain, members: this.members, flavored: Int32Array.from(this.flavoredCandidates)}
   }
 
   /** Indexes of the named types this index holds, ascending. */

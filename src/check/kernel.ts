@@ -16,9 +16,9 @@
  * Facts read from the kernel itself (archive, machine) win over distro facts, which win
  * over mainline version rules; the rules in rules.ts apply that order.
  */
-import {readKernelBtf} from '../archive/archive.js'
+import {archiveKernels, readKernelBtf} from '../archive/archive.js'
 import {normalizeArch} from '../archive/layout.js'
-import {type KernelEntry, readManifest} from '../archive/manifest.js'
+import type {KernelEntry} from '../archive/manifest.js'
 import type {Btf} from '../btf/btf.js'
 import {parseBtf} from '../btf/decode.js'
 import {loadBtf} from '../btf/load.js'
@@ -180,7 +180,7 @@ const BTF_RANK: Record<KernelEntry['btf'], number> = {'in-kernel': 0, generated:
  * @throws CheckUsageError `CHECK_AMBIGUOUS_KERNEL` when several different kernels match.
  */
 export function findArchiveEntry(root: string, release: string, arch?: string): KernelEntry | undefined {
-  const kernels = readManifest(root).kernels
+  const kernels = archiveKernels(root, release)
   let hits = kernels.filter((k) => k.release === release)
   if (hits.length === 0) {
     hits = kernels.filter((k) => k.release.startsWith(release) && /^(\.el|\.fc|\.amzn|-[a-z])/.test(k.release.slice(release.length)))

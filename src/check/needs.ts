@@ -28,9 +28,12 @@ import type {Evidence, Reason, ReasonStatus, Suggestion} from './types.js'
 import {kernelBtfState, moduleBtfState, versionGate} from './rules.js'
 import {type ObjectNeeds, type ProgramNeeds, readObjectNeeds} from '../insn/decode.js'
 import {kernelBpf, type KernelBpf} from '../insn/kernel.js'
+import {HELPER_NAMES} from '../insn/enums.js'
 import type {InsnFeatureKey} from '../kernel/facts/index.js'
-import {btfTargetName, matchSection, parseTarget} from '../kernel/sections.js'
-import {Kind} from '../btf/wire.js'
+import {acrossSeries, helperForType, loadHelperProtos, type SeriesAnswer} from '../kernel/facts/helper-protos.js'
+import {btfTargetName, matchSection, parseTarget, type SectionMatch} from '../kernel/sections.js'
+import {Kind, KIND_NAMES} from '../btf/wire.js'
+import {compareVersions} from '../kernel/facts/version.js'
 
 const KERNEL_SOURCE = 'this kernel (archive / machine)'
 const LIBBPF_SANITIZE = 'libbpf src/libbpf.c bpf_object__sanitize_prog (bpf_probe_read_{kernel,user}[_str] fall back to bpf_probe_read[_str])'
@@ -100,9 +103,11 @@ function guarded(r: Reason, guards: string[]): Reason {
   }
 }
 
-function helperRules(k: KernelProfile, p: ProgramNeeds, vocab: KernelBpf | undefined, guards: string[], suggest: Suggestion[]): Reason[] {
+function helperRules(k: KernelProfile, p: ProgramNeeds, vocab: KernelBpf | undefined, guards: string[], suggest: Suggestion[], sec: SectionMatch | undefined): Reason[] {
   const out: Reason[] = []
   const passed: string[] = []
+  /** Helpers the kernel has (or libbpf calls instead), to check against the program type. */
+  const called: Array<{name: string; id: number; as?: string}> = []
   const btfEv = (has: boolean, name: string): Evidence => ({kind: 'btf', text: `enum bpf_func_id ${has ? 'has' : 'lacks'} BPF_FUNC_${name} (${k.btfOrigin})`})
   for (const h of p.helpers) {
     const fact = k.facts.helpers[h.name]
@@ -125,11 +130,13 @@ function helperRules(k: KernelProfile, p: ProgramNeeds, vocab: KernelBpf | undef
         out.push(
           reason('helper', 'pass', `${label} is missing, and libbpf calls bpf_${fallback}() instead on kernels without it`, r.evidence, `${LIBBPF_SANITIZE}; ${r.source}`),
         )
+        called.push({name: fallback, id: HELPER_NAMES.indexOf(fallback), as: h.name})
         continue
       }
     }
     if (r.status === 'pass') {
       passed.push(h.name)
+      called.push({name: h.name, id: h.id})
       continue
     }
     const older = OLDER_HELPER[h.name]
@@ -139,6 +146,94 @@ function helperRules(k: KernelProfile, p: ProgramNeeds, vocab: KernelBpf | undef
   if (passed.length > 0) {
     const src = vocab?.helpers ? KERNEL_SOURCE : 'facts.json helpers (BCC docs/kernel-versions.md)'
     out.unshift(reason('helper', 'pass', `${passed.length} helper${passed.length > 1 ? 's' : ''} available: ${passed.map((n) => `bpf_${n}`).join(', ')}`, [], src))
+  }
+  if (sec) out.push(...helperTypeRules(k, called, sec, guards, suggest))
+  return out
+}
+
+const VERIFIER_HELPER = 'kernel/bpf/verifier.c check_helper_call (a helper the program type\'s get_func_proto does not return: "unknown func bpf_<name>#<id>", EINVAL)'
+/** Helpers of the shared base (kernel/bpf/helpers.c bpf_base_func_proto) to name instead. */
+const TYPE_ALTERNATIVE: Record<string, string> = {
+  perf_event_output: 'bpf_ringbuf_output() on a BPF_MAP_TYPE_RINGBUF map: every program type may call it (bpf_base_func_proto, 5.8)',
+  probe_read: 'bpf_probe_read_kernel() or bpf_probe_read_user(): in bpf_base_func_proto (privileged loaders) on 6.1',
+  probe_read_str: 'bpf_probe_read_kernel_str() or bpf_probe_read_user_str(): in bpf_base_func_proto (privileged loaders) on 6.1',
+  get_current_task: 'bpf_get_current_task_btf(), in bpf_base_func_proto on 6.1 (privileged loaders)',
+}
+
+/**
+ * Per-program-type helper allow-lists. A helper the kernel has may still be refused for
+ * the program type: the verifier asks the type's get_func_proto (kprobe_prog_func_proto,
+ * sk_filter_func_proto, xdp_func_proto, ...) and refuses a helper it does not return.
+ * Two helpers are checked further, as check_helper_call does: bpf_d_path only where its
+ * `allowed` callback agrees (a tracing program on a function of btf_allowlist_d_path, an
+ * iterator, an lsm program on a sleepable hook), bpf_get_func_ip only in the program
+ * types check_get_func_ip accepts (tracing ones with a trampoline). The lists are read
+ * from the kernel source of the series kcompat has (src/kernel/facts/helper-protos.ts
+ * says how a kernel between or outside them is judged); a distro that backports BPF may
+ * have widened them, so there a refusal is `unknown`.
+ */
+function helperTypeRules(k: KernelProfile, called: Array<{name: string; id: number; as?: string}>, sec: SectionMatch, guards: string[], suggest: Suggestion[]): Reason[] {
+  if (called.length === 0) return []
+  const progType = sec.def.progType
+  const data = loadHelperProtos()
+  const out: Reason[] = []
+  const heavy = k.distro.facts.backports?.value === 'heavy'
+  const up = k.release.upstreamVersion
+  const allowed: string[] = []
+  const refuse = (a: Exclude<SeriesAnswer, {state: 'allowed' | 'no-data'}>, message: string, verifierSays: string, ev: Evidence[], source: string): Reason => {
+    const elsewhere = a.allowedIn.length > 0 ? `; Linux ${a.allowedIn.join(', ')} allow${a.allowedIn.length === 1 ? 's' : ''} it` : ''
+    const src = `${a.read.map((v) => data.kernels[v]!.source.split(':')[0]).join('; ')}: ${source}`
+    if (a.state === 'unsettled') {
+      return reason('helper-type', 'unknown', `${message} on Linux ${a.refusedIn.join(', ')}${elsewhere}, and kcompat has not read the source of this kernel's series`, ev, src, {check: 'a test load on such a machine'})
+    }
+    const r = reason('helper-type', 'fail', `${message} on this kernel (Linux ${a.read.join(', ')}): the verifier refuses the call (${verifierSays})${elsewhere}`, ev, src)
+    return heavy ? {...r, status: 'unknown', message: `${r.message} — unless ${k.release.distroName} backported it`, check: 'a test load on such a machine'} : r
+  }
+  for (const h of called) {
+    const label = `bpf_${h.name}()${h.as ? ` (libbpf's stand-in for bpf_${h.as}())` : ''}`
+    const callEv: Evidence = {kind: 'object', text: `call bpf_${h.name}#${h.id} in a BPF_PROG_TYPE_${progType} program (${sec.def.name})`}
+    const a = helperForType(data, progType, h.name, up)
+    if (a.state === 'no-data') return []
+    if (a.state !== 'allowed') {
+      const at = data.kernels[a.read[0]!]!.progTypes[progType]!
+      const ev: Evidence[] = [{kind: 'version', text: `${at.proto}() (${at.file}) of Linux ${a.read.join(' and ')} does not return bpf_${h.name}`}, callEv]
+      const other = TYPE_ALTERNATIVE[h.name]
+      if (other) suggest.push({kind: 'code', text: `instead of bpf_${h.name}() in a BPF_PROG_TYPE_${progType} program: ${other}`})
+      else {
+        const types = Object.entries(data.kernels[a.read[0]!]!.progTypes).filter(([, p]) => p.helpers.includes(h.name)).map(([t]) => t)
+        if (types.length > 0) suggest.push({kind: 'code', text: `bpf_${h.name}() is for ${types.length > 8 ? `${types.slice(0, 8).join(', ')}, ...` : types.join(', ')} programs (Linux ${a.read[0]})`})
+      }
+      out.push(guarded(refuse(a, `BPF_PROG_TYPE_${progType} programs cannot call ${label}: ${at.proto}() does not offer it`, `"unknown func bpf_${h.name}#${h.id}"`, ev, `${at.file} ${at.proto}; ${VERIFIER_HELPER}`), guards))
+      continue
+    }
+    // the checks after get_func_proto
+    let extra: Reason | undefined
+    if (h.name === 'd_path' && !(progType === 'TRACING' && sec.def.attachType === 'BPF_TRACE_ITER')) {
+      const target = parseTarget(sec.def, sec.target)
+      const fn = progType === 'LSM' ? `bpf_lsm_${target.name}` : target.name
+      if ((progType === 'TRACING' || progType === 'LSM') && target.name) {
+        const key = progType === 'LSM' ? 'lsmHooks' : 'tracingTargets'
+        const d = acrossSeries(data, up, (kp) => kp.checks.d_path[key].includes(fn))
+        if (d.state === 'refused' || d.state === 'unsettled') {
+          const list = progType === 'LSM' ? 'the sleepable LSM hooks (kernel/bpf/bpf_lsm.c sleepable_lsm_hooks)' : 'btf_allowlist_d_path (kernel/trace/bpf_trace.c)'
+          const ev: Evidence[] = [{kind: 'version', text: `${fn} is not in ${list} of Linux ${d.read.join(' and ')}`}, callEv]
+          extra = refuse(d, `bpf_d_path() is allowed only where bpf_d_path_allowed() agrees, and ${fn} is not in ${list}`, '"helper call is not allowed in probe"', ev, data.kernels[d.read[0]!]!.checks.d_path.source)
+          suggest.push({kind: 'code', text: `bpf_d_path(): attach to one of ${data.kernels[d.read[0]!]!.checks.d_path[key].slice(0, 9).join(', ')}${data.kernels[d.read[0]!]!.checks.d_path[key].length > 9 ? ', ...' : ''} (Linux ${d.read[0]})`})
+        }
+      }
+    } else if (h.name === 'get_func_ip') {
+      const trampoline = ['BPF_TRACE_FENTRY', 'BPF_TRACE_FEXIT', 'BPF_MODIFY_RETURN'].includes(sec.def.attachType ?? '')
+      const d = acrossSeries(data, up, (kp) => kp.checks.get_func_ip.progTypes.includes(progType) && (progType !== 'TRACING' || trampoline))
+      if (d.state === 'refused' || d.state === 'unsettled') {
+        const ev: Evidence[] = [{kind: 'version', text: `check_get_func_ip of Linux ${d.read.join(' and ')} accepts ${data.kernels[d.read[0]!]!.checks.get_func_ip.progTypes.join(', ')} (TRACING: fentry/fexit/fmod_ret)`}, callEv]
+        extra = refuse(d, `bpf_get_func_ip() is not supported for ${progType === 'TRACING' ? `${sec.def.name} (tracing programs without a trampoline)` : `BPF_PROG_TYPE_${progType}`}`, progType === 'TRACING' ? '"supported only for fentry/fexit/fmod_ret programs"' : '"not supported for program type"', ev, data.kernels[d.read[0]!]!.checks.get_func_ip.source)
+      }
+    }
+    if (extra) out.push(guarded(extra, guards))
+    else allowed.push(h.name)
+  }
+  if (out.length === 0 && allowed.length > 0) {
+    out.push(reason('helper-type', 'pass', `BPF_PROG_TYPE_${progType} programs may call ${allowed.map((n) => `bpf_${n}`).join(', ')}`, [], `${Object.values(data.kernels).map((x) => x.source.split(':')[0]).join('; ')}; ${VERIFIER_HELPER}`))
   }
   return out
 }
@@ -291,6 +386,132 @@ function ctxArgsRule(k: KernelProfile, p: ProgramNeeds, objN: ObjectNeeds, secti
   )
 }
 
+const CTX_TYPE_SOURCE =
+  'kernel/bpf/btf.c btf_ctx_access of Debian linux-source-6.1 6.1.192-2 and linux-source-6.12 6.12.117 (kernel/bpf/verifier.c check_ctx_access: "invalid bpf_context access" after its message)'
+
+/**
+ * The types of the context arguments a BTF-typed program reads, as the verifier's
+ * btf_ctx_access judges each load `*(uN *)(ctx + off)` against the kernel's prototype
+ * (the same one ctxArgsRule counts):
+ * - the offset must be a multiple of 8 ("func '%s' offset %d is not multiple of 8");
+ * - a slot whose argument is a small int (at most 8 bytes), an enum or a struct passed by
+ *   value is a scalar, and any read of it is accepted;
+ * - any other non-pointer (a union by value, a float, a wider int) is refused ("arg%d
+ *   '%s' has type %s. Only pointer access is allowed");
+ * - a pointer to void or to an int is accepted as such; a pointer to anything but a
+ *   struct or union (a pointer, an enum, a function, a FWD, an array) is refused ("arg%d
+ *   type %s is not a struct");
+ * - fmod_ret's return slot must be a small int ("ret type %s not allowed for fmod_ret");
+ * - since 6.12 (not in 6.1) a pointer argument must be read with 8 bytes ("size %d must
+ *   be 8").
+ * btf_ctx_access only loosened from 5.5 to 6.1 (int pointers, enums), so its 6.1
+ * refusals hold for older kernels; 6.12 refused the same; beyond 6.12 a refusal is
+ * `unknown`. libbpf-tools read every argument as 8 bytes (BPF_PROG), so the narrow reads
+ * come from hand-written context access.
+ */
+function ctxTypeRules(k: KernelProfile, p: ProgramNeeds, objN: ObjectNeeds, section: string, guards: string[]): Reason[] {
+  if (p.ctxLoads.length === 0) return []
+  const m = matchSection(section)
+  if (!m) return []
+  const {def} = m
+  if (!['tp_btf', 'fentry', 'fmod_ret', 'lsm'].includes(def.family)) return []
+  const target = parseTarget(def, m.target)
+  if (target.module && target.module !== 'vmlinux') return []
+  const name = btfTargetName(def, target)
+  const btf = k.fullBtf()
+  if (!btf || !name) return []
+  const dropFirst = def.family === 'tp_btf'
+  const kind = dropFirst ? Kind.TYPEDEF : Kind.FUNC
+  const id = btf.findByName(name, kind)
+  if (id === undefined) return []
+  let t = btf.typeById(btf.skipTypedefsAndModifiers(kind === Kind.FUNC ? (btf.typeById(id) as {type: number}).type : id))
+  if (t.kind === Kind.PTR) t = btf.typeById(btf.skipTypedefsAndModifiers(t.type))
+  if (t.kind !== Kind.FUNC_PROTO) return []
+  const proto = t
+  const params = proto.params.slice(dropFirst ? 1 : 0)
+  const tname = dropFirst ? name.replace(/^btf_trace_/, '') : name
+  const [a = 0, b = 0, c = 0] = k.release.upstreamVersion
+  const lkv = BigInt((a << 16) + (b << 8) + Math.min(c, 255))
+  const loads = objN.kconfigExterns.includes('LINUX_KERNEL_VERSION') ? objN.ctxLoadsOn(p, new Map([['LINUX_KERNEL_VERSION', lkv]])) : p.ctxLoads
+  const series = [a, b]
+  const newer612 = compareVersions(series, [6, 12]) > 0
+  const out: Reason[] = []
+  const refuse = (message: string, said: string, ev: Evidence[], since?: 'sinceSize8'): Reason => {
+    if (since) {
+      // only 6.12 refuses: between 6.1 and 6.12 the release that added it is not recorded
+      if (compareVersions(series, [6, 1]) <= 0) return reason('ctx-types', 'pass', `${message}: accepted before 6.12 (6.1's btf_ctx_access has no size check)`, ev, CTX_TYPE_SOURCE)
+      if (compareVersions(series, [6, 12]) < 0) return reason('ctx-types', 'unknown', `${message}: 6.12 refuses it ("${said}"), 6.1 accepts it, and kcompat has not read this kernel's series`, ev, CTX_TYPE_SOURCE, {check: 'a test load on such a machine'})
+    }
+    if (newer612) return reason('ctx-types', 'unknown', `${message}: Linux 6.1 and 6.12 refuse it ("${said}"); this kernel is newer than the sources kcompat read`, ev, CTX_TYPE_SOURCE, {check: 'a test load on such a machine'})
+    return guarded(reason('ctx-types', 'fail', `${message}: the verifier refuses it ("${said}", then "invalid bpf_context access")`, ev, CTX_TYPE_SOURCE), guards)
+  }
+  const protoEv: Evidence = {kind: 'btf', text: `${dropFirst ? 'TYPEDEF' : 'FUNC'} ${name} (id ${id}) in ${k.btfOrigin}`}
+  const kindName = (x: {kind: number}): string => KIND_NAMES[x.kind] ?? String(x.kind)
+  // A trampoline (fentry, fexit, fmod_ret) models the target's whole prototype first
+  // (kernel/bpf/btf.c btf_distill_func_proto): every argument must be a pointer, an int,
+  // an enum or a struct of at most 16 bytes, no varargs, a return value that is not a
+  // struct. Struct arguments are accepted from 6.1 on, so this holds for older kernels.
+  if (def.family === 'fentry' || def.family === 'fmod_ret') {
+    const size = (tid: number): {ok: boolean; t: {kind: number}} => {
+      const x = btf.typeById(btf.skipModifiers(tid))
+      if (x.kind === Kind.TYPEDEF) return size(x.type)
+      if (x.kind === Kind.PTR) return {ok: true, t: x}
+      if (x.kind === Kind.INT || x.kind === Kind.ENUM || x.kind === Kind.ENUM64 || x.kind === Kind.STRUCT) return {ok: x.size > 0 && x.size <= 16, t: x}
+      return {ok: false, t: x}
+    }
+    const bad = params.findIndex((q, i) => (q.type === 0 ? i === params.length - 1 : !size(q.type).ok))
+    if (bad >= 0) {
+      const q = params[bad]!
+      const said = q.type === 0 ? `The function ${tname} with variable args is unsupported.` : `The function ${tname} arg${bad} type ${kindName(size(q.type).t)} is unsupported.`
+      return [refuse(`the BPF trampoline cannot model ${tname}: its argument ${bad + 1} ('${q.name}') is ${q.type === 0 ? 'variadic' : `${kindName(size(q.type).t)}`}`, said, [protoEv])]
+    }
+  }
+  let passed = 0
+  for (const ld of loads) {
+    const slot = Math.floor(ld.off / 8)
+    const ev: Evidence[] = [protoEv, {kind: 'object', text: `${ld.size}-byte load of context offset ${ld.off} at ${ld.at}`}]
+    if (ld.off % 8 !== 0) {
+      out.push(refuse(`the program reads ${ld.size} bytes at context offset ${ld.off}, inside argument ${slot + 1}`, `func '${tname}' offset ${ld.off} is not multiple of 8`, ev))
+      continue
+    }
+    let r: Reason | undefined
+    if (slot === params.length) {
+      // the return slot (ctxArgsRule decides whether this program may read it at all)
+      if (def.attachType === 'BPF_MODIFY_RETURN') {
+        const rt = btf.typeById(btf.skipModifiers(proto.returnType))
+        if (!(rt.kind === Kind.INT && rt.size <= 8)) r = refuse(`fmod_ret reads the return value of ${tname}, which is ${kindName(rt)}`, `ret type ${kindName(rt)} not allowed for fmod_ret`, ev)
+      } else if (def.attachType !== 'BPF_TRACE_FEXIT' && def.family !== 'lsm') {
+        continue // no return slot: "doesn't have %d-th argument" (ctxArgsRule)
+      } else if (proto.returnType === 0) {
+        // fexit and lsm: the return slot of a void function is judged like an argument of type void
+        r = refuse(`the program reads the return value of ${tname}, which returns void`, `func '${tname}' arg${slot} '' has type UNKNOWN. Only pointer access is allowed`, ev)
+      } else continue
+    } else if (slot < params.length) {
+      const pid = params[slot]!.type
+      // the kernel skips modifiers (const, volatile, restrict, typedef, type tags) here
+      const at = btf.typeById(btf.skipTypedefsAndModifiers(pid))
+      const argName = params[slot]!.name
+      if ((at.kind === Kind.INT && at.size <= 8) || at.kind === Kind.ENUM || at.kind === Kind.ENUM64 || at.kind === Kind.STRUCT) {
+        passed++
+        continue
+      }
+      if (at.kind !== Kind.PTR) {
+        r = refuse(`argument ${slot + 1} of ${tname} ('${argName}') is ${kindName(at)}${at.name ? ` '${at.name}'` : ''}, which a program can read only through a pointer`, `func '${tname}' arg${slot} '${at.name}' has type ${kindName(at)}. Only pointer access is allowed`, ev)
+      } else if (at.type !== 0) {
+        const pointee = btf.typeById(btf.skipTypedefsAndModifiers(at.type))
+        if (pointee.kind !== Kind.INT && pointee.kind !== Kind.STRUCT && pointee.kind !== Kind.UNION) {
+          r = refuse(`argument ${slot + 1} of ${tname} ('${argName}') points to ${kindName(pointee)}${pointee.name ? ` '${pointee.name}'` : ''}, not to a struct`, `func '${tname}' arg${slot} type ${kindName(pointee)} is not a struct`, ev)
+        }
+      }
+      if (!r && ld.size !== 8) r = refuse(`the program reads pointer argument ${slot + 1} of ${tname} ('${argName}') with ${ld.size} bytes`, `func '${tname}' size ${ld.size} must be 8`, ev, 'sinceSize8')
+    } else continue // past the arguments: ctxArgsRule's
+    if (r && r.status !== 'pass') out.push(r)
+    else passed++
+  }
+  if (out.length === 0 && passed > 0) out.push(reason('ctx-types', 'pass', `the context arguments read have types ${tname}'s prototype lets a program read`, [protoEv], CTX_TYPE_SOURCE))
+  return out
+}
+
 /**
  * The reasons for one program of an object on one kernel, and suggestions for code
  * changes. `program` is libbpf's program name.
@@ -306,7 +527,8 @@ export function needsReasons(obj: BpfObjectInfo, program: string, section: strin
   // loader may change or skip them (libbpf-tools' bpf_buffer__new turns the ring buffer
   // into a perf buffer on kernels without one)
   const guards = p.guards
-  reasons.push(...helperRules(k, p, vocab, guards, suggestions))
+  const sec = matchSection(section.replace(/^\?/, ''))
+  reasons.push(...helperRules(k, p, vocab, guards, suggestions, sec))
   reasons.push(...mapRules(k, p, objN, vocab, objN.guards, suggestions))
   if (p.globalData.length > 0) {
     const r = gate(k, 'global-data', 'globalData', `global data (${p.globalData.join(', ')})`)
@@ -362,6 +584,7 @@ export function needsReasons(obj: BpfObjectInfo, program: string, section: strin
   reasons.push(...kfuncRules(k, p, vocab, guards))
   const ctx = ctxArgsRule(k, p, objN, section.replace(/^\?/, ''), guards)
   if (ctx) reasons.push(ctx)
+  reasons.push(...ctxTypeRules(k, p, objN, section.replace(/^\?/, ''), guards))
   if ((p.funcInfo || p.lineInfo) && kernelBtfState(k).state !== true) {
     const f = k.facts.insnFeatures.btfFuncInfo
     const r = gate(k, 'func-info', 'btfFuncInfo', 'BPF program func/line info')

@@ -2,9 +2,8 @@
  * Where the kernel side of a relocation comes from: a BTF file (any container
  * `loadBtf` reads), or a kernel of the archive by release.
  */
-import {readKernelBtf, resolveArchiveDir} from '../archive/archive.js'
+import {archiveKernels, readKernelBtf, resolveArchiveDir} from '../archive/archive.js'
 import type {KernelEntry} from '../archive/manifest.js'
-import {readManifest} from '../archive/manifest.js'
 import type {Btf} from '../btf/btf.js'
 import {parseBtf} from '../btf/decode.js'
 import {loadBtf} from '../btf/load.js'
@@ -57,7 +56,7 @@ export async function kernelBtfFromArchive(
   options: {arch?: string; archive?: string; noModules?: boolean; /** read module BTF only if one of their relocations needs it */ objects?: readonly BpfObject[]} = {},
 ): Promise<KernelBtf> {
   const root = resolveArchiveDir(options.archive)
-  const all = readManifest(root).kernels.filter((k) => k.release === release)
+  const all = archiveKernels(root, release).filter((k) => k.release === release)
   const found = options.arch ? all.filter((k) => k.arch === options.arch) : all
   if (found.length === 0) {
     throw new InputError(

@@ -87,6 +87,8 @@ export interface ProgramNeeds {
    * in r1, in instruction order (branches are not followed).
    */
   ctxSlot: {index: number; at: string} | null
+  /** Every context load the same walk finds: byte offset, size in bytes, where (first of each offset and size). */
+  ctxLoads: CtxLoad[]
   /**
    * The checks this program's own code (its function and linked subprograms) makes to
    * choose a path per kernel: CO-RE existence relocations, `.kconfig` loads. A call or map
@@ -111,6 +113,16 @@ export interface ObjectNeeds {
   kconfigExterns: string[]
   /** {@link ProgramNeeds.ctxSlot} on the paths a kernel with these `.kconfig` values takes. */
   ctxSlotOn(program: ProgramNeeds, values: ReadonlyMap<string, bigint>): {index: number; at: string} | null
+  /** {@link ProgramNeeds.ctxLoads} on the paths a kernel with these `.kconfig` values takes. */
+  ctxLoadsOn(program: ProgramNeeds, values: ReadonlyMap<string, bigint>): CtxLoad[]
+}
+
+/** A load from the program's context (a BPF_PROG program's argument slots). */
+export interface CtxLoad {
+  /** Byte offset into the context (slot = off / 8). */
+  off: number
+  size: number
+  at: string
 }
 
 const BPF_JMP = 0x05
@@ -226,7 +238,7 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
   const lineInfoSecs = infoSections(ext?.lineInfo)
 
   const out: ProgramNeeds[] = []
-  const ctxScans = new Map<ProgramNeeds, (values: ReadonlyMap<string, bigint>) => {index: number; at: string} | null>()
+  const ctxScans = new Map<ProgramNeeds, (values: ReadonlyMap<string, bigint>) => CtxScan>()
   for (const p of programs) {
     if (p.isSubprogram) continue
     const main = funcs.find((f) => f.sectionIndex === p.sectionIndex && f.start === p.sectionInsnOffset)!
@@ -244,6 +256,7 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
       backEdges: [],
       isa: {},
       ctxSlot: null,
+      ctxLoads: [],
       guards: [],
       funcInfo: funcInfoSecs.has(sectionName(p.sectionIndex)),
       lineInfo: lineInfoSecs.has(sectionName(p.sectionIndex)),
@@ -337,11 +350,13 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
         }
       }
     }
-    needs.ctxSlot = scanCtxSlot(elf, main, relocs, funcAt, kconfigExterns, undefined)
-    const memo = new Map<string, {index: number; at: string} | null>()
+    const all = scanCtx(elf, main, relocs, funcAt, kconfigExterns, undefined)
+    needs.ctxSlot = all.best
+    needs.ctxLoads = all.loads
+    const memo = new Map<string, CtxScan>()
     ctxScans.set(needs, (values) => {
       const key = [...values].map(([n, v]) => `${n}=${v}`).join(',')
-      if (!memo.has(key)) memo.set(key, scanCtxSlot(elf, main, relocs, funcAt, kconfigExterns, values))
+      if (!memo.has(key)) memo.set(key, scanCtx(elf, main, relocs, funcAt, kconfigExterns, values))
       return memo.get(key)!
     })
     needs.helpers = [...helpers.values()].sort((a, b) => a.id - b.id)
@@ -358,7 +373,8 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
     dataSections,
     guards,
     kconfigExterns: [...kconfigExterns].sort(),
-    ctxSlotOn: (program, values) => ctxScans.get(program)?.(values) ?? null,
+    ctxSlotOn: (program, values) => ctxScans.get(program)?.(values).best ?? null,
+    ctxLoadsOn: (program, values) => ctxScans.get(program)?.(values).loads ?? [],
   }
 }
 
@@ -414,7 +430,25 @@ export function scanCtxSlot(
   kconfigExterns: Set<string>,
   kconfig: ReadonlyMap<string, bigint> | undefined,
 ): {index: number; at: string} | null {
+  return scanCtx(elf, main, relocs, funcAt, kconfigExterns, kconfig).best
+}
+
+interface CtxScan {
+  best: {index: number; at: string} | null
+  loads: CtxLoad[]
+}
+
+/** {@link scanCtxSlot}, and every context load (offset, size) on the same paths. */
+function scanCtx(
+  elf: ElfFile,
+  main: Func,
+  relocs: Map<number, Map<number, Reloc>>,
+  funcAt: (secIdx: number, insn: number) => Func | undefined,
+  kconfigExterns: Set<string>,
+  kconfig: ReadonlyMap<string, bigint> | undefined,
+): CtxScan {
   let best: {index: number; at: string} | null = null
+  const loads = new Map<string, CtxLoad>()
   const walked = new Set<Func>()
   const walk = (f: Func): void => {
     if (walked.has(f)) return
@@ -450,7 +484,11 @@ export function scanCtxSlot(
           const base = regs.get(src)
           if (base && 'ctx' in base) {
             const index = Math.floor((base.ctx + off) / 8)
-            if (!best || index > best.index) best = {index, at: `${f.name}+${i - f.start}`}
+            const where = `${f.name}+${i - f.start}`
+            if (!best || index > best.index) best = {index, at: where}
+            const size = [4, 2, 1, 8][(code & 0x18) >> 3]!
+            const key = `${base.ctx + off}:${size}`
+            if (!loads.has(key)) loads.set(key, {off: base.ctx + off, size, at: where})
             regs.delete(dst)
           } else if (base && 'kconfig' in base && off === 0 && kconfig?.has(base.kconfig)) {
             const size = [4, 2, 1, 8][(code & 0x18) >> 3]!
@@ -521,5 +559,5 @@ export function scanCtxSlot(
     }
   }
   walk(main)
-  return best
+  return {best, loads: [...loads.values()].sort((a, b) => a.off - b.off || a.size - b.size)}
 }

@@ -5,13 +5,13 @@
  * module.btf` does. Kept apart from btf-dump.ts so the start-up fast path (plain `btf
  * dump FILE`) does not load the archive code.
  */
-import {readKernelBtf, resolveArchiveDir} from '../archive/archive.js'
+import {archiveKernels, readKernelBtf, resolveArchiveDir} from '../archive/archive.js'
 import {normalizeArch} from '../archive/layout.js'
-import {type KernelEntry, readManifest} from '../archive/manifest.js'
+import type {KernelEntry} from '../archive/manifest.js'
 import {nearNames, readModuleBtf} from '../archive/modules.js'
 import {parseBtf} from '../btf/decode.js'
 import {InputError} from '../errors.js'
-import {type BtfDumpOptions, btfDumpBytes} from './btf-dump.js'
+import {type BtfDumpOptions, type DumpWriter, btfDumpBytes} from './btf-dump.js'
 
 export interface ArchivedBtf {
   /** `uname -r` of an archived kernel. */
@@ -29,7 +29,7 @@ export interface ArchivedBtf {
  * @throws InputError `ARCHIVE_UNKNOWN_KERNEL` (with near releases), `ARCHIVE_AMBIGUOUS_KERNEL`.
  */
 export function findArchivedKernel(root: string, release: string, arch?: string): KernelEntry {
-  const kernels = readManifest(root).kernels
+  const kernels = archiveKernels(root, release)
   const all = kernels.filter((k) => k.release === release)
   const found = arch ? all.filter((k) => k.arch === normalizeArch(arch)) : all
   if (found.length === 0) {
@@ -51,7 +51,7 @@ export function findArchivedKernel(root: string, release: string, arch?: string)
  * @throws InputError `ARCHIVE_UNKNOWN_KERNEL`, `ARCHIVE_AMBIGUOUS_KERNEL`, `ARCHIVE_NO_BTF`,
  *   `MODULE_NOT_FOUND` (with near names), and the archive's read errors.
  */
-export async function btfDumpArchived(t: ArchivedBtf, options: Omit<BtfDumpOptions, 'baseBtf'>, write: (chunk: string) => void): Promise<void> {
+export async function btfDumpArchived(t: ArchivedBtf, options: Omit<BtfDumpOptions, 'baseBtf'>, write: DumpWriter): Promise<void> {
   const root = resolveArchiveDir(t.archive)
   const entry = findArchivedKernel(root, t.kernel, t.arch)
   const vmlinux = await readKernelBtf(root, entry)

@@ -4,10 +4,10 @@
  * parsed from the oclif commands' own declarations (./argv.ts) and the command's action
  * (./actions/*.ts, the same function its oclif command calls) runs directly. Anything
  * the parser does not accept as plain, valid argv (--help, usage errors, unknown flags)
- * and every command not listed goes to oclif. bin/run.js loads this module from one
- * bundled file, dist/fast.cjs (scripts/bundle-fast.mjs), in which each action's modules
- * are evaluated only when that command runs. KCOMPAT_NO_FASTPATH=1 turns the fast path
- * off (tests compare both paths).
+ * and every command not listed goes to oclif. bin/run.js loads this module from a
+ * bundled file, dist/fast.cjs (scripts/bundle-fast.mjs), which loads the one bundle of
+ * the command that runs (dist/fast-<action>.cjs). KCOMPAT_NO_FASTPATH=1 turns the fast
+ * path off (tests compare both paths).
  *
  * Adding a command: move its run() body into an action under ./actions (taking the
  * parsed flags and args, returning the exit status), call that from the oclif command,
@@ -57,6 +57,13 @@ function commandSpecs(): Record<string, CommandSpec> | undefined {
     return undefined // a build without the specs (tsc alone): everything goes to oclif
   }
 }
+
+/**
+ * The error classes, for the per-command bundles (scripts/bundle-fast.mjs): each takes
+ * them from this module's bundle, so a KcompatError thrown by a command's code is one of
+ * the class the catch below tests.
+ */
+export * from '../errors.js'
 
 /** The ids of the commands the fast path serves (for tests). */
 export const FAST_COMMANDS: readonly string[] = Object.keys(COMMANDS)

@@ -24,6 +24,7 @@ import type {TypeId} from '../types.js'
 import {emitType} from './emit.js'
 import {orderType} from './order.js'
 import {DumpState, ORDERED} from './state.js'
+import type {TextSink} from './sink.js'
 
 export interface CDumpOptions {
   /**
@@ -110,6 +111,18 @@ export class CDumper {
 
 /** The whole C header for `btf`, as `bpftool btf dump file F format c` prints it. */
 export function dumpC(btf: Btf, options: CDumpOptions = {}): string {
+  return dumpCSink(btf, options).take()
+}
+
+/**
+ * {@link dumpC} as UTF-8 bytes, without making the 2–3 MB string (a view of the
+ * dumper's buffer): for writing straight to a file descriptor.
+ */
+export function dumpCBytes(btf: Btf, options: CDumpOptions = {}): Uint8Array {
+  return dumpCSink(btf, options).takeBytes()
+}
+
+function dumpCSink(btf: Btf, options: CDumpOptions): TextSink {
   // a vmlinux.h takes about 22 bytes per type id
   const st = new DumpState(btf, options.pointerSize, (btf.lastId + 1) * 24)
   const header = options.header ?? true
@@ -125,5 +138,5 @@ export function dumpC(btf: Btf, options: CDumpOptions = {}): string {
     for (let id = 1, last = st.lastId; id <= last; id++) if (orderState[id] !== ORDERED) dumpOne(st, id)
   }
   if (header) st.out.put(VMLINUX_H_FOOTER)
-  return st.out.take()
+  return st.out
 }

@@ -55,6 +55,17 @@ export class TextSink {
     this.buf = bigger
   }
 
+  /**
+   * The text written so far as UTF-8 bytes (a view of the sink's buffer, valid until the
+   * next write), and empties the sink.
+   */
+  takeBytes(): Uint8Array {
+    const b = this.buf.subarray(0, this.len)
+    this.len = 0
+    this.ascii = true
+    return b
+  }
+
   /** Returns the text written so far and empties the sink. */
   take(): string {
     const b = Buffer.from(this.buf.buffer, this.buf.byteOffset, this.len)

@@ -8,6 +8,7 @@ import {ProgressLine, formatBytes} from '../../lib/progress.js'
 import {describeDebugProgress, describeTimings} from '../../generate/describe.js'
 import {runRpmSync} from '../../lib/sync-cli/rpm.js'
 import {runUbuntuSync} from '../../lib/sync-cli/ubuntu.js'
+import {runBtfhubSync} from '../../lib/sync-cli/btfhub.js'
 
 export default class ArchiveSync extends BaseCommand {
   static override summary = "Add every matching kernel of a distro mirror's package index to the archive."
@@ -18,10 +19,10 @@ export default class ArchiveSync extends BaseCommand {
     '<%= config.bin %> archive sync debian --suite bookworm-security --arch amd64 --series 6.12 --dry-run',
     '<%= config.bin %> archive sync rpm --repo https://MIRROR/almalinux/9/BaseOS/x86_64/os --distro almalinux --version 9 --newest',
   ]
-  static override args = {distro: Args.string({description: 'distribution', options: ['debian', 'ubuntu', 'rpm'], required: true})}
+  static override args = {distro: Args.string({description: 'distribution (none with --from URL: a published kcompat archive)', options: ['debian', 'ubuntu', 'btfhub', 'rpm']})}
   static override flags = {
     suite: Flags.string({description: 'suite, e.g. bookworm, bookworm-security, jammy-updates (debian, ubuntu: required)'}),
-    arch: Flags.string({description: 'architectures, comma-separated: Debian/Ubuntu (amd64,arm64,s390x,ppc64el,i386; debian, ubuntu: required) or RPM (x86_64,aarch64; rpm: default all)'}),
+    arch: Flags.string({description: 'Debian/Ubuntu architectures, comma-separated (amd64,arm64,s390x,ppc64el,i386; debian, ubuntu: required); btfhub: one arch (x86_64, arm64); rpm: RPM arches (x86_64,aarch64), default all'}),
     flavor: Flags.string({description: 'flavors to keep, comma-separated (generic,cloud,rt,pae); default all', multiple: true}),
     series: Flags.string({description: 'kernel series to keep, comma-separated (6.1,6.12); default all', multiple: true}),
     newest: Flags.boolean({description: 'only the newest package of each series and flavor'}),
@@ -37,6 +38,12 @@ export default class ArchiveSync extends BaseCommand {
     libbpf: Flags.string({description: 'with --generate: oldest libbpf that must parse the BTF (e.g. 0.7)'}),
     jobs: Flags.integer({description: 'with --generate: pahole threads (default 1: deterministic)', min: 1}),
     'backfill-only': Flags.boolean({description: "only record where archived kernels' images came from (source.image), for those whose package is in the index; add nothing"}),
+    // btfhub, and published kcompat archives (src/lib/sync-cli/btfhub.ts)
+    from: Flags.string({description: 'btfhub: the btfhub-archive git URL or path, or a static HTTP mirror of its tree; without a distro: URL of a published kcompat archive (archive publish)'}),
+    distro: Flags.string({description: 'btfhub: OS id to import (ubuntu, centos, debian, …); default all. rpm: os id to file kernels under (rhel, centos, almalinux, rocky, ol, fedora, amzn, sles, opensuse-leap, openeuler)'}),
+    version: Flags.string({description: 'btfhub: OS version to import (20.04, 7, …); default all. rpm: os version to file kernels under (8, 9, 2023, 15.5, 22.03)'}),
+    transport: Flags.string({description: 'btfhub: git or http (default: http for http(s) URLs not ending in .git)', options: ['git', 'http']}),
+    listing: Flags.string({description: "btfhub over http: URL of the tree's listing in GitHub's git trees API format (files checked by git blob id)"}),
     modules: Flags.boolean({description: "store the BTF of each kernel's modules (default; --no-modules skips); kernels archived without it are fetched again for it", default: true, allowNo: true}),
     // ubuntu (and --shard for any source)
     component: Flags.string({description: 'ubuntu: repository components to read, comma-separated (default main; e.g. main,universe)', multiple: true}),
@@ -44,16 +51,15 @@ export default class ArchiveSync extends BaseCommand {
     shard: Flags.string({description: 'build only shard I of N (I/N, e.g. 2/8): kernels whose sha256(<distro>/<version>/<arch>/<release>) mod N is I-1; combine the shard archives with `archive merge`'}),
     // rpm: a yum/dnf repository (src/lib/sync-cli/rpm.ts)
     repo: Flags.string({description: 'rpm: repository root URL (the directory holding repodata/)'}),
-    distro: Flags.string({description: 'rpm: os id to file kernels under (rhel, centos, almalinux, rocky, ol, fedora, amzn, sles, opensuse-leap, openeuler)'}),
-    version: Flags.string({description: 'rpm: os version to file kernels under (8, 9, 2023, 15.5, 22.03)'}),
+    // (--distro and --version, declared above for btfhub, are required for rpm: where to file kernels)
   }
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(ArchiveSync)
     if (args.distro === 'rpm') return runRpmSync(this, flags)
-    if (!flags.arch) this.error(`${args.distro} needs --arch`, {exit: 2})
-    if (args.distro === 'ubuntu') return runUbuntuSync(this, {...flags, arch: flags.arch})
-    if (!flags.suite) this.error('debian needs --suite', {exit: 2})
+    if (args.distro === 'btfhub' || args.distro === undefined) return runBtfhubSync(this, args.distro, flags)
+    if (args.distro === 'ubuntu') return runUbuntuSync(this, flags)
+    if (!flags.suite || !flags.arch) this.error('archive sync debian needs --suite and --arch', {exit: 2})
     const root = resolveArchiveDir(flags.archive)
     const mirror = flags.mirror ?? mirrorForSuite(flags.suite)
     if (!mirror) {

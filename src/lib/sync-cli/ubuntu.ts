@@ -12,7 +12,7 @@ import {ProgressLine, formatBytes} from '../progress.js'
 
 export interface UbuntuSyncFlags {
   suite?: string
-  arch: string
+  arch?: string
   flavor?: string[]
   series?: string[]
   component?: string[]
@@ -38,6 +38,7 @@ const list = (v: string[] | undefined): string[] => (v ?? []).flatMap((s) => s.s
 export async function runUbuntuSync(cmd: Command, flags: UbuntuSyncFlags): Promise<void> {
   const suite = flags.suite
   if (!suite) cmd.error('ubuntu needs --suite (e.g. jammy-updates)', {exit: 2})
+  if (!flags.arch) cmd.error('ubuntu needs --arch (e.g. amd64 or arm64,s390x)', {exit: 2})
   // Ubuntu's mirrors are not this machine's apt sources (a Debian machine has none): the URL is always given
   if (!flags.mirror) cmd.error('ubuntu needs --mirror URL: the repository root (the archive for amd64/i386, ports for arm64, ppc64el, s390x, riscv64)', {exit: 2})
   const root = resolveArchiveDir(flags.archive)
