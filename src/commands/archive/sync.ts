@@ -11,13 +11,17 @@ import {runUbuntuSync} from '../../lib/sync-cli/ubuntu.js'
 import {runBtfhubSync} from '../../lib/sync-cli/btfhub.js'
 
 export default class ArchiveSync extends BaseCommand {
-  static override summary = "Add every matching kernel of a distro mirror's package index to the archive."
+  static override summary = "Add the kernels of a distro's package repository, BTFHub's archive or a published kcompat archive to the archive."
   static override description =
-    "Reads the mirror's Packages index for the suite and architectures, selects the linux-image-* kernel packages (not meta, -dbg or -unsigned packages), downloads each one (checksummed against the index, resumable, retried), adds it and deletes the download. Kernels already archived from the same package version are skipped. The mirror defaults to the one this machine's apt sources list for the suite."
+    "debian, ubuntu: reads the mirror's Packages index for the suite and architectures (Ubuntu: checked against its Release file; the image, linux-modules and linux-modules-extra packages of each kernel), selects the kernel packages (not meta, -dbg or -unsigned packages where a signed one exists), downloads each one (checksummed against the index, resumable, retried), adds it and deletes the download. Kernels already archived from the same package version are skipped. Debian's mirror defaults to the one this machine's apt sources list for the suite; Ubuntu's is always given with --mirror. rpm: a yum/dnf repository's repodata (--repo). btfhub: BTFHub's archive over git (a sparse, blob-less clone) or a static HTTP mirror (--from). No distro, --from URL: a kcompat archive published with `archive publish` (manifest and index now, each kernel's BTF on first use). --shard I/N builds one shard, to be combined with `archive merge`."
   static override examples = [
     '<%= config.bin %> archive sync debian --suite bookworm --arch amd64,arm64 --flavor generic,cloud,rt --newest',
     '<%= config.bin %> archive sync debian --suite bookworm-security --arch amd64 --series 6.12 --dry-run',
     '<%= config.bin %> archive sync rpm --repo https://MIRROR/almalinux/9/BaseOS/x86_64/os --distro almalinux --version 9 --newest',
+    '<%= config.bin %> archive sync ubuntu --mirror https://MIRROR/ubuntu --suite jammy-updates --arch amd64 --flavor generic,aws --newest',
+    '<%= config.bin %> archive sync btfhub --from https://MIRROR/btfhub-archive.git --distro centos --version 7 --arch x86_64',
+    '<%= config.bin %> archive sync --from https://MIRROR/kcompat-archive/',
+    '<%= config.bin %> archive sync debian --suite bookworm --arch amd64,arm64 --shard 2/4 --archive shard-2',
   ]
   static override args = {distro: Args.string({description: 'distribution (none with --from URL: a published kcompat archive)', options: ['debian', 'ubuntu', 'btfhub', 'rpm']})}
   static override flags = {
