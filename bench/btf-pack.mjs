@@ -3,7 +3,7 @@
 // (nothing in src/ uses it): it packs the shipped archive's vmlinux BTF and module BTF into
 // such a store, in memory, and prints what it would weigh after `xz -9`.
 //
-//   node bench/btf-pack.mjs [ARCHIVE] [--cut pointer|nominal] [--no-modules] [--no-prefixes]
+//   node bench/btf-pack.mjs [ARCHIVE] [--cut nominal|pointer] [--no-modules] [--no-prefixes]
 //                           [--verify RELEASE[/MODULE]]… [--out FILE]
 //   (npm run build first; ARCHIVE defaults to the shipped archive/)
 //
@@ -25,13 +25,16 @@
 // *name references*: they name their target by a key instead of pointing at its record,
 // and the reader resolves the key inside the kernel being rebuilt. Two cut rules
 // (`--cut`):
-//   pointer (default) — the edge out of a PTR, when the chain of CONST/VOLATILE/RESTRICT/
+//   pointer — the edge out of a PTR, when the chain of CONST/VOLATILE/RESTRICT/
 //     TYPE_TAG after it ends at a named STRUCT, UNION, FWD or TYPEDEF; the key is that
 //     chain of kinds plus the target's kind, kind_flag and name ("a pointer to const
 //     struct file"). C can only close a cycle through a pointer to a tag or typedef name,
-//     which this cuts. It is what libbpf's btf_dedup does conceptually: a struct is
-//     compared by name and layout, and a pointer to it stands for "that struct, here".
-//   nominal — every edge to a named STRUCT, UNION, FWD, TYPEDEF, ENUM or ENUM64 (by
+//     which this cuts. libbpf's dedup makes a similar split (libbpf src/btf.c,
+//     btf_hash_struct: a struct's hash covers its name, size and member names and
+//     offsets, "ignoring referenced type IDs", whose equivalence a separate walk of both
+//     graphs, btf_dedup_is_equiv, establishes); here the pointer's target is settled by
+//     name lookup in the kernel instead of by that walk.
+//   nominal (default) — every edge to a named STRUCT, UNION, FWD, TYPEDEF, ENUM or ENUM64 (by
 //     value too), key = kind, kind_flag, name. More sharing (a struct embedding
 //     `struct list_head` no longer changes when something inside list_head's graph does),
 //     more name lookups.
@@ -93,7 +96,7 @@ import {Kind} from '../dist/btf/wire.js'
 // ---------------------------------------------------------------------------------------
 const args = process.argv.slice(2)
 let root = join(import.meta.dirname, '..', 'archive')
-let cut = 'pointer'
+let cut = 'nominal'
 let withModules = true
 let prefixes = true
 let outFile
@@ -633,6 +636,7 @@ if (prefixes) {
   for (let i = 0; i < units.length; i++) {
     const u = units[i]
     const x = xz(prefix(marks[i]))
+    log(`prefix ${i + 1}/${units.length}: ${mb(x)} MB`)
     const today = fileSize(u.what === 'vmlinux' ? u.kernel.path : u.kernel.modules.path)
     console.log(`| ${i + 1} | ${u.kernel.release}${u.what === 'modules' ? ` modules (${u.count})` : ''} | ${u.kernel.arch} | ${u.types} | ${u.unique} | ${mb(u.raw)} | ${mb(today)} | ${mb(x)} | ${mb(x - prev)} |`)
     prev = x
