@@ -38,6 +38,8 @@
 //     value too), key = kind, kind_flag, name. More sharing (a struct embedding
 //     `struct list_head` no longer changes when something inside list_head's graph does),
 //     more name lookups.
+//   Measured on the shipped archive: nominal 12.34 MB, pointer 13.24 MB (vmlinux alone 2.72
+//   and 2.95 MB); README "A deduplicated store: measured" has the figures.
 // Not chosen: an exact bisimulation (iterated hashing / DFA-minimisation fixpoint over the
 // whole graph). It is exact but its identity of a type covers everything reachable
 // through pointers, and most of a kernel's structs sit in one giant cycle through
