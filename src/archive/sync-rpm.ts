@@ -15,18 +15,31 @@
  * unless kept. A kernel whose package (name, epoch:version-release) is already in the
  * manifest for the same distro, version and arch is skipped, so a re-run adds nothing
  * twice.
+ *
+ * With a shard (`--shard I/N`, shard.ts) only the kernels whose archive key
+ * `<distro>/<version>/<arch>/<release>` hashes to shard I are downloaded. The release is
+ * not in the package's name or version (RHEL's kernel-core 5.14.0-362.8.1.el9_3 holds
+ * 5.14.0-362.8.1.el9_3.x86_64, SUSE's kernel-default 5.14.21-150500.55.19.1 holds
+ * 5.14.21-150500.55.19-default): it is the one in the path of the image, so the
+ * repository's filelists.xml (every file of every package, by pkgid) is read for the image
+ * packages and the image found there as in the package itself (add-rpm.ts
+ * rpmKernelImage). filelists.xml marks directories and %ghost files but not symlinks, so
+ * a listed image path is taken as a regular file. A package whose file list names no
+ * image (which archive add would refuse) is placed by `<distro>/<version>/<arch>/<NEVRA>`
+ * instead, so that exactly one shard tries it and reports the failure.
  */
 import {mkdirSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {InputError, KcompatError} from '../errors.js'
-import {type RepoPackage, fetchRepoIndex, repoUrl} from '../pkg/rpm-repo.js'
+import {type RepoFile, type RepoPackage, fetchRepoFilelists, fetchRepoIndex, repoUrl} from '../pkg/rpm-repo.js'
 import {compareEvr} from '../pkg/rpm-version.js'
-import {RPM_DISTROS, addKernelRpm} from './add-rpm.js'
+import {RPM_DISTROS, addKernelRpm, rpmKernelImage} from './add-rpm.js'
 import {download} from './download.js'
 import {normalizeArch} from './layout.js'
-import {readManifest} from './manifest.js'
+import {kernelKey, readManifest} from './manifest.js'
 import {configHasModuleBtf} from './modules.js'
+import {type Shard, shardOf} from './shard.js'
 
 export interface RpmSyncOptions {
   /** Repository root URL (the directory holding `repodata/`). */
@@ -38,6 +51,8 @@ export interface RpmSyncOptions {
   arches?: string[]
   /** Only the newest build of each kernel package name and arch. */
   newest?: boolean
+  /** Only the kernels of this shard (see the module comment). */
+  shard?: Shard
   dryRun?: boolean
   cacheDir?: string
   keep?: boolean
@@ -60,6 +75,18 @@ export interface RpmSyncResult {
   skipped: {package: string; arch: string; reason: string}[]
   failed: {package: string; arch: string; code: string; message: string}[]
   planned: {package: string; version: string; arch: string; size: number; modulePackages: string[]}[]
+}
+
+/**
+ * The archive key a kernel package will be filed under, from its files as filelists.xml
+ * lists them; with no image among them, `<distro>/<version>/<arch>/<NEVRA>` (see the
+ * module comment).
+ */
+export function rpmShardKey(p: RepoPackage, files: RepoFile[], o: {distro: string; version: string}): string {
+  const image = rpmKernelImage({
+    files: files.map((f) => ({path: f.path.replace(/^\/+/, ''), size: 0, mode: f.type === 'dir' ? 0o040755 : 0o100644, digest: '', linkTo: '', ghost: f.type === 'ghost'})),
+  })
+  return kernelKey({distro: o.distro, version: o.version, arch: normalizeArch(p.arch), release: image?.release ?? nevra(p)})
 }
 
 /** Sub-package suffixes that never hold the kernel image. */
@@ -123,8 +150,15 @@ export async function syncRpm(root: string, o: RpmSyncOptions): Promise<RpmSyncR
   mkdirSync(cacheDir, {recursive: true})
   try {
     const index = await fetchRepoIndex(o.repo, cacheDir, (name) => isKernelFamily(name), {retryDelayMs: o.retryDelayMs})
-    const builds = kernelBuilds(index.packages, {arches: o.arches, newest: o.newest})
-    o.onEvent?.({type: 'index', packages: index.packages.length, kernels: builds.length, selected: builds.length})
+    let builds = kernelBuilds(index.packages, {arches: o.arches, newest: o.newest})
+    const kernels = builds.length
+    if (o.shard && builds.length > 0) {
+      const shard = o.shard
+      const ids = new Set(builds.map((b) => b.image.checksum.value))
+      const lists = await fetchRepoFilelists(o.repo, index.repomd, cacheDir, (id) => ids.has(id), {retryDelayMs: o.retryDelayMs})
+      builds = builds.filter((b) => shardOf(rpmShardKey(b.image, lists.get(b.image.checksum.value) ?? [], o), shard.count) === shard.index)
+    }
+    o.onEvent?.({type: 'index', packages: index.packages.length, kernels, selected: builds.length})
     for (const b of builds) {
       const p = b.image
       const arch = normalizeArch(p.arch)

@@ -9,6 +9,7 @@ import {join} from 'node:path'
 import {addKernelRpm} from '../../archive/add-rpm.js'
 import {resolveArchiveDir} from '../../archive/archive.js'
 import {download} from '../../archive/download.js'
+import {parseShard} from '../../archive/shard.js'
 import {syncRpm} from '../../archive/sync-rpm.js'
 import {ProgressLine, formatBytes} from '../progress.js'
 import {writeStdout} from '../output.js'
@@ -37,7 +38,6 @@ export interface CommandLike {
 
 export async function runRpmSync(cmd: CommandLike, flags: RpmSyncFlags): Promise<void> {
   if (!flags.repo || !flags.distro || !flags.version) cmd.error('archive sync rpm needs --repo URL, --distro D and --version V', {exit: 2})
-  if (flags.shard) cmd.error('archive sync rpm does not take --shard yet', {exit: 2})
   const progress = new ProgressLine(process.stderr, !flags.json)
   const say = (s: string): void => (flags.json ? undefined : progress.log(s))
   const r = await syncRpm(resolveArchiveDir(flags.archive), {
@@ -46,12 +46,13 @@ export async function runRpmSync(cmd: CommandLike, flags: RpmSyncFlags): Promise
     version: flags.version,
     arches: (flags.arch ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     newest: flags.newest,
+    shard: flags.shard ? parseShard(flags.shard) : undefined,
     dryRun: flags['dry-run'],
     cacheDir: flags['cache-dir'],
     keep: flags.keep,
     modules: flags.modules,
     onEvent: (e) => {
-      if (e.type === 'index') say(`${e.packages} kernel-family packages in the repository, ${e.selected} kernel builds selected`)
+      if (e.type === 'index') say(`${e.packages} kernel-family packages in the repository, ${e.kernels} kernel builds, ${e.selected} selected${flags.shard ? ` for shard ${flags.shard}` : ''}`)
       else if (e.type === 'download') progress.update(`${e.package}: ${formatBytes(e.received)}${e.total ? ` of ${formatBytes(e.total)}` : ''}`)
       else if (e.type === 'modules') progress.update(`${e.package}: modules ${e.files} read, ${e.withBtf} with BTF`)
       else if (e.type === 'added') say(`${e.changed ? 'added' : 'unchanged'} ${e.arch} ${e.release} from ${e.package} (BTF: ${e.btf}${e.modules === undefined ? '' : `, ${e.modules} modules`})`)
