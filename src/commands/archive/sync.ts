@@ -55,6 +55,7 @@ export default class ArchiveSync extends BaseCommand {
     shard: Flags.string({description: 'build only shard I of N (I/N, e.g. 2/8): kernels whose sha256(<distro>/<version>/<arch>/<release>) mod N is I-1; combine the shard archives with `archive merge`'}),
     // rpm: a yum/dnf repository (src/lib/sync-cli/rpm.ts)
     repo: Flags.string({description: 'rpm: repository root URL (the directory holding repodata/)'}),
+    'debuginfo-repo': Flags.string({description: 'rpm, with --generate: repository holding the kernel-debuginfo packages (default: --repo)'}),
     // (--distro and --version, declared above for btfhub, are required for rpm: where to file kernels)
   }
 
