@@ -37,7 +37,7 @@ export default class ArchiveSync extends BaseCommand {
     'dry-run': Flags.boolean({description: 'list what would be downloaded and added, change nothing'}),
     archive: Flags.string({description: 'archive directory (default: $KCOMPAT_ARCHIVE or the shipped archive)'}),
     json: Flags.boolean({description: 'print the result as JSON'}),
-    generate: Flags.boolean({description: "for kernels without BTF: download their -dbg package and generate BTF with pahole (stored as \"btf\": \"generated\")"}),
+    generate: Flags.boolean({description: "for kernels without BTF: download their -dbg package (ubuntu: -dbgsym; rpm: -debuginfo) and generate BTF with pahole (stored as \"btf\": \"generated\")"}),
     pahole: Flags.string({description: 'with --generate: pahole to run (default: $KCOMPAT_PAHOLE, else pahole on PATH)'}),
     libbpf: Flags.string({description: 'with --generate: oldest libbpf that must parse the BTF (e.g. 0.7)'}),
     jobs: Flags.integer({description: 'with --generate: pahole threads (default 1: deterministic)', min: 1}),
