@@ -15,18 +15,39 @@
  * unless kept. A kernel whose package (name, epoch:version-release) is already in the
  * manifest for the same distro, version and arch is skipped, so a re-run adds nothing
  * twice.
+ *
+ * With a shard (`--shard I/N`, shard.ts) only the kernels whose archive key
+ * `<distro>/<version>/<arch>/<release>` hashes to shard I are downloaded. The release is
+ * not in the package's name or version (RHEL's kernel-core 5.14.0-362.8.1.el9_3 holds
+ * 5.14.0-362.8.1.el9_3.x86_64, SUSE's kernel-default 5.14.21-150500.55.19.1 holds
+ * 5.14.21-150500.55.19-default): it is the one in the path of the image, so the
+ * repository's filelists.xml (every file of every package, by pkgid) is read for the image
+ * packages and the image found there as in the package itself (add-rpm.ts
+ * rpmKernelImage). filelists.xml marks directories and %ghost files but not symlinks, so
+ * a listed image path is taken as a regular file. A package whose file list names no
+ * image (which archive add would refuse) is placed by `<distro>/<version>/<arch>/<NEVRA>`
+ * instead, so that exactly one shard tries it and reports the failure.
+ *
+ * With `generate`, a kernel without BTF in its image (RHEL 7, Amazon Linux 2's 4.14, …)
+ * gets BTF generated from its debug-info package of the same build (debugPackageOf), in
+ * the repository or in `debugRepo` (distributions publish debug-info packages in a
+ * separate one), by debug-rpm.ts. A kernel archived without BTF is taken up again by a
+ * later run with `generate`; one generated from this package's build is skipped.
  */
 import {mkdirSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {InputError, KcompatError} from '../errors.js'
-import {type RepoPackage, fetchRepoIndex, repoUrl} from '../pkg/rpm-repo.js'
+import {type RepoFile, type RepoPackage, fetchRepoFilelists, fetchRepoIndex, repoUrl} from '../pkg/rpm-repo.js'
 import {compareEvr} from '../pkg/rpm-version.js'
-import {RPM_DISTROS, addKernelRpm} from './add-rpm.js'
+import {RPM_DISTROS, addKernelRpm, rpmKernelImage} from './add-rpm.js'
+import {type DebugProgress, type DebugTimings, type GeneratedSource} from './debug-deb.js'
+import {addDebugRpm} from './debug-rpm.js'
 import {download} from './download.js'
 import {normalizeArch} from './layout.js'
-import {readManifest} from './manifest.js'
+import {type KernelEntry, kernelKey, readManifest} from './manifest.js'
 import {configHasModuleBtf} from './modules.js'
+import {type Shard, shardOf} from './shard.js'
 
 export interface RpmSyncOptions {
   /** Repository root URL (the directory holding `repodata/`). */
@@ -38,12 +59,21 @@ export interface RpmSyncOptions {
   arches?: string[]
   /** Only the newest build of each kernel package name and arch. */
   newest?: boolean
+  /** Only the kernels of this shard (see the module comment). */
+  shard?: Shard
   dryRun?: boolean
   cacheDir?: string
   keep?: boolean
   /** Store module BTF (default true). */
   modules?: boolean
   retryDelayMs?: number
+  /** For kernels without BTF: generate it from the kernel's -debuginfo package (debug-rpm.ts). */
+  generate?: boolean
+  /** Repository holding the -debuginfo packages (default: `repo`; distributions publish them in a separate one). */
+  debugRepo?: string
+  pahole?: string
+  libbpf?: string
+  jobs?: number
   onEvent?: (e: RpmSyncEvent) => void
 }
 
@@ -54,12 +84,26 @@ export type RpmSyncEvent =
   | {type: 'modules'; package: string; arch: string; files: number; withBtf: number}
   | {type: 'added'; package: string; release: string; arch: string; btf: string; changed: boolean; modules?: number}
   | {type: 'failed'; package: string; arch: string; code: string; message: string}
+  | {type: 'generate'; package: string; arch: string; progress: DebugProgress}
+  | {type: 'generated'; package: string; arch: string; debuginfo: string; timings: DebugTimings; flags: string[]}
 
 export interface RpmSyncResult {
   added: {package: string; release: string; arch: string; btf: string; modules?: number}[]
   skipped: {package: string; arch: string; reason: string}[]
   failed: {package: string; arch: string; code: string; message: string}[]
   planned: {package: string; version: string; arch: string; size: number; modulePackages: string[]}[]
+}
+
+/**
+ * The archive key a kernel package will be filed under, from its files as filelists.xml
+ * lists them; with no image among them, `<distro>/<version>/<arch>/<NEVRA>` (see the
+ * module comment).
+ */
+export function rpmShardKey(p: RepoPackage, files: RepoFile[], o: {distro: string; version: string}): string {
+  const image = rpmKernelImage({
+    files: files.map((f) => ({path: f.path.replace(/^\/+/, ''), size: 0, mode: f.type === 'dir' ? 0o040755 : 0o100644, digest: '', linkTo: '', ghost: f.type === 'ghost'})),
+  })
+  return kernelKey({distro: o.distro, version: o.version, arch: normalizeArch(p.arch), release: image?.release ?? nevra(p)})
 }
 
 /** Sub-package suffixes that never hold the kernel image. */
@@ -107,6 +151,21 @@ export function kernelBuilds(pkgs: RepoPackage[], o: {arches?: string[]; newest?
   })
 }
 
+/**
+ * The debug-info package of a kernel package: `kernel-core` and `kernel` have
+ * `kernel-debuginfo`, `kernel-<variant>[-core]` has `kernel-<variant>-debuginfo` (RHEL,
+ * Fedora, Oracle's kernel-uek; SUSE's kernel-default has kernel-default-debuginfo).
+ */
+export function debugNameOf(p: Pick<RepoPackage, 'name'>): string {
+  return `${p.name.replace(/-core$/, '')}-debuginfo`
+}
+
+/** The debug-info package of the same build (name, epoch:version-release, arch) in a package list. */
+export function debugPackageOf(pkgs: RepoPackage[], p: RepoPackage): RepoPackage | undefined {
+  const name = debugNameOf(p)
+  return pkgs.find((q) => q.name === name && q.evr === p.evr && q.arch === p.arch)
+}
+
 function checkSafeHref(p: RepoPackage): void {
   if (p.base || !/^[A-Za-z0-9._/+~^%-]+$/.test(p.href) || p.href.split('/').includes('..') || p.href.startsWith('/')) {
     throw new InputError('RPM_REPO_BAD_XML', `${nevra(p)} has a location outside the repository (${JSON.stringify(p.base ? `${p.base} ${p.href}` : p.href)})`)
@@ -123,48 +182,95 @@ export async function syncRpm(root: string, o: RpmSyncOptions): Promise<RpmSyncR
   mkdirSync(cacheDir, {recursive: true})
   try {
     const index = await fetchRepoIndex(o.repo, cacheDir, (name) => isKernelFamily(name), {retryDelayMs: o.retryDelayMs})
-    const builds = kernelBuilds(index.packages, {arches: o.arches, newest: o.newest})
-    o.onEvent?.({type: 'index', packages: index.packages.length, kernels: builds.length, selected: builds.length})
+    let builds = kernelBuilds(index.packages, {arches: o.arches, newest: o.newest})
+    const kernels = builds.length
+    if (o.shard && builds.length > 0) {
+      const shard = o.shard
+      const ids = new Set(builds.map((b) => b.image.checksum.value))
+      const lists = await fetchRepoFilelists(o.repo, index.repomd, cacheDir, (id) => ids.has(id), {retryDelayMs: o.retryDelayMs})
+      builds = builds.filter((b) => shardOf(rpmShardKey(b.image, lists.get(b.image.checksum.value) ?? [], o), shard.count) === shard.index)
+    }
+    o.onEvent?.({type: 'index', packages: index.packages.length, kernels, selected: builds.length})
+    let debugPackages: RepoPackage[] | undefined
     for (const b of builds) {
       const p = b.image
       const arch = normalizeArch(p.arch)
-      const have = readManifest(root).kernels.find(
-        (k) => k.distro === o.distro && k.version === o.version && k.arch === arch && k.source.package === p.name && k.source.packageVersion === p.evr,
-      )
+      // an entry from this package: added from it, or generated from its debug-info package after it
+      const fromPackage = (k: KernelEntry): boolean => {
+        const s = k.source as GeneratedSource
+        return (s.package === p.name && s.packageVersion === p.evr) || (s.method === 'debug-info' && s.kernelImage?.package === p.name && s.kernelImage.packageVersion === p.evr)
+      }
+      const have = readManifest(root).kernels.find((k) => k.distro === o.distro && k.version === o.version && k.arch === arch && fromPackage(k))
       const needsModules = have && o.modules !== false && have.btf === 'in-kernel' && !have.modules && configHasModuleBtf(have)
-      if (have && !needsModules) {
+      const wantGenerate = o.generate && have?.btf === 'none'
+      if (have && !needsModules && !wantGenerate) {
         const reason = `already archived as ${have.release} (${p.name} ${p.evr})`
         result.skipped.push({package: nevra(p), arch: p.arch, reason})
         o.onEvent?.({type: 'skip', package: nevra(p), arch: p.arch, reason})
         continue
       }
-      const mods = o.modules === false ? [] : b.modules
-      result.planned.push({package: p.name, version: p.evr, arch: p.arch, size: p.size + mods.reduce((s, m) => s + m.size, 0), modulePackages: mods.map(nevra)})
+      const mods = o.modules === false || wantGenerate ? [] : b.modules
+      const kernelPackages = wantGenerate ? [] : [p, ...mods]
+      result.planned.push({package: p.name, version: p.evr, arch: p.arch, size: kernelPackages.reduce((s, m) => s + m.size, 0), modulePackages: mods.map(nevra)})
       if (o.dryRun) continue
       const files: string[] = []
-      try {
-        for (const q of [p, ...mods]) {
-          checkSafeHref(q)
-          const file = join(cacheDir, q.href.split('/').pop()!)
-          files.push(file)
-          await download(repoUrl(o.repo, q.href), file, {
-            sha256: q.checksum.value,
-            size: q.size,
-            retryDelayMs: o.retryDelayMs,
-            onProgress: (e) => o.onEvent?.({type: 'download', package: nevra(q), arch: p.arch, received: e.received, total: e.total}),
-          })
-        }
-        const r = await addKernelRpm(root, files[0]!, files.slice(1), {
-          distro: o.distro,
-          version: o.version,
-          origin: {path: p.href},
-          modules: o.modules,
-          onModuleProgress: (m) => o.onEvent?.({type: 'modules', package: nevra(p), arch: p.arch, files: m.files, withBtf: m.withBtf}),
+      const fetch = async (q: RepoPackage, repo: string): Promise<string> => {
+        checkSafeHref(q)
+        const file = join(cacheDir, q.href.split('/').pop()!)
+        files.push(file)
+        await download(repoUrl(repo, q.href), file, {
+          sha256: q.checksum.value,
+          size: q.size,
+          retryDelayMs: o.retryDelayMs,
+          onProgress: (e) => o.onEvent?.({type: 'download', package: nevra(q), arch: p.arch, received: e.received, total: e.total}),
         })
-        const modules = r.entry.modules?.count
+        return file
+      }
+      try {
+        let entry: KernelEntry
+        let changed = true
+        if (wantGenerate) entry = have!
+        else {
+          for (const q of kernelPackages) await fetch(q, o.repo)
+          const r = await addKernelRpm(root, files[0]!, files.slice(1), {
+            distro: o.distro,
+            version: o.version,
+            origin: {path: p.href},
+            modules: o.modules,
+            onModuleProgress: (m) => o.onEvent?.({type: 'modules', package: nevra(p), arch: p.arch, files: m.files, withBtf: m.withBtf}),
+          })
+          entry = r.entry
+          changed = r.changed
+        }
+        if (o.generate && entry.btf === 'none') {
+          debugPackages ??= o.debugRepo
+            ? (await fetchRepoIndex(o.debugRepo, join(cacheDir, 'debug'), (name) => isKernelFamily(name), {retryDelayMs: o.retryDelayMs})).packages
+            : index.packages
+          const d = debugPackageOf(debugPackages, p)
+          if (!d) {
+            throw new InputError(
+              'DEBUG_PACKAGE_NOT_FOUND',
+              `${o.debugRepo ?? o.repo} has no ${debugNameOf(p)}-${p.evr}.${p.arch}, so there is no debug info to generate ${entry.release}'s BTF from (give --debuginfo-repo)`,
+            )
+          }
+          const file = await fetch(d, o.debugRepo ?? o.repo)
+          const g = await addDebugRpm(root, file, {
+            distro: o.distro,
+            version: o.version,
+            fileSha256: d.checksum.value,
+            pahole: o.pahole,
+            libbpf: o.libbpf,
+            jobs: o.jobs,
+            onProgress: (progress) => o.onEvent?.({type: 'generate', package: nevra(p), arch: p.arch, progress}),
+          })
+          entry = g.entry
+          changed = true
+          o.onEvent?.({type: 'generated', package: nevra(p), arch: p.arch, debuginfo: nevra(d), timings: g.timings, flags: g.entry.source.generator?.flags ?? []})
+        }
+        const modules = entry.modules?.count
         const m = modules === undefined ? {} : {modules}
-        result.added.push({package: nevra(p), release: r.entry.release, arch: r.entry.arch, btf: r.entry.btf, ...m})
-        o.onEvent?.({type: 'added', package: nevra(p), release: r.entry.release, arch: r.entry.arch, btf: r.entry.btf, changed: r.changed, ...m})
+        result.added.push({package: nevra(p), release: entry.release, arch: entry.arch, btf: entry.btf, ...m})
+        o.onEvent?.({type: 'added', package: nevra(p), release: entry.release, arch: entry.arch, btf: entry.btf, changed, ...m})
       } catch (e) {
         if (!(e instanceof KcompatError)) throw e
         result.failed.push({package: nevra(p), arch: p.arch, code: e.code, message: e.message})

@@ -98,6 +98,22 @@ export class ChunkReader {
     }
   }
 
+  /** Yields the next n bytes chunk by chunk, as they arrive (nothing is gathered). */
+  async *stream(n: number, what: string): AsyncGenerator<Buffer> {
+    let left = n
+    while (left > 0) {
+      if (this.buf.length === 0 && !(await this.fill())) {
+        throw new InputError('INPUT_CORRUPT_CPIO', `cpio payload ends inside ${what} (${n - left} of ${n} bytes)`, {offset: this.offset})
+      }
+      const k = Math.min(left, this.buf.length)
+      const out = this.buf.subarray(0, k)
+      this.buf = this.buf.subarray(k)
+      left -= k
+      this.offset += k
+      yield out
+    }
+  }
+
   /** Reads the source to its end, dropping it (what follows the trailer: padding). */
   async drain(): Promise<void> {
     this.buf = Buffer.alloc(0)
@@ -131,6 +147,11 @@ export interface CpioEntry {
   headerIndex?: number
   /** Reads the member's data (once; at most `maxSize` bytes, else `INPUT_TOO_LARGE`). */
   read(): Promise<Buffer>
+  /**
+   * The member's data as it streams by, for members too large to hold (a debug vmlinux):
+   * either this or read(), once. Each chunk is valid until the next is asked for.
+   */
+  stream(): AsyncIterable<Buffer>
 }
 
 export interface CpioOptions {
@@ -235,6 +256,8 @@ export async function* cpioEntries(source: AsyncIterable<Uint8Array>, files: Cpi
       }
       if (++count > maxEntries) throw new InputError('INPUT_TOO_LARGE', `cpio payload has more than ${maxEntries} members`)
       let consumed = false
+      // data bytes not yet consumed by stream(), and whether its padding was
+      const left = {data: size, padded: false}
       const entry: CpioEntry = {
         path,
         mode,
@@ -248,13 +271,30 @@ export async function* cpioEntries(source: AsyncIterable<Uint8Array>, files: Cpi
           consumed = true
           const data = Buffer.from(await r.read(size, path)) // a copy: the reader's buffer moves on
           await r.skip(pad4(size), 'data padding')
+          left.data = 0
+          left.padded = true
           return data
+        },
+        stream: () => {
+          if (consumed) throw new Error(`cpio member ${path} was already read`)
+          consumed = true
+          return (async function* () {
+            for await (const c of r.stream(size, path)) {
+              left.data -= c.length
+              yield c
+            }
+            await r.skip(pad4(size), 'data padding')
+            left.padded = true
+          })()
         },
       }
       yield entry
       if (!consumed) {
         consumed = true
         await r.skip(size + pad4(size), path)
+      } else if (!left.padded) {
+        // a stream() the caller left before its end
+        await r.skip(left.data + pad4(size), path)
       }
     }
   } finally {

@@ -27,8 +27,12 @@
  * first, checked against repomd's checksum and size, then decompressed as it is parsed
  * and its decompressed bytes checked against repomd's open-checksum.
  *
- * Error codes: `RPM_REPO_BAD_XML` (not well-formed, or not repomd/primary),
- * `RPM_REPO_NO_PRIMARY`, `RPM_REPO_CHECKSUM` (primary.xml does not match repomd.xml),
+ * `filelists.xml` (same checks) lists every file of every package by pkgid (the
+ * package's checksum); sharded syncs read it to learn a kernel's release before
+ * downloading it.
+ *
+ * Error codes: `RPM_REPO_BAD_XML` (not well-formed, or not repomd/primary/filelists),
+ * `RPM_REPO_NO_PRIMARY`, `RPM_REPO_NO_FILELISTS`, `RPM_REPO_CHECKSUM` (primary.xml does not match repomd.xml),
  * `RPM_REPO_UNSUPPORTED` (a checksum type node cannot compute, an unknown compression),
  * and download.ts's `DOWNLOAD_*`.
  */
@@ -260,9 +264,61 @@ export interface RepoIndex {
 }
 
 /**
- * Reads a repository's package list: repomd.xml, then primary.xml (downloaded into
- * `cacheDir`, checked against repomd's checksum and size, parsed as it is decompressed,
- * its decompressed bytes checked against open-checksum), keeping what `want` selects.
+ * Downloads one repodata file (primary, filelists, …) that repomd.xml lists into
+ * `cacheDir`, checks it against repomd's checksum and size, and parses it with `parse` as
+ * it is decompressed, checking the decompressed bytes against open-checksum and
+ * open-size once `parse` has read them all.
+ * @throws InputError `RPM_REPO_*`, DownloadError `DOWNLOAD_*`.
+ */
+async function fetchRepodata<T>(repo: string, entry: RepoDataFile, cacheDir: string, parse: (chunks: AsyncIterable<Uint8Array>) => Promise<T>, o: {retryDelayMs?: number}): Promise<T> {
+  if (!/^[A-Za-z0-9._/+-]+$/.test(entry.href) || entry.href.split('/').includes('..')) {
+    throw new InputError('RPM_REPO_BAD_XML', `repomd.xml gives ${entry.type} an unsafe location ${JSON.stringify(entry.href)}`)
+  }
+  const compression = repodataCompression(entry.href)
+  const algo = entry.checksum ? hashName(entry.checksum.type) : undefined
+  if (entry.checksum && !algo) throw new InputError('RPM_REPO_UNSUPPORTED', `repomd.xml's checksum type ${entry.checksum.type} is not supported`)
+  mkdirSync(cacheDir, {recursive: true})
+  const file = join(cacheDir, entry.href.split('/').pop()!)
+  try {
+    await download(repoUrl(repo, entry.href), file, {
+      ...(algo === 'sha256' ? {sha256: entry.checksum!.value} : {}),
+      ...(entry.size !== undefined && Number.isFinite(entry.size) ? {size: entry.size} : {}),
+      retryDelayMs: o.retryDelayMs,
+    })
+  } catch (e) {
+    if (e instanceof KcompatError && (e.code === 'DOWNLOAD_CHECKSUM' || e.code === 'DOWNLOAD_SHORT')) {
+      throw new InputError('RPM_REPO_CHECKSUM', `${entry.href} does not match repomd.xml: ${e.message}`, {cause: e})
+    }
+    throw e
+  }
+  if (algo && algo !== 'sha256' && (await fileHash(file, algo)) !== entry.checksum!.value) {
+    rmSync(file, {force: true})
+    throw new InputError('RPM_REPO_CHECKSUM', `${entry.href}: ${algo} does not match repomd.xml`)
+  }
+  const openAlgo = entry.openChecksum ? hashName(entry.openChecksum.type) : undefined
+  const openHash = openAlgo ? createHash(openAlgo) : undefined
+  let openSize = 0
+  const raw = createReadStream(file, {highWaterMark: 1 << 20})
+  const source = async function* (): AsyncGenerator<Uint8Array> {
+    for await (const c of decompressRpmStream(compression, raw, statSync(file).size)) {
+      openHash?.update(c)
+      openSize += c.length
+      yield c
+    }
+  }
+  const out = await parse(source())
+  if (openHash && openHash.digest('hex') !== entry.openChecksum!.value) {
+    throw new InputError('RPM_REPO_CHECKSUM', `${entry.href} decompresses to data whose ${openAlgo} does not match repomd.xml's open-checksum`)
+  }
+  if (entry.openSize !== undefined && Number.isFinite(entry.openSize) && openSize !== entry.openSize) {
+    throw new InputError('RPM_REPO_CHECKSUM', `${entry.href} decompresses to ${openSize} bytes, repomd.xml says ${entry.openSize}`)
+  }
+  return out
+}
+
+/**
+ * Reads a repository's package list: repomd.xml, then primary.xml (fetchRepodata),
+ * keeping what `want` selects.
  * @throws InputError `RPM_REPO_*`, DownloadError `DOWNLOAD_*`.
  */
 export async function fetchRepoIndex(
@@ -274,47 +330,67 @@ export async function fetchRepoIndex(
   const repomd = await parseRepomd(await fetchBytes(repoUrl(repo, 'repodata/repomd.xml'), {retryDelayMs: o.retryDelayMs, maxBytes: 64 * 1024 * 1024}))
   const primary = repomd.get('primary')
   if (!primary || !primary.href) throw new InputError('RPM_REPO_NO_PRIMARY', `${repoUrl(repo, 'repodata/repomd.xml')} lists no primary metadata`)
-  if (!/^[A-Za-z0-9._/+-]+$/.test(primary.href) || primary.href.split('/').includes('..')) {
-    throw new InputError('RPM_REPO_BAD_XML', `repomd.xml gives primary.xml an unsafe location ${JSON.stringify(primary.href)}`)
-  }
-  const compression = repodataCompression(primary.href)
-  const algo = primary.checksum ? hashName(primary.checksum.type) : undefined
-  if (primary.checksum && !algo) throw new InputError('RPM_REPO_UNSUPPORTED', `repomd.xml's checksum type ${primary.checksum.type} is not supported`)
-  mkdirSync(cacheDir, {recursive: true})
-  const file = join(cacheDir, primary.href.split('/').pop()!)
-  try {
-    await download(repoUrl(repo, primary.href), file, {
-      ...(algo === 'sha256' ? {sha256: primary.checksum!.value} : {}),
-      ...(primary.size !== undefined && Number.isFinite(primary.size) ? {size: primary.size} : {}),
-      retryDelayMs: o.retryDelayMs,
-    })
-  } catch (e) {
-    if (e instanceof KcompatError && (e.code === 'DOWNLOAD_CHECKSUM' || e.code === 'DOWNLOAD_SHORT')) {
-      throw new InputError('RPM_REPO_CHECKSUM', `${primary.href} does not match repomd.xml: ${e.message}`, {cause: e})
-    }
-    throw e
-  }
-  if (algo && algo !== 'sha256' && (await fileHash(file, algo)) !== primary.checksum!.value) {
-    rmSync(file, {force: true})
-    throw new InputError('RPM_REPO_CHECKSUM', `${primary.href}: ${algo} does not match repomd.xml`)
-  }
-  const openAlgo = primary.openChecksum ? hashName(primary.openChecksum.type) : undefined
-  const openHash = openAlgo ? createHash(openAlgo) : undefined
-  let openSize = 0
-  const raw = createReadStream(file, {highWaterMark: 1 << 20})
-  const source = async function* (): AsyncGenerator<Uint8Array> {
-    for await (const c of decompressRpmStream(compression, raw, statSync(file).size)) {
-      openHash?.update(c)
-      openSize += c.length
-      yield c
-    }
-  }
-  const packages = await parsePrimary(source(), want)
-  if (openHash && openHash.digest('hex') !== primary.openChecksum!.value) {
-    throw new InputError('RPM_REPO_CHECKSUM', `${primary.href} decompresses to data whose ${openAlgo} does not match repomd.xml's open-checksum`)
-  }
-  if (primary.openSize !== undefined && Number.isFinite(primary.openSize) && openSize !== primary.openSize) {
-    throw new InputError('RPM_REPO_CHECKSUM', `${primary.href} decompresses to ${openSize} bytes, repomd.xml says ${primary.openSize}`)
-  }
+  const packages = await fetchRepodata(repo, primary, cacheDir, (chunks) => parsePrimary(chunks, want), o)
   return {repomd, primary, packages}
+}
+
+/** One `<file>` of filelists.xml: its absolute path and type (createrepo_c writes `dir` and `ghost`; files and symlinks have none). */
+export interface RepoFile {
+  path: string
+  type: 'file' | 'dir' | 'ghost'
+}
+
+/**
+ * Parses filelists.xml as it streams by: every file of the packages `want` selects (by
+ * pkgid, the package's checksum as primary.xml gives it, and by name and arch), by
+ * pkgid.
+ *
+ *   <filelists packages="N"><package pkgid="…" name="kernel-core" arch="x86_64">
+ *     <version epoch="0" ver="5.14.0" rel="362.8.1.el9_3"/>
+ *     <file>/lib/modules/5.14.0-362.8.1.el9_3.x86_64/vmlinuz</file>
+ *     <file type="dir">/lib/modules/5.14.0-362.8.1.el9_3.x86_64</file>
+ *     <file type="ghost">/boot/vmlinuz-5.14.0-362.8.1.el9_3.x86_64</file>
+ *   </package>…</filelists>
+ * @throws InputError `RPM_REPO_BAD_XML`.
+ */
+export async function parseFilelists(chunks: AsyncIterable<Uint8Array>, want: (pkgid: string, name: string, arch: string) => boolean): Promise<Map<string, RepoFile[]>> {
+  const out = new Map<string, RepoFile[]>()
+  let cur: RepoFile[] | undefined
+  let type: RepoFile['type'] = 'file'
+  let root: string | undefined
+  await parseXml(chunks, 'filelists.xml', {
+    open: (name, a) => {
+      const n = localName(name)
+      root ??= n
+      if (n === 'package') {
+        const id = (a.pkgid ?? '').toLowerCase()
+        cur = want(id, a.name ?? '', a.arch ?? '') ? [] : undefined
+        if (cur) out.set(id, cur)
+      } else if (n === 'file') type = a.type === 'dir' ? 'dir' : a.type === 'ghost' ? 'ghost' : 'file'
+    },
+    close: (name, text) => {
+      const n = localName(name)
+      if (n === 'package') cur = undefined
+      else if (n === 'file' && cur) cur.push({path: text, type})
+    },
+  })
+  if (root !== 'filelists') throw new InputError('RPM_REPO_BAD_XML', `filelists.xml's root element is ${JSON.stringify(root)}, not filelists`)
+  return out
+}
+
+/**
+ * The files of some of a repository's packages, from the filelists.xml repomd.xml
+ * lists (fetchRepodata), by pkgid.
+ * @throws InputError `RPM_REPO_NO_FILELISTS`, `RPM_REPO_*`, DownloadError `DOWNLOAD_*`.
+ */
+export async function fetchRepoFilelists(
+  repo: string,
+  repomd: Map<string, RepoDataFile>,
+  cacheDir: string,
+  want: (pkgid: string, name: string, arch: string) => boolean,
+  o: {retryDelayMs?: number} = {},
+): Promise<Map<string, RepoFile[]>> {
+  const entry = repomd.get('filelists')
+  if (!entry || !entry.href) throw new InputError('RPM_REPO_NO_FILELISTS', `${repoUrl(repo, 'repodata/repomd.xml')} lists no filelists metadata`)
+  return fetchRepodata(repo, entry, cacheDir, (chunks) => parseFilelists(chunks, want), o)
 }

@@ -517,9 +517,22 @@ export async function* rpmMembers(path: string, pkg: RpmPackage, o: {maxSize?: n
   for await (const e of entries) {
     const file = e.headerIndex !== undefined ? pkg.files[e.headerIndex] : byPath.get(e.path)
     const read = e.read
+    const stream = e.stream
     const member: RpmMember = {
       ...e,
       ...(file ? {file} : {}),
+      stream: () =>
+        (async function* () {
+          const h = file?.digest && e.type === 'file' ? createHash(pkg.fileDigestAlgo) : undefined
+          for await (const c of stream()) {
+            h?.update(c)
+            yield c
+          }
+          const got = h?.digest('hex')
+          if (h && got !== file!.digest.toLowerCase()) {
+            throw new InputError('RPM_CHECKSUM', `${e.path}: ${pkg.fileDigestAlgo} ${got} does not match the header's ${file!.digest}`)
+          }
+        })(),
       read: async () => {
         const data = await read()
         if (file?.digest && e.type === 'file') {

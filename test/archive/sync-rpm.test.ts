@@ -20,6 +20,14 @@
  * repomd.xml whose primary checksum is wrong, a package that does not match primary.xml's
  * sha256, a server that lies about sizes, a truncated package: each a coded error and
  * nothing written to the archive.
+ *
+ * Shards: the three repositories are synced unsharded into one archive (centos/7,
+ * almalinux/8, fedora/39: keys chosen so that both halves of --shard I/2 hold kernels),
+ * then with --shard 1/2 and 2/2 into two others, which `archive merge` must combine into
+ * the unsharded archive byte for byte; the shard of each key is computed here from the
+ * rule's definition (sha256 of the key, first 4 bytes big-endian, mod N), and the release
+ * in the key is the one the packages were built with. filelists.xml, which the shard
+ * step reads, is checked against `rpm -qlp`.
  */
 import {spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
@@ -31,9 +39,10 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {addKernelRpm, rpmDistroOf, rpmKernelImage} from '../../src/archive/add-rpm.js'
 import {readKernelBtf} from '../../src/archive/archive.js'
 import {readManifest} from '../../src/archive/manifest.js'
+import {mergeArchives} from '../../src/archive/merge.js'
 import {readModuleBtfs} from '../../src/archive/modules.js'
 import {kernelBuilds, syncRpm} from '../../src/archive/sync-rpm.js'
-import type {RepoPackage} from '../../src/pkg/rpm-repo.js'
+import {type RepoPackage, fetchRepoFilelists, fetchRepoIndex} from '../../src/pkg/rpm-repo.js'
 import {
   RELEASE,
   buildRpm,
@@ -166,6 +175,9 @@ afterAll(() => {
 })
 
 const fresh = (): string => mkdtempSync(join(work, 'archive-'))
+/** The unsharded archive: the describe.each tests sync all three repositories into it. */
+let full = ''
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
 /** Every file under dir (relative), for "nothing written" checks. */
 function filesUnder(dir: string): string[] {
@@ -174,17 +186,18 @@ function filesUnder(dir: string): string[] {
 }
 
 describe.each([
-  {repo: 'el7', distro: 'rhel', version: '7', pkg: 'el7', name: 'kernel', member: `boot/vmlinuz-${RELEASE}`},
+  {repo: 'el7', distro: 'centos', version: '7', pkg: 'el7', name: 'kernel', member: `boot/vmlinuz-${RELEASE}`},
   {repo: 'el8', distro: 'almalinux', version: '8', pkg: 'el8', name: 'kernel-core', member: `lib/modules/${RELEASE}/vmlinuz`},
   {repo: 'fc39', distro: 'fedora', version: '39', pkg: 'fc39', name: 'kernel-core', member: `lib/modules/${RELEASE}/vmlinuz`},
 ])('archive sync rpm of a $repo repository', ({repo, distro, version, pkg, name, member}) => {
   it('adds the kernel with the BTF and module BTF the reference tools extract, then skips it on a re-run', async (ctx) => {
     if (!tools || skip) return ctx.skip()
-    const root = fresh()
+    full ||= fresh()
+    const root = full
     const r = await syncRpm(root, {repo: `${base}/${repo}`, distro, version, retryDelayMs: 10})
     expect(r.failed).toEqual([])
     expect(r.added.map((a) => [a.package.split('-6.1')[0], a.release, a.arch, a.btf, a.modules])).toEqual([[name, RELEASE, 'x86_64', 'in-kernel', refModules.size]])
-    const [entry] = readManifest(root).kernels
+    const entry = readManifest(root).kernels.find((k) => k.distro === distro)
     expect(entry).toMatchObject({release: RELEASE, distro, version, arch: 'x86_64', flavor: 'generic', btf: 'in-kernel', path: `${distro}/${version}/x86_64/${RELEASE}.btf.tar.xz`})
     expect(Buffer.from(await readKernelBtf(root, entry!, {cache: false})).equals(refBtf)).toBe(true)
     const q = rpmQuery(rpms[pkg]!, '%{NAME} %{VERSION}-%{RELEASE}')
@@ -201,6 +214,86 @@ describe.each([
     expect(again.skipped).toHaveLength(1)
     expect(served.filter((p) => p.endsWith('.rpm'))).toEqual([])
     expect(readFileSync(join(root, 'manifest.json')).equals(before)).toBe(true)
+  })
+})
+
+describe('--shard I/N', () => {
+  const SYNCS = [
+    {repo: 'el7', distro: 'centos', version: '7'},
+    {repo: 'el8', distro: 'almalinux', version: '8'},
+    {repo: 'fc39', distro: 'fedora', version: '39'},
+  ]
+  /** The rule, from its definition (shard.ts): sha256(key)'s first 4 bytes, big-endian, mod N, plus one. */
+  const shardByRule = (key: string, n: number): number => (createHash('sha256').update(key).digest().readUInt32BE(0) % n) + 1
+
+  it("filelists.xml, which sharding reads, lists each package's files as rpm -qlp does", async (ctx) => {
+    if (!tools || skip) return ctx.skip()
+    let ghostsSeen = 0
+    for (const repo of ['el7', 'el8', 'fc39']) {
+      const cache = mkdtempSync(join(work, 'fl-'))
+      const index = await fetchRepoIndex(`${base}/${repo}`, cache, () => true)
+      const lists = await fetchRepoFilelists(`${base}/${repo}`, index.repomd, cache, () => true)
+      for (const p of index.packages) {
+        const file = Object.values(rpms).find((f) => f.endsWith(`/${p.name}-${p.version}-${p.release}.${p.arch}.rpm`))!
+        const want = rpmQuery(file, '[%{FILENAMES}\n]').split('\n').filter(Boolean).sort()
+        expect((lists.get(p.checksum.value) ?? []).map((f) => f.path).sort(), `${repo} ${p.name}`).toEqual(want)
+        // the ghost, where there is one, is marked
+        const ghosts = rpmQuery(file, '[%{FILENAMES} %{FILEFLAGS:fflags}\n]').split('\n').filter((l) => / \S*g\S*$/.test(l)).map((l) => l.split(' ')[0])
+        expect((lists.get(p.checksum.value) ?? []).filter((f) => f.type === 'ghost').map((f) => f.path).sort()).toEqual(ghosts.sort())
+        ghostsSeen += ghosts.length
+      }
+    }
+    expect(ghostsSeen).toBe(1) // el8's /boot/vmlinuz-R
+  })
+
+  it('shards 1/2 and 2/2 of each repository merge into the unsharded archive, byte for byte; a shard downloads only its kernels', async (ctx) => {
+    if (!tools || skip || !full) return ctx.skip()
+    const keyOf = (s: (typeof SYNCS)[number]): string => `${s.distro}/${s.version}/x86_64/${RELEASE}`
+    const shardOfRepo = new Map(SYNCS.map((s) => [s.repo, shardByRule(keyOf(s), 2)]))
+    expect(new Set(shardOfRepo.values())).toEqual(new Set([1, 2])) // the distros were chosen so that both shards hold kernels
+    const dirs = [fresh(), fresh()]
+    for (const i of [1, 2]) {
+      for (const s of SYNCS) {
+        served.length = 0
+        const r = await syncRpm(dirs[i - 1]!, {repo: `${base}/${s.repo}`, distro: s.distro, version: s.version, shard: {index: i, count: 2}, retryDelayMs: 10})
+        expect(r.failed).toEqual([])
+        const mine = shardOfRepo.get(s.repo) === i
+        expect(r.added.map((a) => a.release), `${s.repo} shard ${i}`).toEqual(mine ? [RELEASE] : [])
+        expect(served.filter((p) => p.endsWith('.rpm')).length > 0, `${s.repo} shard ${i} downloads`).toBe(mine)
+      }
+    }
+    const out = fresh()
+    const m = await mergeArchives(out, dirs)
+    expect(m.added.length).toBe(SYNCS.length)
+    const strip = (root: string): unknown => readManifest(root).kernels.map((k) => ({...k, added: undefined}))
+    expect(strip(out)).toEqual(strip(full))
+    for (const k of readManifest(full).kernels) {
+      for (const p of [k.path, k.modules?.path].filter((x): x is string => !!x)) expect([p, sha(readFileSync(join(out, p)))]).toEqual([p, sha(readFileSync(join(full, p)))])
+    }
+  }, 300_000)
+
+  it('through the CLI: a dry run of a shard plans only its kernels; a bad spec is SHARD_BAD_SPEC', async (ctx) => {
+    if (!tools || skip) return ctx.skip()
+    const root = fresh()
+    const bin = join(import.meta.dirname, '..', '..', 'bin', 'run.js')
+    const cli = (args: string[]): Promise<{status: number | null; stdout: string; stderr: string}> =>
+      new Promise((resolve) => {
+        const c = spawn(bin, args)
+        let stdout = ''
+        let stderr = ''
+        c.stdout.on('data', (d: Buffer) => (stdout += d))
+        c.stderr.on('data', (d: Buffer) => (stderr += d))
+        c.on('close', (status) => resolve({status, stdout, stderr}))
+      })
+    for (const i of [1, 2]) {
+      const r = await cli(['archive', 'sync', 'rpm', '--repo', `${base}/el7`, '--distro', 'centos', '--version', '7', '--shard', `${i}/2`, '--dry-run', '--json', '--archive', root])
+      expect(r.status, r.stderr).toBe(0)
+      expect(JSON.parse(r.stdout).planned.map((p: {package: string}) => p.package)).toEqual(shardByRule(`centos/7/x86_64/${RELEASE}`, 2) === i ? ['kernel'] : [])
+    }
+    const bad = await cli(['archive', 'sync', 'rpm', '--repo', `${base}/el7`, '--distro', 'centos', '--version', '7', '--shard', '3/2', '--archive', root])
+    expect(bad.status).not.toBe(0)
+    expect(bad.stderr).toContain('SHARD_BAD_SPEC')
+    expect(filesUnder(root)).toEqual([])
   })
 })
 

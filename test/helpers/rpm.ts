@@ -23,9 +23,9 @@ import {requireTool, run} from './tools.js'
 export const RELEASE = '6.1.0-56-cloud-amd64'
 export const CACHE = process.env.KCOMPAT_TEST_CACHE ?? join(homedir(), '.cache', 'kcompat-test')
 
-/** The shipped manifest's entry for RELEASE (amd64). */
-export function shippedEntry() {
-  return readManifest(defaultArchiveDir()).kernels.find((k) => k.release === RELEASE && k.arch === 'x86_64')
+/** The shipped manifest's entry for RELEASE (amd64), or for another release and arch. */
+export function shippedEntry(release = RELEASE, arch = 'x86_64') {
+  return readManifest(defaultArchiveDir()).kernels.find((k) => k.release === release && k.arch === arch)
 }
 
 /** Whether the RPM tools are here (prints why not; under CI a missing tool throws). */
@@ -34,13 +34,14 @@ export function haveRpmTools(why: string): boolean {
 }
 
 /**
- * The real Debian package of RELEASE, from the cache or the mirror; undefined (with the
+ * The real Debian image package of RELEASE (or of another shipped kernel with image
+ * provenance), from the cache or the mirror; undefined (with the
  * reason printed) when neither has it. Under CI a failure throws.
  */
-export async function debianKernelDeb(): Promise<string | undefined> {
-  const entry = shippedEntry()
+export async function debianKernelDeb(release = RELEASE, arch = 'x86_64'): Promise<string | undefined> {
+  const entry = shippedEntry(release, arch)
   const img = entry?.source.image
-  if (!entry || !img) throw new Error(`the shipped manifest has no image provenance for ${RELEASE}`)
+  if (!entry || !img) throw new Error(`the shipped manifest has no image provenance for ${release}`)
   const file = join(CACHE, 'debs', img.file)
   const ok = (): boolean => existsSync(file) && statSync(file).size === img.size && createHash('sha256').update(readFileSync(file)).digest('hex') === img.sha256
   if (ok()) return file

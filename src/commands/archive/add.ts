@@ -32,12 +32,13 @@ export default class ArchiveAdd extends BaseCommand {
     // rpm: one kernel package of the RPM family (src/lib/sync-cli/rpm.ts)
     rpm: Flags.string({description: 'a kernel RPM (kernel-core, kernel, kernel-default, kernel-uek…) file, or an http(s) URL of one'}),
     'rpm-modules': Flags.string({description: 'with --rpm: its kernel-modules* package (file or URL), for module BTF', multiple: true}),
+    'debuginfo-rpm': Flags.string({description: "a kernel-debuginfo RPM (file or URL; alone or with --rpm): generate the kernel's BTF from its vmlinux with pahole (for kernels that ship none)"}),
     distro: Flags.string({description: 'with --rpm: os id to file it under (rhel, centos, almalinux, rocky, ol, fedora, amzn, sles, opensuse-leap, openeuler; default inferred from .fcN, .amznN, .oeN, uek)'}),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(ArchiveAdd)
-    if (flags.rpm) return runRpmAdd(this, {...flags, rpm: flags.rpm})
+    if (flags.rpm || flags['debuginfo-rpm']) return runRpmAdd(this, flags)
     if (!flags.deb && !flags['debug-deb']) this.error('give --deb FILE|URL, --debug-deb FILE|URL, or both (or --rpm FILE|URL)', {exit: 2})
     const root = resolveArchiveDir(flags.archive)
     const progress = new ProgressLine(process.stderr, !flags.json)

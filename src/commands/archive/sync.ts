@@ -37,7 +37,7 @@ export default class ArchiveSync extends BaseCommand {
     'dry-run': Flags.boolean({description: 'list what would be downloaded and added, change nothing'}),
     archive: Flags.string({description: 'archive directory (default: $KCOMPAT_ARCHIVE or the shipped archive)'}),
     json: Flags.boolean({description: 'print the result as JSON'}),
-    generate: Flags.boolean({description: "for kernels without BTF: download their -dbg package and generate BTF with pahole (stored as \"btf\": \"generated\")"}),
+    generate: Flags.boolean({description: "for kernels without BTF: download their -dbg package (ubuntu: -dbgsym; rpm: -debuginfo) and generate BTF with pahole (stored as \"btf\": \"generated\")"}),
     pahole: Flags.string({description: 'with --generate: pahole to run (default: $KCOMPAT_PAHOLE, else pahole on PATH)'}),
     libbpf: Flags.string({description: 'with --generate: oldest libbpf that must parse the BTF (e.g. 0.7)'}),
     jobs: Flags.integer({description: 'with --generate: pahole threads (default 1: deterministic)', min: 1}),
@@ -55,6 +55,7 @@ export default class ArchiveSync extends BaseCommand {
     shard: Flags.string({description: 'build only shard I of N (I/N, e.g. 2/8): kernels whose sha256(<distro>/<version>/<arch>/<release>) mod N is I-1; combine the shard archives with `archive merge`'}),
     // rpm: a yum/dnf repository (src/lib/sync-cli/rpm.ts)
     repo: Flags.string({description: 'rpm: repository root URL (the directory holding repodata/)'}),
+    'debuginfo-repo': Flags.string({description: 'rpm, with --generate: repository holding the kernel-debuginfo packages (default: --repo)'}),
     // (--distro and --version, declared above for btfhub, are required for rpm: where to file kernels)
   }
 
