@@ -12,6 +12,9 @@
 # Usage: bash bench/verify.sh [RELEASE [IMAGE]]   (default 6.1.0-56-cloud-amd64; needs
 #        qemu-system-x86, busybox-static, gcc, libbpf-dev, libelf-dev, zlib1g-dev,
 #        libbpf-tools and `npm run build`)
+# KCOMPAT_ARCHIVE=DIR measures a kernel of another archive (e.g. one `archive sync` filled);
+# VERIFY_JSON=FILE keeps the libbpf-tools run's `matrix --format json` output (every
+# verdict beside the kernel's outcome and reason line) for reading the disagreements.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RELEASE=${1:-6.1.0-56-cloud-amd64}
@@ -48,6 +51,7 @@ for o in "$WORK"/objs/*.bpf.o; do ARGS+=(--object "$o"); done
 t0=$(now)
 node "$KC" matrix "${ARGS[@]}" --kernels "$RELEASE" --no-cache --verify ${IMAGE:+--image "$RELEASE=$IMAGE"} --format json --out "$WORK/m.json"
 t1=$(now)
+if [ -n "${VERIFY_JSON:-}" ]; then cp "$WORK/m.json" "$VERIFY_JSON"; fi
 node -e '
   const m = require(process.argv[1]); const v = m.verify; const k = v.kernels[0]; const f = v.figures[0]
   if (!k.verified) { console.log(`not verified: ${k.error.code}: ${k.error.message}`); process.exit(1) }

@@ -339,6 +339,11 @@ const CTX_SOURCE = 'kernel/bpf/btf.c btf_ctx_access ("func \'%s\' doesn\'t have 
  * for fentry/fexit/fmod_ret the target FUNC's prototype, for lsm `bpf_lsm_<hook>`'s.
  * fexit, fmod_ret and lsm programs may also read the slot after the last argument (the
  * return value). raw_tp programs are refused at attach for the same overreach.
+ * A failure is firm even in an object that chooses its path per kernel when the slot is
+ * read on the path every run takes (ProgramNeeds.ctxSureSlot, with this kernel's
+ * LINUX_KERNEL_VERSION): libbpf-tools' block tracepoints read argument 2 when
+ * LINUX_KERNEL_VERSION < 5.11, but Debian 11's 5.10 has the 5.11 one-argument
+ * tracepoints (its include/trace/events/block.h), and the kernel refuses them.
  */
 function ctxArgsRule(k: KernelProfile, p: ProgramNeeds, objN: ObjectNeeds, section: string, guards: string[]): Reason | undefined {
   if (!p.ctxSlot) return undefined
@@ -371,8 +376,11 @@ function ctxArgsRule(k: KernelProfile, p: ProgramNeeds, objN: ObjectNeeds, secti
   // libbpf sets LINUX_KERNEL_VERSION to KERNEL_VERSION(a, b, min(c, 255)) of the running kernel
   const [a = 0, b = 0, c = 0] = k.release.upstreamVersion
   const lkv = BigInt((a << 16) + (b << 8) + Math.min(c, 255))
-  const folded = objN.kconfigExterns.includes('LINUX_KERNEL_VERSION') ? objN.ctxSlotOn(p, new Map([['LINUX_KERNEL_VERSION', lkv]])) : p.ctxSlot
+  const lkvValues = new Map([['LINUX_KERNEL_VERSION', lkv]])
+  const useLkv = objN.kconfigExterns.includes('LINUX_KERNEL_VERSION')
+  const folded = useLkv ? objN.ctxSlotOn(p, lkvValues) : p.ctxSlot
   if (!folded) return undefined
+  const sure = useLkv ? objN.ctxSureSlotOn(p, lkvValues) : p.ctxSureSlot
   const slot = folded.index
   const ev: Evidence[] = [
     {kind: 'btf', text: `${dropFirst ? 'TYPEDEF' : 'FUNC'} ${name} (id ${id}) in ${k.btfOrigin}: ${nargs} argument${nargs === 1 ? '' : 's'}${retSlot ? ' and the return value' : ''}`},
@@ -380,6 +388,11 @@ function ctxArgsRule(k: KernelProfile, p: ProgramNeeds, objN: ObjectNeeds, secti
   ]
   if (slot < allowed) return reason('ctx-args', 'pass', `reads ${slot + 1} context slot${slot ? 's' : ''}; ${name} has ${nargs} argument${nargs === 1 ? '' : 's'}${retSlot ? ' and a return value' : ''} on this kernel`, ev, CTX_SOURCE)
   const what = def.family === 'raw_tracepoint' ? 'attaching fails with EINVAL' : 'the verifier refuses it (invalid bpf_context access)'
+  if (sure && sure.index >= allowed) {
+    const ss = sure.index
+    const sureEv: Evidence = {kind: 'object', text: `slot ${ss} (argument ${ss + 1}) is loaded at ${sure.at} on the path every run takes${useLkv ? ` with LINUX_KERNEL_VERSION ${a}.${b}.${Math.min(c, 255)}` : ''} (no undecided or CO-RE-patched branch before it)`}
+    return reason('ctx-args', 'fail', `the program reads argument ${ss + 1} of its context on every run, but ${name} has only ${nargs} argument${nargs === 1 ? '' : 's'}${retSlot ? ' and a return value' : ''} on this kernel: ${what}`, [ev[0]!, sureEv], CTX_SOURCE)
+  }
   return guarded(
     reason('ctx-args', 'fail', `the program reads argument ${slot + 1} of its context, but ${name} has only ${nargs} argument${nargs === 1 ? '' : 's'}${retSlot ? ' and a return value' : ''} on this kernel: ${what}`, ev, CTX_SOURCE),
     guards,

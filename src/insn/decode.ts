@@ -87,6 +87,13 @@ export interface ProgramNeeds {
    * in r1, in instruction order (branches are not followed).
    */
   ctxSlot: {index: number; at: string} | null
+  /**
+   * The highest context slot loaded on the path every run takes: reached from the entry
+   * through conditional jumps that all compare known constants (never a value a CO-RE
+   * relocation patches, never an unknown `.kconfig` value). The verifier walks that path,
+   * so a slot the kernel refuses here is refused whatever the object's other checks say.
+   */
+  ctxSureSlot: {index: number; at: string} | null
   /** Every context load the same walk finds: byte offset, size in bytes, where (first of each offset and size). */
   ctxLoads: CtxLoad[]
   /**
@@ -113,6 +120,8 @@ export interface ObjectNeeds {
   kconfigExterns: string[]
   /** {@link ProgramNeeds.ctxSlot} on the paths a kernel with these `.kconfig` values takes. */
   ctxSlotOn(program: ProgramNeeds, values: ReadonlyMap<string, bigint>): {index: number; at: string} | null
+  /** {@link ProgramNeeds.ctxSureSlot} on the path a kernel with these `.kconfig` values takes. */
+  ctxSureSlotOn(program: ProgramNeeds, values: ReadonlyMap<string, bigint>): {index: number; at: string} | null
   /** {@link ProgramNeeds.ctxLoads} on the paths a kernel with these `.kconfig` values takes. */
   ctxLoadsOn(program: ProgramNeeds, values: ReadonlyMap<string, bigint>): CtxLoad[]
 }
@@ -210,6 +219,8 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
   }
 
   const guards: string[] = []
+  /** Instructions a CO-RE relocation patches, by section index: their immediates are not the kernel's values. */
+  const coreInsns = new Map<number, Set<number>>()
   /** Per function, the checks it makes (CO-RE existence relocations, .kconfig loads). */
   const funcGuards = new Map<Func, Set<string>>()
   const addGuard = (f: Func | undefined, what: string): void => {
@@ -221,6 +232,9 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
   if (btf && ext) {
     const seen = new Set<string>()
     for (const r of placeCoreRelos(elf, btf, ext, programs)) {
+      let ci = coreInsns.get(r.sectionIndex)
+      if (!ci) coreInsns.set(r.sectionIndex, (ci = new Set()))
+      ci.add(r.sectionInsn)
       const k = EXISTENCE_KINDS.get(r.relo.kind)
       if (!k) continue
       if (!seen.has(k)) {
@@ -256,6 +270,7 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
       backEdges: [],
       isa: {},
       ctxSlot: null,
+      ctxSureSlot: null,
       ctxLoads: [],
       guards: [],
       funcInfo: funcInfoSecs.has(sectionName(p.sectionIndex)),
@@ -350,13 +365,14 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
         }
       }
     }
-    const all = scanCtx(elf, main, relocs, funcAt, kconfigExterns, undefined)
+    const all = scanCtx(elf, main, relocs, funcAt, kconfigExterns, undefined, coreInsns)
     needs.ctxSlot = all.best
+    needs.ctxSureSlot = all.sure
     needs.ctxLoads = all.loads
     const memo = new Map<string, CtxScan>()
     ctxScans.set(needs, (values) => {
       const key = [...values].map(([n, v]) => `${n}=${v}`).join(',')
-      if (!memo.has(key)) memo.set(key, scanCtx(elf, main, relocs, funcAt, kconfigExterns, values))
+      if (!memo.has(key)) memo.set(key, scanCtx(elf, main, relocs, funcAt, kconfigExterns, values, coreInsns))
       return memo.get(key)!
     })
     needs.helpers = [...helpers.values()].sort((a, b) => a.id - b.id)
@@ -374,12 +390,17 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
     guards,
     kconfigExterns: [...kconfigExterns].sort(),
     ctxSlotOn: (program, values) => ctxScans.get(program)?.(values).best ?? null,
+    ctxSureSlotOn: (program, values) => ctxScans.get(program)?.(values).sure ?? null,
     ctxLoadsOn: (program, values) => ctxScans.get(program)?.(values).loads ?? [],
   }
 }
 
-/** What a register is known to hold during the context scan. */
-type Val = {ctx: number} | {kconfig: string} | {k: bigint}
+/**
+ * What a register is known to hold during the context scan. `core`: the constant comes
+ * from an instruction a CO-RE relocation patches (libbpf writes the kernel's value over
+ * the object's), so a jump decided by it is followed as before but its path is not sure.
+ */
+type Val = {ctx: number} | {kconfig: string} | {k: bigint; core?: boolean}
 
 const U64 = (n: bigint): bigint => BigInt.asUintN(64, n)
 const S64 = (n: bigint): bigint => BigInt.asIntN(64, n)
@@ -421,6 +442,14 @@ function jumpTaken(op: number, a: bigint, b: bigint, wide: boolean): boolean | u
  * load `*(T *)(rS + off)` through a context register reads slot (offset + off) / 8. A
  * BPF-to-BPF call made while r1 holds the context at offset 0 walks the callee the same
  * way; a call forgets r0-r5.
+ *
+ * The walk also marks the path every run takes (`sure`): it starts at the entry and stays
+ * sure while each conditional jump is decided by constants none of which a CO-RE
+ * relocation patched; an undecided jump makes both of its continuations unsure. A load
+ * met on a sure path (in the program or a subprogram called from it) is one the verifier
+ * checks on every kernel with these `.kconfig` values. Each instruction is still visited
+ * once, with the first state that reaches it; the sure path is walked first (it never
+ * waits in the work list), so a merge point only ever loses sureness, never gains it.
  */
 export function scanCtxSlot(
   elf: ElfFile,
@@ -435,6 +464,8 @@ export function scanCtxSlot(
 
 interface CtxScan {
   best: {index: number; at: string} | null
+  /** the highest slot loaded on the sure path */
+  sure: {index: number; at: string} | null
   loads: CtxLoad[]
 }
 
@@ -446,22 +477,25 @@ function scanCtx(
   funcAt: (secIdx: number, insn: number) => Func | undefined,
   kconfigExterns: Set<string>,
   kconfig: ReadonlyMap<string, bigint> | undefined,
+  coreInsns: ReadonlyMap<number, ReadonlySet<number>> = new Map(),
 ): CtxScan {
   let best: {index: number; at: string} | null = null
+  let sureBest: {index: number; at: string} | null = null
   const loads = new Map<string, CtxLoad>()
   const walked = new Set<Func>()
-  const walk = (f: Func): void => {
+  const walk = (f: Func, entrySure: boolean): void => {
     if (walked.has(f)) return
     walked.add(f)
+    const core = coreInsns.get(f.sectionIndex) ?? new Set<number>()
     const bytes = elf.sectionData(elf.sections[f.sectionIndex]!)
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     const le = elf.littleEndian
     const rel = relocs.get(f.sectionIndex) ?? new Map<number, Reloc>()
     const end = f.start + f.count
     const visited = new Set<number>()
-    const work: Array<[number, Map<number, Val>]> = [[f.start, new Map<number, Val>([[1, {ctx: 0}]])]]
+    const work: Array<[number, Map<number, Val>, boolean]> = [[f.start, new Map<number, Val>([[1, {ctx: 0}]]), entrySure]]
     while (work.length > 0) {
-      let [i, regs] = work.pop()!
+      let [i, regs, sure] = work.pop()!
       while (i >= f.start && i < end && !visited.has(i)) {
         visited.add(i)
         const at = i * 8
@@ -486,6 +520,7 @@ function scanCtx(
             const index = Math.floor((base.ctx + off) / 8)
             const where = `${f.name}+${i - f.start}`
             if (!best || index > best.index) best = {index, at: where}
+            if (sure && (!sureBest || index > sureBest.index)) sureBest = {index, at: where}
             const size = [4, 2, 1, 8][(code & 0x18) >> 3]!
             const key = `${base.ctx + off}:${size}`
             if (!loads.has(key)) loads.set(key, {off: base.ctx + off, size, at: where})
@@ -516,6 +551,7 @@ function scanCtx(
               else if (op === 0x50) out = {k: U64(d.k & U64(K))}
             }
           }
+          if (out && 'k' in out && (core.has(i) || (d && 'k' in d && d.core) || (fromReg && sv && 'k' in sv && sv.core))) out = {k: out.k, core: true}
           if (out) regs.set(dst, out)
           else regs.delete(dst)
           i++
@@ -530,7 +566,7 @@ function scanCtx(
                 const rl = rel.get(i)
                 const target = rl ? (rl.sym.type === STT_SECTION || rl.sym.type === STT_FUNC ? Number(rl.sym.value) / 8 : 0) + imm + 1 : i + imm + 1
                 const callee = funcAt(rl ? rl.sym.shndx : f.sectionIndex, target)
-                if (callee && callee !== main) walk(callee)
+                if (callee && callee !== main) walk(callee, sure)
               }
             }
             for (let reg = 0; reg <= 5; reg++) regs.delete(reg)
@@ -545,11 +581,12 @@ function scanCtx(
           const a = regs.get(dst)
           const b: Val | undefined = (code & 0x08) !== 0 ? regs.get(src) : {k: BigInt(imm)}
           const taken = a && b && 'k' in a && 'k' in b ? jumpTaken(op, a.k, b.k, cls === BPF_JMP) : undefined
+          if (taken === undefined || (a && 'k' in a && a.core) || (b && 'k' in b && b.core)) sure = false
           if (taken === true) {
             i += delta + 1
             continue
           }
-          if (taken === undefined) work.push([i + delta + 1, new Map(regs)])
+          if (taken === undefined) work.push([i + delta + 1, new Map(regs), false])
           i++
           continue
         }
@@ -558,6 +595,6 @@ function scanCtx(
       }
     }
   }
-  walk(main)
-  return {best, loads: [...loads.values()].sort((a, b) => a.off - b.off || a.size - b.size)}
+  walk(main, true)
+  return {best, sure: sureBest, loads: [...loads.values()].sort((a, b) => a.off - b.off || a.size - b.size)}
 }
