@@ -13,7 +13,7 @@ import {ProgressLine, formatBytes} from '../../lib/progress.js'
 import {runRpmAdd} from '../../lib/sync-cli/rpm.js'
 
 export default class ArchiveAdd extends BaseCommand {
-  static override summary = 'Add a Debian kernel image package (.deb file or URL) to the archive.'
+  static override summary = 'Add a kernel package to the archive: a Debian/Ubuntu image .deb or an RPM (file or URL), or a debug package to generate BTF from.'
   static override description =
     'Reads /boot/vmlinuz-* (or vmlinux-*) and /boot/config-* from the package, decompresses the image whatever its format (bzImage with a gzip/xz/zstd/lz4/lzma/bzip2/lzo payload, arm64 Image, EFI zboot, plain ELF), takes its .BTF and records the BPF-relevant config. A kernel built without BTF is recorded as such, with its config. Adding the same package again changes nothing.'
   static override examples = [
