@@ -91,6 +91,7 @@ import {readManifest} from '../dist/archive/manifest.js'
 import {readModuleBtfs} from '../dist/archive/modules.js'
 import {parseBtf} from '../dist/btf/decode.js'
 import {BtfBuilder} from '../dist/btf/encode.js'
+import {forEachTypeRef} from '../dist/btf/types.js'
 import {Kind} from '../dist/btf/wire.js'
 
 // ---------------------------------------------------------------------------------------
@@ -253,31 +254,11 @@ const isModifier = (k) => k === Kind.CONST || k === Kind.VOLATILE || k === Kind.
 const POINTEE_KINDS = new Set([Kind.STRUCT, Kind.UNION, Kind.FWD, Kind.TYPEDEF])
 const NOMINAL_KINDS = new Set([Kind.STRUCT, Kind.UNION, Kind.FWD, Kind.TYPEDEF, Kind.ENUM, Kind.ENUM64])
 
-/** Target ids of a type's references, in wire order (src/btf/types.ts forEachTypeRef). */
+/** Target ids of a type's references, in wire order (the library's forEachTypeRef). */
 function refsOf(t) {
-  switch (t.kind) {
-    case Kind.PTR:
-    case Kind.TYPEDEF:
-    case Kind.VOLATILE:
-    case Kind.CONST:
-    case Kind.RESTRICT:
-    case Kind.TYPE_TAG:
-    case Kind.FUNC:
-    case Kind.VAR:
-    case Kind.DECL_TAG:
-      return [t.type]
-    case Kind.ARRAY:
-      return [t.type, t.indexType]
-    case Kind.STRUCT:
-    case Kind.UNION:
-      return t.members.map((m) => m.type)
-    case Kind.FUNC_PROTO:
-      return [t.returnType, ...t.params.map((p) => p.type)]
-    case Kind.DATASEC:
-      return t.vars.map((v) => v.type)
-    default:
-      return []
-  }
+  const out = []
+  forEachTypeRef(t, (id) => out.push(id))
+  return out
 }
 
 /**
