@@ -176,3 +176,38 @@ export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResu
   }
   return result
 }
+
+/** A sync of several suites: each entry also names the suite it came from. */
+export interface SuitesSyncResult {
+  suites: string[]
+  added: (SyncResult['added'][number] & {suite: string})[]
+  skipped: (SyncResult['skipped'][number] & {suite: string})[]
+  failed: (SyncResult['failed'][number] & {suite: string})[]
+  planned: (SyncResult['planned'][number] & {suite: string})[]
+  imaged: (SyncResult['imaged'][number] & {suite: string})[]
+}
+
+/**
+ * Several suites, one after another, each from its own mirror (bookworm and
+ * bookworm-security live on different ones), with the same selection. A kernel that a
+ * later suite carries in the same package version as an earlier one is skipped there as
+ * already archived, as in any re-run. Events carry no suite: `onSuite` is called before
+ * each one starts.
+ */
+export async function syncDebianSuites(
+  root: string,
+  suites: {suite: string; mirror: string}[],
+  o: Omit<SyncOptions, 'suite' | 'mirror'> & {onSuite?: (suite: string) => void},
+): Promise<SuitesSyncResult> {
+  const all: SuitesSyncResult = {suites: suites.map((s) => s.suite), added: [], skipped: [], failed: [], planned: [], imaged: []}
+  for (const {suite, mirror} of suites) {
+    o.onSuite?.(suite)
+    const r = await syncDebian(root, {...o, suite, mirror})
+    all.added.push(...r.added.map((x) => ({...x, suite})))
+    all.skipped.push(...r.skipped.map((x) => ({...x, suite})))
+    all.failed.push(...r.failed.map((x) => ({...x, suite})))
+    all.planned.push(...r.planned.map((x) => ({...x, suite})))
+    all.imaged.push(...r.imaged.map((x) => ({...x, suite})))
+  }
+  return all
+}

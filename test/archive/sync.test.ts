@@ -6,7 +6,7 @@
  * is (Packages.xz with Filename, Size, SHA256). The server injects failures (a 503, a
  * connection cut mid-file) to exercise retries and resumption.
  */
-import {spawnSync} from 'node:child_process'
+import {execFile, spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {type Server, createServer} from 'node:http'
@@ -20,7 +20,7 @@ import {addKernelDeb} from '../../src/archive/add-deb.js'
 import {compareDebianVersions, debianVersionOf, kernelPackages, parsePackages} from '../../src/archive/debian.js'
 import {readManifest} from '../../src/archive/manifest.js'
 import {readModuleBtfs} from '../../src/archive/modules.js'
-import {syncDebian} from '../../src/archive/sync.js'
+import {syncDebian, syncDebianSuites} from '../../src/archive/sync.js'
 import {mirrorForSuite, parseDeb822Sources, parseSourcesList} from '../../src/kernel/apt.js'
 import {FIXTURES, kernelFixtures} from '../helpers/fixtures.js'
 import {findTool, requireTool, run} from '../helpers/tools.js'
@@ -118,6 +118,11 @@ describe.skipIf(!haveTools || kernels.length < 2)('archive sync debian (loopback
     mkdirSync(index, {recursive: true})
     writeFileSync(join(index, 'Packages'), lines.join('\n'))
     run('xz', ['-k', join(index, 'Packages')])
+    // a second suite on the same mirror carrying only the 6.12 kernels (as bookworm-backports does)
+    const backports = join(site, 'dists/bookworm-backports/main/binary-amd64')
+    mkdirSync(backports, {recursive: true})
+    writeFileSync(join(backports, 'Packages'), lines.filter((l) => /^Package: linux-image-6\.12\./m.test(l)).join('\n'))
+    run('xz', ['-k', join(backports, 'Packages')])
     // failure injection: the first GET of the first package answers 503, the second is cut mid-body
     const firstDeb = lines[0]!.match(/Filename: (.*)/)![1]!
     failOnce.add(`/${firstDeb}`)
@@ -276,6 +281,33 @@ describe.skipIf(!haveTools || kernels.length < 2)('archive sync debian (loopback
     } finally {
       badServer.close()
     }
+  })
+
+  it('several suites: each read from its mirror, every planned kernel naming its suite, as single-suite runs plan them', async () => {
+    const archive = mkdtempSync(join(tmpdir(), 'kcompat-archive-'))
+    const one = async (suite: string): Promise<string[]> =>
+      (await syncDebian(archive, {mirror, suite, arches: ['amd64'], dryRun: true})).planned.map((p) => `${suite} ${p.release}`).sort()
+    const seen: string[] = []
+    const both = await syncDebianSuites(archive, [{suite: 'bookworm', mirror}, {suite: 'bookworm-backports', mirror}], {arches: ['amd64'], dryRun: true, onSuite: (s) => seen.push(s)})
+    expect(seen).toEqual(['bookworm', 'bookworm-backports'])
+    expect(both.suites).toEqual(['bookworm', 'bookworm-backports'])
+    const backports = await one('bookworm-backports')
+    expect(backports.length).toBeGreaterThan(0)
+    expect(backports.every((r) => / 6\.12\./.test(r))).toBe(true)
+    expect(both.planned.map((p) => `${p.suite} ${p.release}`).sort()).toEqual([...(await one('bookworm')), ...backports].sort())
+    // through the CLI: a suite no apt source lists is a usage error naming every such suite
+    const cli = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'run.js'), 'archive', 'sync', 'debian', '--suite', 'kcompat-no-suite-a', '--suite', 'kcompat-no-suite-b', '--arch', 'amd64', '--archive', archive, '--dry-run'], {encoding: 'utf8'})
+    expect(cli.status).toBe(2)
+    const said = cli.stderr.replace(/\s*›\s*/g, ' ')
+    expect(said).toMatch(/no apt source lists suites 'kcompat-no-suite-a', 'kcompat-no-suite-b'; give --mirror URL/)
+    // asynchronously: the mirror is served by this process
+    const dry = await new Promise<{status: number | null; stdout: string; stderr: string}>((resolve) => {
+      execFile(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'run.js'), 'archive', 'sync', 'debian', '--suite', 'bookworm,bookworm-backports', '--arch', 'amd64', '--mirror', mirror, '--archive', archive, '--dry-run', '--json'], {encoding: 'utf8'}, (err, stdout, stderr) =>
+        resolve({status: err ? ((err as {code?: number}).code ?? -1) : 0, stdout, stderr}),
+      )
+    })
+    expect(dry.status, dry.stderr).toBe(0)
+    expect((JSON.parse(dry.stdout) as {planned: {suite: string; release: string}[]}).planned.map((p) => `${p.suite} ${p.release}`).sort()).toEqual(both.planned.map((p) => `${p.suite} ${p.release}`).sort())
   })
 
   it('--shard I/N: the shards of a dry run partition the kernels by the hash of debian/<version>/<arch>/<release>', async () => {

@@ -1,11 +1,6 @@
 import {Args, Flags} from '@oclif/core'
-import {resolveArchiveDir} from '../../archive/archive.js'
-import {syncDebian} from '../../archive/sync.js'
-import {parseShard} from '../../archive/shard.js'
-import {mirrorForSuite} from '../../kernel/apt.js'
 import {BaseCommand} from '../../lib/base-command.js'
-import {ProgressLine, formatBytes} from '../../lib/progress.js'
-import {describeDebugProgress, describeTimings} from '../../generate/describe.js'
+import {runDebianSync} from '../../lib/sync-cli/debian.js'
 import {runRpmSync} from '../../lib/sync-cli/rpm.js'
 import {runUbuntuSync} from '../../lib/sync-cli/ubuntu.js'
 import {runBtfhubSync} from '../../lib/sync-cli/btfhub.js'
@@ -25,7 +20,7 @@ export default class ArchiveSync extends BaseCommand {
   ]
   static override args = {distro: Args.string({description: 'distribution (none with --from URL: a published kcompat archive)', options: ['debian', 'ubuntu', 'btfhub', 'rpm']})}
   static override flags = {
-    suite: Flags.string({description: 'suite, e.g. bookworm, bookworm-security, jammy-updates (debian, ubuntu: required)'}),
+    suite: Flags.string({description: 'suite, e.g. bookworm, bookworm-security, jammy-updates (debian, ubuntu: required; debian: repeatable or comma-separated, each from the mirror apt lists for it)', multiple: true}),
     arch: Flags.string({description: 'Debian/Ubuntu architectures, comma-separated (amd64,arm64,s390x,ppc64el,i386; debian, ubuntu: required); btfhub: one arch (x86_64, arm64); rpm: RPM arches (x86_64,aarch64), default all'}),
     flavor: Flags.string({description: 'flavors to keep, comma-separated (generic,cloud,rt,pae); default all', multiple: true}),
     series: Flags.string({description: 'kernel series to keep, comma-separated (6.1,6.12); default all', multiple: true}),
@@ -63,55 +58,10 @@ export default class ArchiveSync extends BaseCommand {
     const {args, flags} = await this.parse(ArchiveSync)
     if (args.distro === 'rpm') return runRpmSync(this, flags)
     if (args.distro === 'btfhub' || args.distro === undefined) return runBtfhubSync(this, args.distro, flags)
-    if (args.distro === 'ubuntu') return runUbuntuSync(this, flags)
-    if (!flags.suite || !flags.arch) this.error('archive sync debian needs --suite and --arch', {exit: 2})
-    const root = resolveArchiveDir(flags.archive)
-    const mirror = flags.mirror ?? mirrorForSuite(flags.suite)
-    if (!mirror) {
-      this.error(`no apt source lists suite '${flags.suite}'; give --mirror URL`, {exit: 2})
+    if (args.distro === 'ubuntu') {
+      if ((flags.suite ?? []).length > 1) this.error('ubuntu takes one --suite', {exit: 2})
+      return runUbuntuSync(this, {...flags, suite: flags.suite?.[0]})
     }
-    const list = (v: string[] | undefined): string[] => (v ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)
-    const progress = new ProgressLine(process.stderr, !flags.json)
-    const say = (s: string): void => (flags.json ? undefined : progress.log(s))
-    const r = await syncDebian(root, {
-      mirror,
-      suite: flags.suite,
-      arches: list([flags.arch]),
-      flavors: list(flags.flavor),
-      series: list(flags.series),
-      newest: flags.newest,
-      cacheDir: flags['cache-dir'],
-      keep: flags.keep,
-      osVersion: flags['os-version'],
-      dryRun: flags['dry-run'],
-      generate: flags.generate,
-      pahole: flags.pahole,
-      libbpf: flags.libbpf,
-      jobs: flags.jobs,
-      backfillOnly: flags['backfill-only'],
-      modules: flags.modules,
-      shard: flags.shard ? parseShard(flags.shard) : undefined,
-      onEvent: (e) => {
-        if (e.type === 'index') say(`${e.arch}: ${e.packages} kernel packages in ${flags.suite}, ${e.selected} selected`)
-        else if (e.type === 'download') progress.update(`${e.arch} ${e.release}: ${formatBytes(e.received)}${e.total ? ` of ${formatBytes(e.total)}` : ''}`)
-        else if (e.type === 'added') say(`${e.changed ? 'added' : 'unchanged'} ${e.arch} ${e.release} (BTF: ${e.btf}${e.modules === undefined ? '' : `, ${e.modules} modules`})`)
-        else if (e.type === 'modules') progress.update(`${e.arch} ${e.release}: modules ${e.files} read, ${e.withBtf} with BTF`)
-        else if (e.type === 'skip') say(`skipped ${e.arch} ${e.release}: ${e.reason}`)
-        else if (e.type === 'failed') say(`FAILED ${e.arch} ${e.release}: [${e.code}] ${e.message}`)
-        else if (e.type === 'generate') progress.update(`${e.arch} ${e.release}: ${describeDebugProgress(e.progress)}`)
-        else if (e.type === 'image-download') progress.update(`${e.arch} ${e.release} (image provenance): ${formatBytes(e.received)}${e.total ? ` of ${formatBytes(e.total)}` : ''}`)
-        else if (e.type === 'image') say(`recorded image of ${e.arch} ${e.release}: ${e.member}${e.downloaded ? '' : ' (package already in the cache directory)'}`)
-        else if (e.type === 'generated') say(`generated ${e.arch} ${e.release}: ${describeTimings(e.timings)}; pahole ${e.flags.join(' ')}`)
-      },
-    })
-    progress.clear()
-    if (flags.json) {
-      await this.writeOut(`${JSON.stringify(r, null, 2)}\n`)
-    } else if (flags['dry-run']) {
-      for (const p of r.planned) this.log(`would add ${p.arch} ${p.release} (${p.package} ${p.version}, ${formatBytes(p.size)})`)
-    } else {
-      this.log(`${r.added.length} added, ${r.skipped.length} skipped, ${r.failed.length} failed${r.imaged.length > 0 ? `, ${r.imaged.length} image sources recorded` : ''}`)
-    }
-    if (r.failed.length > 0) this.exit(1)
+    return runDebianSync(this, flags)
   }
 }
