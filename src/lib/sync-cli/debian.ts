@@ -11,6 +11,7 @@ import {describeDebugProgress, describeTimings} from '../../generate/describe.js
 import {mirrorForSuite} from '../../kernel/apt.js'
 import {ProgressLine, formatBytes} from '../progress.js'
 import {writeStdout} from '../output.js'
+import {list} from './flags.js'
 
 export interface DebianSyncFlags {
   suite?: string[]
@@ -33,8 +34,6 @@ export interface DebianSyncFlags {
   modules?: boolean
   shard?: string
 }
-
-const list = (v: string[] | undefined): string[] => (v ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)
 
 export async function runDebianSync(cmd: Command, flags: DebianSyncFlags): Promise<void> {
   const suites = [...new Set(list(flags.suite))]

@@ -6,6 +6,7 @@ import type {Command} from '@oclif/core'
 import {resolveArchiveDir} from '../../archive/archive.js'
 import {parseShard} from '../../archive/shard.js'
 import {syncUbuntu} from '../../archive/ubuntu-sync.js'
+import {list} from './flags.js'
 import {describeDebugProgress, describeTimings} from '../../generate/describe.js'
 import {writeStdout} from '../output.js'
 import {ProgressLine, formatBytes} from '../progress.js'
@@ -33,7 +34,6 @@ export interface UbuntuSyncFlags {
   modules?: boolean
 }
 
-const list = (v: string[] | undefined): string[] => (v ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)
 
 export async function runUbuntuSync(cmd: Command, flags: UbuntuSyncFlags): Promise<void> {
   const suite = flags.suite
