@@ -11,11 +11,11 @@ import {parseBtf} from '../btf/decode.js'
 import {InputError} from '../errors.js'
 import {type AddResult, addKernel, readKernelBtf} from './archive.js'
 import {kernelKey, readManifest} from './manifest.js'
-import {readKernelDeb} from './deb.js'
+import {kernelConfigOfDeb, readKernelDeb} from './deb.js'
 import {debianVersionOf} from './debian.js'
 import {DEBIAN_ARCH_DIR, debianFlavor} from './layout.js'
 import {type ImageOrigin, debImageSource} from './image.js'
-import {type ModuleProgress, addKernelModules, extractDebModuleBtfs} from './modules.js'
+import {type ModuleExtraction, type ModuleProgress, addKernelModules, extractDebModuleBtfs} from './modules.js'
 
 export interface AddDebOptions {
   /** Debian release (`12`); default: inferred from the kernel (`+deb12`, or its series). */
@@ -27,6 +27,15 @@ export interface AddDebOptions {
   /** Also store the BTF of the package's modules when the config has CONFIG_DEBUG_INFO_BTF_MODULES=y (default true; modules.ts). */
   modules?: boolean
   onModuleProgress?: (p: ModuleProgress) => void
+  /**
+   * A kernel Debian ships in parts (debian.ts, SplitParts): `deb` is its linux-binary
+   * package (the image); `config` the package holding its config (linux-base), `modules`
+   * the packages holding its modules (linux-modules; default: `deb` itself), and
+   * `package` the name and version to record as the kernel's package (the linux-image
+   * package users install, so a re-sync recognises it). The image's own package is what
+   * `source.image` records, since `archive image` fetches the image from it.
+   */
+  split?: {config?: string | Uint8Array; modules?: (string | Uint8Array)[]; package: {name: string; version: string}}
 }
 
 export interface AddDebResult extends AddResult {
@@ -45,7 +54,12 @@ export interface AddDebResult extends AddResult {
 export async function addKernelDeb(root: string, deb: string | Uint8Array, options: AddDebOptions = {}): Promise<AddDebResult> {
   const bytes = typeof deb === 'string' ? await readFile(deb) : deb
   const fileName = options.fileName ?? (typeof deb === 'string' ? basename(deb) : undefined)
-  const pkg = await readKernelDeb(bytes)
+  const split = options.split
+  const splitConfig = split?.config
+  const pkg = await readKernelDeb(
+    bytes,
+    splitConfig ? {config: async (release) => kernelConfigOfDeb(typeof splitConfig === 'string' ? await readFile(splitConfig) : splitConfig, release)} : {},
+  )
   const debArch = pkg.architecture ?? ''
   const arch = DEBIAN_ARCH_DIR[debArch] ?? debArch
   if (!arch) throw new InputError('INPUT_BAD_DEB', `${pkg.package ?? 'package'} has no Architecture field`)
@@ -61,8 +75,8 @@ export async function addKernelDeb(root: string, deb: string | Uint8Array, optio
   if (btf) parseBtf(btf) // refuse corrupt BTF before it is archived
   const imageSource = {
     method: 'kernel-image' as const,
-    package: pkg.package,
-    packageVersion: pkg.version,
+    package: split?.package.name ?? pkg.package,
+    packageVersion: split?.package.version ?? pkg.version,
     file: fileName,
     fileSha256: createHash('sha256').update(bytes).digest('hex'),
   }
@@ -81,8 +95,8 @@ export async function addKernelDeb(root: string, deb: string | Uint8Array, optio
   }
   // modules first: a bad module fails the add before anything is written
   const mods =
-    btf && options.modules !== false && pkg.facts?.CONFIG_DEBUG_INFO_BTF_MODULES === 'y'
-      ? await extractDebModuleBtfs(deb, {release: pkg.release, base: btf, onProgress: options.onModuleProgress})
+    btf && options.modules !== false && pkg.facts?.CONFIG_DEBUG_INFO_BTF_MODULES === 'y' && (split?.modules?.length ?? 1) > 0
+      ? await extractModules(split?.modules ?? [deb], pkg.release, btf, options.onModuleProgress)
       : undefined
   const r = await addKernel(
     root,
@@ -106,4 +120,29 @@ export async function addKernelDeb(root: string, deb: string | Uint8Array, optio
     steps: pkg.kernel.steps,
     modules: {files: mods.files, count: mods.modules.size, withoutBtf: mods.withoutBtf.length},
   }
+}
+
+/** The module BTF of one or more packages (a split kernel's modules are in linux-modules-<R>), as one extraction. */
+async function extractModules(
+  debs: (string | Uint8Array)[],
+  release: string,
+  base: Uint8Array,
+  onProgress?: (p: ModuleProgress) => void,
+): Promise<ModuleExtraction> {
+  if (debs.length === 1) return extractDebModuleBtfs(debs[0]!, {release, base, onProgress})
+  const modules = new Map<string, Uint8Array>()
+  const withoutBtf: string[] = []
+  let files = 0
+  let packedBytes = 0
+  for (const d of debs) {
+    const x = await extractDebModuleBtfs(d, {release, base, onProgress: onProgress && ((m) => onProgress({...m, files: files + m.files}))})
+    files += x.files
+    packedBytes += x.packedBytes
+    withoutBtf.push(...x.withoutBtf)
+    for (const [name, b] of x.modules) {
+      if (modules.has(name)) throw new InputError('MODULE_DUPLICATE', `module ${name} is in more than one of the kernel's packages`)
+      modules.set(name, b)
+    }
+  }
+  return {files, withoutBtf, packedBytes, modules: new Map([...modules].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))}
 }

@@ -540,26 +540,62 @@ export interface KernelPackage {
   facts: Record<BpfConfigSymbol, string | null> | undefined
 }
 
-const KERNEL_FILE = /^boot\/(vmlinu[xz]|config)-([^/]+)$/
+/**
+ * The image and config of a kernel package: `/boot/vmlinuz-<R>` and `/boot/config-<R>`, or,
+ * in Debian's split packages from Linux 7.x (debian.ts, SplitParts), `/usr/lib/modules/<R>/
+ * vmlinuz` in linux-binary-<R> and `/usr/lib/modules/<R>/config` in linux-base-<R>.
+ * Groups: 1 and 2 the /boot form's kind and release, 3 and 4 the modules-directory form's
+ * release and kind.
+ */
+const KERNEL_FILE = /^(?:boot\/(vmlinu[xz]|config)-([^/]+)|(?:usr\/)?lib\/modules\/([^/]+)\/(vmlinu[xz]|config))$/
+
+function kernelFileOf(path: string): {kind: string; release: string} | undefined {
+  const m = KERNEL_FILE.exec(path)
+  if (!m) return undefined
+  return m[1] ? {kind: m[1], release: m[2]!} : {kind: m[4]!, release: m[3]!}
+}
+const isImage = (path: string): boolean => kernelFileOf(path)?.kind.startsWith('vmlinu') ?? false
+const isConfig = (path: string): boolean => kernelFileOf(path)?.kind === 'config'
+
+/**
+ * The kernel config a package holds for `release` (`/boot/config-<R>`, or
+ * `/usr/lib/modules/<R>/config` in Debian's split `linux-base-<R>` and Ubuntu's
+ * `linux-modules-<R>`), or undefined; reading stops at it.
+ */
+export async function kernelConfigOfDeb(bytes: Uint8Array, release: string): Promise<Uint8Array | undefined> {
+  const deb = await readDeb(bytes)
+  const want = (path: string): boolean => isConfig(path) && kernelFileOf(path)!.release === release
+  const found = await deb.files((e) => want(e.path), {stopWhen: (kept) => kept.length > 0})
+  return found[0]?.data
+}
 
 /**
  * Reads a Debian kernel image package: control fields, the kernel's BTF and its config.
  * @throws InputError `INPUT_NO_KERNEL_IMAGE` when there is no /boot/vmlinu[xz]-*, plus
  *   the codes of {@link readDeb} and {@link extractKernelBtf}.
  */
-export async function readKernelDeb(bytes: Uint8Array, options: KernelImageOptions & DebLimits = {}): Promise<KernelPackage> {
+export async function readKernelDeb(
+  bytes: Uint8Array,
+  options: KernelImageOptions & DebLimits & {config?: (release: string) => Promise<Uint8Array | undefined>} = {},
+): Promise<KernelPackage> {
   const deb = await readDeb(bytes)
   const found = await deb.files((e) => KERNEL_FILE.test(e.path), {
     ...options,
-    stopWhen: (kept) => kept.some((f) => f.path.startsWith('boot/vmlinu')) && kept.some((f) => f.path.startsWith('boot/config-')),
+    stopWhen: (kept) => kept.some((f) => isImage(f.path)) && kept.some((f) => isConfig(f.path)),
   })
-  const image = found.find((f) => f.path.startsWith('boot/vmlinu'))
+  const image = found.find((f) => isImage(f.path))
   if (!image) {
-    throw new InputError('INPUT_NO_KERNEL_IMAGE', `${controlField(deb.control, 'Package') ?? 'package'} has no /boot/vmlinuz-* or /boot/vmlinux-*`)
+    throw new InputError(
+      'INPUT_NO_KERNEL_IMAGE',
+      `${controlField(deb.control, 'Package') ?? 'package'} has no /boot/vmlinuz-*, /boot/vmlinux-* or /usr/lib/modules/*/vmlinuz (in Debian's split kernel packages the image is in linux-binary-<release>)`,
+    )
   }
-  const release = KERNEL_FILE.exec(image.path)![2]!
-  const cfgFile = found.find((f) => f.path === `boot/config-${release}`) ?? found.find((f) => f.path.startsWith('boot/config-'))
-  const config = cfgFile ? parseKernelConfig(cfgFile.data) : undefined
+  const release = kernelFileOf(image.path)!.release
+  const configs = found.filter((f) => isConfig(f.path))
+  const cfgFile = configs.find((f) => kernelFileOf(f.path)!.release === release) ?? configs[0]
+  // a split kernel's config is in another package (linux-base-<R>): the caller passes it
+  const configBytes = cfgFile?.data ?? (await options.config?.(release))
+  const config = configBytes ? parseKernelConfig(configBytes) : undefined
   const pkg = controlField(deb.control, 'Package')
   return {
     control: deb.control,

@@ -55,18 +55,70 @@ export interface KernelPackageInfo {
   /** 6.1, 6.12 … */
   series: string
   flavor: string
+  /** Where `stanza` is an empty package that only depends on the kernel's parts (see {@link splitParts}). */
+  parts?: SplitParts
+}
+
+/**
+ * A kernel that Debian ships in parts. From Linux 7.x in forky and sid, `linux-image-<R>`
+ * holds no files: it depends on `linux-binary-<R>` (the image, at
+ * `/usr/lib/modules/<R>/vmlinuz`; built from the `linux-signed-<arch>` source where the
+ * arch is signed), `linux-base-<R>` (`/usr/lib/modules/<R>/config`, System.map, device
+ * trees) and `linux-modules-<R>` (the modules), each pinned with `(= version)`. The
+ * package list of Debian's kernel source (debian/control of the `linux` source package)
+ * has the same split. The signed `linux-binary` is taken, as `linux-image` was before it:
+ * the `-unsigned` twin holds the same kernel without the EFI signature.
+ */
+export interface SplitParts {
+  binary: PackageStanza
+  base?: PackageStanza
+  modules?: PackageStanza
 }
 
 const KERNEL_IMAGE = /^linux-image-(\d+\.\d+(?:\.\d+)?(?:-\d+|\+deb\d+)-[a-z0-9-]+)$/
 
-/** The kernel image packages of an index (no meta, -dbg or -unsigned packages). */
+/** `name (= version)` entries of a Depends field (alternatives and other relations are left out). */
+function pinnedDepends(s: PackageStanza): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const clause of (s.fields.Depends ?? '').split(',')) {
+    const m = /^\s*([a-z0-9][a-z0-9+.-]*)(?::[a-z0-9-]+)?\s*\(\s*=\s*([^)\s]+)\s*\)\s*$/.exec(clause)
+    if (m) out.set(m[1]!, m[2]!)
+  }
+  return out
+}
+
+/**
+ * The parts of a split kernel (see {@link SplitParts}): found by the image package's
+ * pinned dependency on `linux-binary-<R>`, then `linux-base-<R>` and `linux-modules-<R>` at
+ * the versions it pins. Undefined for a classic image package, which holds the kernel
+ * itself. A part the index does not list at the pinned version is left out (the binary:
+ * then the kernel is not split as far as this index can tell, and adding it fails with
+ * the image package's own INPUT_NO_KERNEL_IMAGE).
+ */
+export function splitParts(s: PackageStanza, release: string, byName: Map<string, PackageStanza[]>): SplitParts | undefined {
+  const deps = pinnedDepends(s)
+  const at = (name: string): PackageStanza | undefined => {
+    const v = deps.get(name)
+    return v === undefined ? undefined : byName.get(name)?.find((x) => x.version === v && x.architecture === s.architecture)
+  }
+  const binary = at(`linux-binary-${release}`)
+  if (!binary) return undefined
+  const base = at(`linux-base-${release}`)
+  const modules = at(`linux-modules-${release}`)
+  return {binary, ...(base ? {base} : {}), ...(modules ? {modules} : {})}
+}
+
+/** The kernel image packages of an index (no meta, -dbg or -unsigned packages), with their parts where the kernel is split. */
 export function kernelPackages(stanzas: PackageStanza[]): KernelPackageInfo[] {
+  const byName = new Map<string, PackageStanza[]>()
+  for (const s of stanzas) byName.set(s.package, [...(byName.get(s.package) ?? []), s])
   const out: KernelPackageInfo[] = []
   for (const s of stanzas) {
     const m = KERNEL_IMAGE.exec(s.package)
     if (!m || s.package.endsWith('-dbg') || s.package.endsWith('-unsigned')) continue
     const release = m[1]!
-    out.push({stanza: s, release, series: release.split('.').slice(0, 2).join('.'), flavor: debianFlavor(release)})
+    const parts = splitParts(s, release, byName)
+    out.push({stanza: s, release, series: release.split('.').slice(0, 2).join('.'), flavor: debianFlavor(release), ...(parts ? {parts} : {})})
   }
   return out
 }

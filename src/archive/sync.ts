@@ -12,7 +12,7 @@ import {join} from 'node:path'
 import {KcompatError} from '../errors.js'
 import {addKernelDeb} from './add-deb.js'
 import {type DebugProgress, type DebugTimings, findDebugStanza, generateFromMirror, generatedFrom} from './debug-deb.js'
-import {type KernelPackageInfo, debianVersionOf, fetchPackagesIndex, kernelPackages, newestPerSeriesAndFlavor} from './debian.js'
+import {type KernelPackageInfo, type PackageStanza, debianVersionOf, fetchPackagesIndex, kernelPackages, newestPerSeriesAndFlavor} from './debian.js'
 import {download} from './download.js'
 import {type BackfillEvent, backfillImages} from './image.js'
 import {type KernelEntry, readManifest} from './manifest.js'
@@ -142,21 +142,39 @@ export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResu
           o.onEvent?.({type: 'skip', release: p.release, arch, reason})
           continue
         }
-        result.planned.push({release: p.release, arch, package: s.package, version: s.version, size: s.size})
+        // a split kernel (debian.ts, SplitParts) is fetched as its parts: the image, the
+        // config's package and, when modules are wanted, the modules' package
+        const parts = p.parts
+        const fetch = parts ? [parts.binary, ...(parts.base ? [parts.base] : []), ...(parts.modules && o.modules !== false ? [parts.modules] : [])] : [s]
+        result.planned.push({release: p.release, arch, package: s.package, version: s.version, size: fetch.reduce((n, x) => n + x.size, 0)})
         if (o.dryRun) continue
-        const file = join(cacheDir, s.filename.split('/').pop()!)
+        const fileOf = (x: PackageStanza): string => join(cacheDir, x.filename.split('/').pop()!)
         try {
-          await download(`${o.mirror.replace(/\/+$/, '')}/${s.filename}`, file, {
-            sha256: s.sha256,
-            size: s.size,
-            retryDelayMs: o.retryDelayMs,
-            onProgress: (e) => o.onEvent?.({type: 'download', release: p.release, arch, received: e.received, total: e.total}),
-          })
+          let received = 0
+          for (const x of fetch) {
+            await download(`${o.mirror.replace(/\/+$/, '')}/${x.filename}`, fileOf(x), {
+              sha256: x.sha256,
+              size: x.size,
+              retryDelayMs: o.retryDelayMs,
+              onProgress: (e) => o.onEvent?.({type: 'download', release: p.release, arch, received: received + e.received, total: fetch.reduce((n, y) => n + y.size, 0)}),
+            })
+            received += x.size
+          }
+          const file = fileOf(fetch[0]!)
           const r = await addKernelDeb(root, file, {
             osVersion: o.osVersion,
-            origin: {repo: {type: 'debian', suite: o.suite, component: 'main'}, path: s.filename},
+            origin: {repo: {type: 'debian', suite: o.suite, component: 'main'}, path: fetch[0]!.filename},
             modules: o.modules,
             onModuleProgress: (m) => o.onEvent?.({type: 'modules', release: p.release, arch, files: m.files, withBtf: m.withBtf}),
+            ...(parts
+              ? {
+                  split: {
+                    package: {name: s.package, version: s.version},
+                    ...(parts.base ? {config: fileOf(parts.base)} : {}),
+                    modules: parts.modules && o.modules !== false ? [fileOf(parts.modules)] : [],
+                  },
+                }
+              : {}),
           })
           if (o.generate && r.entry.btf === 'none') r.entry = await generate(r.entry)
           const modules = r.entry.modules?.count
@@ -167,7 +185,7 @@ export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResu
           result.failed.push({release: p.release, arch, code: e.code, message: e.message})
           o.onEvent?.({type: 'failed', release: p.release, arch, code: e.code, message: e.message})
         } finally {
-          if (!o.keep) rmSync(file, {force: true})
+          if (!o.keep) for (const x of fetch) rmSync(fileOf(x), {force: true})
         }
       }
     }

@@ -26,7 +26,7 @@ import {InputError, KcompatError} from '../errors.js'
 import {bpfConfigFacts, parseKernelConfig} from '../kernel/config.js'
 import {addKernel} from './archive.js'
 import {type ReleaseFile, fetchCheckedPackages, fetchRelease} from './apt-repo.js'
-import {readDeb, readKernelDeb} from './deb.js'
+import {kernelConfigOfDeb, readKernelDeb} from './deb.js'
 import {addDebugDebUrl} from './debug-deb.js'
 import type {PackageStanza} from './debian.js'
 import {download} from './download.js'
@@ -203,14 +203,6 @@ export interface AddUbuntuOptions {
   onModules?: (m: {files: number; withBtf: number}) => void
 }
 
-/** /boot/config-<R> out of a package, when it holds one (reading stops at it). */
-async function configOf(bytes: Uint8Array, release: string): Promise<Uint8Array | undefined> {
-  const deb = await readDeb(bytes)
-  const want = `boot/config-${release}`
-  const found = await deb.files((e) => e.path === want, {stopWhen: (kept) => kept.length > 0})
-  return found[0]?.data
-}
-
 /**
  * Archives one Ubuntu kernel from its downloaded packages: `files[0]` the image package,
  * then linux-modules and linux-modules-extra when the kernel has them (in p.kernel's
@@ -232,7 +224,7 @@ export async function addUbuntuKernel(root: string, p: PlannedKernel, files: str
   if (!config) {
     let configBytes: Uint8Array | undefined
     for (const f of moduleFiles) {
-      configBytes = await configOf(await readFile(f), k.release)
+      configBytes = await kernelConfigOfDeb(await readFile(f), k.release)
       if (configBytes) break
     }
     config = configBytes ? parseKernelConfig(configBytes) : undefined
