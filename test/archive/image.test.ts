@@ -9,7 +9,6 @@
  */
 import {createHash} from 'node:crypto'
 import {copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
-import {type Server, createServer} from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {gzipSync} from 'node:zlib'
@@ -23,6 +22,7 @@ import {type KernelEntry, type Manifest, readManifest, writeManifest} from '../.
 import {syncDebian} from '../../src/archive/sync.js'
 import {parseDeb822Sources} from '../../src/kernel/apt.js'
 import {FIXTURES, kernelFixtures} from '../helpers/fixtures.js'
+import {type StaticSite, serveSite} from '../helpers/static-site.js'
 import {requireTool, run} from '../helpers/tools.js'
 
 const kernel = kernelFixtures().find((k) => k.release === '6.1.0-56-cloud-amd64')
@@ -106,12 +106,11 @@ function filesUnder(dir: string): string[] {
 }
 
 describe.skipIf(!haveTools || !kernel)('kernel image provenance and fetch (loopback mirror)', () => {
-  let server: Server
+  let server: StaticSite
   let mirror: string
   let work: string
-  const hits = new Map<string, number>()
-  const cutOnce = new Set<string>()
-  let rangeRequests = 0
+  let hits: Map<string, number>
+  let cutOnce: Set<string>
   const pkgs: Pkg[] = []
   const total = (): number => [...hits.values()].reduce((a, b) => a + b, 0)
 
@@ -134,33 +133,10 @@ describe.skipIf(!haveTools || !kernel)('kernel image provenance and fetch (loopb
     mkdirSync(index, {recursive: true})
     writeFileSync(join(index, 'Packages'), lines.join('\n'))
     run('xz', ['-k', join(index, 'Packages')])
-    server = createServer((req, res) => {
-      const path = decodeURIComponent((req.url ?? '/').split('?')[0]!)
-      hits.set(path, (hits.get(path) ?? 0) + 1)
-      let body: Buffer
-      try {
-        body = readFileSync(join(site, path))
-      } catch {
-        res.writeHead(404).end()
-        return
-      }
-      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '')
-      if (range) {
-        rangeRequests++
-        const from = Number(range[1])
-        res.writeHead(206, {'content-length': body.length - from, 'content-range': `bytes ${from}-${body.length - 1}/${body.length}`})
-        res.end(body.subarray(from))
-        return
-      }
-      if (cutOnce.delete(path)) {
-        res.writeHead(200, {'content-length': body.length})
-        res.write(body.subarray(0, Math.floor(body.length / 2)), () => setTimeout(() => res.destroy(), 50))
-        return
-      }
-      res.writeHead(200, {'content-length': body.length}).end(body)
-    })
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-    mirror = `http://127.0.0.1:${(server.address() as {port: number}).port}`
+    server = await serveSite(site)
+    mirror = server.url
+    hits = server.hits
+    cutOnce = server.cutOnce
   })
   afterAll(() => server?.close())
 
@@ -242,9 +218,9 @@ describe.skipIf(!haveTools || !kernel)('kernel image provenance and fetch (loopb
     const cacheDir = mkdtempSync(join(tmpdir(), 'kcompat-imgcache-'))
     const p = pkgs[0]! // the larger package: part of it reaches the disk before the cut
     cutOnce.add(`/${p.path}`)
-    const ranges = rangeRequests
+    const ranges = server.ranges()
     const r = await fetchKernelImage(synced, entryOf(synced, p.release), {mirror, cacheDir, retryDelayMs: 10})
-    expect(rangeRequests).toBe(ranges + 1)
+    expect(server.ranges()).toBe(ranges + 1)
     expect(Buffer.compare(readFileSync(r.path), p.image!)).toBe(0)
   })
 

@@ -9,7 +9,6 @@
  */
 import {createHash} from 'node:crypto'
 import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
-import {type Server, createServer} from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {gzipSync} from 'node:zlib'
@@ -22,6 +21,7 @@ import {readManifest} from '../../src/archive/manifest.js'
 import {readModuleBtfs} from '../../src/archive/modules.js'
 import {syncDebian} from '../../src/archive/sync.js'
 import {FIXTURES, kernelFixtures} from '../helpers/fixtures.js'
+import {type StaticSite, serveSite} from '../helpers/static-site.js'
 import {requireTool, run} from '../helpers/tools.js'
 
 const haveTools = requireTool('dpkg-deb', 'split-package sync') && requireTool('llvm-objcopy', 'split-package sync') && requireTool('clang', 'split-package sync')
@@ -73,18 +73,18 @@ function stanza(b: Built, depends?: string): string {
 }
 
 describe.skipIf(!haveTools || !kernel)('archive sync debian: kernels in parts (linux-binary, linux-base, linux-modules)', () => {
-  let server: Server
+  let site: StaticSite
   let mirror: string
   let work: string
   let config: string
   let vmlinuz: Buffer
-  const hits = new Map<string, number>()
+  let hits: Map<string, number>
   const kos = readdirSync(join(FIXTURES, 'kernels')).filter((n) => n.startsWith(`${kernel?.release}__`) && n.endsWith('.ko.xz'))
   const parts: Record<string, Built> = {}
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'kcompat-split-'))
-    const site = join(work, 'site')
+    const root = join(work, 'site')
     config = decompressSync(readFileSync(join(FIXTURES, 'kernels', `${kernel!.release}.config.xz`))).toString()
     // an ELF "vmlinux" holding the real BTF, gzip'd as a vmlinuz
     const c = join(work, 'empty.c')
@@ -97,31 +97,22 @@ describe.skipIf(!haveTools || !kernel)('archive sync debian: kernels in parts (l
     const dir = `usr/lib/modules/${RELEASE}`
     const modules: Record<string, Buffer> = {}
     for (const f of kos) modules[`${dir}/kernel/net/netfilter/${f.slice(`${kernel!.release}__`.length)}`] = readFileSync(join(FIXTURES, 'kernels', f))
-    parts.image = build(work, site, `linux-image-${RELEASE}`, 'linux-signed-amd64', {[`usr/share/doc/linux-image-${RELEASE}/README`]: 'empty\n'})
-    parts.binary = build(work, site, `linux-binary-${RELEASE}`, 'linux-signed-amd64', {[`${dir}/vmlinuz`]: vmlinuz})
-    parts.unsigned = build(work, site, `linux-binary-unsigned-${RELEASE}`, 'linux', {[`${dir}/vmlinuz`]: vmlinuz})
-    parts.base = build(work, site, `linux-base-${RELEASE}`, 'linux', {[`${dir}/config`]: config, [`${dir}/System.map`]: 'ffffffffffffffff B The real System.map is in the linux-image-dbg package\n'})
-    parts.modules = build(work, site, `linux-modules-${RELEASE}`, 'linux', modules)
+    parts.image = build(work, root, `linux-image-${RELEASE}`, 'linux-signed-amd64', {[`usr/share/doc/linux-image-${RELEASE}/README`]: 'empty\n'})
+    parts.binary = build(work, root, `linux-binary-${RELEASE}`, 'linux-signed-amd64', {[`${dir}/vmlinuz`]: vmlinuz})
+    parts.unsigned = build(work, root, `linux-binary-unsigned-${RELEASE}`, 'linux', {[`${dir}/vmlinuz`]: vmlinuz})
+    parts.base = build(work, root, `linux-base-${RELEASE}`, 'linux', {[`${dir}/config`]: config, [`${dir}/System.map`]: 'ffffffffffffffff B The real System.map is in the linux-image-dbg package\n'})
+    parts.modules = build(work, root, `linux-modules-${RELEASE}`, 'linux', modules)
     const deps = `dracut | initramfs-tools (>= 0.120+deb8u2) | linux-initramfs-tool, linux-base-${RELEASE} (= ${VERSION}), linux-binary-${RELEASE} (= ${VERSION}), linux-modules-${RELEASE} (= ${VERSION})`
     const lines = [stanza(parts.image, deps), stanza(parts.binary, `linux-base-${RELEASE} (= ${VERSION})`), stanza(parts.unsigned), stanza(parts.base), stanza(parts.modules, `kmod, linux-base-${RELEASE} (= ${VERSION})`)]
-    const index = join(site, 'dists/forky/main/binary-amd64')
+    const index = join(root, 'dists/forky/main/binary-amd64')
     mkdirSync(index, {recursive: true})
     writeFileSync(join(index, 'Packages'), lines.join('\n'))
     run('xz', ['-k', join(index, 'Packages')])
-    server = createServer((req, res) => {
-      const path = decodeURIComponent((req.url ?? '/').split('?')[0]!)
-      hits.set(path, (hits.get(path) ?? 0) + 1)
-      try {
-        const body = readFileSync(join(site, path))
-        res.writeHead(200, {'content-length': body.length}).end(body)
-      } catch {
-        res.writeHead(404).end()
-      }
-    })
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-    mirror = `http://127.0.0.1:${(server.address() as {port: number}).port}`
+    site = await serveSite(join(work, 'site'))
+    mirror = site.url
+    hits = site.hits
   })
-  afterAll(() => server?.close())
+  afterAll(() => site?.close())
 
   it('finds the parts through the image package\'s pinned Depends', () => {
     const text = readFileSync(join(work, 'site/dists/forky/main/binary-amd64/Packages'), 'utf8')

@@ -10,7 +10,6 @@
 import {spawnSync} from 'node:child_process'
 import {createHash, randomBytes} from 'node:crypto'
 import {copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {type Server, createServer} from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {gzipSync} from 'node:zlib'
@@ -22,6 +21,7 @@ import {addDebugDeb, extractDebugVmlinux, findDebugStanza} from '../../src/archi
 import {readManifest} from '../../src/archive/manifest.js'
 import {syncDebian, type SyncEvent} from '../../src/archive/sync.js'
 import {FIXTURES} from '../helpers/fixtures.js'
+import {type StaticSite, serveSite} from '../helpers/static-site.js'
 import {findTool, requireTool, run} from '../helpers/tools.js'
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'run.js')
@@ -287,11 +287,11 @@ describe.skipIf(!cc || !haveXz)('debug packages (streamed from disk)', () => {
 })
 
 describe.skipIf(!cc || !haveXz || !havePahole || !findTool('dpkg-deb'))('archive sync --generate (loopback mirror)', () => {
-  let server: Server
+  let server: StaticSite
   let mirror: string
-  const hits = new Map<string, number>()
-  const cutOnce = new Set<string>()
-  const failOnce = new Set<string>()
+  let hits: Map<string, number>
+  let cutOnce: Set<string>
+  let failOnce: Set<string>
   let imageFile = ''
   let dbgFile = ''
   const site = join(work, 'site')
@@ -327,30 +327,11 @@ describe.skipIf(!cc || !haveXz || !havePahole || !findTool('dpkg-deb'))('archive
     mkdirSync(index, {recursive: true})
     writeFileSync(join(index, 'Packages'), lines.join('\n'))
     run('xz', ['-k', join(index, 'Packages')])
-    server = createServer((req, res) => {
-      const path = decodeURIComponent((req.url ?? '/').split('?')[0]!)
-      hits.set(path, (hits.get(path) ?? 0) + 1)
-      if (failOnce.delete(path)) return void res.writeHead(503).end()
-      let body: Buffer
-      try {
-        body = readFileSync(join(site, path))
-      } catch {
-        return void res.writeHead(404).end()
-      }
-      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '')
-      if (range) {
-        const from = Number(range[1])
-        res.writeHead(206, {'content-length': body.length - from, 'content-range': `bytes ${from}-${body.length - 1}/${body.length}`})
-        return void res.end(body.subarray(from))
-      }
-      if (cutOnce.delete(path)) {
-        res.writeHead(200, {'content-length': body.length})
-        return void res.write(body.subarray(0, Math.floor(body.length / 2)), () => res.destroy())
-      }
-      res.writeHead(200, {'content-length': body.length}).end(body)
-    })
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-    mirror = `http://127.0.0.1:${(server.address() as {port: number}).port}`
+    server = await serveSite(site)
+    mirror = server.url
+    hits = server.hits
+    cutOnce = server.cutOnce
+    failOnce = server.failOnce
   })
   afterAll(() => server?.close())
 
