@@ -399,6 +399,44 @@ function ctxArgsRule(k: KernelProfile, p: ProgramNeeds, objN: ObjectNeeds, secti
   )
 }
 
+const CTX_MOVED_SOURCE =
+  'kernel/bpf/verifier.c check_mem_access, then check_ptr_off_reg (__check_ptr_off_reg) on a PTR_TO_CTX register, of Debian linux-source-6.1 6.1.192-2 and linux-source-6.12 6.12.117 ("dereference of modified ctx ptr R%d off=%d disallowed", "negative offset ctx ptr R%d off=%d disallowed", "variable ctx access var_off=%s disallowed"); the same test since Linux 4.14\'s check_mem_access (bpf/verifier: rework value tracking: "ctx+const is allowed, ctx+const+const is not")'
+
+/**
+ * A load or store through a context pointer that arithmetic moved. The verifier keeps
+ * the amount a register was moved by (reg->off, or var_off when it is not a constant)
+ * apart from the instruction's own offset, and check_mem_access refuses any context
+ * access through a register whose amount is not 0 (check_ptr_off_reg), in every program
+ * type and on every kernel since 4.14: the offset must be in the instruction
+ * (`*(u64 *)(r1 + 8)`), not in the register (`r1 += 8; *(u64 *)(r1 + 0)`). A plain copy
+ * (`r6 = r1`) keeps the amount at 0 and is fine. clang emits the moved form for an index
+ * it cannot fold, such as libbpf-tools' bitesize `ctx[LINUX_KERNEL_VERSION < 5.11 ? 1 :
+ * 0]`: 0 on 6.1, 8 on Debian 11's 5.10, which refuses it ("dereference of modified ctx
+ * ptr R1 off=8 disallowed"). Read on this kernel's LINUX_KERNEL_VERSION path (as
+ * ctxArgsRule does): on the path every run takes, with a known amount, `unsupported`;
+ * elsewhere (after a branch kcompat cannot decide, or by an amount it does not know)
+ * `unknown`, since the verifier may prune that branch or know the amount to be 0.
+ */
+function ctxMovedRule(k: KernelProfile, p: ProgramNeeds, objN: ObjectNeeds): Reason | undefined {
+  const [a = 0, b = 0, c = 0] = k.release.upstreamVersion
+  const useLkv = objN.kconfigExterns.includes('LINUX_KERNEL_VERSION')
+  const lkvText = useLkv ? ` with LINUX_KERNEL_VERSION ${a}.${b}.${Math.min(c, 255)}` : ''
+  const moved = useLkv ? objN.ctxMovedOn(p, new Map([['LINUX_KERNEL_VERSION', BigInt((a << 16) + (b << 8) + Math.min(c, 255))]])) : p.ctxMoved
+  if (moved.length === 0) return undefined
+  const firm = moved.find((m) => m.sure && m.moved !== null)
+  const m = firm ?? moved[0]!
+  const by = m.moved === null ? 'an amount kcompat does not follow' : `${m.moved} bytes`
+  const said = m.moved === null ? 'variable ctx access var_off=... disallowed' : m.moved < 0 ? `negative offset ctx ptr R${m.reg} off=${m.moved} disallowed` : `dereference of modified ctx ptr R${m.reg} off=${m.moved} disallowed`
+  const ev: Evidence[] = [{kind: 'object', text: `${m.access} through r${m.reg}, the context pointer moved by ${by}, at ${m.at}${m.sure ? ` on the path every run takes${lkvText}` : lkvText ? ` (on the paths${lkvText} takes)` : ''}`}]
+  if (firm) {
+    return reason('ctx-pointer', 'fail', `the program ${m.access === 'load' ? 'reads' : 'writes'} its context through a pointer moved by ${by} on every run: the verifier refuses any context access whose offset is not in the instruction ("${said}")`, ev, CTX_MOVED_SOURCE, {})
+  }
+  const why = m.moved === null ? 'kcompat does not know the amount, which the verifier may know to be 0' : 'on a path the verifier may prune (after a branch kcompat cannot decide)'
+  return reason('ctx-pointer', 'unknown', `the program ${m.access === 'load' ? 'reads' : 'writes'} its context through a pointer moved by ${by}, which the verifier refuses ("${said}") — ${why}`, ev, CTX_MOVED_SOURCE, {
+    check: 'a test load on such a machine',
+  })
+}
+
 const CTX_TYPE_SOURCE =
   'kernel/bpf/btf.c btf_ctx_access of Debian linux-source-6.1 6.1.192-2 and linux-source-6.12 6.12.117 (kernel/bpf/verifier.c check_ctx_access: "invalid bpf_context access" after its message)'
 
@@ -598,6 +636,11 @@ export function needsReasons(obj: BpfObjectInfo, program: string, section: strin
   const ctx = ctxArgsRule(k, p, objN, section.replace(/^\?/, ''), guards)
   if (ctx) reasons.push(ctx)
   reasons.push(...ctxTypeRules(k, p, objN, section.replace(/^\?/, ''), guards))
+  const moved = ctxMovedRule(k, p, objN)
+  if (moved) {
+    reasons.push(moved)
+    suggestions.push({kind: 'code', text: 'context access: index the context with a constant (ctx[1]) or load each slot in its own branch, so that the offset is in the load instruction, not added to the pointer'})
+  }
   if ((p.funcInfo || p.lineInfo) && kernelBtfState(k).state !== true) {
     const f = k.facts.insnFeatures.btfFuncInfo
     const r = gate(k, 'func-info', 'btfFuncInfo', 'BPF program func/line info')
