@@ -30,7 +30,7 @@ import {type ObjectNeeds, type ProgramNeeds, readObjectNeeds} from '../insn/deco
 import {kernelBpf, type KernelBpf} from '../insn/kernel.js'
 import {HELPER_NAMES} from '../insn/enums.js'
 import type {InsnFeatureKey} from '../kernel/facts/index.js'
-import {acrossSeries, helperForType, loadHelperProtos, type SeriesAnswer} from '../kernel/facts/helper-protos.js'
+import {acrossSeries, helperForType, helperWithoutSleep, loadHelperProtos, type SeriesAnswer} from '../kernel/facts/helper-protos.js'
 import {btfTargetName, matchSection, parseTarget, type SectionMatch} from '../kernel/sections.js'
 import {Kind, KIND_NAMES} from '../btf/wire.js'
 import {compareVersions} from '../kernel/facts/version.js'
@@ -227,6 +227,20 @@ function helperTypeRules(k: KernelProfile, called: Array<{name: string; id: numb
       if (d.state === 'refused' || d.state === 'unsettled') {
         const ev: Evidence[] = [{kind: 'version', text: `check_get_func_ip of Linux ${d.read.join(' and ')} accepts ${data.kernels[d.read[0]!]!.checks.get_func_ip.progTypes.join(', ')} (TRACING: fentry/fexit/fmod_ret)`}, callEv]
         extra = refuse(d, `bpf_get_func_ip() is not supported for ${progType === 'TRACING' ? `${sec.def.name} (tracing programs without a trampoline)` : `BPF_PROG_TYPE_${progType}`}`, progType === 'TRACING' ? '"supported only for fentry/fexit/fmod_ret programs"' : '"not supported for program type"', ev, data.kernels[d.read[0]!]!.checks.get_func_ip.source)
+      }
+    }
+    // a helper that might sleep, in a program loaded without BPF_F_SLEEPABLE
+    if (!extra && !sec.def.flags.includes('SLEEPABLE')) {
+      const d = helperWithoutSleep(data, progType, h.name, up)
+      if (d.state === 'refused' || d.state === 'unsettled') {
+        const kp = data.kernels[d.read[0]!]!
+        const target = sec.target ? `/${sec.target}` : ''
+        const twin = matchSection(`${sec.def.base}.s${target || '/x'}`)
+        // a released libbpf's sleepable twin of the section (not the newest ones, tracepoint.s, tp_btf.s)
+        const sleepy = twin && twin.def.flags.includes('SLEEPABLE') && twin.def.progType === progType && twin.def.libbpf.startsWith('v') ? `SEC("${sec.def.base}.s${target}")` : undefined
+        const ev: Evidence[] = [{kind: 'version', text: `${kp.progTypes[progType]!.proto}() of Linux ${d.read.join(' and ')} offers bpf_${h.name} to BPF_PROG_TYPE_${progType} programs only when they are sleepable (its proto might sleep)`}, callEv]
+        extra = refuse(d, `bpf_${h.name}() might sleep, and needs a sleepable program${sleepy ? ` (${sleepy})` : ''}: section '${sec.def.name.replace(/\+$/, '')}' is not sleepable`, `"helper call might sleep in a non-sleepable prog"; kernels before the might_sleep flag offer no proto to such a program: "unknown func bpf_${h.name}#${h.id}"`, ev, kp.checks.sleepable!.source)
+        suggest.push({kind: 'code', text: sleepy ? `bpf_${h.name}(): load the program as sleepable, ${sleepy}` : `bpf_${h.name}(): call it from a sleepable program (fentry.s, fexit.s, lsm.s, iter.s, uprobe.s): BPF_PROG_TYPE_${progType} programs of '${sec.def.name.replace(/\+$/, '')}' cannot sleep`})
       }
     }
     if (extra) out.push(guarded(extra, guards))
