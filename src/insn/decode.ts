@@ -576,7 +576,8 @@ function scanCtx(
             else out = {k: cls === BPF_ALU64 ? U64(BigInt(imm)) : BigInt(imm >>> 0)}
           } else if (cls === BPF_ALU64 && d && 'ctx' in d && (op === 0x00 || op === 0x10)) {
             // pointer arithmetic on the context: add or subtract a constant, or a register
-            const delta = !fromReg ? imm : sv && 'k' in sv && !sv.core && !core.has(i) ? Number(S64(sv.k)) : undefined
+            // holding one; an amount a CO-RE relocation patches is not the kernel's
+            const delta = core.has(i) ? undefined : !fromReg ? imm : sv && 'k' in sv && !sv.core ? Number(S64(sv.k)) : undefined
             out = delta === undefined ? {ctx: d.ctx, offUnknown: true} : {ctx: d.ctx + (op === 0x00 ? delta : -delta), ...(d.offUnknown ? {offUnknown: true} : {})}
           } else if (cls === BPF_ALU64 && !fromReg && d) {
             const K = BigInt(imm)
