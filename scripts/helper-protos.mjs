@@ -30,6 +30,17 @@
 //   target the program attaches to; every such target's function (bpf_iter_reg) is counted.
 // Program types whose helpers depend on something else (STRUCT_OPS: the struct's own
 // get_func_proto; EXT: its target program's type) are left out.
+//
+// Sleepable-only helpers: check_helper_call refuses a helper whose bpf_func_proto has
+// `.might_sleep = true` in a program loaded without BPF_F_SLEEPABLE ("helper call might
+// sleep in a non-sleepable prog", EINVAL; older kernels returned NULL from get_func_proto
+// instead: `prog->aux->sleepable ? &proto : NULL`). For each program type, a helper is
+// sleepable-only when every proto its case can return to a non-sleepable program (the
+// `: else` side of a `...sleepable ? &a : &b` choice, otherwise every `&x_proto` the case
+// names) has might_sleep, or that side is NULL; the case read is the first one met from
+// the type's own get_func_proto through its fallbacks, as the kernel's switch meets it.
+// A case this reading cannot judge (a call, a proto of no known shape) counts as not
+// sleepable-only, so kcompat may miss such a refusal but not invent one.
 import {readFileSync, readdirSync, statSync, writeFileSync} from 'node:fs'
 import {dirname, join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -73,6 +84,13 @@ function readTree(dir) {
   /** get_func_proto functions of bpf_iter targets */
   const iterProtos = new Set()
   const defRe = /const struct bpf_func_proto \*\s*\n?\s*(\w+)\s*\(\s*enum bpf_func_id func_id[^)]*\)\s*\{/g
+  /** bpf_func_proto definitions with `.might_sleep = true` */
+  const mightSleep = new Set()
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8')
+    if (!text.includes('might_sleep')) continue
+    for (const m of text.matchAll(/struct bpf_func_proto (\w+)\s*=\s*\{([^}]*)\}/g)) if (/\.might_sleep\s*=\s*true/.test(m[2])) mightSleep.add(m[1])
+  }
   for (const file of files) {
     const text = readFileSync(file, 'utf8')
     if (!text.includes('bpf_func_id')) continue
@@ -85,9 +103,18 @@ function readTree(dir) {
       const hidden = new Set()
       for (const h of body.matchAll(/((?:case BPF_FUNC_\w+:\s*)+)return NULL;/g)) for (const c of h[1].matchAll(/BPF_FUNC_(\w+)/g)) hidden.add(c[1])
       for (const c of body.matchAll(/case BPF_FUNC_(\w+):/g)) if (!hidden.has(c[1])) cases.add(c[1])
+      // the statements of each group of case labels, up to the next label
+      const sleepableOnly = new Set()
+      for (const g of body.matchAll(/((?:case BPF_FUNC_\w+:\s*)+)([\s\S]*?)(?=\bcase BPF_FUNC_\w+:|\bdefault:|\}\s*$)/g)) {
+        const stmts = g[2]
+        const choice = /sleepable\s*\?\s*&\w+\s*:\s*(&\w+|NULL)/.exec(stmts)
+        const protos = choice ? (choice[1] === 'NULL' ? [] : [choice[1].slice(1)]) : [...stmts.matchAll(/&(\w+)/g)].map((x) => x[1])
+        const only = choice ? protos.every((x) => mightSleep.has(x)) : protos.length > 0 && !/\w+\s*\(/.test(stmts.replace(/^\s*return\s+/, '')) && protos.every((x) => mightSleep.has(x))
+        if (only) for (const c of g[1].matchAll(/BPF_FUNC_(\w+)/g)) sleepableOnly.add(c[1])
+      }
       const calls = new Set([...body.matchAll(/\b(\w+)\s*\(\s*func_id\b/g)].map((c) => c[1]).filter((c) => c !== name))
       if (funcs.has(name) && funcs.get(name).file !== rel) throw new Error(`${name} is defined in ${funcs.get(name).file} and ${rel}`)
-      funcs.set(name, {file: rel, cases, hidden, calls})
+      funcs.set(name, {file: rel, cases, hidden, calls, sleepableOnly})
     }
     for (const m of text.matchAll(/const struct bpf_verifier_ops (\w+)_verifier_ops\s*=\s*\{([^}]*)\}/g)) {
       const f = /\.get_func_proto\s*=\s*(\w+)/.exec(m[2])
@@ -106,20 +133,27 @@ function readTree(dir) {
     const o = ops.get(name)
     if (!o) throw new Error(`no ${name}_verifier_ops for BPF_PROG_TYPE_${type}`)
     const allowed = new Set()
+    const sleepable = new Set()
     const seen = new Set()
     const visit = (fn) => {
       if (seen.has(fn)) return
       seen.add(fn)
       const f = funcs.get(fn)
       if (!f) return // a proto getter (bpf_get_trace_printk_proto) or not a dispatcher
-      for (const c of f.cases) allowed.add(c)
+      for (const c of f.cases) {
+        // the first function met that has the case answers it (own cases before fallbacks)
+        if (!allowed.has(c) && f.sleepableOnly.has(c)) sleepable.add(c)
+        allowed.add(c)
+      }
       for (const c of f.calls) visit(c === 'bpf_iter_get_func_proto' ? c : c)
       if (fn === 'bpf_iter_get_func_proto') for (const p of iterProtos) visit(p)
     }
     visit(o.proto)
     // a helper hidden by the type's own function stays hidden even if a fallback has it
     for (const h of funcs.get(o.proto)?.hidden ?? []) allowed.delete(h)
+    for (const h of funcs.get(o.proto)?.hidden ?? []) sleepable.delete(h)
     progTypes[type] = {proto: o.proto, file: funcs.get(o.proto)?.file ?? o.file, helpers: [...allowed].sort()}
+    if (sleepable.size > 0) progTypes[type].sleepableOnly = [...sleepable].sort()
   }
   // Checks the verifier makes after get_func_proto (kernel/bpf/verifier.c check_helper_call):
   // - bpf_d_path's `allowed` callback (kernel/trace/bpf_trace.c bpf_d_path_allowed): tracing
@@ -141,6 +175,10 @@ function readTree(dir) {
       source: 'kernel/trace/bpf_trace.c bpf_d_path_allowed, btf_allowlist_d_path; kernel/bpf/bpf_lsm.c sleepable_lsm_hooks; kernel/bpf/verifier.c check_helper_call ("helper call is not allowed in probe")',
       tracingTargets: btfSet('kernel/trace/bpf_trace.c', 'btf_allowlist_d_path'),
       lsmHooks: btfSet('kernel/bpf/bpf_lsm.c', 'sleepable_lsm_hooks'),
+    },
+    sleepable: {
+      source: 'kernel/bpf/verifier.c check_helper_call ("helper call might sleep in a non-sleepable prog", EINVAL, for a bpf_func_proto with .might_sleep; before that flag the get_func_proto returned NULL, e.g. Linux 5.10 kernel/trace/bpf_trace.c bpf_tracing_func_proto: `prog->aux->sleepable ? &bpf_copy_from_user_proto : NULL`); the programs loaded with BPF_F_SLEEPABLE are those of libbpf\'s sleepable sections (fentry.s, fexit.s, fmod_ret.s, lsm.s, iter.s, uprobe.s, syscall, ...)',
+      mightSleep: [...mightSleep].sort(),
     },
     get_func_ip: {
       source: 'kernel/bpf/verifier.c check_get_func_ip ("func bpf_get_func_ip#173 not supported for program type %d"; tracing programs: "supported only for fentry/fexit/fmod_ret programs")',

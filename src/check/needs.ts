@@ -30,7 +30,7 @@ import {type ObjectNeeds, type ProgramNeeds, readObjectNeeds} from '../insn/deco
 import {kernelBpf, type KernelBpf} from '../insn/kernel.js'
 import {HELPER_NAMES} from '../insn/enums.js'
 import type {InsnFeatureKey} from '../kernel/facts/index.js'
-import {acrossSeries, helperForType, loadHelperProtos, type SeriesAnswer} from '../kernel/facts/helper-protos.js'
+import {acrossSeries, helperForType, helperWithoutSleep, loadHelperProtos, type SeriesAnswer} from '../kernel/facts/helper-protos.js'
 import {btfTargetName, matchSection, parseTarget, type SectionMatch} from '../kernel/sections.js'
 import {Kind, KIND_NAMES} from '../btf/wire.js'
 import {compareVersions} from '../kernel/facts/version.js'
@@ -229,6 +229,20 @@ function helperTypeRules(k: KernelProfile, called: Array<{name: string; id: numb
         extra = refuse(d, `bpf_get_func_ip() is not supported for ${progType === 'TRACING' ? `${sec.def.name} (tracing programs without a trampoline)` : `BPF_PROG_TYPE_${progType}`}`, progType === 'TRACING' ? '"supported only for fentry/fexit/fmod_ret programs"' : '"not supported for program type"', ev, data.kernels[d.read[0]!]!.checks.get_func_ip.source)
       }
     }
+    // a helper that might sleep, in a program loaded without BPF_F_SLEEPABLE
+    if (!extra && !sec.def.flags.includes('SLEEPABLE')) {
+      const d = helperWithoutSleep(data, progType, h.name, up)
+      if (d.state === 'refused' || d.state === 'unsettled') {
+        const kp = data.kernels[d.read[0]!]!
+        const target = sec.target ? `/${sec.target}` : ''
+        const twin = matchSection(`${sec.def.base}.s${target || '/x'}`)
+        // a released libbpf's sleepable twin of the section (not the newest ones, tracepoint.s, tp_btf.s)
+        const sleepy = twin && twin.def.flags.includes('SLEEPABLE') && twin.def.progType === progType && twin.def.libbpf.startsWith('v') ? `SEC("${sec.def.base}.s${target}")` : undefined
+        const ev: Evidence[] = [{kind: 'version', text: `${kp.progTypes[progType]!.proto}() of Linux ${d.read.join(' and ')} offers bpf_${h.name} to BPF_PROG_TYPE_${progType} programs only when they are sleepable (its proto might sleep)`}, callEv]
+        extra = refuse(d, `bpf_${h.name}() might sleep, and needs a sleepable program${sleepy ? ` (${sleepy})` : ''}: section '${sec.def.name.replace(/\+$/, '')}' is not sleepable`, `"helper call might sleep in a non-sleepable prog"; kernels before the might_sleep flag offer no proto to such a program: "unknown func bpf_${h.name}#${h.id}"`, ev, kp.checks.sleepable!.source)
+        suggest.push({kind: 'code', text: sleepy ? `bpf_${h.name}(): load the program as sleepable, ${sleepy}` : `bpf_${h.name}(): call it from a sleepable program (fentry.s, fexit.s, lsm.s, iter.s, uprobe.s): BPF_PROG_TYPE_${progType} programs of '${sec.def.name.replace(/\+$/, '')}' cannot sleep`})
+      }
+    }
     if (extra) out.push(guarded(extra, guards))
     else allowed.push(h.name)
   }
@@ -397,6 +411,44 @@ function ctxArgsRule(k: KernelProfile, p: ProgramNeeds, objN: ObjectNeeds, secti
     reason('ctx-args', 'fail', `the program reads argument ${slot + 1} of its context, but ${name} has only ${nargs} argument${nargs === 1 ? '' : 's'}${retSlot ? ' and a return value' : ''} on this kernel: ${what}`, ev, CTX_SOURCE),
     guards,
   )
+}
+
+const CTX_MOVED_SOURCE =
+  'kernel/bpf/verifier.c check_mem_access, then check_ptr_off_reg (__check_ptr_off_reg) on a PTR_TO_CTX register, of Debian linux-source-6.1 6.1.192-2 and linux-source-6.12 6.12.117 ("dereference of modified ctx ptr R%d off=%d disallowed", "negative offset ctx ptr R%d off=%d disallowed", "variable ctx access var_off=%s disallowed"); the same test since Linux 4.14\'s check_mem_access (bpf/verifier: rework value tracking: "ctx+const is allowed, ctx+const+const is not")'
+
+/**
+ * A load or store through a context pointer that arithmetic moved. The verifier keeps
+ * the amount a register was moved by (reg->off, or var_off when it is not a constant)
+ * apart from the instruction's own offset, and check_mem_access refuses any context
+ * access through a register whose amount is not 0 (check_ptr_off_reg), in every program
+ * type and on every kernel since 4.14: the offset must be in the instruction
+ * (`*(u64 *)(r1 + 8)`), not in the register (`r1 += 8; *(u64 *)(r1 + 0)`). A plain copy
+ * (`r6 = r1`) keeps the amount at 0 and is fine. clang emits the moved form for an index
+ * it cannot fold, such as libbpf-tools' bitesize `ctx[LINUX_KERNEL_VERSION < 5.11 ? 1 :
+ * 0]`: 0 on 6.1, 8 on Debian 11's 5.10, which refuses it ("dereference of modified ctx
+ * ptr R1 off=8 disallowed"). Read on this kernel's LINUX_KERNEL_VERSION path (as
+ * ctxArgsRule does): on the path every run takes, with a known amount, `unsupported`;
+ * elsewhere (after a branch kcompat cannot decide, or by an amount it does not know)
+ * `unknown`, since the verifier may prune that branch or know the amount to be 0.
+ */
+function ctxMovedRule(k: KernelProfile, p: ProgramNeeds, objN: ObjectNeeds): Reason | undefined {
+  const [a = 0, b = 0, c = 0] = k.release.upstreamVersion
+  const useLkv = objN.kconfigExterns.includes('LINUX_KERNEL_VERSION')
+  const lkvText = useLkv ? ` with LINUX_KERNEL_VERSION ${a}.${b}.${Math.min(c, 255)}` : ''
+  const moved = useLkv ? objN.ctxMovedOn(p, new Map([['LINUX_KERNEL_VERSION', BigInt((a << 16) + (b << 8) + Math.min(c, 255))]])) : p.ctxMoved
+  if (moved.length === 0) return undefined
+  const firm = moved.find((m) => m.sure && m.moved !== null)
+  const m = firm ?? moved[0]!
+  const by = m.moved === null ? 'an amount kcompat does not follow' : `${m.moved} bytes`
+  const said = m.moved === null ? 'variable ctx access var_off=... disallowed' : m.moved < 0 ? `negative offset ctx ptr R${m.reg} off=${m.moved} disallowed` : `dereference of modified ctx ptr R${m.reg} off=${m.moved} disallowed`
+  const ev: Evidence[] = [{kind: 'object', text: `${m.access} through r${m.reg}, the context pointer moved by ${by}, at ${m.at}${m.sure ? ` on the path every run takes${lkvText}` : lkvText ? ` (on the paths${lkvText} takes)` : ''}`}]
+  if (firm) {
+    return reason('ctx-pointer', 'fail', `the program ${m.access === 'load' ? 'reads' : 'writes'} its context through a pointer moved by ${by} on every run: the verifier refuses any context access whose offset is not in the instruction ("${said}")`, ev, CTX_MOVED_SOURCE, {})
+  }
+  const why = m.moved === null ? 'kcompat does not know the amount, which the verifier may know to be 0' : 'on a path the verifier may prune (after a branch kcompat cannot decide)'
+  return reason('ctx-pointer', 'unknown', `the program ${m.access === 'load' ? 'reads' : 'writes'} its context through a pointer moved by ${by}, which the verifier refuses ("${said}") — ${why}`, ev, CTX_MOVED_SOURCE, {
+    check: 'a test load on such a machine',
+  })
 }
 
 const CTX_TYPE_SOURCE =
@@ -598,6 +650,11 @@ export function needsReasons(obj: BpfObjectInfo, program: string, section: strin
   const ctx = ctxArgsRule(k, p, objN, section.replace(/^\?/, ''), guards)
   if (ctx) reasons.push(ctx)
   reasons.push(...ctxTypeRules(k, p, objN, section.replace(/^\?/, ''), guards))
+  const moved = ctxMovedRule(k, p, objN)
+  if (moved) {
+    reasons.push(moved)
+    suggestions.push({kind: 'code', text: 'context access: index the context with a constant (ctx[1]) or load each slot in its own branch, so that the offset is in the load instruction, not added to the pointer'})
+  }
   if ((p.funcInfo || p.lineInfo) && kernelBtfState(k).state !== true) {
     const f = k.facts.insnFeatures.btfFuncInfo
     const r = gate(k, 'func-info', 'btfFuncInfo', 'BPF program func/line info')

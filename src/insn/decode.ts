@@ -97,6 +97,12 @@ export interface ProgramNeeds {
   /** Every context load the same walk finds: byte offset, size in bytes, where (first of each offset and size). */
   ctxLoads: CtxLoad[]
   /**
+   * Loads and stores through a context pointer that arithmetic moved (`r1 += 8`,
+   * `r1 += r2`): the verifier refuses every one, whatever the offset, before it asks
+   * what the context holds there. Found by the same walk; not counted in ctxSlot or ctxLoads.
+   */
+  ctxMoved: CtxMovedAccess[]
+  /**
    * The checks this program's own code (its function and linked subprograms) makes to
    * choose a path per kernel: CO-RE existence relocations, `.kconfig` loads. A call or map
    * use behind one may be dead code on a given kernel.
@@ -124,6 +130,20 @@ export interface ObjectNeeds {
   ctxSureSlotOn(program: ProgramNeeds, values: ReadonlyMap<string, bigint>): {index: number; at: string} | null
   /** {@link ProgramNeeds.ctxLoads} on the paths a kernel with these `.kconfig` values takes. */
   ctxLoadsOn(program: ProgramNeeds, values: ReadonlyMap<string, bigint>): CtxLoad[]
+  /** {@link ProgramNeeds.ctxMoved} on the paths a kernel with these `.kconfig` values takes. */
+  ctxMovedOn(program: ProgramNeeds, values: ReadonlyMap<string, bigint>): CtxMovedAccess[]
+}
+
+/** A load or store through a moved context pointer (see {@link ProgramNeeds.ctxMoved}). */
+export interface CtxMovedAccess {
+  /** How far the pointer was moved, in bytes; null when kcompat does not know the amount (a register it does not follow, a constant a CO-RE relocation patches). */
+  moved: number | null
+  /** The register the access goes through. */
+  reg: number
+  access: 'load' | 'store'
+  at: string
+  /** On the path every run takes (as for ctxSureSlot). */
+  sure: boolean
 }
 
 /** A load from the program's context (a BPF_PROG program's argument slots). */
@@ -137,6 +157,7 @@ export interface CtxLoad {
 const BPF_JMP = 0x05
 const BPF_JMP32 = 0x06
 const BPF_LDX = 0x01
+const BPF_ST = 0x02
 const BPF_STX = 0x03
 const BPF_ALU = 0x04
 const BPF_ALU64 = 0x07
@@ -272,6 +293,7 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
       ctxSlot: null,
       ctxSureSlot: null,
       ctxLoads: [],
+      ctxMoved: [],
       guards: [],
       funcInfo: funcInfoSecs.has(sectionName(p.sectionIndex)),
       lineInfo: lineInfoSecs.has(sectionName(p.sectionIndex)),
@@ -369,6 +391,7 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
     needs.ctxSlot = all.best
     needs.ctxSureSlot = all.sure
     needs.ctxLoads = all.loads
+    needs.ctxMoved = all.moved
     const memo = new Map<string, CtxScan>()
     ctxScans.set(needs, (values) => {
       const key = [...values].map(([n, v]) => `${n}=${v}`).join(',')
@@ -392,6 +415,7 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
     ctxSlotOn: (program, values) => ctxScans.get(program)?.(values).best ?? null,
     ctxSureSlotOn: (program, values) => ctxScans.get(program)?.(values).sure ?? null,
     ctxLoadsOn: (program, values) => ctxScans.get(program)?.(values).loads ?? [],
+    ctxMovedOn: (program, values) => ctxScans.get(program)?.(values).moved ?? [],
   }
 }
 
@@ -400,7 +424,7 @@ export function readObjectNeeds(elf: ElfFile, programs: BpfProgram[] = bpfProgra
  * from an instruction a CO-RE relocation patches (libbpf writes the kernel's value over
  * the object's), so a jump decided by it is followed as before but its path is not sure.
  */
-type Val = {ctx: number} | {kconfig: string} | {k: bigint; core?: boolean}
+type Val = {ctx: number; offUnknown?: boolean} | {kconfig: string} | {k: bigint; core?: boolean}
 
 const U64 = (n: bigint): bigint => BigInt.asUintN(64, n)
 const S64 = (n: bigint): bigint => BigInt.asIntN(64, n)
@@ -434,14 +458,19 @@ function jumpTaken(op: number, a: bigint, b: bigint, wide: boolean): boolean | u
  *
  * A walk over the instructions from the program's entry, each instruction visited once
  * with the first register state that reaches it. A register holds the context at a byte
- * offset (r1 at entry: offset 0; `rD = rS` copies it, `rD += K` moves it), the address
- * of a `.kconfig` extern (an ld_imm64 relocated against it), a constant (`rD = K`, a
- * load through a `.kconfig` address when its value is given, then shifts), or nothing
- * known. A conditional jump comparing a constant with an immediate follows only the
- * edge the comparison takes, as the verifier does (it never checks dead branches). A
- * load `*(T *)(rS + off)` through a context register reads slot (offset + off) / 8. A
- * BPF-to-BPF call made while r1 holds the context at offset 0 walks the callee the same
- * way; a call forgets r0-r5.
+ * offset (r1 at entry: offset 0; `rD = rS` copies it; `rD += K`, `rD -= K`, and `rD += rS`
+ * or `rD -= rS` with a constant rS move it; any other rS moves it by an amount kcompat
+ * does not know), the address of a `.kconfig` extern (an ld_imm64 relocated against it),
+ * a constant (`rD = K`, a load through a `.kconfig` address when its value is given, then
+ * shifts), or nothing known. A conditional jump comparing a constant with an immediate
+ * follows only the edge the comparison takes, as the verifier does (it never checks dead
+ * branches). A load `*(T *)(rS + off)` through a context register at offset 0 reads slot
+ * off / 8. A load or store through a context register at any other offset, or an unknown
+ * one, is a moved access (ProgramNeeds.ctxMoved), not a slot read: the verifier keeps a
+ * register's offset (reg->off, var_off) apart from the instruction's, and
+ * check_mem_access refuses a context access unless the register's is 0
+ * (check_ptr_off_reg). A BPF-to-BPF call made while r1 holds the context at offset 0
+ * walks the callee the same way; a call forgets r0-r5.
  *
  * The walk also marks the path every run takes (`sure`): it starts at the entry and stays
  * sure while each conditional jump is decided by constants none of which a CO-RE
@@ -467,6 +496,7 @@ interface CtxScan {
   /** the highest slot loaded on the sure path */
   sure: {index: number; at: string} | null
   loads: CtxLoad[]
+  moved: CtxMovedAccess[]
 }
 
 /** {@link scanCtxSlot}, and every context load (offset, size) on the same paths. */
@@ -482,6 +512,7 @@ function scanCtx(
   let best: {index: number; at: string} | null = null
   let sureBest: {index: number; at: string} | null = null
   const loads = new Map<string, CtxLoad>()
+  const moved: CtxMovedAccess[] = []
   const walked = new Set<Func>()
   const walk = (f: Func, entrySure: boolean): void => {
     if (walked.has(f)) return
@@ -516,7 +547,10 @@ function scanCtx(
         }
         if (cls === BPF_LDX) {
           const base = regs.get(src)
-          if (base && 'ctx' in base) {
+          if (base && 'ctx' in base && (base.ctx !== 0 || base.offUnknown)) {
+            moved.push({moved: base.offUnknown ? null : base.ctx, reg: src, access: 'load', at: `${f.name}+${i - f.start}`, sure})
+            regs.delete(dst)
+          } else if (base && 'ctx' in base) {
             const index = Math.floor((base.ctx + off) / 8)
             const where = `${f.name}+${i - f.start}`
             if (!best || index > best.index) best = {index, at: where}
@@ -540,10 +574,14 @@ function scanCtx(
           if (op === BPF_MOV && off === 0) {
             if (fromReg) out = cls === BPF_ALU64 ? sv : sv && 'k' in sv ? {k: BigInt.asUintN(32, sv.k)} : undefined
             else out = {k: cls === BPF_ALU64 ? U64(BigInt(imm)) : BigInt(imm >>> 0)}
+          } else if (cls === BPF_ALU64 && d && 'ctx' in d && (op === 0x00 || op === 0x10)) {
+            // pointer arithmetic on the context: add or subtract a constant, or a register
+            // holding one; an amount a CO-RE relocation patches is not the kernel's
+            const delta = core.has(i) ? undefined : !fromReg ? imm : sv && 'k' in sv && !sv.core ? Number(S64(sv.k)) : undefined
+            out = delta === undefined ? {ctx: d.ctx, offUnknown: true} : {ctx: d.ctx + (op === 0x00 ? delta : -delta), ...(d.offUnknown ? {offUnknown: true} : {})}
           } else if (cls === BPF_ALU64 && !fromReg && d) {
             const K = BigInt(imm)
-            if ('ctx' in d && op === 0x00) out = {ctx: d.ctx + imm}
-            else if ('k' in d) {
+            if ('k' in d) {
               if (op === 0x00) out = {k: U64(d.k + K)}
               else if (op === 0x60) out = {k: U64(d.k << (K & 63n))}
               else if (op === 0x70) out = {k: U64(d.k) >> (K & 63n)}
@@ -562,7 +600,7 @@ function scanCtx(
           if (cls === BPF_JMP && op === BPF_CALL) {
             if (src === PSEUDO_CALL) {
               const c = regs.get(1)
-              if (c && 'ctx' in c && c.ctx === 0) {
+              if (c && 'ctx' in c && c.ctx === 0 && !c.offUnknown) {
                 const rl = rel.get(i)
                 const target = rl ? (rl.sym.type === STT_SECTION || rl.sym.type === STT_FUNC ? Number(rl.sym.value) / 8 : 0) + imm + 1 : i + imm + 1
                 const callee = funcAt(rl ? rl.sym.shndx : f.sectionIndex, target)
@@ -590,11 +628,17 @@ function scanCtx(
           i++
           continue
         }
-        // stores and anything else leave the registers as they are
+        if (cls === BPF_STX || cls === BPF_ST) {
+          const base = regs.get(dst)
+          if (base && 'ctx' in base && (base.ctx !== 0 || base.offUnknown)) moved.push({moved: base.offUnknown ? null : base.ctx, reg: dst, access: 'store', at: `${f.name}+${i - f.start}`, sure})
+          // an atomic operation with BPF_FETCH writes its source register (cmpxchg: r0)
+          if (cls === BPF_STX && (code & 0xe0) === BPF_ATOMIC && (imm & 0x01) !== 0) regs.delete(imm === 0xf1 ? 0 : src)
+        }
+        // other stores and anything else leave the registers as they are
         i++
       }
     }
   }
   walk(main, true)
-  return {best, sure: sureBest, loads: [...loads.values()].sort((a, b) => a.off - b.off || a.size - b.size)}
+  return {best, sure: sureBest, loads: [...loads.values()].sort((a, b) => a.off - b.off || a.size - b.size), moved}
 }

@@ -51,11 +51,21 @@ export const KNOWN_DISAGREEMENTS: KnownDisagreement[] = [
     matches: (p) => TRAMPOLINE.test(p.section) && p.load.status === 'ok' && p.attach.errno === 16,
   },
   {
+    id: 'kprobe-no-symbol',
+    verdict: 'supported',
+    outcome: 'refused',
+    why:
+      'creating a kprobe fails with ENOENT when kallsyms has no symbol of that name, though the kernel\'s BTF has a FUNC of it: pahole writes a FUNC for a function it finds in DWARF even where the compiler inlined every call or emitted only a renamed clone (.isra, .constprop), so no out-of-line copy carries the name (biosnoop\'s kprobe/blk_account_io_merge_bio on Debian 13\'s 6.12.118); the static checks read BTF, not kallsyms (the archived packages\' System.map is a placeholder)',
+    source:
+      'linux kernel/trace/trace_kprobe.c create_local_trace_kprobe, validate_probe_symbol (number_of_same_symbols() == 0: -ENOENT), kernel/kprobes.c _kprobe_addr (kprobe_lookup_name fails: -ENOENT); Documentation/trace/kprobes.rst ("Kprobes makes no attempt to chase down all inline instances of the function")',
+    matches: (p) => /^k(ret)?probe\//.test(p.section) && p.load.status === 'ok' && p.attach.errno === 2,
+  },
+  {
     id: 'verifier',
     verdict: 'supported',
     outcome: 'refused',
     why:
-      'the kernel\'s verifier refused the program\'s instructions (the load fails with EACCES or EINVAL and a verifier message, e.g. "R1 invalid mem access \'scalar\'" for biosnoop\'s tp_btf/block_rq_complete on 6.1); the static checks judge sections, attach targets and CO-RE relocations, not the instructions',
+      'the kernel\'s verifier refused the program\'s instructions (the load fails with EACCES or EINVAL and a verifier message, e.g. "R1 invalid mem access \'scalar\'" for biosnoop\'s tp_btf/block_rq_complete on 6.1); the instruction rules check what the instructions need (helpers, maps, ISA, context reads), not the verifier\'s tracking of every register value',
     source: 'linux kernel/bpf/verifier.c (do_check)',
     matches: (p) => p.load.status === 'error' && (p.load.errno === 13 || p.load.errno === 22) && !/libbpf|failed to/.test(p.load.message ?? ''),
   },

@@ -23,7 +23,7 @@ import {requireTool, run} from '../helpers/tools.js'
 import {libbpfToolsObjects} from '../harness/libbpf-tools.js'
 import {fixtureArchive, fixtureKernel} from './fixture-archive.js'
 
-const NEEDS_RULES = new Set(['helper', 'helper-type', 'ctx-types', 'map-type', 'global-data', 'bpf2bpf', 'tail-call', 'loops', 'insn-limit', 'isa', 'kfunc', 'ctx-args', 'map-flags'])
+const NEEDS_RULES = new Set(['helper', 'helper-type', 'ctx-types', 'ctx-pointer', 'map-type', 'global-data', 'bpf2bpf', 'tail-call', 'loops', 'insn-limit', 'isa', 'kfunc', 'ctx-args', 'map-flags'])
 const fixture = (name: string, order: string) => join('fixtures', 'bpf', `${name}.${order}.o`)
 
 /** What each fixture program needs, by the sources' versions (kprobe programs only). */

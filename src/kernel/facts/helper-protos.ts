@@ -21,6 +21,11 @@ export interface ProgTypeProtos {
   file: string
   /** Helper names without `bpf_`, sorted. */
   helpers: string[]
+  /**
+   * Those of `helpers` the type offers only to sleepable programs (loaded with
+   * BPF_F_SLEEPABLE): the proto it returns to others has `.might_sleep` (or is NULL).
+   */
+  sleepableOnly?: string[]
 }
 
 /** What the verifier checks after get_func_proto, for a few helpers. */
@@ -29,6 +34,8 @@ export interface HelperChecks {
   d_path: {source: string; tracingTargets: string[]; lsmHooks: string[]}
   /** check_get_func_ip: the program types it accepts (TRACING only with a trampoline: fentry, fexit, fmod_ret). */
   get_func_ip: {source: string; progTypes: string[]}
+  /** check_helper_call's refusal of a `.might_sleep` helper in a non-sleepable program: the protos that have it. Absent in lists read before it was recorded. */
+  sleepable?: {source: string; mightSleep: string[]}
 }
 
 export interface KernelProtos {
@@ -67,8 +74,10 @@ export function validateHelperProtos(data: unknown): HelperProtos {
     for (const [t, p] of Object.entries(k.progTypes ?? bad(`kernels.${v}.progTypes missing`))) {
       if (!/^[A-Z0-9_]+$/.test(t)) bad(`kernels.${v}.progTypes.${t}: program types are BPF_PROG_TYPE_ suffixes`)
       if (typeof p.proto !== 'string' || typeof p.file !== 'string' || !Array.isArray(p.helpers) || p.helpers.some((h) => typeof h !== 'string')) bad(`kernels.${v}.progTypes.${t}: needs proto, file and helpers`)
+      if (p.sleepableOnly !== undefined && (!Array.isArray(p.sleepableOnly) || p.sleepableOnly.some((h) => !p.helpers.includes(h)))) bad(`kernels.${v}.progTypes.${t}.sleepableOnly: must list helpers of the type`)
     }
     const c = k.checks
+    if (c?.sleepable !== undefined && (typeof c.sleepable.source !== 'string' || !c.sleepable.source || !Array.isArray(c.sleepable.mightSleep))) bad(`kernels.${v}.checks.sleepable: needs source and mightSleep`)
     if (!c || !Array.isArray(c.d_path?.tracingTargets) || !Array.isArray(c.d_path?.lsmHooks) || !Array.isArray(c.get_func_ip?.progTypes) || !c.d_path.source || !c.get_func_ip.source) bad(`kernels.${v}.checks: needs d_path (tracingTargets, lsmHooks) and get_func_ip (progTypes), each with a source`)
   }
   return o
@@ -127,6 +136,18 @@ export function acrossSeries(data: HelperProtos, upstream: readonly number[], ye
   // older than every series read, and the oldest allows it: no refusal is known
   if (hi) return {state: 'allowed', read: [hi]}
   return {state: 'unsettled', read: [lo!], refusedIn: [lo!], allowedIn}
+}
+
+/**
+ * May a program of this type that is not sleepable call the helper? Asked only of the
+ * series whose lists record sleepable-only helpers, and that offer the helper to the type.
+ */
+export function helperWithoutSleep(data: HelperProtos, progType: string, helper: string, upstream: readonly number[]): SeriesAnswer {
+  return acrossSeries(data, upstream, (k) => {
+    const t = k.progTypes[progType]
+    if (!t || !k.checks.sleepable || !t.helpers.includes(helper)) return undefined
+    return !(t.sleepableOnly ?? []).includes(helper)
+  })
 }
 
 /** May a program of this type call the helper at all (its get_func_proto)? */
