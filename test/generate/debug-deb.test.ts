@@ -22,6 +22,7 @@ import {addDebugDeb, extractDebugVmlinux, findDebugStanza} from '../../src/archi
 import {readManifest} from '../../src/archive/manifest.js'
 import {syncDebian, type SyncEvent} from '../../src/archive/sync.js'
 import {FIXTURES} from '../helpers/fixtures.js'
+import {writeAptRelease} from '../helpers/apt-release.js'
 import {findTool, requireTool, run} from '../helpers/tools.js'
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'run.js')
@@ -286,7 +287,7 @@ describe.skipIf(!cc || !haveXz)('debug packages (streamed from disk)', () => {
   })
 })
 
-describe.skipIf(!cc || !haveXz || !havePahole || !findTool('dpkg-deb'))('archive sync --generate (loopback mirror)', () => {
+describe.skipIf(!cc || !haveXz || !havePahole || !findTool('dpkg-deb') || !requireTool('apt-ftparchive', 'archive sync --generate (loopback mirror)'))('archive sync --generate (loopback mirror)', () => {
   let server: Server
   let mirror: string
   const hits = new Map<string, number>()
@@ -327,6 +328,7 @@ describe.skipIf(!cc || !haveXz || !havePahole || !findTool('dpkg-deb'))('archive
     mkdirSync(index, {recursive: true})
     writeFileSync(join(index, 'Packages'), lines.join('\n'))
     run('xz', ['-k', join(index, 'Packages')])
+    writeAptRelease(site, 'bookworm-security', {arches: ['i386']})
     server = createServer((req, res) => {
       const path = decodeURIComponent((req.url ?? '/').split('?')[0]!)
       hits.set(path, (hits.get(path) ?? 0) + 1)
@@ -416,12 +418,16 @@ describe.skipIf(!cc || !haveXz || !havePahole || !findTool('dpkg-deb'))('archive
     rmSync(join(idx, 'Packages.xz'))
     writeFileSync(join(idx, 'Packages.only'), only)
     run('sh', ['-c', `xz -c ${join(idx, 'Packages.only')} > ${join(idx, 'Packages.xz')}`])
+    rmSync(join(idx, 'Packages.only'))
+    // the mirror's Release file lists the index it now serves
+    writeAptRelease(site, 'bookworm-security', {arches: ['i386']})
     try {
       const r = await syncDebian(archive, {mirror, suite: 'bookworm-security', arches: ['i386'], generate: true})
       expect(r.failed).toMatchObject([{release: RELEASE, code: 'DEBUG_PACKAGE_NOT_FOUND'}])
       expect(readManifest(archive).kernels[0]!.btf).toBe('none')
     } finally {
       writeFileSync(join(idx, 'Packages.xz'), saved)
+      writeAptRelease(site, 'bookworm-security', {arches: ['i386']})
     }
   })
 })
