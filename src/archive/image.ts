@@ -30,6 +30,7 @@ import {homedir} from 'node:os'
 import {basename, dirname, join, posix, resolve} from 'node:path'
 import {KcompatError} from '../errors.js'
 import {type AptSource, aptSources, mirrorForSuite} from '../kernel/apt.js'
+import {archiveKernels, prepareRemote} from './archive.js'
 import {readDebMember} from './deb-member.js'
 import {readRpmMember} from './rpm-member.js'
 import {fileSha256} from './debug-deb.js'
@@ -104,9 +105,12 @@ export function debImageSource(
   }
 }
 
-/** The archived kernel `release` (on `arch`), as `check --kernel` finds it. */
+/**
+ * The archived kernel `release` (on `arch`), as `check --kernel` finds it (with
+ * KCOMPAT_REMOTE, among the published archive's kernels too: call prepareRemote first).
+ */
 export function findArchivedKernel(root: string, release: string, arch?: string): KernelEntry {
-  const all = readManifest(root).kernels.filter((k) => k.release === release)
+  const all = archiveKernels(root, release).filter((k) => k.release === release)
   const found = arch ? all.filter((k) => k.arch === arch) : all
   if (found.length === 0) {
     throw new ImageError('ARCHIVE_UNKNOWN_KERNEL', `${release}${arch ? ` (${arch})` : ''} is not in the archive at ${root} (see \`kcompat archive list\`)`)
@@ -279,6 +283,7 @@ export async function archivedKernelImage(
   release: string,
   options: FetchImageOptions & {arch?: string; out?: string} = {},
 ): Promise<FetchedImage & {entry: KernelEntry; image: ImageSource; out?: string}> {
+  await prepareRemote(root, release)
   const entry = findArchivedKernel(root, release, options.arch)
   const r = await fetchKernelImage(root, entry, options)
   let out: string | undefined
