@@ -91,7 +91,8 @@ export async function runDebianSync(cmd: Command, flags: DebianSyncFlags): Promi
   } else if (flags['dry-run']) {
     for (const p of r.planned) cmd.log(`would add ${p.arch} ${p.release} (${p.package} ${p.version} from ${p.suite}, ${formatBytes(p.size)})`)
   } else {
-    cmd.log(`${r.added.length} added, ${r.skipped.length} skipped, ${r.failed.length} failed${r.imaged.length > 0 ? `, ${r.imaged.length} image sources recorded` : ''}`)
+    const unavailable = r.unavailable.length > 0 ? `, ${r.unavailable.length} arch/component index${r.unavailable.length > 1 ? 'es' : ''} not in a suite` : ''
+    cmd.log(`${r.added.length} added, ${r.skipped.length} skipped, ${r.failed.length} failed${r.imaged.length > 0 ? `, ${r.imaged.length} image sources recorded` : ''}${unavailable}`)
   }
   if (r.failed.length > 0) cmd.exit(1)
 }
