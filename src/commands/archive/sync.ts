@@ -21,7 +21,7 @@ export default class ArchiveSync extends BaseCommand {
   static override args = {distro: Args.string({description: 'distribution (none with --from URL: a published kcompat archive)', options: ['debian', 'ubuntu', 'btfhub', 'rpm']})}
   static override flags = {
     suite: Flags.string({description: 'suite, e.g. bookworm, bookworm-security, jammy-updates (debian, ubuntu: required; debian: repeatable or comma-separated, each from the mirror apt lists for it)', multiple: true}),
-    arch: Flags.string({description: 'Debian/Ubuntu architectures, comma-separated (amd64,arm64,s390x,ppc64el,i386; debian, ubuntu: required; debian: `all` = every one the suite\'s Release file lists); btfhub: one arch (x86_64, arm64); rpm: RPM arches (x86_64,aarch64), default all'}),
+    arch: Flags.string({description: 'Debian/Ubuntu architectures, comma-separated (amd64,arm64,s390x,ppc64el,i386; debian, ubuntu: required; `all` = every one the suite\'s Release file lists); btfhub: one arch (x86_64, arm64); rpm: RPM arches (x86_64,aarch64), default all'}),
     flavor: Flags.string({description: 'flavors to keep, comma-separated (generic,cloud,rt,pae); default all', multiple: true}),
     series: Flags.string({description: 'kernel series to keep, comma-separated (6.1,6.12); default all', multiple: true}),
     newest: Flags.boolean({description: 'only the newest package of each series and flavor'}),
