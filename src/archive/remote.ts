@@ -235,7 +235,14 @@ export async function syncRemote(url: string, o: RemoteSyncOptions = {}): Promis
   }
   mkdirSync(dir, {recursive: true})
   let index = false
-  if (files['index.sqlite']) {
+  // The index taken earlier is kept while the publisher's is the same (remote.json records
+  // its sha256): queries open it and write their own bookkeeping into it (store/build.ts
+  // ensureIndex), so the local file's bytes are no test of whether it is current.
+  if (files['index.sqlite'] && old?.files['index.sqlite'] === files['index.sqlite'] && existsSync(join(dir, 'index.sqlite'))) {
+    index = true
+  } else if (files['index.sqlite']) {
+    // a write-ahead log left by a query of the old index must not be replayed onto the new one
+    for (const f of ['index.sqlite-wal', 'index.sqlite-shm']) rmSync(join(dir, f), {force: true})
     await download(joinUrl(base, 'index.sqlite'), join(dir, 'index.sqlite'), {sha256: files['index.sqlite'], retryDelayMs: o.retryDelayMs, highWaterMark: BODY_BUFFER}).catch((e: unknown) => {
       throw e instanceof KcompatError && e.code === 'DOWNLOAD_CHECKSUM' ? new RemoteError('REMOTE_CHECKSUM', e.message) : e
     })

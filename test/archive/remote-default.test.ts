@@ -164,6 +164,12 @@ describe('whole-archive commands see the published kernels (CLI, fresh cache eac
     for (const x of ks) expect(x.sha256).toBe(entries.find((e) => e.release === x.release)!.sha256)
     // the published index answered for the remote kernel: no BTF fetched
     expect(srv.log.filter((p) => p.endsWith('.tar.xz'))).toEqual([])
+    // a refresh takes SHA256SUMS and the manifest; the index, which the query opened (and
+    // may have written its own bookkeeping to), only if the publisher's changed
+    srv.log.length = 0
+    const refreshed = await kcompat(['kernels', '--json'], {...env('kernels'), KCOMPAT_REMOTE_TTL: '0'})
+    expect(refreshed.status, refreshed.stderr).toBe(0)
+    expect(srv.log).toEqual(['SHA256SUMS', 'manifest.json'])
     const filtered = await kcompat(['kernels', '--arch', 'x86_64', '--json'], env('kernels'))
     expect((JSON.parse(filtered.stdout) as {kernels: {release: string}[]}).kernels.map((x) => x.release)).toEqual([AMD64])
   })
