@@ -117,6 +117,19 @@ export function parseReleaseFile(text: string, file = 'Release'): ReleaseFile {
   return {fields, sha256: sums, file}
 }
 
+/** The architectures a Release file's `Architectures:` field lists, without `all` (arch-independent packages); empty when it has none. */
+export function releaseArches(release: ReleaseFile): string[] {
+  return (release.fields.Architectures ?? '').split(/\s+/).filter((a) => a !== '' && a !== 'all')
+}
+
+/**
+ * The components a Release file's `Components:` field lists, as index paths name them:
+ * Debian's security suites list `updates/main` for the indices under `main/`.
+ */
+export function releaseComponents(release: ReleaseFile): string[] {
+  return (release.fields.Components ?? '').split(/\s+/).filter((c) => c !== '').map((c) => c.replace(/^updates\//, ''))
+}
+
 const base = (mirror: string, suite: string): string => `${mirror.replace(/\/+$/, '')}/dists/${suite}`
 
 /**

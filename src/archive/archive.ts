@@ -12,7 +12,7 @@ import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {InputError} from '../errors.js'
 import {readCachedBtf, writeCachedBtf} from './btf-cache.js'
-import {archiveKernels as withRemote, fetchRemoteFile, rootOf} from './remote.js'
+import {ensureRemote, archiveKernels as withRemote, fetchRemoteFile, rootOf} from './remote.js'
 import {xzCompress, xzDecompress} from './compress.js'
 import {btfPath} from './layout.js'
 import {type KernelEntry, type Manifest, kernelKey, readManifest, writeFileAtomic, writeManifest} from './manifest.js'
@@ -36,6 +36,22 @@ export function resolveArchiveDir(flag?: string): string {
  */
 export function archiveKernels(root: string, release?: string): KernelEntry[] {
   return withRemote(root, resolveArchiveDir(), release)
+}
+
+/**
+ * Makes KCOMPAT_REMOTE's lazy copy usable for a command reading `root` (taking its
+ * manifest when never taken or stale; remote.ts `ensureRemote`) and returns its
+ * directory, or undefined when KCOMPAT_REMOTE does not widen `root` (or `release` is
+ * `root`'s own). Call before {@link archiveKernels}.
+ */
+export function prepareRemote(root: string, release?: string): Promise<string | undefined> {
+  return ensureRemote(root, resolveArchiveDir(), release)
+}
+
+/** {@link prepareRemote}, then {@link archiveKernels}. */
+export async function loadArchiveKernels(root: string, release?: string): Promise<KernelEntry[]> {
+  await prepareRemote(root, release)
+  return archiveKernels(root, release)
 }
 
 /** The sha256 of bytes or of a string's UTF-8, in hex. */

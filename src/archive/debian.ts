@@ -4,23 +4,22 @@
  * the choice of kernel image packages to archive from it.
  *
  * Index location: `<mirror>/dists/<suite>/<component>/binary-<arch>/Packages.xz`
- * (`.gz` as a fallback). Kernel image packages are `linux-image-<abi>-<flavor>-<arch>`
+ * (`.gz` as a fallback), as the suite's Release file lists it. Kernel image packages are `linux-image-<abi>-<flavor>-<arch>`
  * (6.1: `linux-image-6.1.0-56-cloud-amd64`) or `linux-image-<version>+deb12-<flavor>-<arch>`
  * (6.12 in bookworm). Meta packages (`linux-image-amd64`), `-dbg` (debug symbols) and
  * `-unsigned` twins of signed images are not kernels to archive.
  */
-import {KcompatError} from '../errors.js'
-import {type PackageStanza, parsePackages} from './apt-repo.js'
-import {gzipDecompress, xzDecompress} from './compress.js'
-import {fetchBytes} from './download.js'
+import {type PackageStanza, fetchCheckedPackages, fetchRelease} from './apt-repo.js'
 import {debianFlavor} from './layout.js'
 
 export {type PackageStanza, parsePackages} from './apt-repo.js'
 
 /**
- * Fetches and parses `Packages.xz` (or `.gz`) of one suite/component/arch, unchecked
- * (apt-repo.ts's fetchCheckedPackages checks an index against the suite's Release file;
- * `archive sync ubuntu` uses it).
+ * Fetches and parses the `Packages` index of one suite/component/arch, checked against
+ * the suite's Release file (apt-repo.ts; what `archive sync debian` does per suite).
+ * @throws RepoError `REPO_NO_RELEASE`, `REPO_BAD_RELEASE`, `REPO_NO_INDEX` (the suite
+ *   carries no such index, e.g. bookworm-security has no s390x), `REPO_INDEX_CHECKSUM`;
+ *   download errors.
  */
 export async function fetchPackagesIndex(
   mirror: string,
@@ -29,23 +28,7 @@ export async function fetchPackagesIndex(
   component = 'main',
   retryDelayMs?: number,
 ): Promise<PackageStanza[]> {
-  const base = `${mirror.replace(/\/+$/, '')}/dists/${suite}/${component}/binary-${arch}/Packages`
-  try {
-    return parsePackages(xzDecompress(await fetchBytes(`${base}.xz`, {retryDelayMs})).toString('utf8'))
-  } catch (e) {
-    if (!(e instanceof KcompatError) || e.code !== 'DOWNLOAD_NOT_FOUND') throw e
-  }
-  try {
-    return parsePackages(gzipDecompress(await fetchBytes(`${base}.gz`, {retryDelayMs})).toString('utf8'))
-  } catch (e) {
-    if (e instanceof KcompatError && e.code === 'DOWNLOAD_NOT_FOUND') {
-      throw new KcompatError(
-        'ARCHIVE_NO_INDEX',
-        `${mirror} has no ${component} package index for ${arch} in ${suite} (neither Packages.xz nor Packages.gz); the suite may not carry that architecture (e.g. bookworm-security has no s390x)`,
-      )
-    }
-    throw e
-  }
+  return fetchCheckedPackages(mirror, suite, await fetchRelease(mirror, suite, retryDelayMs), component, arch, retryDelayMs)
 }
 
 export interface KernelPackageInfo {

@@ -3,7 +3,7 @@
  * recorded at ingest or back-filled by `archive sync`), and fetching it again to boot it
  * (`kcompat verify`, `kcompat archive image`).
  *
- * Provenance is recorded per package format (`format: 'deb'` today) without a mirror's host
+ * Provenance is recorded per package format (`deb`, or `rpm`) without a mirror's host
  * name: a package synced from a mirror keeps its repository (`repo`: Debian suite and
  * component) and its path in that repository (`path`, Debian's `Filename:`), and the mirror
  * is resolved when the image is fetched, from apt's sources for that suite or `--mirror`.
@@ -11,8 +11,8 @@
  *
  * Fetching: the package is downloaded through undici (download.ts: checked against the
  * recorded sha256 and size, resumed with a Range request after a cut, retried) into
- * `<cache>/packages/`, the image member alone is streamed out of it (deb-member.ts: the
- * package is never held in memory), checked against `memberSha256`, and renamed into
+ * `<cache>/packages/`, the image member alone is streamed out of it (deb-member.ts, or
+ * rpm-member.ts for an RPM: the package is never held in memory), checked against `memberSha256`, and renamed into
  * `<cache>/<memberSha256>/<member's base name>`. The package is then deleted. A second call
  * finds the image there (its size and sha256 checked) and downloads nothing. The cache is
  * `$KCOMPAT_IMAGE_CACHE`, else `~/.cache/kcompat/images/`.
@@ -30,7 +30,9 @@ import {homedir} from 'node:os'
 import {basename, dirname, join, posix, resolve} from 'node:path'
 import {KcompatError} from '../errors.js'
 import {type AptSource, aptSources, mirrorForSuite} from '../kernel/apt.js'
+import {archiveKernels, prepareRemote} from './archive.js'
 import {readDebMember} from './deb-member.js'
+import {readRpmMember} from './rpm-member.js'
 import {fileSha256} from './debug-deb.js'
 import type {KernelPackageInfo, PackageStanza} from './debian.js'
 import {download} from './download.js'
@@ -103,9 +105,12 @@ export function debImageSource(
   }
 }
 
-/** The archived kernel `release` (on `arch`), as `check --kernel` finds it. */
+/**
+ * The archived kernel `release` (on `arch`), as `check --kernel` finds it (with
+ * KCOMPAT_REMOTE, among the published archive's kernels too: call prepareRemote first).
+ */
 export function findArchivedKernel(root: string, release: string, arch?: string): KernelEntry {
-  const all = readManifest(root).kernels.filter((k) => k.release === release)
+  const all = archiveKernels(root, release).filter((k) => k.release === release)
   const found = arch ? all.filter((k) => k.arch === arch) : all
   if (found.length === 0) {
     throw new ImageError('ARCHIVE_UNKNOWN_KERNEL', `${release}${arch ? ` (${arch})` : ''} is not in the archive at ${root} (see \`kcompat archive list\`)`)
@@ -146,7 +151,9 @@ export function imagePackageUrl(entry: KernelEntry, options: LocateOptions = {})
     if (image.url) return image.url
     throw new ImageError(
       'IMAGE_NO_MIRROR',
-      `${describe(entry)}'s image package ${image.file} is in ${image.repo ? `${image.repo.type} suite ${image.repo.suite}` : 'a repository'}, which no apt source of this machine lists: give --mirror URL (the repository root) or --image FILE`,
+      image.format === 'rpm'
+        ? `${describe(entry)}'s image package ${image.file} is at ${image.path} in an RPM repository, whose root the archive does not record: give --mirror URL (the root given to \`archive sync rpm --repo\`) or --image FILE`
+        : `${describe(entry)}'s image package ${image.file} is in ${image.repo ? `${image.repo.type} suite ${image.repo.suite}` : 'a repository'}, which no apt source of this machine lists: give --mirror URL (the repository root) or --image FILE`,
     )
   }
   if (image.url) return image.url
@@ -198,8 +205,8 @@ export async function fetchKernelImage(root: string, entry: KernelEntry, options
   const image = entry.source.image
   if (!image) imagePackageUrl(entry, options) // throws IMAGE_NO_SOURCE
   const img = image!
-  if (img.format !== 'deb') {
-    throw new ImageError('IMAGE_UNSUPPORTED_FORMAT', `${describe(entry)}'s image is in a ${img.format} package, which this kcompat cannot unpack: pass --image FILE`)
+  if (img.format !== 'deb' && img.format !== 'rpm') {
+    throw new ImageError('IMAGE_UNSUPPORTED_FORMAT', `${describe(entry)}'s image is in a ${String(img.format)} package, which this kcompat cannot unpack: pass --image FILE`)
   }
   const cacheDir = resolve(options.cacheDir ?? imageCacheDir())
   const final = cachedImagePath(cacheDir, img)
@@ -227,7 +234,7 @@ async function fetchInto(entry: KernelEntry, img: ImageSource, cacheDir: string,
     throw new ImageError('IMAGE_CACHE_UNWRITABLE', `cannot create the image cache ${cacheDir}: ${(e as Error).message} (set ${IMAGE_CACHE_ENV} to a writable directory)`, {cause: e})
   }
   // named by the package's sha256, so an interrupted download (`.part`) is resumed by the next call
-  const deb = join(packages, `${img.sha256}.deb`)
+  const deb = join(packages, `${img.sha256}.${img.format}`)
   try {
     await download(url, deb, {
       sha256: img.sha256,
@@ -246,10 +253,8 @@ async function fetchInto(entry: KernelEntry, img: ImageSource, cacheDir: string,
     throw e
   }
   try {
-    const m = await readDebMember(deb, img.member, {
-      dest: final,
-      onProgress: (x) => options.onProgress?.({phase: 'extract', written: x.written, total: x.total}),
-    })
+    const onProgress = (x: {written: number; total: number}): void => options.onProgress?.({phase: 'extract', written: x.written, total: x.total})
+    const m = img.format === 'rpm' ? await readRpmMember(deb, img.member, {dest: final, onProgress}) : await readDebMember(deb, img.member, {dest: final, onProgress})
     if (m.sha256 !== img.memberSha256 || m.size !== img.memberSize) {
       rmSync(m.file!, {force: true})
       throw new ImageError(
@@ -278,6 +283,7 @@ export async function archivedKernelImage(
   release: string,
   options: FetchImageOptions & {arch?: string; out?: string} = {},
 ): Promise<FetchedImage & {entry: KernelEntry; image: ImageSource; out?: string}> {
+  await prepareRemote(root, release)
   const entry = findArchivedKernel(root, release, options.arch)
   const r = await fetchKernelImage(root, entry, options)
   let out: string | undefined

@@ -40,7 +40,7 @@ export interface KernelSource {
  * package added from an explicit URL that is not under a known mirror.
  */
 export interface ImageSource {
-  /** Package format: `deb`, or `rpm` (add-rpm.ts; not yet fetched back by image.ts). */
+  /** Package format: `deb`, or `rpm` (add-rpm.ts); image.ts fetches both back. */
   format: 'deb' | 'rpm'
   package: string
   packageVersion: string

@@ -22,10 +22,13 @@
  * manifest's sha256 before renaming it into place: a file is either whole and checked, or
  * absent. Once fetched it stays (the directory is the cache).
  *
- * `KCOMPAT_REMOTE=URL`: commands that look a kernel up in the default (shipped) archive
- * also see the kernels of the lazy copy of URL (`remoteCacheDir(URL)`, synced by
- * `archive sync --from URL`) that the shipped archive lacks; `archiveKernels` returns
- * both and remembers which root each remote entry belongs to (`rootOf`).
+ * `KCOMPAT_REMOTE=URL`: every command reading the default archive also sees the kernels
+ * of the lazy copy of URL (`remoteCacheDir(URL)`) that the default archive lacks.
+ * `ensureRemote` takes that copy itself the first time a command needs it (no prior
+ * `archive sync --from URL`), and takes the manifest again when the copy is older than
+ * KCOMPAT_REMOTE_TTL seconds (default a day; `archive sync --from URL` always does);
+ * `archiveKernels` then returns both archives' kernels and remembers which root each
+ * remote entry belongs to (`rootOf`).
  */
 import {createHash} from 'node:crypto'
 import {copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync} from 'node:fs'
@@ -35,6 +38,9 @@ import {KcompatError} from '../errors.js'
 import {xzDecompress} from './compress.js'
 import {type KernelEntry, MANIFEST_FILE, MANIFEST_VERSION, type Manifest, kernelKey, readManifest, writeFileAtomic} from './manifest.js'
 import {readTar} from './tar.js'
+import {reportRemoteProgress} from './remote-events.js'
+
+export {type RemoteProgress, onRemoteProgress} from './remote-events.js'
 
 export class RemoteError extends KcompatError {}
 
@@ -229,7 +235,14 @@ export async function syncRemote(url: string, o: RemoteSyncOptions = {}): Promis
   }
   mkdirSync(dir, {recursive: true})
   let index = false
-  if (files['index.sqlite']) {
+  // The index taken earlier is kept while the publisher's is the same (remote.json records
+  // its sha256): queries open it and write their own bookkeeping into it (store/build.ts
+  // ensureIndex), so the local file's bytes are no test of whether it is current.
+  if (files['index.sqlite'] && old?.files['index.sqlite'] === files['index.sqlite'] && existsSync(join(dir, 'index.sqlite'))) {
+    index = true
+  } else if (files['index.sqlite']) {
+    // a write-ahead log left by a query of the old index must not be replayed onto the new one
+    for (const f of ['index.sqlite-wal', 'index.sqlite-shm']) rmSync(join(dir, f), {force: true})
     await download(joinUrl(base, 'index.sqlite'), join(dir, 'index.sqlite'), {sha256: files['index.sqlite'], retryDelayMs: o.retryDelayMs, highWaterMark: BODY_BUFFER}).catch((e: unknown) => {
       throw e instanceof KcompatError && e.code === 'DOWNLOAD_CHECKSUM' ? new RemoteError('REMOTE_CHECKSUM', e.message) : e
     })
@@ -294,6 +307,69 @@ export async function fetchRemoteFile(root: string, rel: string, entry?: KernelE
 
 // ----------------------------------------------------------------- KCOMPAT_REMOTE
 
+/** How long KCOMPAT_REMOTE's lazy copy is used before its manifest is taken again, by default (seconds). */
+export const DEFAULT_REMOTE_TTL = 24 * 3600
+
+/**
+ * KCOMPAT_REMOTE_TTL in milliseconds (seconds in the variable; 0 takes the manifest on
+ * every command that needs it).
+ * @throws RemoteError `REMOTE_BAD_TTL` when it is not a whole number of seconds.
+ */
+export function remoteTtlMs(): number {
+  const v = process.env.KCOMPAT_REMOTE_TTL
+  if (v === undefined || v === '') return DEFAULT_REMOTE_TTL * 1000
+  if (!/^\d+$/.test(v.trim())) throw new RemoteError('REMOTE_BAD_TTL', `KCOMPAT_REMOTE_TTL is '${v}': give a number of seconds`)
+  return Number(v.trim()) * 1000
+}
+
+const pending = new Map<string, Promise<string>>()
+
+/** true when KCOMPAT_REMOTE widens `root` (it is the default archive) and `release`, if given, is not the default archive's own. */
+function remoteApplies(root: string, defaultRoot: string, release?: string): string | undefined {
+  const url = process.env.KCOMPAT_REMOTE
+  if (!url || resolve(root) !== resolve(defaultRoot)) return undefined
+  // a release the default archive has is answered from it, without the remote
+  if (release !== undefined && readManifest(root).kernels.some((k) => k.release.startsWith(release))) return undefined
+  return url.replace(/\/+$/, '')
+}
+
+/**
+ * Makes KCOMPAT_REMOTE's lazy copy usable for a command reading `root`, and returns its
+ * directory (undefined when KCOMPAT_REMOTE does not apply: unset, `root` is not the
+ * default archive, or `release` is one of the default archive's).
+ *
+ * The copy is taken (`syncRemote`: SHA256SUMS, manifest, index; no BTF) when it was
+ * never taken or is older than KCOMPAT_REMOTE_TTL. When that refresh fails and an older
+ * copy exists, the older copy is used and a `stale` event says so (a command keeps
+ * working offline); without any copy the failure is thrown. One process takes a copy
+ * once however many callers ask at the same time.
+ * @throws what `syncRemote` throws, when there is no copy to fall back on; `REMOTE_BAD_TTL`.
+ */
+export async function ensureRemote(root: string, defaultRoot: string, release?: string): Promise<string | undefined> {
+  const url = remoteApplies(root, defaultRoot, release)
+  if (!url) return undefined
+  const dir = remoteCacheDir(url)
+  const state = readRemoteState(dir)
+  const ttl = remoteTtlMs()
+  if (state && Date.now() - Date.parse(state.synced) < ttl) return dir
+  let p = pending.get(url)
+  if (!p) {
+    p = (async () => {
+      reportRemoteProgress({type: 'syncing', url, reason: state ? 'stale' : 'first'})
+      try {
+        const r = await syncRemote(url, {dir})
+        reportRemoteProgress({type: 'synced', url, kernels: r.kernels, dir})
+      } catch (e) {
+        if (!state || !(e instanceof KcompatError)) throw e
+        reportRemoteProgress({type: 'stale', url, synced: state.synced, error: e.message})
+      }
+      return dir
+    })().finally(() => pending.delete(url))
+    pending.set(url, p)
+  }
+  return p
+}
+
 const remoteRoots = new WeakMap<KernelEntry, string>()
 
 /** The root an entry returned by {@link archiveKernels} belongs to, when it is a remote one. */
@@ -306,15 +382,14 @@ export function rootOf(entry: KernelEntry): string | undefined {
  * `root` is the default archive and KCOMPAT_REMOTE names a published archive, that
  * archive's kernels the default one lacks (not consulted when `release` is given and the
  * default archive has a release starting with it) (from its lazy copy; BTF fetched on use).
- * @throws RemoteError `REMOTE_NOT_SYNCED` when KCOMPAT_REMOTE's copy was never synced.
+ * Synchronous: the caller has made the copy usable with {@link ensureRemote} first.
+ * @throws RemoteError `REMOTE_NOT_SYNCED` when KCOMPAT_REMOTE's copy was never taken.
  */
 export function archiveKernels(root: string, defaultRoot: string, release?: string): KernelEntry[] {
   const own = readManifest(root).kernels
-  const url = process.env.KCOMPAT_REMOTE
-  if (!url || resolve(root) !== resolve(defaultRoot)) return own
-  // a release the default archive has is answered from it, whether or not the remote was synced
-  if (release !== undefined && own.some((k) => k.release.startsWith(release))) return own
-  const dir = remoteCacheDir(url.replace(/\/+$/, ''))
+  const url = remoteApplies(root, defaultRoot, release)
+  if (!url) return own
+  const dir = remoteCacheDir(url)
   if (!readRemoteState(dir)) {
     throw new RemoteError('REMOTE_NOT_SYNCED', `KCOMPAT_REMOTE is ${url} but its manifest was never taken: run \`kcompat archive sync --from ${url}\``)
   }

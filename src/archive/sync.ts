@@ -1,6 +1,9 @@
 /**
  * `archive sync debian`: reads a mirror's Packages index for a suite and adds every
- * matching kernel image package to the archive. Each package is downloaded (streamed to
+ * matching kernel image package to the archive. The suite's InRelease (or Release) file
+ * is read first: it names the suite's architectures and components, and each Packages
+ * index is accepted only with the size and sha256 it lists (apt-repo.ts), so one checked
+ * chain runs from the Release file to every package. Each package is downloaded (streamed to
  * a cache directory, checksummed against the index, resumable, retried), added, and
  * deleted unless kept. Kernels whose package and version are already in the manifest
  * are skipped, so a re-run adds nothing twice. Archived kernels whose image provenance is
@@ -12,7 +15,8 @@ import {join} from 'node:path'
 import {KcompatError} from '../errors.js'
 import {addKernelDeb} from './add-deb.js'
 import {type DebugProgress, type DebugTimings, findDebugStanza, generateFromMirror, generatedFrom} from './debug-deb.js'
-import {type KernelPackageInfo, type PackageStanza, debianVersionOf, fetchPackagesIndex, kernelPackages, newestPerSeriesAndFlavor} from './debian.js'
+import {type PackageStanza, type ReleaseFile, RepoError, fetchCheckedPackages, fetchRelease, releaseArches, releaseComponents} from './apt-repo.js'
+import {type KernelPackageInfo, debianVersionOf, kernelPackages, newestPerSeriesAndFlavor} from './debian.js'
 import {download} from './download.js'
 import {type BackfillEvent, backfillImages} from './image.js'
 import {type KernelEntry, readManifest} from './manifest.js'
@@ -23,8 +27,12 @@ import {type Shard, shardOf} from './shard.js'
 export interface SyncOptions {
   mirror: string
   suite: string
-  /** Debian architectures (amd64, arm64, …). */
+  /** Debian architectures (amd64, arm64, …); `all`: every one the suite's Release file lists. */
   arches: string[]
+  /** Repository components to read (default main). */
+  components?: string[]
+  /** The suite's Release file when already fetched (syncDebianSuites); else fetched here. */
+  release?: ReleaseFile
   /** Flavors to keep (generic, cloud, rt, pae …); all when empty. */
   flavors?: string[]
   /** Kernel series to keep (6.1, 6.12); all when empty. */
@@ -59,6 +67,7 @@ export interface SyncOptions {
 export type SyncEvent =
   | BackfillEvent
   | {type: 'index'; arch: string; packages: number; selected: number}
+  | {type: 'unavailable'; arch: string; component: string; code: string; reason: string}
   | {type: 'skip'; release: string; arch: string; reason: string}
   | {type: 'download'; release: string; arch: string; received: number; total: number | undefined}
   | {type: 'added'; release: string; arch: string; btf: string; changed: boolean; modules?: number}
@@ -74,6 +83,34 @@ export interface SyncResult {
   planned: {release: string; arch: string; package: string; version: string; size: number}[]
   /** Kernels whose image provenance was back-filled. */
   imaged: {release: string; arch: string; member: string}[]
+  /** (arch, component) pairs the suite does not carry, reported and skipped (Debian). */
+  unavailable?: {arch: string; component: string; code: string; reason: string}[]
+}
+
+/**
+ * Checks the requested architectures and components against the suites' Release files
+ * before anything is downloaded: each must be listed by at least one suite (a typo is an
+ * error naming what the suites list). One suite may lack what another has
+ * (bookworm-security carries no s390x): syncDebian reports and skips it there. `all`
+ * stands for every architecture a suite lists; a Release file without an
+ * `Architectures:` (or `Components:`) field checks nothing of that kind.
+ * @throws RepoError `REPO_UNKNOWN_ARCH`, `REPO_UNKNOWN_COMPONENT`, `REPO_BAD_RELEASE`
+ *   (`all` asked of a suite whose Release file lists no architectures).
+ */
+export function checkSuiteCoverage(releases: {suite: string; release: ReleaseFile}[], arches: string[], components: string[]): void {
+  const check = (asked: string[], listed: (r: ReleaseFile) => string[], code: string, flag: string): void => {
+    const lists = releases.map((r) => ({suite: r.suite, names: listed(r.release)}))
+    if (lists.some((l) => l.names.length === 0)) return
+    const unknown = asked.filter((a) => a !== 'all' && !lists.some((l) => l.names.includes(a)))
+    if (unknown.length === 0) return
+    throw new RepoError(code, `${flag} ${unknown.join(',')}: no suite synced lists ${unknown.length > 1 ? 'them' : 'it'} (${lists.map((l) => `${l.suite}: ${l.names.join(' ')}`).join('; ')})`)
+  }
+  if (arches.includes('all')) {
+    const none = releases.find((r) => releaseArches(r.release).length === 0)
+    if (none) throw new RepoError('REPO_BAD_RELEASE', `${none.release.file} lists no Architectures: give --arch by name`)
+  }
+  check(arches, releaseArches, 'REPO_UNKNOWN_ARCH', '--arch')
+  check(components, releaseComponents, 'REPO_UNKNOWN_COMPONENT', '--component')
 }
 
 /** Selects the kernel packages a sync would consider, per the options. */
@@ -85,13 +122,48 @@ export function selectKernels(pkgs: KernelPackageInfo[], o: Pick<SyncOptions, 'f
   return sel
 }
 
+/**
+ * One suite. Its Release file is read (or given), the requested architectures and
+ * components checked against it (checkSuiteCoverage) before any download; then, per
+ * architecture, each component's Packages index, checked against the Release file. An
+ * architecture or component this suite does not carry (not in its Release file, or no
+ * index listed for it) is an `unavailable` event and entry, and the others go on.
+ * @throws RepoError `REPO_NO_RELEASE`, `REPO_BAD_RELEASE`, `REPO_UNKNOWN_ARCH`,
+ *   `REPO_UNKNOWN_COMPONENT`, `REPO_INDEX_CHECKSUM` (an index that differs from the
+ *   Release file: the mirror is not trusted further); download errors of the indices.
+ */
 export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResult> {
-  const result: SyncResult = {added: [], skipped: [], failed: [], planned: [], imaged: []}
+  const result: SyncResult = {added: [], skipped: [], failed: [], planned: [], imaged: [], unavailable: []}
+  const components = o.components && o.components.length > 0 ? o.components : ['main']
+  const release = o.release ?? (await fetchRelease(o.mirror, o.suite, o.retryDelayMs))
+  if (!o.release) checkSuiteCoverage([{suite: o.suite, release}], o.arches, components)
+  const listed = releaseArches(release)
+  const arches = [...new Set(o.arches.flatMap((a) => (a === 'all' ? listed : [a])))]
+  const unavailable = (arch: string, component: string, code: string, reason: string): void => {
+    result.unavailable!.push({arch, component, code, reason})
+    o.onEvent?.({type: 'unavailable', arch, component, code, reason})
+  }
   const cacheDir = o.cacheDir ?? join(tmpdir(), `kcompat-sync-${process.pid}`)
   mkdirSync(cacheDir, {recursive: true})
   try {
-    for (const arch of o.arches) {
-      const stanzas = await fetchPackagesIndex(o.mirror, o.suite, arch, 'main', o.retryDelayMs)
+    for (const arch of arches) {
+      if (listed.length > 0 && !listed.includes(arch)) {
+        unavailable(arch, components.join(','), 'REPO_UNKNOWN_ARCH', `${o.suite} does not carry ${arch} (its Release file lists ${listed.join(' ')})`)
+        continue
+      }
+      const stanzas: PackageStanza[] = []
+      const componentOf = new Map<PackageStanza, string>()
+      for (const c of components) {
+        try {
+          for (const s of await fetchCheckedPackages(o.mirror, o.suite, release, c, arch, o.retryDelayMs)) {
+            stanzas.push(s)
+            componentOf.set(s, c)
+          }
+        } catch (e) {
+          if (!(e instanceof RepoError) || e.code !== 'REPO_NO_INDEX') throw e
+          unavailable(arch, c, e.code, e.message)
+        }
+      }
       const all = kernelPackages(stanzas)
       const sel = selectKernels(all, o).filter((p) => {
         if (!o.shard) return true
@@ -163,7 +235,7 @@ export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResu
           const file = fileOf(fetch[0]!)
           const r = await addKernelDeb(root, file, {
             osVersion: o.osVersion,
-            origin: {repo: {type: 'debian', suite: o.suite, component: 'main'}, path: fetch[0]!.filename},
+            origin: {repo: {type: 'debian', suite: o.suite, component: componentOf.get(fetch[0]!) ?? componentOf.get(s) ?? 'main'}, path: fetch[0]!.filename},
             modules: o.modules,
             onModuleProgress: (m) => o.onEvent?.({type: 'modules', release: p.release, arch, files: m.files, withBtf: m.withBtf}),
             ...(parts
@@ -203,6 +275,7 @@ export interface SuitesSyncResult {
   failed: (SyncResult['failed'][number] & {suite: string})[]
   planned: (SyncResult['planned'][number] & {suite: string})[]
   imaged: (SyncResult['imaged'][number] & {suite: string})[]
+  unavailable: (NonNullable<SyncResult['unavailable']>[number] & {suite: string})[]
 }
 
 /**
@@ -217,15 +290,20 @@ export async function syncDebianSuites(
   suites: {suite: string; mirror: string}[],
   o: Omit<SyncOptions, 'suite' | 'mirror'> & {onSuite?: (suite: string) => void},
 ): Promise<SuitesSyncResult> {
-  const all: SuitesSyncResult = {suites: suites.map((s) => s.suite), added: [], skipped: [], failed: [], planned: [], imaged: []}
-  for (const {suite, mirror} of suites) {
+  const all: SuitesSyncResult = {suites: suites.map((s) => s.suite), added: [], skipped: [], failed: [], planned: [], imaged: [], unavailable: []}
+  // every suite's Release file first: an architecture or component none of them lists is an error before any download
+  const releases: {suite: string; release: ReleaseFile}[] = []
+  for (const {suite, mirror} of suites) releases.push({suite, release: await fetchRelease(mirror, suite, o.retryDelayMs)})
+  checkSuiteCoverage(releases, o.arches, o.components && o.components.length > 0 ? o.components : ['main'])
+  for (const [i, {suite, mirror}] of suites.entries()) {
     o.onSuite?.(suite)
-    const r = await syncDebian(root, {...o, suite, mirror})
+    const r = await syncDebian(root, {...o, suite, mirror, release: releases[i]!.release})
     all.added.push(...r.added.map((x) => ({...x, suite})))
     all.skipped.push(...r.skipped.map((x) => ({...x, suite})))
     all.failed.push(...r.failed.map((x) => ({...x, suite})))
     all.planned.push(...r.planned.map((x) => ({...x, suite})))
     all.imaged.push(...r.imaged.map((x) => ({...x, suite})))
+    all.unavailable.push(...(r.unavailable ?? []).map((x) => ({...x, suite})))
   }
   return all
 }

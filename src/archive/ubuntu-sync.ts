@@ -25,7 +25,7 @@ import {parseBtf} from '../btf/decode.js'
 import {InputError, KcompatError} from '../errors.js'
 import {bpfConfigFacts, parseKernelConfig} from '../kernel/config.js'
 import {addKernel} from './archive.js'
-import {type ReleaseFile, fetchCheckedPackages, fetchRelease} from './apt-repo.js'
+import {type ReleaseFile, fetchCheckedPackages, fetchRelease, releaseArches} from './apt-repo.js'
 import {kernelConfigOfDeb, readKernelDeb} from './deb.js'
 import {addDebugDebUrl} from './debug-deb.js'
 import type {PackageStanza} from './debian.js'
@@ -35,7 +35,7 @@ import {DEBIAN_ARCH_DIR} from './layout.js'
 import {type KernelEntry, kernelKey, readManifest} from './manifest.js'
 import {addKernelModules, configHasModuleBtf, extractDebModuleBtfs} from './modules.js'
 import {type Shard, shardOf} from './shard.js'
-import type {SyncEvent, SyncResult} from './sync.js'
+import {type SyncEvent, type SyncResult, checkSuiteCoverage} from './sync.js'
 import {type UbuntuKernel, findDbgsymStanza, selectUbuntuKernels, ubuntuKernels, ubuntuVersionOfSuite} from './ubuntu.js'
 
 export interface UbuntuSyncOptions {
@@ -105,7 +105,12 @@ export async function syncUbuntu(root: string, o: UbuntuSyncOptions): Promise<Sy
   const mirror = o.mirror.replace(/\/+$/, '')
   try {
     const release = await fetchRelease(mirror, o.suite, o.retryDelayMs)
-    for (const debArch of o.arches) {
+    // arches and components the suite's Release file does not list fail before any index is
+    // read (Ubuntu serves amd64 and i386 from the archive, the others from ports: one mirror
+    // carries only some); `all` is every arch it lists
+    checkSuiteCoverage([{suite: o.suite, release}], o.arches, components)
+    const arches = [...new Set(o.arches.flatMap((a) => (a === 'all' ? releaseArches(release) : [a])))]
+    for (const debArch of arches) {
       const stanzas = await indices(mirror, o.suite, debArch, components, o.retryDelayMs, release)
       const all = ubuntuKernels(stanzas)
       const plan = planUbuntu(all, o)

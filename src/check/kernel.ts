@@ -16,7 +16,7 @@
  * Facts read from the kernel itself (archive, machine) win over distro facts, which win
  * over mainline version rules; the rules in rules.ts apply that order.
  */
-import {archiveKernels, readKernelBtf} from '../archive/archive.js'
+import {archiveKernels, prepareRemote, readKernelBtf} from '../archive/archive.js'
 import {normalizeArch} from '../archive/layout.js'
 import type {KernelEntry} from '../archive/manifest.js'
 import type {Btf} from '../btf/btf.js'
@@ -255,6 +255,8 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
       btfKind = 'running'
     }
   } else {
+    // KCOMPAT_REMOTE's copy is taken now when the default archive lacks this kernel (remote.ts)
+    if (opts.archive) await prepareRemote(opts.archive, opts.kernel.trim())
     try {
       release = parseRelease(opts.kernel)
     } catch (e) {

@@ -30,8 +30,8 @@
  * Release rules and distro facts come in only where no sibling exists, or for facts the
  * siblings do not record.
  */
-import {readKernelBtf} from '../archive/archive.js'
-import {type KernelEntry, readManifest} from '../archive/manifest.js'
+import {archiveKernels, prepareRemote, readKernelBtf} from '../archive/archive.js'
+import type {KernelEntry} from '../archive/manifest.js'
 import type {Btf} from '../btf/btf.js'
 import {parseBtf} from '../btf/decode.js'
 import {type KernelRelease, parseReleaseLenient} from '../kernel/release.js'
@@ -81,7 +81,7 @@ export function findSiblings(root: string, release: KernelRelease, arch: string)
   // a string that names another arch than the one asked for has no siblings on it
   if (release.arch !== null && release.arch !== arch) return {chosen: [], total: 0}
   const all: Sibling[] = []
-  for (const entry of readManifest(root).kernels) {
+  for (const entry of archiveKernels(root)) {
     if (entry.arch !== arch || entry.release === release.input) continue
     if ((OS_ALIAS[entry.distro] ?? entry.distro) !== release.distro) continue
     if (entry.version !== release.distroRelease) continue
@@ -99,6 +99,7 @@ export function findSiblings(root: string, release: KernelRelease, arch: string)
 
 /** Reads the chosen siblings' BTF (when archived) and names. */
 export async function inferFromSiblings(root: string, release: KernelRelease, arch: string): Promise<SiblingInference | undefined> {
+  await prepareRemote(root) // KCOMPAT_REMOTE's kernels are siblings too
   const {chosen, total} = findSiblings(root, release, arch)
   if (chosen.length === 0) return undefined
   for (const s of chosen) {

@@ -8,10 +8,16 @@ import {Command, Errors} from '@oclif/core'
 import {KcompatError} from '../errors.js'
 import {EXIT_INPUT_ERROR} from './exit.js'
 import {printKcompatError, writeStdout} from './output.js'
+import {reportRemoteSync} from './remote-progress.js'
 
 export {EXIT_INPUT_ERROR, EXIT_USAGE} from './exit.js'
 
 export abstract class BaseCommand extends Command {
+  override async init(): Promise<void> {
+    await super.init()
+    reportRemoteSync()
+  }
+
   protected override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
     if (err instanceof KcompatError) {
       printKcompatError(err, this.argv.includes('--json'))

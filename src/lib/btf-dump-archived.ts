@@ -5,7 +5,7 @@
  * module.btf` does. Kept apart from btf-dump.ts so the start-up fast path (plain `btf
  * dump FILE`) does not load the archive code.
  */
-import {archiveKernels, readKernelBtf, resolveArchiveDir} from '../archive/archive.js'
+import {archiveKernels, prepareRemote, readKernelBtf, resolveArchiveDir} from '../archive/archive.js'
 import {normalizeArch} from '../archive/layout.js'
 import type {KernelEntry} from '../archive/manifest.js'
 import {nearNames, readModuleBtf} from '../archive/modules.js'
@@ -53,6 +53,7 @@ export function findArchivedKernel(root: string, release: string, arch?: string)
  */
 export async function btfDumpArchived(t: ArchivedBtf, options: Omit<BtfDumpOptions, 'baseBtf'>, write: DumpWriter): Promise<void> {
   const root = resolveArchiveDir(t.archive)
+  await prepareRemote(root, t.kernel)
   const entry = findArchivedKernel(root, t.kernel, t.arch)
   const vmlinux = await readKernelBtf(root, entry)
   if (t.module === undefined) {

@@ -18,6 +18,7 @@ import {KcompatError} from '../errors.js'
 import {type CommandSpec, parseArgv} from './argv.js'
 import {EXIT_INPUT_ERROR} from './exit.js'
 import {printKcompatError} from './output.js'
+import {reportRemoteSync} from './remote-progress.js'
 
 type Flags = Record<string, string | string[] | boolean>
 type Args = Record<string, string>
@@ -80,6 +81,7 @@ export async function tryFastPath(argv: readonly string[]): Promise<boolean> {
   if (!parsed) return false
   const command = await COMMANDS[id]!()
   if (command.serves && !command.serves(parsed.flags, parsed.args as Record<string, string | undefined>)) return false
+  reportRemoteSync()
   let code: number
   try {
     code = await command.run(parsed.flags, parsed.args)

@@ -7,8 +7,8 @@
 import {readFileSync} from 'node:fs'
 import {basename, dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {resolveArchiveDir, sha256} from '../archive/archive.js'
-import {type KernelEntry, MANIFEST_FILE, readManifest} from '../archive/manifest.js'
+import {loadArchiveKernels, resolveArchiveDir, sha256} from '../archive/archive.js'
+import {type KernelEntry, MANIFEST_FILE} from '../archive/manifest.js'
 import {CheckUsageError} from '../check/errors.js'
 import {type BpfObjectInfo, readBpfObject} from '../check/object.js'
 import type {Reason, Suggestion, Verdict} from '../check/types.js'
@@ -418,7 +418,8 @@ export async function buildMatrix(opts: MatrixOptions): Promise<MatrixResult> {
   const root = resolveArchiveDir(opts.archive)
   if (!opts.noArchive) {
     const keep = kernelFilter(opts.kernels)
-    const entries = readManifest(root).kernels.filter(keep)
+    // with KCOMPAT_REMOTE, the published archive's kernels too (each checked where its BTF is: remote.ts)
+    const entries = (await loadArchiveKernels(root)).filter(keep)
     const dup = new Set(entries.map((e) => e.release).filter((r, i, a) => a.indexOf(r) !== i))
     for (const e of entries) {
       const name = dup.has(e.release) ? `${e.release} (${e.arch})` : e.release

@@ -25,14 +25,20 @@ export interface BtfgenTaskInit {
   noModules?: boolean
 }
 
-export async function createTask(init: BtfgenTaskInit): Promise<(entry: KernelEntry) => Promise<KernelMinimized>> {
+/** One kernel: its entry and the archive root it is read from (KCOMPAT_REMOTE's lazy copy for a remote one). */
+export interface BtfgenJob {
+  entry: KernelEntry
+  root: string
+}
+
+export async function createTask(init: BtfgenTaskInit): Promise<(job: BtfgenJob) => Promise<KernelMinimized>> {
   const objects: BpfObject[] = []
   for (const path of init.objects) objects.push(await loadBpfObject(path))
-  return async (entry) => {
-    const btf = parseBtf(await readKernelBtf(init.root, entry), {lazy: true})
+  return async ({entry, root}) => {
+    const btf = parseBtf(await readKernelBtf(root, entry), {lazy: true})
     const path = btfPath(entry).replace(/\.tar\.xz$/, '')
     // module BTF is read only when some relocation finds no candidate in vmlinux
-    const raw = !init.noModules && entry.btf === 'in-kernel' && needsModuleCandidates(btf, objects) ? await archiveModuleBytes(init.root, entry) : undefined
+    const raw = !init.noModules && entry.btf === 'in-kernel' && needsModuleCandidates(btf, objects) ? await archiveModuleBytes(root, entry) : undefined
     const modules = raw ? ModuleSet.parse(btf, raw.bytes).modules : undefined
     return {entry, path, result: minimizeBtf(btf, objects, {...init.options, ...(modules ? {modules} : {})})}
   }

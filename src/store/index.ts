@@ -6,6 +6,7 @@ export {buildIndex, ensureIndex, queryIndex, resolveIndexPath, RECORD_FORMAT, IN
 export {formatBuildResult, formatFieldResult, formatFuncResult, formatKernels, progressLine} from './format.js'
 export type {BuildAction, BuildOptions, BuildProgress, BuildResult, EnsureOptions, EnsureResult} from './build.js'
 export {KernelIndex} from './query.js'
+export {type Combine, combineField, combineFunc, combineKernels, queryArchives} from './combine.js'
 export type {
   EnumHit,
   EnumResult,

@@ -161,7 +161,7 @@ interface KernelRow {
 }
 
 // the order of ICU's `en` collator with numeric ordering, without its start-up cost (./collate.ts)
-function compareKernels(a: KernelRef, b: KernelRef): number {
+export function compareKernels(a: KernelRef, b: KernelRef): number {
   return (
     naturalCompare(a.distro, b.distro) ||
     naturalCompare(a.version, b.version) ||

@@ -27,6 +27,7 @@ import {randomBytes} from 'node:crypto'
 import {existsSync, mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
+import {prepareRemote} from '../archive/archive.js'
 import {fetchKernelImage, findArchivedKernel} from '../archive/image.js'
 import {VerifyError} from './errors.js'
 import {buildLoader, findBusybox} from './guest.js'
@@ -268,6 +269,7 @@ export interface ImageSourceOptions {
 async function archivedImage(t: KernelTarget, src: ImageSourceOptions, onProgress?: (p: VerifyProgress) => void): Promise<string> {
   if (!t.kernel) throw new VerifyError('VERIFY_NO_IMAGE', 'no kernel image: give --image FILE or an archived kernel release')
   if (!src.archive) throw new VerifyError('VERIFY_NO_IMAGE', `no kernel image for ${t.kernel}: give --image FILE`)
+  await prepareRemote(src.archive, t.kernel) // KCOMPAT_REMOTE's kernels too (remote.ts)
   const entry = findArchivedKernel(src.archive, t.kernel, t.arch)
   const r = await fetchKernelImage(src.archive, entry, {
     mirror: src.mirror,

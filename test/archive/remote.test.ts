@@ -6,8 +6,6 @@
  * shipped files' own bytes, and the server's request log (what was fetched, when).
  */
 import {copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
-import {type Server, createServer} from 'node:http'
-import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {createHash} from 'node:crypto'
@@ -19,6 +17,7 @@ import {readModuleBtfs} from '../../src/archive/modules.js'
 import {publishArchive, remoteCacheDir, syncRemote} from '../../src/archive/remote.js'
 import {kernelBtfFromArchive} from '../../src/core/target.js'
 import {ensureIndex} from '../../src/store/index.js'
+import {type Static, serve} from '../helpers/static-server.js'
 import {requireTool} from '../helpers/tools.js'
 
 const SHIPPED = join(import.meta.dirname, '..', '..', 'archive')
@@ -29,41 +28,6 @@ let work: string
 let src: string
 let pub: string
 let entries: KernelEntry[]
-
-/** Serves `dir`; `override` answers chosen paths instead (bytes, or a status). */
-interface Static {
-  url: string
-  log: string[]
-  override: Map<string, Buffer | number>
-  close(): Promise<void>
-}
-async function serve(dir: string): Promise<Static> {
-  const s: Static = {url: '', log: [], override: new Map(), close: async () => undefined}
-  const server: Server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).slice(1)
-    s.log.push(path)
-    const o = s.override.get(path)
-    if (typeof o === 'number') {
-      res.statusCode = o
-      return void res.end()
-    }
-    const file = join(dir, path)
-    if (!o && (path.includes('..') || !existsSync(file))) {
-      res.statusCode = 404
-      return void res.end()
-    }
-    const body = o ?? readFileSync(file)
-    res.writeHead(200, {'content-length': body.length})
-    res.end(body)
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  s.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  s.close = () => new Promise<void>((r) => {
-    server.closeAllConnections()
-    server.close(() => r())
-  })
-  return s
-}
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'kcompat-remote-'))

@@ -38,6 +38,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {addKernelRpm, rpmDistroOf, rpmKernelImage} from '../../src/archive/add-rpm.js'
 import {readKernelBtf} from '../../src/archive/archive.js'
+import {fetchKernelImage} from '../../src/archive/image.js'
 import {readManifest} from '../../src/archive/manifest.js'
 import {mergeArchives} from '../../src/archive/merge.js'
 import {readModuleBtfs} from '../../src/archive/modules.js'
@@ -214,6 +215,30 @@ describe.each([
     expect(again.skipped).toHaveLength(1)
     expect(served.filter((p) => p.endsWith('.rpm'))).toEqual([])
     expect(readFileSync(join(root, 'manifest.json')).equals(before)).toBe(true)
+  })
+
+  it("archive image: the recorded member streamed out of the RPM, byte for byte what rpm2cpio | cpio unpacks; then from the cache", async (ctx) => {
+    if (!tools || skip || !full) return ctx.skip()
+    const entry = readManifest(full).kernels.find((k) => k.distro === distro)!
+    const cacheDir = mkdtempSync(join(work, 'images-'))
+    // the repository root is not recorded: without --mirror, a clear error
+    await expect(fetchKernelImage(full, entry, {cacheDir})).rejects.toMatchObject({code: 'IMAGE_NO_MIRROR', message: expect.stringContaining('archive sync rpm --repo')})
+    served.length = 0
+    const got = await fetchKernelImage(full, entry, {cacheDir, mirror: `${base}/${repo}`, retryDelayMs: 10})
+    expect(served).toEqual([`/${repo}/Packages/${rpms[pkg]!.split('/').pop()}`])
+    const ref = readFileSync(join(rpm2cpio(rpms[pkg]!, join(work, `img-${pkg}`)), member))
+    expect(readFileSync(got.path).equals(ref)).toBe(true)
+    expect(got).toMatchObject({cached: false, sha256: sha(ref), size: ref.length})
+    expect(readdirSync(join(cacheDir, 'packages'))).toEqual([]) // the package is deleted once the image is out
+    served.length = 0
+    expect(await fetchKernelImage(full, entry, {cacheDir, mirror: `${base}/${repo}`})).toMatchObject({cached: true, path: got.path})
+    expect(served).toEqual([])
+    // a member that is not the recorded image: IMAGE_CHECKSUM, nothing cached
+    const img = entry.source.image!
+    const other = {...entry, source: {...entry.source, image: {...img, memberSha256: '0'.repeat(64)}}}
+    const cache2 = mkdtempSync(join(work, 'images-'))
+    await expect(fetchKernelImage(full, other, {cacheDir: cache2, mirror: `${base}/${repo}`})).rejects.toMatchObject({code: 'IMAGE_CHECKSUM'})
+    expect(filesUnder(cache2)).toEqual([])
   })
 })
 

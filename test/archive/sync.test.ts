@@ -20,13 +20,14 @@ import {addKernelDeb} from '../../src/archive/add-deb.js'
 import {compareDebianVersions, debianVersionOf, kernelPackages, parsePackages} from '../../src/archive/debian.js'
 import {readManifest} from '../../src/archive/manifest.js'
 import {readModuleBtfs} from '../../src/archive/modules.js'
-import {syncDebian, syncDebianSuites} from '../../src/archive/sync.js'
+import {type SyncEvent, syncDebian, syncDebianSuites} from '../../src/archive/sync.js'
 import {mirrorForSuite, parseDeb822Sources, parseSourcesList} from '../../src/kernel/apt.js'
+import {writeAptRelease} from '../helpers/apt-release.js'
 import {FIXTURES, kernelFixtures} from '../helpers/fixtures.js'
 import {findTool, requireTool, run} from '../helpers/tools.js'
 
 const kernels = kernelFixtures().filter((k) => k.release.endsWith('amd64'))
-const haveTools = requireTool('dpkg-deb', 'loopback mirror sync') && requireTool('llvm-objcopy', 'loopback mirror sync') && requireTool('clang', 'loopback mirror sync')
+const haveTools = requireTool('dpkg-deb', 'loopback mirror sync') && requireTool('apt-ftparchive', 'loopback mirror sync') && requireTool('llvm-objcopy', 'loopback mirror sync') && requireTool('clang', 'loopback mirror sync')
 
 interface Pkg {
   name: string
@@ -123,6 +124,26 @@ describe.skipIf(!haveTools || kernels.length < 2)('archive sync debian (loopback
     mkdirSync(backports, {recursive: true})
     writeFileSync(join(backports, 'Packages'), lines.filter((l) => /^Package: linux-image-6\.12\./m.test(l)).join('\n'))
     run('xz', ['-k', join(backports, 'Packages')])
+    // bookworm also lists arm64 (an index without kernels) and contrib (amd64 only: one kernel
+    // package, planned but never fetched); bookworm-backports lists amd64 only
+    const arm64 = join(site, 'dists/bookworm/main/binary-arm64')
+    mkdirSync(arm64, {recursive: true})
+    writeFileSync(join(arm64, 'Packages'), '')
+    run('xz', ['-k', join(arm64, 'Packages')])
+    const contrib = join(site, 'dists/bookworm/contrib/binary-amd64')
+    mkdirSync(contrib, {recursive: true})
+    writeFileSync(join(contrib, 'Packages'), stanza({name: 'linux-image-6.1.0-99-cloud-amd64', version: '6.1.999-1', arch: 'amd64', release: '', config: ''}, 'pool/contrib/l/linux/none.deb', Buffer.from('contrib')))
+    run('xz', ['-k', join(contrib, 'Packages')])
+    writeAptRelease(site, 'bookworm', {arches: ['amd64', 'arm64'], components: ['main', 'contrib']})
+    writeAptRelease(site, 'bookworm-backports', {arches: ['amd64']})
+    // a suite whose Packages.xz changed after its Release file was written
+    const tampered = join(site, 'dists/bookworm-tampered/main/binary-amd64')
+    mkdirSync(tampered, {recursive: true})
+    writeFileSync(join(tampered, 'Packages'), lines.join('\n'))
+    run('xz', ['-k', join(tampered, 'Packages')])
+    writeAptRelease(site, 'bookworm-tampered', {arches: ['amd64']})
+    writeFileSync(join(tampered, 'Packages'), lines.slice(1).join('\n'))
+    run('xz', ['-kf', join(tampered, 'Packages')])
     // failure injection: the first GET of the first package answers 503, the second is cut mid-body
     const firstDeb = lines[0]!.match(/Filename: (.*)/)![1]!
     failOnce.add(`/${firstDeb}`)
@@ -200,7 +221,7 @@ describe.skipIf(!haveTools || kernels.length < 2)('archive sync debian (loopback
     expect(again.added).toEqual([])
     expect(again.skipped).toHaveLength(pkgs.length)
     const after = [...hits.values()].reduce((a, b) => a + b, 0)
-    expect(after - before).toBe(1) // only the index
+    expect(after - before).toBe(3) // only InRelease (absent here), Release and the index
   })
 
   it('--no-modules leaves modules out; the next sync fetches those kernels again and adds their module BTF (as llvm-objcopy takes it from the .ko)', async () => {
@@ -265,6 +286,7 @@ describe.skipIf(!haveTools || kernels.length < 2)('archive sync debian (loopback
     copyFileSync(deb, join(site, 'pool', 'k.deb'))
     writeFileSync(join(idx, 'Packages'), stanza(p, 'pool/k.deb', readFileSync(deb), '0'.repeat(64)))
     run('xz', ['-k', join(idx, 'Packages')])
+    writeAptRelease(site, 'bookworm', {arches: ['amd64']})
     const badServer = createServer((req, res) => {
       try {
         res.end(readFileSync(join(site, decodeURIComponent(req.url!))))
@@ -308,6 +330,53 @@ describe.skipIf(!haveTools || kernels.length < 2)('archive sync debian (loopback
     })
     expect(dry.status, dry.stderr).toBe(0)
     expect((JSON.parse(dry.stdout) as {planned: {suite: string; release: string}[]}).planned.map((p) => `${p.suite} ${p.release}`).sort()).toEqual(both.planned.map((p) => `${p.suite} ${p.release}`).sort())
+  })
+
+  it("the Release file: an index that differs from it is REPO_INDEX_CHECKSUM before any package is fetched", async () => {
+    const archive = mkdtempSync(join(tmpdir(), 'kcompat-archive-'))
+    const debs = (): number => [...hits.entries()].filter(([k]) => k.endsWith('.deb')).reduce((a, [, v]) => a + v, 0)
+    const before = debs()
+    await expect(syncDebian(archive, {mirror, suite: 'bookworm-tampered', arches: ['amd64'], retryDelayMs: 10})).rejects.toMatchObject({
+      code: 'REPO_INDEX_CHECKSUM',
+      message: expect.stringContaining('main/binary-amd64/Packages.xz'),
+    })
+    expect(debs()).toBe(before)
+    expect(readManifest(archive).kernels).toEqual([])
+  })
+
+  it("architectures and components: checked against the suites' Release files; one a suite lacks is reported and skipped; all = every listed arch", async () => {
+    const archive = mkdtempSync(join(tmpdir(), 'kcompat-archive-'))
+    const plan = (r: {planned: {release: string}[]}): string[] => r.planned.map((p) => p.release).sort()
+    const amd64 = plan(await syncDebian(archive, {mirror, suite: 'bookworm', arches: ['amd64'], dryRun: true}))
+    expect(amd64.length).toBe(pkgs.length)
+    // an arch no suite lists: an error naming what each lists, before any index is read
+    const indexHits = (): number => [...hits.entries()].filter(([k]) => k.includes('/binary-')).reduce((a, [, v]) => a + v, 0)
+    const before = indexHits()
+    await expect(syncDebian(archive, {mirror, suite: 'bookworm', arches: ['amd64', 's390x'], dryRun: true})).rejects.toMatchObject({
+      code: 'REPO_UNKNOWN_ARCH',
+      message: expect.stringContaining('bookworm: amd64 arm64'),
+    })
+    await expect(syncDebianSuites(archive, [{suite: 'bookworm', mirror}, {suite: 'bookworm-backports', mirror}], {arches: ['s390x'], dryRun: true})).rejects.toMatchObject({code: 'REPO_UNKNOWN_ARCH'})
+    await expect(syncDebian(archive, {mirror, suite: 'bookworm', arches: ['amd64'], components: ['non-free'], dryRun: true})).rejects.toMatchObject({code: 'REPO_UNKNOWN_COMPONENT'})
+    expect(indexHits()).toBe(before)
+    // --arch all: amd64 and arm64 (not `all`), the same plan as amd64 alone (arm64 has no kernels)
+    const events: SyncEvent[] = []
+    const all = await syncDebian(archive, {mirror, suite: 'bookworm', arches: ['all'], dryRun: true, onEvent: (e) => events.push(e)})
+    expect(events.filter((e) => e.type === 'index').map((e) => (e as {arch: string}).arch)).toEqual(['amd64', 'arm64'])
+    expect(plan(all)).toEqual(amd64)
+    // two suites, arm64 in one only: reported and skipped in the other, the sync goes on
+    const both = await syncDebianSuites(archive, [{suite: 'bookworm', mirror}, {suite: 'bookworm-backports', mirror}], {arches: ['amd64', 'arm64'], dryRun: true})
+    expect(both.unavailable).toEqual([expect.objectContaining({suite: 'bookworm-backports', arch: 'arm64', code: 'REPO_UNKNOWN_ARCH'})])
+    expect(both.planned.filter((p) => p.suite === 'bookworm').map((p) => p.release).sort()).toEqual(amd64)
+    // --component: contrib's kernel alone; main,contrib both; arm64 has no contrib index (reported)
+    const contrib = await syncDebian(archive, {mirror, suite: 'bookworm', arches: ['amd64', 'arm64'], components: ['contrib'], dryRun: true})
+    expect(plan(contrib)).toEqual(['6.1.0-99-cloud-amd64'])
+    expect(contrib.unavailable).toEqual([expect.objectContaining({arch: 'arm64', component: 'contrib', code: 'REPO_NO_INDEX'})])
+    expect(plan(await syncDebian(archive, {mirror, suite: 'bookworm', arches: ['amd64'], components: ['main', 'contrib'], dryRun: true}))).toEqual([...amd64, '6.1.0-99-cloud-amd64'].sort())
+    // --ddebs means nothing for debian: a usage error
+    const cli = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'run.js'), 'archive', 'sync', 'debian', '--suite', 'bookworm', '--arch', 'amd64', '--mirror', mirror, '--archive', archive, '--ddebs', mirror, '--dry-run'], {encoding: 'utf8'})
+    expect(cli.status).toBe(2)
+    expect(cli.stderr.replace(/\s*›\s*/g, ' ')).toContain('--ddebs is for ubuntu')
   })
 
   it('--shard I/N: the shards of a dry run partition the kernels by the hash of debian/<version>/<arch>/<release>', async () => {

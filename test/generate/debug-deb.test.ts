@@ -22,6 +22,7 @@ import {readManifest} from '../../src/archive/manifest.js'
 import {syncDebian, type SyncEvent} from '../../src/archive/sync.js'
 import {FIXTURES} from '../helpers/fixtures.js'
 import {type StaticSite, serveSite} from '../helpers/static-site.js'
+import {writeAptRelease} from '../helpers/apt-release.js'
 import {findTool, requireTool, run} from '../helpers/tools.js'
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'run.js')
@@ -327,6 +328,7 @@ describe.skipIf(!cc || !haveXz || !havePahole || !findTool('dpkg-deb'))('archive
     mkdirSync(index, {recursive: true})
     writeFileSync(join(index, 'Packages'), lines.join('\n'))
     run('xz', ['-k', join(index, 'Packages')])
+    writeAptRelease(site, 'bookworm-security', {arches: ['i386']})
     server = await serveSite(site)
     mirror = server.url
     hits = server.hits
@@ -397,12 +399,16 @@ describe.skipIf(!cc || !haveXz || !havePahole || !findTool('dpkg-deb'))('archive
     rmSync(join(idx, 'Packages.xz'))
     writeFileSync(join(idx, 'Packages.only'), only)
     run('sh', ['-c', `xz -c ${join(idx, 'Packages.only')} > ${join(idx, 'Packages.xz')}`])
+    rmSync(join(idx, 'Packages.only'))
+    // the mirror's Release file lists the index it now serves
+    writeAptRelease(site, 'bookworm-security', {arches: ['i386']})
     try {
       const r = await syncDebian(archive, {mirror, suite: 'bookworm-security', arches: ['i386'], generate: true})
       expect(r.failed).toMatchObject([{release: RELEASE, code: 'DEBUG_PACKAGE_NOT_FOUND'}])
       expect(readManifest(archive).kernels[0]!.btf).toBe('none')
     } finally {
       writeFileSync(join(idx, 'Packages.xz'), saved)
+      writeAptRelease(site, 'bookworm-security', {arches: ['i386']})
     }
   })
 })

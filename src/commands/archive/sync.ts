@@ -21,7 +21,7 @@ export default class ArchiveSync extends BaseCommand {
   static override args = {distro: Args.string({description: 'distribution (none with --from URL: a published kcompat archive)', options: ['debian', 'ubuntu', 'btfhub', 'rpm']})}
   static override flags = {
     suite: Flags.string({description: 'suite, e.g. bookworm, bookworm-security, jammy-updates (debian, ubuntu: required; debian: repeatable or comma-separated, each from the mirror apt lists for it)', multiple: true}),
-    arch: Flags.string({description: 'Debian/Ubuntu architectures, comma-separated (amd64,arm64,s390x,ppc64el,i386; debian, ubuntu: required); btfhub: one arch (x86_64, arm64); rpm: RPM arches (x86_64,aarch64), default all'}),
+    arch: Flags.string({description: 'Debian/Ubuntu architectures, comma-separated (amd64,arm64,s390x,ppc64el,i386; debian, ubuntu: required; `all` = every one the suite\'s Release file lists); btfhub: one arch (x86_64, arm64); rpm: RPM arches (x86_64,aarch64), default all'}),
     flavor: Flags.string({description: 'flavors to keep, comma-separated (generic,cloud,rt,pae); default all', multiple: true}),
     series: Flags.string({description: 'kernel series to keep, comma-separated (6.1,6.12); default all', multiple: true}),
     newest: Flags.boolean({description: 'only the newest package of each series and flavor'}),
@@ -45,8 +45,8 @@ export default class ArchiveSync extends BaseCommand {
     listing: Flags.string({description: "btfhub over http: URL of the tree's listing in GitHub's git trees API format (files checked by git blob id)"}),
     modules: Flags.boolean({description: "store the BTF of each kernel's modules (default; --no-modules skips); kernels archived without it are fetched again for it", default: true, allowNo: true}),
     // ubuntu (and --shard for any source)
-    component: Flags.string({description: 'ubuntu: repository components to read, comma-separated (default main; e.g. main,universe)', multiple: true}),
-    ddebs: Flags.string({description: 'ubuntu, with --generate: root of the ddebs repository holding the dbgsym packages (default: --mirror)'}),
+    component: Flags.string({description: 'debian, ubuntu: repository components to read, comma-separated (default main; e.g. main,contrib or main,universe)', multiple: true}),
+    ddebs: Flags.string({description: 'ubuntu, with --generate: root of the ddebs repository holding the dbgsym packages (default: --mirror; not for debian, whose -dbg packages are in the suite itself)'}),
     shard: Flags.string({description: 'build only shard I of N (I/N, e.g. 2/8): kernels whose sha256(<distro>/<version>/<arch>/<release>) mod N is I-1; combine the shard archives with `archive merge`'}),
     // rpm: a yum/dnf repository (src/lib/sync-cli/rpm.ts)
     repo: Flags.string({description: 'rpm: repository root URL (the directory holding repodata/)'}),

@@ -1,6 +1,6 @@
 /** `kcompat archive list`, shared by the oclif command and the fast path. */
-import {resolveArchiveDir} from '../../archive/archive.js'
-import {readManifest} from '../../archive/manifest.js'
+import {loadArchiveKernels, resolveArchiveDir} from '../../archive/archive.js'
+import {readRemoteState, rootOf} from '../../archive/remote.js'
 import {writeStdout} from '../output.js'
 
 export interface ArchiveListFlags {
@@ -11,7 +11,11 @@ export interface ArchiveListFlags {
 /** Runs `archive list`: the manifest's kernels as a table or JSON; returns the exit status. */
 export async function runArchiveList(flags: ArchiveListFlags): Promise<number> {
   const root = resolveArchiveDir(flags.archive)
-  const kernels = readManifest(root).kernels
+  // with KCOMPAT_REMOTE, the published archive's kernels the archive lacks follow its own (remote.ts)
+  const kernels = await loadArchiveKernels(root)
+  const remoteDir = kernels.map(rootOf).find((d) => d !== undefined)
+  const url = remoteDir ? (readRemoteState(remoteDir)?.url ?? null) : null
+  const remoteUrl = (k: (typeof kernels)[number]): string | null => (rootOf(k) ? url : null)
   if (flags.json) {
     const rows = kernels.map((k) => ({
       release: k.release,
@@ -23,6 +27,7 @@ export async function runArchiveList(flags: ArchiveListFlags): Promise<number> {
       sha256: k.sha256,
       path: k.path,
       modules: k.modules ? k.modules.count : null,
+      remote: remoteUrl(k),
     }))
     await writeStdout(`${JSON.stringify(rows, null, 2)}\n`)
     return 0
@@ -36,6 +41,8 @@ export async function runArchiveList(flags: ArchiveListFlags): Promise<number> {
   const rows = kernels.map((k) => [k.distro, k.version, k.arch, k.release, k.flavor, k.btf, k.modules ? String(k.modules.count) : '-'])
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   const fmt = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()
-  await writeStdout(`${[fmt(head), ...rows.map(fmt), '', `${kernels.length} kernels in ${root}`].join('\n')}\n`)
+  const remote = kernels.filter((k) => rootOf(k) !== undefined)
+  const total = remote.length === 0 ? `${kernels.length} kernels in ${root}` : `${kernels.length} kernels: ${kernels.length - remote.length} in ${root}, ${remote.length} from ${url} (KCOMPAT_REMOTE)`
+  await writeStdout(`${[fmt(head), ...rows.map(fmt), '', total].join('\n')}\n`)
   return 0
 }

@@ -1,6 +1,6 @@
 /** `kcompat kernels`, shared by the oclif command and the fast path. */
-import {resolveArchiveDir} from '../../archive/archive.js'
-import {formatKernels, progressLine, queryIndex} from '../../store/index.js'
+import {prepareRemote, resolveArchiveDir} from '../../archive/archive.js'
+import {combineKernels, formatKernels, progressLine, queryArchives} from '../../store/index.js'
 import {writeStdout} from '../output.js'
 
 export interface KernelsFlags {
@@ -14,10 +14,14 @@ export interface KernelsFlags {
 
 /** Runs `kernels`; returns the exit status. */
 export async function runKernels(flags: KernelsFlags): Promise<number> {
-  const kernels = await queryIndex(
-    resolveArchiveDir(flags.archive),
+  const root = resolveArchiveDir(flags.archive)
+  // with KCOMPAT_REMOTE, the published archive's kernels too (store/combine.ts)
+  const kernels = await queryArchives(
+    root,
+    await prepareRemote(root),
     {db: flags.db, onProgress: (p) => process.stderr.write(progressLine(p))},
     (index) => index.listKernels({distro: flags.distro, version: flags.version, arch: flags.arch}),
+    combineKernels,
   )
   await writeStdout(flags.json ? `${JSON.stringify({kernels}, null, 2)}\n` : formatKernels(kernels))
   return 0

@@ -33,11 +33,15 @@ export interface DebianSyncFlags {
   'backfill-only'?: boolean
   modules?: boolean
   shard?: string
+  component?: string[]
+  ddebs?: string
 }
 
 export async function runDebianSync(cmd: Command, flags: DebianSyncFlags): Promise<void> {
   const suites = [...new Set(list(flags.suite))]
   if (suites.length === 0 || !flags.arch) cmd.error('archive sync debian needs --suite and --arch', {exit: 2})
+  // Debian's -dbg packages live in the suite itself, beside the images: there is no other root to name
+  if (flags.ddebs) cmd.error('--ddebs is for ubuntu (its dbgsym packages are in a separate ddebs repository); debian --generate reads the -dbg packages from the suite itself', {exit: 2})
   const mirrors = suites.map((suite) => ({suite, mirror: flags.mirror ?? mirrorForSuite(suite)}))
   const unlisted = mirrors.filter((m) => !m.mirror).map((m) => m.suite)
   if (unlisted.length > 0) {
@@ -49,6 +53,7 @@ export async function runDebianSync(cmd: Command, flags: DebianSyncFlags): Promi
   let suite = suites[0]!
   const r = await syncDebianSuites(root, mirrors as {suite: string; mirror: string}[], {
     arches: list([flags.arch!]),
+    components: list(flags.component),
     flavors: list(flags.flavor),
     series: list(flags.series),
     newest: flags.newest,
@@ -68,6 +73,7 @@ export async function runDebianSync(cmd: Command, flags: DebianSyncFlags): Promi
     },
     onEvent: (e) => {
       if (e.type === 'index') say(`${e.arch}: ${e.packages} kernel packages in ${suite}, ${e.selected} selected`)
+      else if (e.type === 'unavailable') say(`skipped ${e.arch} ${e.component} in ${suite}: [${e.code}] ${e.reason}`)
       else if (e.type === 'download') progress.update(`${e.arch} ${e.release}: ${formatBytes(e.received)}${e.total ? ` of ${formatBytes(e.total)}` : ''}`)
       else if (e.type === 'added') say(`${e.changed ? 'added' : 'unchanged'} ${e.arch} ${e.release} (BTF: ${e.btf}${e.modules === undefined ? '' : `, ${e.modules} modules`})`)
       else if (e.type === 'modules') progress.update(`${e.arch} ${e.release}: modules ${e.files} read, ${e.withBtf} with BTF`)
@@ -85,7 +91,8 @@ export async function runDebianSync(cmd: Command, flags: DebianSyncFlags): Promi
   } else if (flags['dry-run']) {
     for (const p of r.planned) cmd.log(`would add ${p.arch} ${p.release} (${p.package} ${p.version} from ${p.suite}, ${formatBytes(p.size)})`)
   } else {
-    cmd.log(`${r.added.length} added, ${r.skipped.length} skipped, ${r.failed.length} failed${r.imaged.length > 0 ? `, ${r.imaged.length} image sources recorded` : ''}`)
+    const unavailable = r.unavailable.length > 0 ? `, ${r.unavailable.length} arch/component index${r.unavailable.length > 1 ? 'es' : ''} not in a suite` : ''
+    cmd.log(`${r.added.length} added, ${r.skipped.length} skipped, ${r.failed.length} failed${r.imaged.length > 0 ? `, ${r.imaged.length} image sources recorded` : ''}${unavailable}`)
   }
   if (r.failed.length > 0) cmd.exit(1)
 }
