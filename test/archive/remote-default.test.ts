@@ -21,7 +21,7 @@ import {type KernelEntry, type Manifest, readManifest, writeManifest} from '../.
 import {type RemoteProgress, onRemoteProgress, publishArchive} from '../../src/archive/remote.js'
 import {ensureIndex} from '../../src/store/index.js'
 import {FIXTURES} from '../helpers/fixtures.js'
-import {type Static, serve} from '../helpers/static-server.js'
+import {type StaticSite as Static, serveSite as serve} from '../helpers/static-site.js'
 import {requireTool, run} from '../helpers/tools.js'
 
 const ROOT = join(import.meta.dirname, '..', '..')

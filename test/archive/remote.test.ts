@@ -17,7 +17,7 @@ import {readModuleBtfs} from '../../src/archive/modules.js'
 import {publishArchive, remoteCacheDir, syncRemote} from '../../src/archive/remote.js'
 import {kernelBtfFromArchive} from '../../src/core/target.js'
 import {ensureIndex} from '../../src/store/index.js'
-import {type Static, serve} from '../helpers/static-server.js'
+import {type StaticSite as Static, serveSite as serve} from '../helpers/static-site.js'
 import {requireTool} from '../helpers/tools.js'
 
 const SHIPPED = join(import.meta.dirname, '..', '..', 'archive')

@@ -1,7 +1,9 @@
 /**
- * A directory served over HTTP on loopback, as a Debian-style mirror or any static site is,
- * for tests that download from it: counts requests per path, answers `Range: bytes=N-` with
- * 206, and injects the failures downloads must survive (a 503 once, a body cut in half once).
+ * A directory served over HTTP on loopback, as a Debian-style mirror, a published kcompat
+ * archive or any static site is, for tests that download from it: logs and counts requests
+ * per path, answers `Range: bytes=N-` with 206, and injects what downloads must survive or
+ * refuse (a 503 once, a body cut in half once, other bytes or a status for chosen paths:
+ * a tampering or vanished publisher).
  */
 import {readFileSync} from 'node:fs'
 import {type Server, createServer} from 'node:http'
@@ -11,8 +13,12 @@ export interface StaticSite {
   server: Server
   /** `http://127.0.0.1:<port>` */
   url: string
-  /** Requests per path (decoded, without the query). */
+  /** Requests per path (decoded, without the query; with the leading `/`). */
   hits: Map<string, number>
+  /** Every path asked for, in order, without the leading `/` (tests may clear it). */
+  log: string[]
+  /** Paths (without the leading `/`) answered with these bytes, or this status, instead of the file. */
+  override: Map<string, Buffer | number>
   /** Paths whose next request gets a 503. */
   failOnce: Set<string>
   /** Paths whose next full request gets half the body and then a cut connection. */
@@ -26,14 +32,20 @@ export async function serveSite(dir: string): Promise<StaticSite> {
   const hits = new Map<string, number>()
   const failOnce = new Set<string>()
   const cutOnce = new Set<string>()
+  const log: string[] = []
+  const override = new Map<string, Buffer | number>()
   let ranges = 0
   const server = createServer((req, res) => {
-    const path = decodeURIComponent((req.url ?? '/').split('?')[0]!)
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)
     hits.set(path, (hits.get(path) ?? 0) + 1)
+    log.push(path.slice(1))
     if (failOnce.delete(path)) return void res.writeHead(503).end()
+    const o = override.get(path.slice(1))
+    if (typeof o === 'number') return void res.writeHead(o).end()
     let body: Buffer
     try {
-      body = readFileSync(join(dir, path))
+      if (path.split('/').includes('..')) throw new Error('outside the site')
+      body = o ?? readFileSync(join(dir, path))
     } catch {
       return void res.writeHead(404).end()
     }
@@ -55,9 +67,15 @@ export async function serveSite(dir: string): Promise<StaticSite> {
     server,
     url: `http://127.0.0.1:${(server.address() as {port: number}).port}`,
     hits,
+    log,
+    override,
     failOnce,
     cutOnce,
     ranges: () => ranges,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections()
+        server.close(() => r())
+      }),
   }
 }
