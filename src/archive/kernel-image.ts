@@ -9,6 +9,8 @@
  *   protected-mode decompressor, whose payload is the compressed ELF vmlinux;
  * - an arm64 `Image` (Debian 12 ships it uncompressed and EFI-signed): the raw memory
  *   image, no section table, so the BTF blob is found by its header;
+ * - a RISC-V `Image` (Debian 13 ships it uncompressed, as `/boot/vmlinux-*` with a PE/EFI
+ *   header): like the arm64 Image, a raw memory image whose BTF blob is found by its header;
  * - an EFI zboot image (arm64/riscv with CONFIG_EFI_ZBOOT): a PE stub with a
  *   compressed `Image` inside;
  * - a whole-file compressed image (a gzip'd arm64 `Image`, as some distributions ship);
@@ -46,6 +48,8 @@ export type KernelImageFormat =
   | 'bzImage'
   /** arm64 Image (Documentation/arch/arm64/booting.rst) */
   | 'arm64-Image'
+  /** RISC-V Image (Documentation/arch/riscv/boot-image-header.rst) */
+  | 'riscv-Image'
   /** EFI zboot PE image (drivers/firmware/efi/libstub/zboot-header.S) */
   | 'efi-zboot'
   /** s390 image (arch/s390/boot) */
@@ -838,6 +842,14 @@ export function isArm64Image(b: Uint8Array): boolean {
 }
 
 /**
+ * RISC-V Image header (Documentation/arch/riscv/boot-image-header.rst): `magic2`, the
+ * bytes "RSC\x05", at 56 (the older `magic` "RISCV\0\0\0" at 48 is deprecated there).
+ */
+export function isRiscvImage(b: Uint8Array): boolean {
+  return b.length >= 64 && b[56] === 0x52 && b[57] === 0x53 && b[58] === 0x43 && b[59] === 0x05
+}
+
+/**
  * EFI zboot (drivers/firmware/efi/libstub/zboot-header.S): "MZ", then "zimg" at 4, the
  * payload offset (u32 at 8) and size (u32 at 12), and the compression name (NUL-padded,
  * at 24). The payload is the compressed Image.
@@ -907,7 +919,7 @@ function wrap(
 
 /** Whether decompressed bytes are a kernel this module can look into. */
 function isKernelLike(b: Uint8Array): boolean {
-  return isElf(b) || isArm64Image(b) || parseZbootSafe(b) !== undefined
+  return isElf(b) || isArm64Image(b) || isRiscvImage(b) || parseZbootSafe(b) !== undefined
 }
 
 function parseZbootSafe(b: Uint8Array): ReturnType<typeof parseZboot> {
@@ -951,6 +963,7 @@ function analyze(bytes: Uint8Array, max: number, depth: number): KernelBtf {
   }
 
   if (isArm64Image(bytes)) return fromRawImage(bytes, 'arm64-Image', 'arm64 Image')
+  if (isRiscvImage(bytes)) return fromRawImage(bytes, 'riscv-Image', 'RISC-V Image')
 
   const whole = detectCompression(bytes)
   if (whole) {
@@ -994,10 +1007,14 @@ function analyze(bytes: Uint8Array, max: number, depth: number): KernelBtf {
       if (!fallback || out.length > fallback.data.length) fallback = {compression, offset: at, data: out}
     }
   }
-  if (fallback) {
-    return wrap(format, fallback.compression, fallback.offset, fromRawImage(fallback.data, 'unknown', 'raw kernel binary'), what)
-  }
+  // An uncompressed image can hold compressed data that is not the kernel (an initramfs,
+  // firmware, a chance match): a BTF blob in the input itself wins over a decompressed
+  // fallback without one.
   const raw = fromRawImage(bytes, format, what)
+  if (fallback) {
+    const inner = fromRawImage(fallback.data, 'unknown', 'raw kernel binary')
+    if (inner.btf || !raw.btf) return wrap(format, fallback.compression, fallback.offset, inner, what)
+  }
   if (raw.btf) return raw
   if (blocked) throw blocked
   if (s390) return raw

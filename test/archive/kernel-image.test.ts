@@ -222,6 +222,26 @@ describe('raw images: BTF found by its header', () => {
     expect(Buffer.from(r.btf!).equals(k.btf)).toBe(true)
   })
 
+  it('RISC-V Image (RSC\\x05 at 56) holding a zstd stream that is not the kernel: the Image\'s own BTF is found', () => {
+    if (!k || !requireTool('zstd', 'riscv Image')) return
+    // Debian 13's /boot/vmlinux-*-riscv64 is such an Image: an uncompressed kernel with a PE
+    // header and, inside, compressed data (an embedded zstd stream) that is no kernel
+    const head = Buffer.alloc(64)
+    head.write('MZ', 0, 'latin1')
+    head.write('RISCV\0\0\0', 48, 'latin1')
+    head.write('RSC\x05', 56, 'latin1')
+    const notKernel = run('zstd', ['-q', '-c'], {input: Buffer.alloc(200000, 'firmware ')})
+    const img = Buffer.concat([head, Buffer.alloc(4000, 1), notKernel, Buffer.alloc(300), k.btf, Buffer.alloc(999)])
+    const r = extractKernelBtf(img)
+    expect(r.format).toBe('riscv-Image')
+    expect(Buffer.from(r.btf!).equals(k.btf)).toBe(true)
+    // without the header the generic scan finds the zstd stream first, and still the input's BTF wins
+    const headless = Buffer.concat([Buffer.alloc(64, 2), img.subarray(64)])
+    const h = extractKernelBtf(headless)
+    expect(h.format).toBe('unknown')
+    expect(Buffer.from(h.btf!).equals(k.btf)).toBe(true)
+  })
+
   it('big-endian BTF (s390-style) is found too', () => {
     const obj = join(FIXTURES, 'bpf', 'types.bpfeb.o')
     const btf = objcopyBtf(obj)
