@@ -43,7 +43,7 @@ function suffixed(name: string, n: number): string {
 }
 
 function resolveName(st: DumpState, id: TypeId, names: Map<string, number>): string {
-  const t = st.types[id]!
+  const t = st.typeOf(id)
   if (t.nameOff === 0) return ''
   if (st.nameResolved[id] === 1) return st.cachedNames.get(id) ?? t.name
   st.nameResolved[id] = 1
