@@ -107,7 +107,7 @@ const external = Object.keys(pkg.dependencies).filter((p) => p !== 'better-sqlit
 // modules they need for other things (undici alone took ~95 ms of `kernels`' ~200 ms,
 // CPU profile). A lazy binding is a Proxy that requires its module at the first property
 // read; esbuild only reads a binding's properties where the code uses the import.
-const LAZY_BUILTINS = ['node:crypto', 'node:zlib', 'node:child_process', 'node:os', 'node:stream', 'node:fs/promises', 'node:worker_threads', 'node:readline']
+const LAZY_BUILTINS = ['node:crypto', 'node:zlib', 'node:child_process', 'node:os', 'node:stream', 'node:stream/promises', 'node:fs/promises', 'node:worker_threads', 'node:readline']
 const lazyId = (id) => LAZY_BUILTINS.includes(id) || external.some((p) => id === p || id.startsWith(`${p}/`))
 const lazyBuiltins = (text) =>
   text
@@ -164,17 +164,20 @@ const errorsFromMain = {
     b.onResolve({filter: /errors\.js$/}, (a) => (join(dirname(a.importer), a.path) === join(dist, 'errors.js') ? {path: './fast.cjs', external: true} : undefined))
   },
 }
-// The shipped kernel facts, validated and expanded once here rather than at every start
-// of `check` (src/kernel/facts/index.ts reads them from __KCOMPAT_FACTS in the bundles).
+// The shipped kernel facts and helper lists, validated and expanded once here rather than
+// at every start of `check` (src/kernel/facts/index.ts and helper-protos.ts read them
+// from __KCOMPAT_FACTS and __KCOMPAT_HELPER_PROTOS in the bundles).
 const {loadFacts} = await import(pathToFileURL(join(dist, 'kernel', 'facts', 'index.js')).href)
 const factsJson = JSON.stringify(loadFacts())
+const {loadHelperProtos} = await import(pathToFileURL(join(dist, 'kernel', 'facts', 'helper-protos.js')).href)
+const helperProtosJson = JSON.stringify(loadHelperProtos())
 const outputs = []
 const main = await build({
   ...common,
   entryPoints: [join(dist, 'lib/fast.js')],
   outfile: join(dist, 'fast.cjs'),
   plugins: [ownUrl, splitActions],
-  define: {__KCOMPAT_FAST_SPECS: JSON.stringify(specs)},
+  define: {__KCOMPAT_FAST_SPECS: JSON.stringify(specs), __KCOMPAT_BUNDLED: 'true'},
 })
 outputs.push(...main.outputFiles)
 for (const file of readdirSync(actionsDir).filter((f) => f.endsWith('.js'))) {
@@ -183,7 +186,7 @@ for (const file of readdirSync(actionsDir).filter((f) => f.endsWith('.js'))) {
     entryPoints: [join(actionsDir, file)],
     outfile: join(dist, `fast-${file.slice(0, -3)}.cjs`),
     plugins: [ownUrl, errorsFromMain],
-    define: {__KCOMPAT_FACTS: JSON.stringify(factsJson)},
+    define: {__KCOMPAT_FACTS: JSON.stringify(factsJson), __KCOMPAT_HELPER_PROTOS: JSON.stringify(helperProtosJson)},
   })
   outputs.push(...r.outputFiles)
 }
