@@ -165,12 +165,13 @@ const errorsFromMain = {
   },
 }
 // The shipped kernel facts and helper lists, validated and expanded once here rather than
-// at every start of `check` (src/kernel/facts/index.ts and helper-protos.ts read them
-// from __KCOMPAT_FACTS and __KCOMPAT_HELPER_PROTOS in the bundles).
+// at every start of `check`: written beside the bundles as plain JSON, whose names the
+// bundles get as __KCOMPAT_FACTS and __KCOMPAT_HELPER_PROTOS (src/kernel/facts/).
 const {loadFacts} = await import(pathToFileURL(join(dist, 'kernel', 'facts', 'index.js')).href)
-const factsJson = JSON.stringify(loadFacts())
 const {loadHelperProtos} = await import(pathToFileURL(join(dist, 'kernel', 'facts', 'helper-protos.js')).href)
-const helperProtosJson = JSON.stringify(loadHelperProtos())
+const dataFiles = {__KCOMPAT_FACTS: ['fast-facts.json', loadFacts()], __KCOMPAT_HELPER_PROTOS: ['fast-helper-protos.json', loadHelperProtos()]}
+for (const [name, data] of Object.values(dataFiles)) writeFileSync(join(dist, name), JSON.stringify(data))
+const dataDefines = Object.fromEntries(Object.entries(dataFiles).map(([k, [name]]) => [k, JSON.stringify(name)]))
 const outputs = []
 const main = await build({
   ...common,
@@ -186,7 +187,7 @@ for (const file of readdirSync(actionsDir).filter((f) => f.endsWith('.js'))) {
     entryPoints: [join(actionsDir, file)],
     outfile: join(dist, `fast-${file.slice(0, -3)}.cjs`),
     plugins: [ownUrl, errorsFromMain],
-    define: {__KCOMPAT_FACTS: JSON.stringify(factsJson), __KCOMPAT_HELPER_PROTOS: JSON.stringify(helperProtosJson)},
+    define: dataDefines,
   })
   outputs.push(...r.outputFiles)
 }
