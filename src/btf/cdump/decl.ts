@@ -306,7 +306,7 @@ export function emitEnumDef(st: DumpState, id: TypeId, t: EnumType | Enum64Type,
   if (t.kind === Kind.ENUM) {
     for (let i = 0, values = t.values; i < values.length; i++) {
       const v = values[i]!
-      const n = nameDups(st.identNames, v.name)
+      const n = nameDups(st.identNames, v.nameOff)
       // the model already holds the value with the enum's signedness
       const val = signed ? v.value | 0 : v.value >>> 0
       st.out.put(n > 1 ? `\n${pfx}${v.name}___${n} = ${val},` : `\n${pfx}${v.name} = ${val},`)
@@ -315,7 +315,7 @@ export function emitEnumDef(st: DumpState, id: TypeId, t: EnumType | Enum64Type,
     const suffix = signed ? 'LL' : 'ULL'
     for (let i = 0, values = t.values; i < values.length; i++) {
       const v = values[i]!
-      const n = nameDups(st.identNames, v.name)
+      const n = nameDups(st.identNames, v.nameOff)
       const val = signed ? BigInt.asIntN(64, v.value) : BigInt.asUintN(64, v.value)
       st.out.put(n > 1 ? `\n${pfx}${v.name}___${n} = ${val}${suffix},` : `\n${pfx}${v.name} = ${val}${suffix},`)
     }

@@ -21,6 +21,7 @@
 import {type Btf, guessPointerSize} from '../btf.js'
 import type {BtfType, TypeId} from '../types.js'
 import {Kind} from '../wire.js'
+import {NameCounter} from './names.js'
 import {TextSink} from './sink.js'
 
 // Order states (libbpf's enum btf_dump_type_order_state).
@@ -48,9 +49,9 @@ export class DumpState {
   /** De-duplicated names (`foo___2`) of the types whose name had to change. */
   readonly cachedNames = new Map<TypeId, string>()
   /** Occurrence counts of struct/union/enum tags (C's tag namespace). */
-  readonly typeNames = new Map<string, number>()
+  readonly typeNames: NameCounter
   /** Occurrence counts of typedef names and enumerators (C's ordinary identifiers). */
-  readonly identNames = new Map<string, number>()
+  readonly identNames: NameCounter
   /** Memoized alignment: value + 1, 0 = not computed yet. */
   readonly alignCache: Int32Array
   /**
@@ -82,6 +83,8 @@ export class DumpState {
   constructor(btf: Btf, pointerSize?: number, outCapacity?: number) {
     this.btf = btf
     this.lastId = btf.lastId
+    this.typeNames = new NameCounter(btf.strings)
+    this.identNames = new NameCounter(btf.strings)
     this.ptrSize = pointerSize ?? guessPointerSize(btf)
     const n = this.lastId + 1
     this.orderState = new Uint8Array(n)
