@@ -158,6 +158,7 @@ describe("the fast path through V8's code cache (src/lib/code-cache.ts)", () => 
       ['relocate', '--object', OBJ, '--kernel', '6.1.0-56-cloud-amd64'],
       ['archive', 'list'],
       ['btf', 'dump', OBJ],
+      ['btf', 'dump', OBJ, '--format', 'c'], // sets a V8 flag after start-up: the cache must still be accepted
       ['check', '--kernel', 'not-a-kernel', '--prog', 'xdp'],
     ]
     for (const args of forms) {
