@@ -107,7 +107,7 @@ const external = Object.keys(pkg.dependencies).filter((p) => p !== 'better-sqlit
 // modules they need for other things (undici alone took ~95 ms of `kernels`' ~200 ms,
 // CPU profile). A lazy binding is a Proxy that requires its module at the first property
 // read; esbuild only reads a binding's properties where the code uses the import.
-const LAZY_BUILTINS = ['node:crypto', 'node:zlib', 'node:child_process', 'node:os', 'node:stream', 'node:fs/promises', 'node:worker_threads', 'node:readline']
+const LAZY_BUILTINS = ['node:crypto', 'node:zlib', 'node:child_process', 'node:os', 'node:stream', 'node:stream/promises', 'node:fs/promises', 'node:worker_threads', 'node:readline']
 const lazyId = (id) => LAZY_BUILTINS.includes(id) || external.some((p) => id === p || id.startsWith(`${p}/`))
 const lazyBuiltins = (text) =>
   text
@@ -164,17 +164,21 @@ const errorsFromMain = {
     b.onResolve({filter: /errors\.js$/}, (a) => (join(dirname(a.importer), a.path) === join(dist, 'errors.js') ? {path: './fast.cjs', external: true} : undefined))
   },
 }
-// The shipped kernel facts, validated and expanded once here rather than at every start
-// of `check` (src/kernel/facts/index.ts reads them from __KCOMPAT_FACTS in the bundles).
+// The shipped kernel facts and helper lists, validated and expanded once here rather than
+// at every start of `check`: written beside the bundles as plain JSON, whose names the
+// bundles get as __KCOMPAT_FACTS and __KCOMPAT_HELPER_PROTOS (src/kernel/facts/).
 const {loadFacts} = await import(pathToFileURL(join(dist, 'kernel', 'facts', 'index.js')).href)
-const factsJson = JSON.stringify(loadFacts())
+const {loadHelperProtos} = await import(pathToFileURL(join(dist, 'kernel', 'facts', 'helper-protos.js')).href)
+const dataFiles = {__KCOMPAT_FACTS: ['fast-facts.json', loadFacts()], __KCOMPAT_HELPER_PROTOS: ['fast-helper-protos.json', loadHelperProtos()]}
+for (const [name, data] of Object.values(dataFiles)) writeFileSync(join(dist, name), JSON.stringify(data))
+const dataDefines = Object.fromEntries(Object.entries(dataFiles).map(([k, [name]]) => [k, JSON.stringify(name)]))
 const outputs = []
 const main = await build({
   ...common,
   entryPoints: [join(dist, 'lib/fast.js')],
   outfile: join(dist, 'fast.cjs'),
   plugins: [ownUrl, splitActions],
-  define: {__KCOMPAT_FAST_SPECS: JSON.stringify(specs)},
+  define: {__KCOMPAT_FAST_SPECS: JSON.stringify(specs), __KCOMPAT_BUNDLED: 'true'},
 })
 outputs.push(...main.outputFiles)
 for (const file of readdirSync(actionsDir).filter((f) => f.endsWith('.js'))) {
@@ -183,7 +187,7 @@ for (const file of readdirSync(actionsDir).filter((f) => f.endsWith('.js'))) {
     entryPoints: [join(actionsDir, file)],
     outfile: join(dist, `fast-${file.slice(0, -3)}.cjs`),
     plugins: [ownUrl, errorsFromMain],
-    define: {__KCOMPAT_FACTS: JSON.stringify(factsJson)},
+    define: dataDefines,
   })
   outputs.push(...r.outputFiles)
 }

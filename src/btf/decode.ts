@@ -173,12 +173,16 @@ export function parseBtf(bytes: Uint8Array, options: ParseOptions = {}): Btf {
 export function scanTypes(dv: DataView, le: boolean, typeStart: number, typeLen: number, strings: StringTable, startId: number): TypeScan {
   const typeEnd = typeStart + typeLen
   const cap = Math.floor(typeLen / BTF_TYPE_SIZE)
-  const offsets = new Uint32Array(cap)
-  const kinds = new Uint8Array(cap)
-  const nameOffs = new Uint32Array(cap)
+  // The four arrays share one allocation, which the three kept ones hold: freeing
+  // `next` alone (0.9 MB for a kernel) made glibc raise its mmap and trim thresholds to
+  // that size and keep memory freed later, ~2 MiB more peak RSS in a C dump (measured).
+  const all = new ArrayBuffer(cap * 13)
+  const offsets = new Uint32Array(all, 0, cap)
+  const nameOffs = new Uint32Array(all, cap * 4, cap)
   // Successor of each single-successor type (pointer, typedef, modifiers, array element,
   // var, func, decl_tag), -1 for the others: what the cycle check walks.
-  const next = new Int32Array(cap)
+  const next = new Int32Array(all, cap * 8, cap)
+  const kinds = new Uint8Array(all, cap * 12, cap)
   // The type section as 32-bit words in host order: a view when the bytes allow one,
   // else a copy (big-endian BTF on a little-endian host, or an unaligned buffer).
   const words = hostWords(dv, le, typeStart, typeLen)

@@ -11,6 +11,7 @@
  */
 import type {Btf} from '../btf/btf.js'
 import {parseHeader} from '../btf/decode.js'
+import type {StringTable} from '../btf/strings.js'
 import {BTF_TYPE_SIZE, Kind, infoKind, infoVlen, trailerSize} from '../btf/wire.js'
 
 export interface KernelSymbols {
@@ -197,9 +198,21 @@ export function symbolsFromBtf(btf: Btf): KernelSymbols {
   return out
 }
 
+/**
+ * Whether some TYPEDEF's name starts with `prefix` (ASCII). A name is the string
+ * section's bytes from its offset to the next NUL, so every such name is the tail that
+ * starts at some occurrence of `prefix`'s bytes in the section: search the bytes for
+ * them (native, a few hundred microseconds for a kernel's 2 MB) and look each tail up
+ * by name (the hashed name index), rather than reading the kind of every one of the
+ * ~100,000 types (3-6 ms of `check`, interpreted).
+ */
 function hasTypedefWithPrefix(btf: Btf, prefix: string): boolean {
-  for (let id = 1; id <= btf.lastId; id++) {
-    if (btf.kindOf(id) === Kind.TYPEDEF && btf.nameStartsWith(id, prefix)) return true
+  for (let t: StringTable | undefined = btf.strings; t; t = t.base) {
+    const bytes = Buffer.from(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength)
+    for (let at = bytes.indexOf(prefix, 0, 'latin1'); at >= 0; at = bytes.indexOf(prefix, at + 1, 'latin1')) {
+      const name = bytes.toString('utf8', at, bytes.indexOf(0, at))
+      if (btf.findByName(name, Kind.TYPEDEF) !== undefined) return true
+    }
   }
   return false
 }

@@ -3,7 +3,7 @@
  * start-up fast path (src/lib/fast.ts), through ./actions/btf-dump.ts.
  */
 import type {Btf} from '../btf/btf.js'
-import {dumpCBytes} from '../btf/cdump/index.js'
+import {dumpCChunks} from '../btf/cdump/index.js'
 import {loadBtf} from '../btf/load.js'
 import {dumpRaw, dumpRawBytes, rawTypeJson} from '../btf/rawdump.js'
 
@@ -28,10 +28,10 @@ export async function btfDump(file: string, options: BtfDumpOptions, write: Dump
 
 /** {@link btfDump} of a file or of BTF (any container loadBtf reads) in memory, on an already parsed base. */
 export async function btfDumpBytes(input: string | Uint8Array, base: Btf | undefined, options: BtfDumpOptions, write: DumpWriter): Promise<void> {
-  // raw output visits each type once: parse lazily and let each decoded type go
-  const {parsed} = await loadBtf(input, {base, lazy: options.format === 'raw'})
+  // both dumps decode a type when they reach it and let it go: parse lazily
+  const {parsed} = await loadBtf(input, {base, lazy: true})
   if (options.format === 'c') {
-    write(dumpCBytes(parsed))
+    dumpCChunks(parsed, {}, write)
   } else if (options.json) {
     const types = []
     for (let id = parsed.startId; id <= parsed.lastId; id++) types.push(rawTypeJson(parsed, id, parsed.peekType(id)))

@@ -6,7 +6,7 @@
  * the parser does not accept as plain, valid argv (--help, usage errors, unknown flags)
  * and every command not listed goes to oclif. bin/run.js loads this module from a
  * bundled file, dist/fast.cjs (scripts/bundle-fast.mjs), which loads the one bundle of
- * the command that runs (dist/fast-<action>.cjs). KCOMPAT_NO_FASTPATH=1 turns the fast
+ * the command that runs (dist/fast-<action>.cjs) with V8's code cache (./code-cache.ts). KCOMPAT_NO_FASTPATH=1 turns the fast
  * path off (tests compare both paths).
  *
  * Adding a command: move its run() body into an action under ./actions (taking the
@@ -14,8 +14,10 @@
  * and add one line here; test/cli/fast-path.test.ts then must list its argv forms.
  */
 import {readFileSync} from 'node:fs'
+import {fileURLToPath} from 'node:url'
 import {KcompatError} from '../errors.js'
 import {type CommandSpec, parseArgv} from './argv.js'
+import {requireWithCodeCache} from './code-cache.js'
 import {EXIT_INPUT_ERROR} from './exit.js'
 import {printKcompatError} from './output.js'
 import {reportRemoteSync} from './remote-progress.js'
@@ -30,20 +32,33 @@ interface FastCommand {
   serves?: (flags: Flags, args: Record<string, string | undefined>) => boolean
 }
 
+/** Set (to true) in the bundle, dist/fast.cjs, by scripts/bundle-fast.mjs. */
+declare const __KCOMPAT_BUNDLED: boolean | undefined
+
+/**
+ * The action module `name` (./actions/<name>.js): in the bundle, its own bundle
+ * dist/fast-<name>.cjs, loaded through V8's code cache (./code-cache.ts); from the
+ * modules (a `tsc` build), `load`, its dynamic import.
+ */
+async function action<T>(name: string, load: () => Promise<T>): Promise<T> {
+  if (typeof __KCOMPAT_BUNDLED !== 'undefined') return requireWithCodeCache(fileURLToPath(new URL(`../fast-${name}.cjs`, import.meta.url))) as T
+  return load()
+}
+
 /* eslint-disable @typescript-eslint/no-explicit-any -- the parsed flags match each action's flag type by construction (they come from the same oclif declarations) */
 const COMMANDS: Record<string, () => Promise<FastCommand>> = {
   'btf:dump': async () => ({
-    run: (await import('./actions/btf-dump.js')).runBtfDump as any,
+    run: (await action('btf-dump', () => import('./actions/btf-dump.js'))).runBtfDump as any,
     // the plain FILE form only: --kernel/--module and their usage errors go to oclif
     serves: (f, a) => !(f.json === true && f.format === 'c') && a.file !== undefined && ['kernel', 'arch', 'module', 'archive'].every((k) => f[k] === undefined),
   }),
-  check: async () => ({run: (await import('./actions/check.js')).runCheck as any}),
-  'find:func': async () => ({run: (await import('./actions/find.js')).runFindFunc as any}),
-  'find:field': async () => ({run: (await import('./actions/find.js')).runFindField as any}),
-  kernels: async () => ({run: (await import('./actions/kernels.js')).runKernels as any}),
-  'archive:list': async () => ({run: (await import('./actions/archive-list.js')).runArchiveList as any}),
+  check: async () => ({run: (await action('check', () => import('./actions/check.js'))).runCheck as any}),
+  'find:func': async () => ({run: (await action('find', () => import('./actions/find.js'))).runFindFunc as any}),
+  'find:field': async () => ({run: (await action('find', () => import('./actions/find.js'))).runFindField as any}),
+  kernels: async () => ({run: (await action('kernels', () => import('./actions/kernels.js'))).runKernels as any}),
+  'archive:list': async () => ({run: (await action('archive-list', () => import('./actions/archive-list.js'))).runArchiveList as any}),
   // --module NAME=FILE is checked by the oclif command: leave it to oclif
-  relocate: async () => ({run: (await import('./actions/relocate.js')).runRelocate as any, serves: (f) => f.module === undefined}),
+  relocate: async () => ({run: (await action('relocate', () => import('./actions/relocate.js'))).runRelocate as any, serves: (f) => f.module === undefined}),
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
 

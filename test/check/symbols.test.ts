@@ -6,6 +6,9 @@ import {describe, expect, it} from 'vitest'
 import {parseBtf} from '../../src/btf/decode.js'
 import {scanSymbols, symbolsFromBtf} from '../../src/check/symbols.js'
 import {boundedDistance, nearNames} from '../../src/check/targets.js'
+import {loadBtf} from '../../src/btf/load.js'
+import {bpfObjectFixtures, kernelFixtures} from '../helpers/fixtures.js'
+import {findTool, run} from '../helpers/tools.js'
 import {FIXTURE_KERNELS, fixtureKernel} from './fixture-archive.js'
 
 describe('scanSymbols', () => {
@@ -56,5 +59,24 @@ describe('near names', () => {
     expect(nearNames(sym, 'FUNC', 'bpf_lsm_', 'file_opne').map((n) => n.target)).toContain('file_open')
     const typedef = scanSymbols(fixtureKernel('6.12.117+deb12-cloud-amd64').btf)
     expect(nearNames(typedef, 'TYPEDEF', 'btf_trace_', 'ext4_writepage')[0]).toMatchObject({target: 'ext4_writepages', distance: 1})
+  })
+})
+
+describe('hasBtfTraceTypedefs (the string-section search)', () => {
+  const hasBpftool = findTool('bpftool') !== undefined
+  it.skipIf(!hasBpftool && (console.warn('skipping: bpftool is not installed'), true))('agrees with bpftool: some TYPEDEF named btf_trace_* or none', async () => {
+    const inputs = [...kernelFixtures().map((k) => k.path), ...bpfObjectFixtures()]
+    let yes = 0
+    let no = 0
+    for (const file of inputs) {
+      const expected = /^\[\d+\] TYPEDEF 'btf_trace_/m.test(run('bpftool', ['btf', 'dump', 'file', file]).toString())
+      const {parsed} = await loadBtf(file, {lazy: true})
+      expect(symbolsFromBtf(parsed).hasBtfTraceTypedefs, file).toBe(expected)
+      if (expected) yes++
+      else no++
+    }
+    // both answers are exercised
+    expect(yes).toBeGreaterThan(0)
+    expect(no).toBeGreaterThan(0)
   })
 })

@@ -8,7 +8,7 @@
  * back would not make the comparison vacuous.
  */
 import {spawnSync} from 'node:child_process'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
 import {scratchDir} from '../helpers/fixtures.js'
@@ -32,10 +32,10 @@ function oclif(args: string[]): Run {
 }
 
 /** Runs args through the bundle's tryFastPath in a fresh process; `served` says whether it took them. */
-function fastPath(args: string[]): Run & {served: boolean} {
+function fastPath(args: string[], env: Record<string, string> = {}): Run & {served: boolean} {
   const mark = join(scratchDir(), 'served')
   const script = `require(${JSON.stringify(BUNDLE)}).tryFastPath(${JSON.stringify(args)}).then((r) => require('node:fs').writeFileSync(${JSON.stringify(mark)}, String(r)))`
-  const r = spawnSync(process.execPath, ['-e', script], {encoding: 'utf8', maxBuffer: 1 << 28, env: {...process.env, KCOMPAT_NO_FASTPATH: ''}})
+  const r = spawnSync(process.execPath, ['-e', script], {encoding: 'utf8', maxBuffer: 1 << 28, env: {...process.env, KCOMPAT_NO_FASTPATH: '', ...env}})
   return {status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, served: readFileSync(mark, 'utf8') === 'true'}
 }
 
@@ -147,6 +147,43 @@ describe('the fast path gives the same bytes, stderr and exit status as oclif', 
         expectSame(args)
       }
     })
+  })
+})
+
+describe("the fast path through V8's code cache (src/lib/code-cache.ts)", () => {
+  it('gives the same bytes with no cache (writing it), with it, with a corrupt one (rewritten) and with caching off', () => {
+    const forms = [
+      ['check', '--kernel', '6.1.0-56-cloud-amd64', '--prog', 'fentry/do_sys_open'],
+      ['check', '--kernel', '6.12.117+deb12-cloud-amd64', '--object', OBJ, '--json'],
+      ['relocate', '--object', OBJ, '--kernel', '6.1.0-56-cloud-amd64'],
+      ['archive', 'list'],
+      ['btf', 'dump', OBJ],
+      ['btf', 'dump', OBJ, '--format', 'c'], // sets a V8 flag after start-up: the cache must still be accepted
+      ['check', '--kernel', 'not-a-kernel', '--prog', 'xdp'],
+    ]
+    for (const args of forms) {
+      const dir = join(scratchDir(), `code-cache-${args[0]}-${forms.indexOf(args)}`)
+      mkdirSync(dir)
+      const env = {KCOMPAT_CODE_CACHE: dir}
+      const ref = oclif(args)
+      const same = (r: Run & {served: boolean}, how: string): void => {
+        expect(r.served, `${how}: the fast path must serve ${args.join(' ')}`).toBe(true)
+        expect({how, args, status: r.status, stderr: r.stderr}).toEqual({how, args, status: ref.status, stderr: ref.stderr})
+        expect(r.stdout === ref.stdout, `${how}: stdout differs for ${args.join(' ')}`).toBe(true)
+      }
+      same(fastPath(args, env), 'no cache yet')
+      const files = readdirSync(dir).filter((f) => f.endsWith('.v8'))
+      expect(files, `one cache file written for ${args.join(' ')}`).toHaveLength(1)
+      const file = join(dir, files[0]!)
+      const written = readFileSync(file)
+      same(fastPath(args, env), 'with the cache')
+      expect(readFileSync(file).equals(written), 'a cache V8 accepted is not rewritten').toBe(true)
+      const garbage = Buffer.alloc(written.length, 0x5a)
+      writeFileSync(file, garbage)
+      same(fastPath(args, env), 'with a corrupt cache')
+      expect(readFileSync(file).equals(garbage), 'a cache V8 rejected is written again').toBe(false)
+      same(fastPath(args, {KCOMPAT_CODE_CACHE: 'off'}), 'caching off')
+    }
   })
 })
 

@@ -53,18 +53,18 @@ interface Frame {
  * BTF breaks compilation with clang, so a typedef of that name is never printed.
  */
 export function isBlacklisted(st: DumpState, id: TypeId): boolean {
-  const t = st.types[id]!
+  const t = st.typeOf(id)
   return t.nameOff !== 0 && t.name === '__builtin_va_list'
 }
 
 /** Appends the declaration of something named `fname` (may be '') of type `id`. */
 export function emitTypeDecl(st: DumpState, id: TypeId, fname: string, lvl: number): void {
   const base = st.declTop
-  const types = st.types
+  const types = st.typeOf
   for (;;) {
     st.pushDecl(id)
     if (id === 0) break
-    const t = types[id]!
+    const t = types(id)
     let next = -1
     switch (t.kind) {
       case Kind.PTR:
@@ -94,7 +94,7 @@ export function emitTypeDecl(st: DumpState, id: TypeId, fname: string, lvl: numb
 /** Prints (and pops) the qualifiers on top of `frame`: they precede their type. */
 function emitMods(st: DumpState, frame: Frame): void {
   while (frame.cnt > 0) {
-    const kind = st.types[st.declStack[frame.base + frame.cnt - 1]!]!.kind
+    const kind = st.typeOf(st.declStack[frame.base + frame.cnt - 1]!).kind
     if (kind === Kind.VOLATILE) st.out.put('volatile ')
     else if (kind === Kind.CONST) st.out.put('const ')
     else if (kind === Kind.RESTRICT) st.out.put('restrict ')
@@ -105,7 +105,7 @@ function emitMods(st: DumpState, frame: Frame): void {
 
 /** Pops qualifiers (type tags included) without printing them. */
 function dropMods(st: DumpState, frame: Frame): void {
-  while (frame.cnt > 0 && isModifier(st.types[st.declStack[frame.base + frame.cnt - 1]!]!.kind)) frame.cnt--
+  while (frame.cnt > 0 && isModifier(st.typeOf(st.declStack[frame.base + frame.cnt - 1]!).kind)) frame.cnt--
 }
 
 /** The declared name, separated by a space unless it follows a `*`. */
@@ -120,7 +120,7 @@ function emitName(st: DumpState, name: string, lastWasPtr: boolean): void {
  * around a function prototype) prints `*name`, not ` *name`.
  */
 function emitTypeChain(st: DumpState, frame: Frame, fname: string, lvl: number): void {
-  const types = st.types
+  const types = st.typeOf
   let lastWasPtr = true
   while (frame.cnt > 0) {
     const id = st.declStack[frame.base + --frame.cnt]!
@@ -130,7 +130,7 @@ function emitTypeChain(st: DumpState, frame: Frame, fname: string, lvl: number):
       lastWasPtr = false
       continue
     }
-    const t = types[id]!
+    const t = types(id)
     switch (t.kind) {
       case Kind.INT:
       case Kind.FLOAT:
@@ -182,7 +182,7 @@ function emitTypeChain(st: DumpState, frame: Frame, fname: string, lvl: number):
         }
         // Another dimension binds tighter than the parentheses would, so
         // `a[2][3]` needs none; anything else (a pointer) does: `(*p)[3]`.
-        const multidim = types[st.declStack[frame.base + frame.cnt - 1]!]!.kind === Kind.ARRAY
+        const multidim = types(st.declStack[frame.base + frame.cnt - 1]!).kind === Kind.ARRAY
         if (fname !== '' && !lastWasPtr) st.out.put(' ')
         if (!multidim) st.out.put('(')
         emitTypeChain(st, frame, fname, lvl)
@@ -306,7 +306,7 @@ export function emitEnumDef(st: DumpState, id: TypeId, t: EnumType | Enum64Type,
   if (t.kind === Kind.ENUM) {
     for (let i = 0, values = t.values; i < values.length; i++) {
       const v = values[i]!
-      const n = nameDups(st.identNames, v.name)
+      const n = nameDups(st.identNames, v.nameOff)
       // the model already holds the value with the enum's signedness
       const val = signed ? v.value | 0 : v.value >>> 0
       st.out.put(n > 1 ? `\n${pfx}${v.name}___${n} = ${val},` : `\n${pfx}${v.name} = ${val},`)
@@ -315,7 +315,7 @@ export function emitEnumDef(st: DumpState, id: TypeId, t: EnumType | Enum64Type,
     const suffix = signed ? 'LL' : 'ULL'
     for (let i = 0, values = t.values; i < values.length; i++) {
       const v = values[i]!
-      const n = nameDups(st.identNames, v.name)
+      const n = nameDups(st.identNames, v.nameOff)
       const val = signed ? BigInt.asIntN(64, v.value) : BigInt.asUintN(64, v.value)
       st.out.put(n > 1 ? `\n${pfx}${v.name}___${n} = ${val}${suffix},` : `\n${pfx}${v.name} = ${val}${suffix},`)
     }
@@ -325,7 +325,7 @@ export function emitEnumDef(st: DumpState, id: TypeId, t: EnumType | Enum64Type,
 
 /** A forward declaration: `struct foo` or `union foo` (kind_flag set). */
 export function emitFwdDef(st: DumpState, id: TypeId): void {
-  const t = st.types[id]!
+  const t = st.typeOf(id)
   const name = typeName(st, id)
   st.out.put(t.kindFlag ? `union ${name}` : `struct ${name}`)
 }

@@ -55,7 +55,7 @@ export function emitType(st: DumpState, id: TypeId, contId: TypeId): void {
   const emitState = st.emitState
   const state = emitState[id]!
   if (state === EMITTED) return
-  const t = st.types[id]!
+  const t = st.typeOf(id)
   const topLevel = contId === 0
 
   if (state === EMITTING) {

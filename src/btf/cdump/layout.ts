@@ -18,7 +18,7 @@ import type {DumpState} from './state.js'
  * than libbpf follows) or when the size does not fit in 32 bits.
  */
 export function resolveSize(st: DumpState, id: TypeId): number {
-  const r = resolveSizeWalk((i) => st.types[i]!, id, st.ptrSize)
+  const r = resolveSizeWalk(st.typeOf, id, st.ptrSize)
   return typeof r === 'number' ? r : -1
 }
 

@@ -43,7 +43,7 @@ import {ORDERED, ORDERING, type DumpState} from './state.js'
 export function orderType(st: DumpState, id: TypeId, throughPtr: boolean): number {
   const state = st.orderState[id]!
   if (state === ORDERED) return 1
-  const t = st.types[id]!
+  const t = st.typeOf(id)
 
   if (state === ORDERING) {
     if ((t.kind === Kind.STRUCT || t.kind === Kind.UNION) && throughPtr && t.nameOff !== 0) return 0

@@ -21,6 +21,7 @@
 import {type Btf, guessPointerSize} from '../btf.js'
 import type {BtfType, TypeId} from '../types.js'
 import {Kind} from '../wire.js'
+import {NameCounter} from './names.js'
 import {TextSink} from './sink.js'
 
 // Order states (libbpf's enum btf_dump_type_order_state).
@@ -33,17 +34,9 @@ export const NOT_EMITTED = 0
 export const EMITTING = 1
 export const EMITTED = 2
 
-/** All types of `btf` and of its base chain in one array indexed by id (0 = void). */
-function flattenTypes(btf: Btf): BtfType[] {
-  const chain: BtfType[][] = []
-  for (let b: Btf | undefined = btf; b; b = b.base) chain.unshift(b.types)
-  return [btf.typeById(0)].concat(...chain)
-}
 
 export class DumpState {
   readonly btf: Btf
-  /** Every type by id, base types included; index 0 is void. */
-  readonly types: BtfType[]
   readonly lastId: number
   /** Size of a pointer (and of `long`) in bytes: 8 or 4. */
   readonly ptrSize: number
@@ -56,13 +49,20 @@ export class DumpState {
   /** De-duplicated names (`foo___2`) of the types whose name had to change. */
   readonly cachedNames = new Map<TypeId, string>()
   /** Occurrence counts of struct/union/enum tags (C's tag namespace). */
-  readonly typeNames = new Map<string, number>()
+  readonly typeNames: NameCounter
   /** Occurrence counts of typedef names and enumerators (C's ordinary identifiers). */
-  readonly identNames = new Map<string, number>()
+  readonly identNames: NameCounter
   /** Memoized alignment: value + 1, 0 = not computed yet. */
   readonly alignCache: Int32Array
-  /** `types[id]`, as the shared walks of src/btf/btf.ts take it. */
-  readonly typeOf = (id: TypeId): BtfType => this.types[id]!
+  /**
+   * Type `id` (base types included; 0 is void), as the shared walks of src/btf/btf.ts
+   * take it. On a lazily parsed Btf (as `btf dump` parses) the type is decoded afresh
+   * at each call and not kept: a dump meets each type a few times (~700,000 decodes for
+   * a 107,000-type kernel), and short-lived objects cost less than holding every
+   * decoded type at once (peak RSS 120 -> ~70 MiB, and less time in the garbage
+   * collector than the full parse took).
+   */
+  readonly typeOf = (id: TypeId): BtfType => this.btf.peekType(id)
 
   /** Named definitions in the order the current dumpType() must print them. */
   readonly emitQueue: TypeId[] = []
@@ -82,10 +82,11 @@ export class DumpState {
    */
   constructor(btf: Btf, pointerSize?: number, outCapacity?: number) {
     this.btf = btf
-    this.types = flattenTypes(btf)
-    this.lastId = this.types.length - 1
+    this.lastId = btf.lastId
+    this.typeNames = new NameCounter(btf.strings)
+    this.identNames = new NameCounter(btf.strings)
     this.ptrSize = pointerSize ?? guessPointerSize(btf)
-    const n = this.types.length
+    const n = this.lastId + 1
     this.orderState = new Uint8Array(n)
     this.emitState = new Uint8Array(n)
     this.fwdEmitted = new Uint8Array(n)
@@ -125,9 +126,9 @@ export class DumpState {
    */
   private markReferenced(): void {
     const referenced = this.referenced
-    const types = this.types
+    const btf = this.btf
     for (let id = 1; id <= this.lastId; id++) {
-      const t = types[id]!
+      const t = btf.peekType(id)
       switch (t.kind) {
         case Kind.PTR:
         case Kind.TYPEDEF:
