@@ -58,7 +58,15 @@ export interface SplitParts {
   modules?: PackageStanza
 }
 
-const KERNEL_IMAGE = /^linux-image-(\d+\.\d+(?:\.\d+)?(?:-\d+|\+deb\d+)-[a-z0-9-]+)$/
+/**
+ * An image package's name: `linux-image-<release>`, the release being Debian's ABI form
+ * `X.Y.Z-ABI-flavor` (`6.1.0-56-amd64`), its backport form `X.Y.Z-0.debN.ABI-flavor` /
+ * `X.Y.Z-0.bpo.ABI-flavor` (`6.1.0-0.deb11.44-686-pae`, `4.19.0-0.bpo.19-amd64`), or the
+ * form of Linux 6.12 on (`6.12.117+deb12-amd64`, `6.12.12+bpo-amd64`). A version of two
+ * parts is a meta package's (`linux-image-6.1-686-pae`, which depends on the newest
+ * `6.1.0-0.deb11.*` image), not a kernel.
+ */
+const KERNEL_IMAGE = /^linux-image-(\d+\.\d+\.\d+(?:-\d+(?:\.(?:deb\d+|bpo)\.\d+)?|\+deb\d+|\+bpo)-[a-z0-9-]+)$/
 
 /** `name (= version)` entries of a Depends field (alternatives and other relations are left out). */
 function pinnedDepends(s: PackageStanza): Map<string, string> {
@@ -148,7 +156,8 @@ export function compareDebianVersions(a: string, b: string): number {
 
 /** The Debian release a kernel belongs to: `+debNN` in the release or version, else by series. */
 export function debianVersionOf(release: string, packageVersion = ''): string | undefined {
-  const m = /\+deb(\d+)/.exec(release) ?? /[+~]deb(\d+)/.exec(packageVersion)
+  // the release's own mark (`+deb12`, `-0.deb11.44`), else the package version's (`~deb11u1`, a backport's `~bpo9+1`)
+  const m = /[+.]deb(\d+)/.exec(release) ?? /[+~](?:deb|bpo)(\d+)/.exec(packageVersion)
   if (m) return m[1]
   const series = release.split('.').slice(0, 2).join('.')
   // The kernel series each Debian release ships (per Debian's release announcements).

@@ -72,7 +72,8 @@ export function parseBtfPath(path: string): KernelLocation | undefined {
  * `generic`, `6.1.0-56-rt-686-pae` → `rt`.
  */
 export function debianFlavor(release: string): string {
-  const m = /^\d+\.\d+(?:\.\d+)?(?:-\d+|\+deb\d+)-(.+)$/.exec(release)
+  // ABI forms as debian.ts's KERNEL_IMAGE: -56, backports' -0.deb11.44 / -0.bpo.19, +deb12, +bpo
+  const m = /^\d+\.\d+(?:\.\d+)?(?:-\d+(?:\.(?:deb\d+|bpo)\.\d+)?|\+deb\d+|\+bpo)-(.+)$/.exec(release)
   if (!m) return 'generic'
   const rest = m[1]!
   const arch = /(?:^|-)(amd64|arm64|s390x|powerpc64le|armmp-lpae|armmp|riscv64|loong64|mips64r2el|686-pae|686)$/.exec(rest)

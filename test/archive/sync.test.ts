@@ -408,12 +408,16 @@ describe('Debian index and apt sources', () => {
     expect(one).toEqual([{uri: 'http://m.invalid/debian', suites: ['bookworm'], components: ['main', 'contrib'], file: '<text>'}])
   })
   it('selects kernel image packages only', () => {
-    const text = ['linux-image-6.1.0-56-cloud-amd64', 'linux-image-6.1.0-56-cloud-amd64-unsigned', 'linux-image-6.1.0-56-cloud-amd64-dbg', 'linux-image-amd64', 'linux-image-6.12-amd64', 'linux-image-6.12.117+deb12-rt-amd64']
+    const text = ['linux-image-6.1.0-56-cloud-amd64', 'linux-image-6.1.0-56-cloud-amd64-unsigned', 'linux-image-6.1.0-56-cloud-amd64-dbg', 'linux-image-amd64', 'linux-image-6.12-amd64', 'linux-image-6.12.117+deb12-rt-amd64',
+      // names from bullseye-security's i386 index: a 6.1 backport and its meta package; an older backport
+      'linux-image-6.1-686-pae', 'linux-image-6.1.0-0.deb11.44-686-pae', 'linux-image-4.19.0-0.bpo.19-amd64']
       .map((n) => `Package: ${n}\nVersion: 1\nArchitecture: amd64\nFilename: f\nSize: 1\nSHA256: ${'0'.repeat(64)}\n`)
       .join('\n')
     expect(kernelPackages(parsePackages(text)).map((k) => [k.release, k.series, k.flavor])).toEqual([
       ['6.1.0-56-cloud-amd64', '6.1', 'cloud'],
       ['6.12.117+deb12-rt-amd64', '6.12', 'rt'],
+      ['6.1.0-0.deb11.44-686-pae', '6.1', 'pae'],
+      ['4.19.0-0.bpo.19-amd64', '4.19', 'generic'],
     ])
   })
   it('orders Debian versions as dpkg does', () => {
@@ -433,5 +437,9 @@ describe('Debian index and apt sources', () => {
     expect(debianVersionOf('6.1.0-56-amd64')).toBe('12')
     expect(debianVersionOf('5.10.0-30-amd64')).toBe('11')
     expect(debianVersionOf('9.9.0-1-amd64')).toBeUndefined()
+    // backports: the release's own .debN mark, else the package version's ~bpoN
+    expect(debianVersionOf('6.1.0-0.deb11.44-686-pae', '6.1.180-1~deb11u1')).toBe('11')
+    expect(debianVersionOf('6.1.0-0.deb11.44-686-pae')).toBe('11')
+    expect(debianVersionOf('4.19.0-0.bpo.19-amd64', '4.19.235-1~bpo9+1')).toBe('9')
   })
 })
