@@ -16,11 +16,13 @@ import {type KernelPackageInfo, debianVersionOf, fetchPackagesIndex, kernelPacka
 import {download} from './download.js'
 import {type BackfillEvent, backfillImages} from './image.js'
 import {type KernelEntry, readManifest} from './manifest.js'
-import {configHasModuleBtf} from './modules.js'
+import {configHasModuleBtf, repackModules} from './modules.js'
 import {DEBIAN_ARCH_DIR} from './layout.js'
 import {type Shard, shardOf} from './shard.js'
 
 export interface SyncOptions {
+  /** Move the module BTF this sync stored (as `.modules.tar.xz`) into the BTF pack as ONE new segment at the end (default true). */
+  repack?: boolean
   mirror: string
   suite: string
   /** Debian architectures (amd64, arm64, …). */
@@ -156,6 +158,7 @@ export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResu
             osVersion: o.osVersion,
             origin: {repo: {type: 'debian', suite: o.suite, component: 'main'}, path: s.filename},
             modules: o.modules,
+            moduleFormat: 'tar',
             onModuleProgress: (m) => o.onEvent?.({type: 'modules', release: p.release, arch, files: m.files, withBtf: m.withBtf}),
           })
           if (o.generate && r.entry.btf === 'none') r.entry = await generate(r.entry)
@@ -174,6 +177,8 @@ export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResu
   } finally {
     if (!o.cacheDir) rmSync(cacheDir, {recursive: true, force: true})
   }
+  // each kernel's modules were staged as a .modules.tar.xz (readable as such): now one segment
+  if (!o.dryRun && o.repack !== false) await repackModules(root)
   return result
 }
 
@@ -202,12 +207,13 @@ export async function syncDebianSuites(
   const all: SuitesSyncResult = {suites: suites.map((s) => s.suite), added: [], skipped: [], failed: [], planned: [], imaged: []}
   for (const {suite, mirror} of suites) {
     o.onSuite?.(suite)
-    const r = await syncDebian(root, {...o, suite, mirror})
+    const r = await syncDebian(root, {...o, suite, mirror, repack: false})
     all.added.push(...r.added.map((x) => ({...x, suite})))
     all.skipped.push(...r.skipped.map((x) => ({...x, suite})))
     all.failed.push(...r.failed.map((x) => ({...x, suite})))
     all.planned.push(...r.planned.map((x) => ({...x, suite})))
     all.imaged.push(...r.imaged.map((x) => ({...x, suite})))
   }
+  if (!o.dryRun && o.repack !== false) await repackModules(root)
   return all
 }
