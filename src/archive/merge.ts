@@ -30,7 +30,7 @@ import {readKernelBtf} from './archive.js'
 import {mkdirSync} from 'node:fs'
 import {dirname} from 'node:path'
 import {type KernelEntry, kernelKey, readManifest, writeManifest} from './manifest.js'
-import {listKernelModules, readModuleBtfs} from './modules.js'
+import {listKernelModules, packOrder, readModuleBtfs} from './modules.js'
 import {writePackSegment} from './pack/pack.js'
 
 export class MergeError extends KcompatError {
@@ -149,7 +149,8 @@ export async function mergeArchives(out: string, dirs: string[], onProgress?: (p
     // Module BTF in an input's pack is re-packed: its groups refer to that input's earlier
     // segments, so the copied kernels go into ONE new segment of the output's pack.
     let pack = base.pack
-    const packed = toCopy.filter(([, c]) => c.entry.modules?.unit !== undefined)
+    // (in repack order, so shards merged give the segment an unsharded sync writes)
+    const packed = toCopy.filter(([, c]) => c.entry.modules?.unit !== undefined).sort(([, x], [, y]) => packOrder(x.entry, y.entry))
     if (packed.length > 0) {
       const segments = base.pack?.segments ?? []
       const w = await writePackSegment(

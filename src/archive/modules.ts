@@ -223,7 +223,7 @@ export async function addKernelModules(
 }
 
 /** The kernel order of a repack: x86_64, arm64, then other arches; series; flavor (so siblings sit together). */
-function packOrder(a: KernelEntry, b: KernelEntry): number {
+export function packOrder(a: KernelEntry, b: KernelEntry): number {
   const arch = (k: KernelEntry): number => ((['x86_64', 'arm64'].indexOf(k.arch) + 99) % 99)
   const series = (k: KernelEntry): string => k.release.split('.').slice(0, 2).join('.')
   return arch(a) - arch(b) || byteOrder(a.arch, b.arch) || series(a).localeCompare(series(b), 'en', {numeric: true}) || byteOrder(a.flavor, b.flavor) || byteOrder(a.release, b.release)
