@@ -377,7 +377,9 @@ async function unpackPacked(root: string, entry: KernelEntry, m: KernelModules):
   }
   const manifest = readManifest(root)
   const pack = await loadPack(root, manifest.pack?.segments ?? [])
-  const btfs = rebuildModules(pack, findGroup(pack, entry, m.path!, m.unit!), await readKernelBtf(root, entry)) as Map<string, Buffer>
+  const rebuilt = rebuildModules(pack, findGroup(pack, entry, m.path!, m.unit!), await readKernelBtf(root, entry))
+  // Buffers, as a tarball read gives (callers see one type whichever way the bytes came)
+  const btfs = new Map([...rebuilt].map(([n, b]) => [n, Buffer.from(b.buffer, b.byteOffset, b.length)]))
   const list = [...btfs].map(([name, b]) => ({name, sha256: sha256(b), size: b.length}))
   const listText = formatList(list)
   if (sha256(listText) !== m.sha256) throw new InputError('ARCHIVE_CHECKSUM', `${m.path} group ${m.unit}: the rebuilt modules of ${entry.release} (${entry.arch}) do not match the manifest's sha256`)
@@ -389,7 +391,7 @@ async function unpackPacked(root: string, entry: KernelEntry, m: KernelModules):
       // only a cache
     }
   }
-  const unpacked = {list, btfs: btfs as Map<string, Buffer>}
+  const unpacked = {list, btfs}
   last = {key, unpacked}
   return unpacked
 }
