@@ -26,6 +26,8 @@ export interface AddDebOptions {
   origin?: ImageOrigin
   /** Also store the BTF of the package's modules when the config has CONFIG_DEBUG_INFO_BTF_MODULES=y (default true; modules.ts). */
   modules?: boolean
+  /** How module BTF is stored: `pack` (default, one new pack segment) or `tar` (a `.modules.tar.xz`, which a sync repacks into one segment at its end). */
+  moduleFormat?: 'pack' | 'tar'
   onModuleProgress?: (p: ModuleProgress) => void
   /**
    * A kernel Debian ships in parts (debian.ts, SplitParts): `deb` is its linux-binary
@@ -113,7 +115,7 @@ export async function addKernelDeb(root: string, deb: string | Uint8Array, optio
     btf,
   )
   if (!mods) return {...r, steps: pkg.kernel.steps}
-  const entry = await addKernelModules(root, r.entry, mods.modules, {withoutBtf: mods.withoutBtf.length, validate: false})
+  const entry = await addKernelModules(root, r.entry, mods.modules, {withoutBtf: mods.withoutBtf.length, validate: false, format: options.moduleFormat})
   return {
     entry,
     changed: r.changed || JSON.stringify(entry.modules) !== JSON.stringify(r.entry.modules),

@@ -49,6 +49,8 @@ export interface AddRpmOptions {
   origin?: RpmOrigin
   /** Also store module BTF when the config has CONFIG_DEBUG_INFO_BTF_MODULES=y (default true). */
   modules?: boolean
+  /** How module BTF is stored: `pack` (default, one new pack segment) or `tar` (a `.modules.tar.xz`, which a sync repacks into one segment at its end). */
+  moduleFormat?: 'pack' | 'tar'
   onModuleProgress?: (p: ModuleProgress) => void
 }
 
@@ -222,7 +224,7 @@ export async function addKernelRpm(root: string, file: string, modulePackages: s
     btf,
   )
   if (!withModuleBtf) return {...r, steps, packages}
-  const entry = await addKernelModules(root, r.entry, modules, {withoutBtf: g.withoutBtf.length, validate: false})
+  const entry = await addKernelModules(root, r.entry, modules, {withoutBtf: g.withoutBtf.length, validate: false, format: o.moduleFormat})
   return {
     entry,
     changed: r.changed || JSON.stringify(entry.modules) !== JSON.stringify(r.entry.modules),

@@ -12,7 +12,8 @@ import {dirname, join} from 'node:path'
 import {InputError} from '../errors.js'
 
 export const MANIFEST_FILE = 'manifest.json'
-export const MANIFEST_VERSION = 1
+/** Highest version read. Version 2 adds `pack` (module BTF in pack segments); a manifest without it is written as version 1, which older kcompat reads. */
+export const MANIFEST_VERSION = 2
 
 /** Where a kernel's BTF (or the knowledge that it has none) came from. */
 export interface KernelSource {
@@ -62,13 +63,17 @@ export interface ImageSource {
 }
 
 /**
- * A kernel's module BTF (modules.ts): `<release>.modules.tar.xz` beside its
- * `.btf.tar.xz`, pinned here by the sha256 of the tarball's `modules.tsv` list (which
- * holds each module's name, sha256 and size), so per-module lines stay out of the manifest.
+ * A kernel's module BTF (modules.ts): a group of the archive's BTF pack (`path` a
+ * segment, `unit` the group's index in it; pack/pack.ts), or, in archives written before
+ * the pack, `<release>.modules.tar.xz` beside its `.btf.tar.xz`. Pinned here by the
+ * sha256 of the `modules.tsv` list (each module's name, sha256 and size), so per-module
+ * lines stay out of the manifest.
  */
 export interface KernelModules {
-  /** Path of the `.modules.tar.xz` relative to the archive root; null when no module has BTF. */
+  /** The pack segment (`pack/NNNNNN.kcpack`) or legacy `.modules.tar.xz`, relative to the archive root; null when no module has BTF. */
   path: string | null
+  /** With a pack segment as `path`: the index of the kernel's group in that segment. */
+  unit?: number
   /** sha256 of the `modules.tsv` member (the list); null with path null. */
   sha256: string | null
   /** Modules whose BTF is stored. */
@@ -103,8 +108,17 @@ export interface KernelEntry {
   modules?: KernelModules
 }
 
+/** A BTF pack segment as listed in the manifest (pack/pack.ts). */
+export interface ManifestSegment {
+  path: string
+  sha256: string
+  size: number
+}
+
 export interface Manifest {
   version: number
+  /** The archive's BTF pack: its segments in order (each pinned by sha256). */
+  pack?: {segments: ManifestSegment[]}
   kernels: KernelEntry[]
 }
 
@@ -163,7 +177,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 }
 
 export function writeManifest(root: string, m: Manifest): void {
-  const out: Manifest = {version: MANIFEST_VERSION, kernels: sortKernels(m.kernels)}
+  const pack = m.pack && m.pack.segments.length > 0 ? {pack: {segments: m.pack.segments}} : {}
+  const out: Manifest = {version: m.pack && m.pack.segments.length > 0 ? 2 : 1, ...pack, kernels: sortKernels(m.kernels)}
   writeFileAtomic(join(root, MANIFEST_FILE), `${JSON.stringify(out, null, 2)}\n`)
 }
 

@@ -12,7 +12,10 @@
  * disagree is a conflict; (3) any conflict stops the merge before anything is written,
  * with all conflicts listed; (4) each file to copy is checked against the manifest
  * (archive.ts readKernelBtf, modules.ts listKernelModules) before it is copied, each
- * copy goes to a temporary name and is renamed into place; (5) the output manifest is
+ * copy goes to a temporary name and is renamed into place; module BTF an input holds in
+ * its BTF pack is re-packed (read, checked, and written as one new segment of the
+ * output's pack: a segment only means something after the segments before it); (5) the
+ * output manifest is
  * written last, in one rename, so a merge that fails half way leaves the output's
  * manifest as it was (copied tarballs that no manifest lists are removed).
  *
@@ -27,7 +30,8 @@ import {readKernelBtf} from './archive.js'
 import {mkdirSync} from 'node:fs'
 import {dirname} from 'node:path'
 import {type KernelEntry, kernelKey, readManifest, writeManifest} from './manifest.js'
-import {listKernelModules} from './modules.js'
+import {listKernelModules, packOrder, readModuleBtfs} from './modules.js'
+import {writePackSegment} from './pack/pack.js'
 
 export class MergeError extends KcompatError {
   constructor(code: string, message: string, readonly conflicts: MergeConflict[] = []) {
@@ -135,15 +139,34 @@ export async function mergeArchives(out: string, dirs: string[], onProgress?: (p
         await readKernelBtf(c.dir, e, {cache: false}) // checked against the manifest before it is copied
         copyAtomic(join(c.dir, e.path), join(outDir, e.path), copied)
       }
-      if (e.modules?.path) {
+      if (e.modules?.path && e.modules.unit === undefined) {
         await listKernelModules(c.dir, e)
         copyAtomic(join(c.dir, e.modules.path), join(outDir, e.modules.path), copied)
       }
       result.added.push({key, from: c.dir})
       if (all.get(key)!.length > 1) result.same.push(key)
     }
+    // Module BTF in an input's pack is re-packed: its groups refer to that input's earlier
+    // segments, so the copied kernels go into ONE new segment of the output's pack.
+    let pack = base.pack
+    // (in repack order, so shards merged give the segment an unsharded sync writes)
+    const packed = toCopy.filter(([, c]) => c.entry.modules?.unit !== undefined).sort(([, x], [, y]) => packOrder(x.entry, y.entry))
+    if (packed.length > 0) {
+      const segments = base.pack?.segments ?? []
+      const w = await writePackSegment(
+        outDir,
+        segments,
+        packed.map(([, c]) => ({entry: c.entry, vmlinux: () => readKernelBtf(c.dir, c.entry, {cache: false}), modules: () => readModuleBtfs(c.dir, c.entry)})),
+      )
+      copied.push(resolve(outDir, w.segment.path))
+      for (const [key, c] of packed) {
+        const g = w.groups.get(key)!
+        chosen.set(key, {dir: c.dir, entry: {...c.entry, modules: {...c.entry.modules!, path: w.segment.path, unit: g.unit}}})
+      }
+      pack = {segments: [...segments, w.segment]}
+    }
     const kernels = [...chosen.values()].map((c) => c.entry)
-    writeManifest(outDir, {version: base.version, kernels})
+    writeManifest(outDir, {version: base.version, pack, kernels})
     result.kernels = kernels.length
   } catch (e) {
     // nothing lists the copied files: take them away again (an existing output kept its manifest)

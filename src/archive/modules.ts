@@ -44,7 +44,7 @@
  * `ARCHIVE_UNKNOWN_KERNEL`, `ARCHIVE_NO_BTF`, `ARCHIVE_MISSING_FILE`, `ARCHIVE_CHECKSUM`,
  * `ARCHIVE_BAD_TARBALL`. An ingestion that fails writes nothing.
  */
-import {existsSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, rmSync, statSync} from 'node:fs'
 import {open} from 'node:fs/promises'
 import {join, posix} from 'node:path'
 import tarStream from 'tar-stream'
@@ -53,13 +53,15 @@ import {parseBtf} from '../btf/decode.js'
 import {ElfFile} from '../elf/elf.js'
 import {InputError, KcompatError} from '../errors.js'
 import {readKernelBtf, sha256} from './archive.js'
+import {btfCacheDir} from './btf-cache.js'
+import {type PackProgress, findGroup, loadPack, rebuildModules, writePackSegment} from './pack/pack.js'
 import {fetchRemoteFile, rootOf} from './remote.js'
 import {gzipDecompress, xzCompress, xzDecompress} from './compress.js'
 import {decompressStream, feedTar, readDeb} from './deb.js'
 import {dataPieces, readDebInfo} from './debug-deb.js'
 import {decompressPrefix} from './kernel-image.js'
 import {btfPath} from './layout.js'
-import {type KernelEntry, type KernelModules, kernelKey, readManifest, writeFileAtomic, writeManifest} from './manifest.js'
+import {type KernelEntry, type KernelModules, type Manifest, kernelKey, readManifest, writeFileAtomic, writeManifest} from './manifest.js'
 import {checkEntryName, readTar, writeTar} from './tar.js'
 
 /** One module of a kernel, as `modules.tsv` lists it. */
@@ -146,6 +148,9 @@ export interface AddModulesOptions {
   withoutBtf?: number
   /** Check each module against the kernel's vmlinux BTF first (default true). */
   validate?: boolean
+  /** `pack` (default): one new segment of the archive's BTF pack; `tar`: a `.modules.tar.xz` (the layout before the pack). */
+  format?: 'pack' | 'tar'
+  onProgress?: (p: PackProgress) => void
 }
 
 /**
@@ -177,25 +182,114 @@ export async function addKernelModules(
     return {name, sha256: sha256(b), size: b.length}
   })
   const listText = formatList(list)
-  const path = list.length > 0 ? modulesPath(current) : null
+  const pack = (o.format ?? 'pack') === 'pack'
   const record: KernelModules = {
-    path,
+    path: list.length > 0 && !pack ? modulesPath(current) : null,
     sha256: list.length > 0 ? sha256(listText) : null,
     count: list.length,
     size: list.reduce((s, m) => s + m.size, 0),
     withoutBtf: o.withoutBtf ?? current.modules?.withoutBtf ?? 0,
   }
-  const unchanged = JSON.stringify(current.modules) === JSON.stringify(record) && (!path || existsSync(join(root, path)))
-  if (unchanged) return current
-  if (path) {
-    const tar = await writeTar([{name: MODULE_LIST, data: Buffer.from(listText)}, ...names.map((n) => ({name: `${n}.btf`, data: modules.get(n)!}))])
-    writeFileAtomic(join(root, path), xzCompress(tar))
-  } else if (current.modules?.path) {
-    rmSync(join(root, current.modules.path), {force: true})
+  // The same modules already stored (in either layout) are kept as they are.
+  const cur = current.modules
+  const same = (a: KernelModules | undefined): boolean => !!a && a.sha256 === record.sha256 && a.count === record.count && a.size === record.size && a.withoutBtf === record.withoutBtf
+  if (same(cur) && (!cur!.path || existsSync(join(root, cur!.path)))) return current
+  const segments = manifest.pack?.segments ?? []
+  let written: string | undefined
+  let next: KernelEntry
+  let nextPack: Manifest['pack'] = manifest.pack
+  if (list.length > 0 && pack) {
+    const w = await writePackSegment(root, segments, [{entry: current, vmlinux: () => readKernelBtf(root, current), modules: async () => modules}], o.onProgress)
+    written = w.segment.path
+    next = {...current, modules: {...record, path: w.segment.path, unit: w.groups.get(key)!.unit}}
+    nextPack = {segments: [...segments, w.segment]}
+  } else {
+    if (record.path) {
+      const tar = await writeTar([{name: MODULE_LIST, data: Buffer.from(listText)}, ...names.map((n) => ({name: `${n}.btf`, data: modules.get(n)!}))])
+      writeFileAtomic(join(root, record.path), xzCompress(tar))
+      written = record.path
+    }
+    next = {...current, modules: record}
   }
-  const next: KernelEntry = {...current, modules: record}
-  writeManifest(root, {...manifest, kernels: manifest.kernels.map((k) => (kernelKey(k) === key ? next : k))})
+  try {
+    writeManifest(root, {...manifest, pack: nextPack, kernels: manifest.kernels.map((k) => (kernelKey(k) === key ? next : k))})
+  } catch (e) {
+    if (written && written !== cur?.path) rmSync(join(root, written), {force: true})
+    throw e
+  }
+  // a replaced tarball goes (a replaced pack group stays: segments are never rewritten)
+  if (cur?.path && cur.unit === undefined && cur.path !== next.modules!.path) rmSync(join(root, cur.path), {force: true})
   return next
+}
+
+/** The kernel order of a repack: x86_64, arm64, then other arches; series; flavor (so siblings sit together). */
+export function packOrder(a: KernelEntry, b: KernelEntry): number {
+  const arch = (k: KernelEntry): number => ((['x86_64', 'arm64'].indexOf(k.arch) + 99) % 99)
+  const series = (k: KernelEntry): string => k.release.split('.').slice(0, 2).join('.')
+  return arch(a) - arch(b) || byteOrder(a.arch, b.arch) || series(a).localeCompare(series(b), 'en', {numeric: true}) || byteOrder(a.flavor, b.flavor) || byteOrder(a.release, b.release)
+}
+
+export interface RepackResult {
+  /** Kernels whose module BTF moved into the pack. */
+  kernels: number
+  modules: number
+  /** The new segment, when one was written. */
+  segment?: {path: string; size: number}
+  /** Legacy tarballs removed, and their total size. */
+  removed: string[]
+  removedBytes: number
+  rawUnits: number
+}
+
+/**
+ * Moves every kernel's legacy `.modules.tar.xz` into the archive's BTF pack as ONE new
+ * segment, all or nothing: the segment is verified (every vmlinux and module rebuilds to
+ * its sha256, pack.ts), each kernel's module list must give the manifest's sha256, then
+ * the manifest is written, and only then are the tarballs deleted.
+ * @throws InputError the codes of reading module tarballs and of the pack writer.
+ */
+export async function repackModules(root: string, onProgress?: (p: PackProgress) => void): Promise<RepackResult> {
+  const manifest = readManifest(root)
+  const legacy = manifest.kernels.filter((k) => k.path && k.modules?.path && k.modules.unit === undefined).sort(packOrder)
+  if (legacy.length === 0) return {kernels: 0, modules: 0, removed: [], removedBytes: 0, rawUnits: 0}
+  const segments = manifest.pack?.segments ?? []
+  const w = await writePackSegment(
+    root,
+    segments,
+    legacy.map((k) => ({entry: k, vmlinux: () => readKernelBtf(root, k), modules: async () => new Map((await unpack(root, k)).btfs)})),
+    onProgress,
+  )
+  const drop = (): void => rmSync(join(root, w.segment.path), {force: true})
+  const moved = new Map<string, KernelEntry>()
+  let modules = 0
+  for (const k of legacy) {
+    const g = w.groups.get(kernelKey(k))!
+    if (sha256(formatList(g.modules)) !== k.modules!.sha256) {
+      drop()
+      throw new InputError('ARCHIVE_CHECKSUM', `${k.release} (${k.arch}): the repacked module list does not match the manifest's sha256 (nothing changed)`)
+    }
+    modules += g.modules.length
+    moved.set(kernelKey(k), {...k, modules: {...k.modules!, path: w.segment.path, unit: g.unit}})
+  }
+  try {
+    writeManifest(root, {...manifest, pack: {segments: [...segments, w.segment]}, kernels: manifest.kernels.map((k) => moved.get(kernelKey(k)) ?? k)})
+  } catch (e) {
+    drop()
+    throw e
+  }
+  const removed: string[] = []
+  let removedBytes = 0
+  for (const k of legacy) {
+    const f = join(root, k.modules!.path!)
+    try {
+      removedBytes += statSync(f).size
+      rmSync(f, {force: true})
+      removed.push(k.modules!.path!)
+    } catch {
+      // already gone
+    }
+  }
+  return {kernels: legacy.length, modules, segment: {path: w.segment.path, size: w.segment.size}, removed, removedBytes, rawUnits: w.rawUnits}
 }
 
 // ---------------------------------------------------------------------------------
@@ -220,6 +314,7 @@ async function unpack(root: string, entry: KernelEntry): Promise<Unpacked> {
   const m = entry.modules
   if (!m || !m.path || !m.sha256) return {list: [], btfs: new Map()}
   root = rootOf(entry) ?? root // an entry of KCOMPAT_REMOTE's archive (remote.ts)
+  if (m.unit !== undefined) return unpackPacked(root, entry, m)
   const file = join(root, m.path)
   if (!existsSync(file)) await fetchRemoteFile(root, m.path) // a lazy copy of a published archive
   let st
@@ -230,9 +325,18 @@ async function unpack(root: string, entry: KernelEntry): Promise<Unpacked> {
   }
   const key = `${file}\0${st.size}\0${st.mtimeMs}\0${m.sha256}`
   if (last?.key === key) return last.unpacked
-  const files = (await readTar(xzDecompress(readFileSync(file), 4 * 1024 ** 3), {maxEntries: 100_000, maxTotalSize: 4 * 1024 ** 3})).filter(
+  const files = (await readTar(xzDecompress(readFileSync(file), 4 * 1024 ** 3), TAR_LIMITS)).filter(
     (f) => f.type === 'file',
   )
+  const unpacked = checkMembers(files, m, file)
+  last = {key, unpacked}
+  return unpacked
+}
+
+const TAR_LIMITS = {maxEntries: 100_000, maxTotalSize: 4 * 1024 ** 3}
+
+/** A kernel's module files (the list, then `<name>.btf` each) checked against the manifest. */
+function checkMembers(files: {name: string; data: Buffer}[], m: KernelModules, file: string): Unpacked {
   const listFile = files.find((f) => f.name === MODULE_LIST)
   if (!listFile) throw new InputError('ARCHIVE_BAD_TARBALL', `${file} has no ${MODULE_LIST}`)
   if (sha256(listFile.data) !== m.sha256) throw new InputError('ARCHIVE_CHECKSUM', `${file}: ${MODULE_LIST} sha256 does not match the manifest`)
@@ -248,6 +352,45 @@ async function unpack(root: string, entry: KernelEntry): Promise<Unpacked> {
     btfs.set(mod.name, data)
   }
   if (byName.size !== list.length) throw new InputError('ARCHIVE_BAD_TARBALL', `${file} holds files its ${MODULE_LIST} does not list`)
+  return {list, btfs}
+}
+
+/**
+ * A kernel's module BTF from the archive's pack: from the cache of rebuilt module BTF
+ * when a good copy is there (`<cache>/<modules sha256>.modules.tar`, an uncompressed tar
+ * with the members of a legacy tarball, checked like one), else rebuilt from the pack on
+ * the kernel's vmlinux BTF, checked against the manifest's list sha256, and cached.
+ */
+async function unpackPacked(root: string, entry: KernelEntry, m: KernelModules): Promise<Unpacked> {
+  const key = `pack\0${root}\0${kernelKey(entry)}\0${m.path}\0${m.unit}\0${m.sha256}`
+  if (last?.key === key) return last.unpacked
+  const dir = btfCacheDir(root)
+  const cached = dir && join(dir, `${m.sha256}.modules.tar`)
+  if (cached && existsSync(cached)) {
+    try {
+      const unpacked = checkMembers((await readTar(readFileSync(cached), TAR_LIMITS)).filter((f) => f.type === 'file'), m, cached)
+      last = {key, unpacked}
+      return unpacked
+    } catch (e) {
+      if (!(e instanceof KcompatError)) throw e // a damaged cache copy is rebuilt below
+    }
+  }
+  const manifest = readManifest(root)
+  const pack = await loadPack(root, manifest.pack?.segments ?? [])
+  const rebuilt = rebuildModules(pack, findGroup(pack, entry, m.path!, m.unit!), await readKernelBtf(root, entry))
+  // Buffers, as a tarball read gives (callers see one type whichever way the bytes came)
+  const btfs = new Map([...rebuilt].map(([n, b]) => [n, Buffer.from(b.buffer, b.byteOffset, b.length)]))
+  const list = [...btfs].map(([name, b]) => ({name, sha256: sha256(b), size: b.length}))
+  const listText = formatList(list)
+  if (sha256(listText) !== m.sha256) throw new InputError('ARCHIVE_CHECKSUM', `${m.path} group ${m.unit}: the rebuilt modules of ${entry.release} (${entry.arch}) do not match the manifest's sha256`)
+  if (cached) {
+    try {
+      mkdirSync(dir, {recursive: true})
+      writeFileAtomic(cached, await writeTar([{name: MODULE_LIST, data: Buffer.from(listText)}, ...list.map((x) => ({name: `${x.name}.btf`, data: btfs.get(x.name)!}))]))
+    } catch {
+      // only a cache
+    }
+  }
   const unpacked = {list, btfs}
   last = {key, unpacked}
   return unpacked

@@ -6,7 +6,8 @@
  *   manifest.json                               the archive's manifest, byte for byte
  *   index.sqlite                                the SQLite index, when one is given
  *   <os>/<version>/<arch>/<release>.btf.tar.xz   every kernel's BTF
- *   <os>/<version>/<arch>/<release>.modules.tar.xz  module BTF, where archived
+ *   pack/NNNNNN.kcpack                          the BTF pack's segments (module BTF)
+ *   <os>/<version>/<arch>/<release>.modules.tar.xz  module BTF of archives before the pack
  *   SHA256SUMS                                  `sha256sum` lines for every file above
  *
  * `SHA256SUMS` is what `sha256sum` prints (so `sha256sum -c SHA256SUMS` checks a copy),
@@ -117,9 +118,11 @@ export function publishArchive(root: string, out: string, o: PublishOptions = {}
   const manifestBytes = readFileSync(join(root, MANIFEST_FILE))
   const manifest = readManifest(root)
   const paths: string[] = []
+  // every pack segment, in order (a segment's records refer to those of earlier ones)
+  for (const s of manifest.pack?.segments ?? []) paths.push(s.path)
   for (const k of manifest.kernels) {
     if (k.path) paths.push(k.path)
-    if (k.modules?.path) paths.push(k.modules.path)
+    if (k.modules?.path && !paths.includes(k.modules.path)) paths.push(k.modules.path)
   }
   const sums: Record<string, string> = {}
   let bytes = 0
@@ -228,6 +231,9 @@ export async function syncRemote(url: string, o: RemoteSyncOptions = {}): Promis
     throw new RemoteError('REMOTE_BAD_MANIFEST', `${joinUrl(base, MANIFEST_FILE)} is not a kcompat manifest`)
   }
   if (manifest.version > MANIFEST_VERSION) throw new RemoteError('ARCHIVE_TOO_NEW', `${joinUrl(base, MANIFEST_FILE)} has version ${manifest.version}; upgrade kcompat`)
+  for (const p of manifest.pack?.segments.map((x) => x.path) ?? []) {
+    if (!files[p]) throw new RemoteError('REMOTE_BAD_MANIFEST', `${p} is in the manifest's pack but not in ${SUMS_FILE}`)
+  }
   for (const k of manifest.kernels) {
     for (const p of [k.path, k.modules?.path]) {
       if (p && !files[p]) throw new RemoteError('REMOTE_BAD_MANIFEST', `${p} is in the manifest but not in ${SUMS_FILE}`)

@@ -46,10 +46,12 @@ import {addDebugRpm} from './debug-rpm.js'
 import {download} from './download.js'
 import {normalizeArch} from './layout.js'
 import {type KernelEntry, kernelKey, readManifest} from './manifest.js'
-import {configHasModuleBtf} from './modules.js'
+import {configHasModuleBtf, repackModules} from './modules.js'
 import {type Shard, shardOf} from './shard.js'
 
 export interface RpmSyncOptions {
+  /** Move the module BTF this sync stored (as `.modules.tar.xz`) into the BTF pack as ONE new segment at the end (default true). */
+  repack?: boolean
   /** Repository root URL (the directory holding `repodata/`). */
   repo: string
   /** os id (RPM_DISTROS) and VERSION_ID to file kernels under. */
@@ -237,6 +239,7 @@ export async function syncRpm(root: string, o: RpmSyncOptions): Promise<RpmSyncR
             version: o.version,
             origin: {path: p.href},
             modules: o.modules,
+            moduleFormat: 'tar',
             onModuleProgress: (m) => o.onEvent?.({type: 'modules', package: nevra(p), arch: p.arch, files: m.files, withBtf: m.withBtf}),
           })
           entry = r.entry
@@ -282,5 +285,6 @@ export async function syncRpm(root: string, o: RpmSyncOptions): Promise<RpmSyncR
   } finally {
     if (!o.cacheDir) rmSync(cacheDir, {recursive: true, force: true})
   }
+  if (!o.dryRun && o.repack !== false) await repackModules(root)
   return result
 }

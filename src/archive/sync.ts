@@ -20,11 +20,13 @@ import {type KernelPackageInfo, debianVersionOf, kernelPackages, newestPerSeries
 import {download} from './download.js'
 import {type BackfillEvent, backfillImages} from './image.js'
 import {type KernelEntry, readManifest} from './manifest.js'
-import {configHasModuleBtf} from './modules.js'
+import {configHasModuleBtf, repackModules} from './modules.js'
 import {DEBIAN_ARCH_DIR} from './layout.js'
 import {type Shard, shardOf} from './shard.js'
 
 export interface SyncOptions {
+  /** Move the module BTF this sync stored (as `.modules.tar.xz`) into the BTF pack as ONE new segment at the end (default true). */
+  repack?: boolean
   mirror: string
   suite: string
   /** Debian architectures (amd64, arm64, …); `all`: every one the suite's Release file lists. */
@@ -237,6 +239,7 @@ export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResu
             osVersion: o.osVersion,
             origin: {repo: {type: 'debian', suite: o.suite, component: componentOf.get(fetch[0]!) ?? componentOf.get(s) ?? 'main'}, path: fetch[0]!.filename},
             modules: o.modules,
+            moduleFormat: 'tar',
             onModuleProgress: (m) => o.onEvent?.({type: 'modules', release: p.release, arch, files: m.files, withBtf: m.withBtf}),
             ...(parts
               ? {
@@ -264,6 +267,8 @@ export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResu
   } finally {
     if (!o.cacheDir) rmSync(cacheDir, {recursive: true, force: true})
   }
+  // each kernel's modules were staged as a .modules.tar.xz (readable as such): now one segment
+  if (!o.dryRun && o.repack !== false) await repackModules(root)
   return result
 }
 
@@ -297,7 +302,7 @@ export async function syncDebianSuites(
   checkSuiteCoverage(releases, o.arches, o.components && o.components.length > 0 ? o.components : ['main'])
   for (const [i, {suite, mirror}] of suites.entries()) {
     o.onSuite?.(suite)
-    const r = await syncDebian(root, {...o, suite, mirror, release: releases[i]!.release})
+    const r = await syncDebian(root, {...o, suite, mirror, release: releases[i]!.release, repack: false})
     all.added.push(...r.added.map((x) => ({...x, suite})))
     all.skipped.push(...r.skipped.map((x) => ({...x, suite})))
     all.failed.push(...r.failed.map((x) => ({...x, suite})))
@@ -305,5 +310,6 @@ export async function syncDebianSuites(
     all.imaged.push(...r.imaged.map((x) => ({...x, suite})))
     all.unavailable.push(...(r.unavailable ?? []).map((x) => ({...x, suite})))
   }
+  if (!o.dryRun && o.repack !== false) await repackModules(root)
   return all
 }

@@ -33,12 +33,14 @@ import {download} from './download.js'
 import {debImageSource} from './image.js'
 import {DEBIAN_ARCH_DIR} from './layout.js'
 import {type KernelEntry, kernelKey, readManifest} from './manifest.js'
-import {addKernelModules, configHasModuleBtf, extractDebModuleBtfs} from './modules.js'
+import {addKernelModules, configHasModuleBtf, extractDebModuleBtfs, repackModules} from './modules.js'
 import {type Shard, shardOf} from './shard.js'
 import {type SyncEvent, type SyncResult, checkSuiteCoverage} from './sync.js'
 import {type UbuntuKernel, findDbgsymStanza, selectUbuntuKernels, ubuntuKernels, ubuntuVersionOfSuite} from './ubuntu.js'
 
 export interface UbuntuSyncOptions {
+  /** Move the module BTF this sync stored (as `.modules.tar.xz`) into the BTF pack as ONE new segment at the end (default true). */
+  repack?: boolean
   /** Repository root (the archive, or ports for arm64/ppc64el/s390x/riscv64). */
   mirror: string
   suite: string
@@ -151,6 +153,7 @@ export async function syncUbuntu(root: string, o: UbuntuSyncOptions): Promise<Sy
               suite: o.suite,
               component: componentOf(s),
               modules: o.modules,
+              moduleFormat: 'tar',
               onModules: (m) => o.onEvent?.({type: 'modules', release: k.release, arch: p.arch, files: m.files, withBtf: m.withBtf}),
             })
           }
@@ -173,6 +176,7 @@ export async function syncUbuntu(root: string, o: UbuntuSyncOptions): Promise<Sy
   } finally {
     if (!o.cacheDir) rmSync(cacheDir, {recursive: true, force: true})
   }
+  if (!o.dryRun && o.repack !== false) await repackModules(root)
   return result
 }
 
@@ -205,6 +209,8 @@ export interface AddUbuntuOptions {
   suite: string
   component?: string
   modules?: boolean
+  /** How module BTF is stored: `pack` (default, one new pack segment) or `tar` (a `.modules.tar.xz`, which a sync repacks into one segment at its end). */
+  moduleFormat?: 'pack' | 'tar'
   onModules?: (m: {files: number; withBtf: number}) => void
 }
 
@@ -280,5 +286,5 @@ export async function addUbuntuKernel(root: string, p: PlannedKernel, files: str
     btf,
   )
   if (!modules) return r.entry
-  return addKernelModules(root, r.entry, modules, {withoutBtf, validate: false})
+  return addKernelModules(root, r.entry, modules, {withoutBtf, validate: false, format: o.moduleFormat})
 }

@@ -170,6 +170,16 @@ export function encodeBtf(btf: Btf, options: {littleEndian?: boolean} = {}): Uin
   return assemble(btf.types, btf.strings.bytes, options.littleEndian ?? btf.littleEndian, (_n, o) => o, btf.header.extra)
 }
 
+/**
+ * Writes `types` with a string section and name offsets chosen by the caller: `strings` is
+ * the section's bytes, `nameOff(name)` each name's offset in it (or in the base's, for
+ * split BTF). The canonical layout (24-byte header, types, then strings); the BTF pack
+ * (src/archive/pack) uses it to rebuild a unit's exact bytes.
+ */
+export function encodeBtfWith(types: readonly BtfType[], strings: Uint8Array, littleEndian: boolean, nameOff: (name: string) => number): Uint8Array {
+  return assemble(types, strings, littleEndian, (n) => nameOff(n))
+}
+
 /** A type as given to the builder: offsets are assigned by the builder. */
 export type NewType = BtfType
 

@@ -181,13 +181,13 @@ describe('module BTF extraction', () => {
 })
 
 describe('module BTF in the archive', () => {
-  it('stores, lists and reads back the modules; the tarball reads with tar and xz; the list is pinned by sha256', async () => {
+  it('stores, lists and reads back the modules; the legacy tarball reads with tar and xz; the list is pinned by sha256', async () => {
     if (!toolsOk('module storage')) return
     const {deb61, oracle} = packages()
     const {root, entry} = await archiveWith(K61)
     expect(kernelHasModules(entry)).toBe(false)
     const x = await extractDebModuleBtfs(deb61, {release: K61})
-    const e = await addKernelModules(root, entry, x.modules)
+    const e = await addKernelModules(root, entry, x.modules, {format: 'tar'})
     expect(kernelHasModules(e)).toBe(true)
     expect(e.modules!.path).toBe(modulesPath(e))
     expect(e.modules!.path).toBe(`debian/12/x86_64/${K61}.modules.tar.xz`)
@@ -252,7 +252,7 @@ describe('module BTF in the archive', () => {
     if (!toolsOk('checksums')) return
     const {deb61} = packages()
     const {root, entry} = await archiveWith(K61)
-    const e = await addKernelModules(root, entry, (await extractDebModuleBtfs(deb61, {release: K61})).modules)
+    const e = await addKernelModules(root, entry, (await extractDebModuleBtfs(deb61, {release: K61})).modules, {format: 'tar'})
     await expect(readModuleBtf(root, e, 'nft-ct')).resolves.toBeInstanceOf(Uint8Array) // '-' is '_' to the kernel
     await expect(readModuleBtf(root, e, 'nft_c')).rejects.toMatchObject({code: 'MODULE_NOT_FOUND', message: expect.stringContaining('nft_ct')})
     const file = join(root, e.modules!.path!)
@@ -297,7 +297,8 @@ describe('module BTF in the archive', () => {
     await expect(addKernelModules(root, e, bad)).rejects.toMatchObject({code: 'MODULE_BAD_BTF'})
     expect(readFileSync(join(root, 'manifest.json')).equals(before)).toBe(true)
     expect(readFileSync(join(root, e.modules!.path!)).equals(tarBefore)).toBe(true)
-    expect(readdirSync(join(root, 'debian', '12', 'x86_64')).sort()).toEqual([`${K61}.btf.tar.xz`, `${K61}.modules.tar.xz`])
+    expect(readdirSync(join(root, 'debian', '12', 'x86_64')).sort()).toEqual([`${K61}.btf.tar.xz`])
+    expect(readdirSync(join(root, 'pack'))).toEqual(['000001.kcpack']) // the modules went into the pack
   })
 })
 

@@ -35,14 +35,12 @@ beforeAll(async () => {
   const shipped = readManifest(SHIPPED)
   entries = shipped.kernels.filter((k) => RELEASES.includes(k.release))
   expect(entries.length).toBe(2)
-  for (const k of entries) {
-    for (const p of [k.path, k.modules?.path]) {
-      if (!p) continue
-      mkdirSync(join(src, p, '..'), {recursive: true})
-      copyFileSync(join(SHIPPED, p), join(src, p))
-    }
+  for (const p of [...(shipped.pack?.segments.map((x) => x.path) ?? []), ...entries.flatMap((k) => [k.path, k.modules?.path])]) {
+    if (!p || existsSync(join(src, p))) continue
+    mkdirSync(join(src, p, '..'), {recursive: true})
+    copyFileSync(join(SHIPPED, p), join(src, p))
   }
-  writeManifest(src, {version: shipped.version, kernels: entries} as Manifest)
+  writeManifest(src, {version: shipped.version, pack: shipped.pack, kernels: entries} as Manifest)
   const {dbPath} = await ensureIndex(src, {db: join(work, 'index.sqlite')})
   pub = join(work, 'pub')
   publishArchive(src, pub, {index: dbPath})
@@ -55,7 +53,8 @@ afterAll(() => {
 describe('archive publish', () => {
   it('writes manifest, index, tarballs and a SHA256SUMS that sha256sum -c accepts', () => {
     const files = readFileSync(join(pub, 'SHA256SUMS'), 'utf8').trim().split('\n').map((l) => l.slice(66))
-    const expected = ['index.sqlite', 'manifest.json', ...entries.flatMap((k) => [k.path!, k.modules?.path].filter((p): p is string => !!p))]
+    const segments = readManifest(src).pack?.segments.map((x) => x.path) ?? []
+    const expected = [...new Set(['index.sqlite', 'manifest.json', ...segments, ...entries.flatMap((k) => [k.path!, k.modules?.path].filter((p): p is string => !!p))])]
     expect(files.sort()).toEqual(expected.sort())
     expect(readFileSync(join(pub, 'manifest.json'))).toEqual(readFileSync(join(src, 'manifest.json')))
     if (requireTool('sha256sum', 'published archive checksums')) {
@@ -112,10 +111,14 @@ describe('archive sync --from URL', () => {
     const entry = readManifest(dir).kernels.find((k) => k.release === '6.1.0-56-cloud-amd64')!
     srv.log.length = 0
     const mods = await readModuleBtfs(dir, entry)
-    expect(srv.log).toEqual([entry.modules!.path])
+    // the pack's segments, then the kernel's vmlinux BTF (the modules' base) unless fetched before
+    const segments = readManifest(dir).pack?.segments.map((x) => x.path) ?? []
+    expect(srv.log.slice(0, segments.length)).toEqual(segments)
+    expect(srv.log.slice(segments.length).every((p) => p === entry.path)).toBe(true)
+    expect(srv.log).toContain(entry.modules!.path)
     expect(mods.size).toBe(entry.modules!.count)
     expect(readFileSync(join(dir, entry.modules!.path!))).toEqual(readFileSync(join(SHIPPED, entry.modules!.path!)))
-  })
+  }, 600_000) // decodes the whole pack and rebuilds the kernel's 1,121 modules
 
   it('a tarball that differs from SHA256SUMS (tampered or truncated): REMOTE_CHECKSUM, nothing kept', async () => {
     const dir = join(work, 'lazy-bad')

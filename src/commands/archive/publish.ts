@@ -8,7 +8,7 @@ import {ensureIndex} from '../../store/index.js'
 export default class ArchivePublish extends BaseCommand {
   static override summary = 'Write the archive as static files (manifest, index, tarballs, SHA256SUMS) for `archive sync --from URL`.'
   static override description =
-    "Copies manifest.json, every kernel's .btf.tar.xz and .modules.tar.xz and the SQLite index (brought up to date first; --no-index leaves it out) into --out, and writes SHA256SUMS (sha256sum's format) last. Serve --out with any static HTTP server; `kcompat archive sync --from URL` then takes the manifest and index and fetches each kernel's BTF on first use."
+    "Copies manifest.json, every kernel's .btf.tar.xz, the BTF pack's segments (pack/*.kcpack; legacy .modules.tar.xz too) and the SQLite index (brought up to date first; --no-index leaves it out) into --out, and writes SHA256SUMS (sha256sum's format) last. Serve --out with any static HTTP server; `kcompat archive sync --from URL` then takes the manifest and index and fetches each kernel's BTF on first use."
   static override examples = ['<%= config.bin %> archive publish --out /srv/www/kcompat', 'KCOMPAT_REMOTE=https://example.org/kcompat <%= config.bin %> check --kernel 6.8.0-45-generic --object prog.bpf.o']
   static override flags = {
     out: Flags.string({description: 'directory to write (created; earlier files are overwritten)', required: true}),
