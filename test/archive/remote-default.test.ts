@@ -77,7 +77,9 @@ beforeAll(async () => {
     copyFileSync(join(SHIPPED, p), join(dir, p))
   }
   for (const k of entries) for (const p of [k.path, k.modules?.path]) if (p) place(src, p)
-  writeManifest(src, {version: shipped.version, kernels: entries} as Manifest)
+  // module BTF lives in the shipped archive's pack: the published archive carries its segments
+  for (const seg of shipped.pack?.segments ?? []) place(src, seg.path)
+  writeManifest(src, {version: shipped.version, kernels: entries, ...(shipped.pack ? {pack: shipped.pack} : {})} as Manifest)
   const {dbPath} = await ensureIndex(src, {db: join(work, 'published.sqlite')})
   publishArchive(src, join(work, 'pub'), {index: dbPath})
   // the default archive: the s390x kernel only
