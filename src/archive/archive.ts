@@ -12,10 +12,10 @@ import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {InputError} from '../errors.js'
 import {readCachedBtf, writeCachedBtf} from './btf-cache.js'
-import {ensureRemote, archiveKernels as withRemote, fetchRemoteFile, rootOf} from './remote.js'
+import {REMOTE_FILE, ensureRemote, archiveKernels as withRemote, fetchRemoteFile, rootOf} from './remote.js'
 import {xzCompress, xzDecompress} from './compress.js'
 import {btfPath} from './layout.js'
-import {type KernelEntry, type Manifest, kernelKey, readManifest, writeFileAtomic, writeManifest} from './manifest.js'
+import {type KernelEntry, type Manifest, type PackedGroup, kernelKey, readManifest, writeFileAtomic, writeManifest} from './manifest.js'
 import {readTar, writeTar} from './tar.js'
 
 /** The archive shipped with kcompat (`archive/` at the package root). */
@@ -70,7 +70,8 @@ export interface AddResult {
 /**
  * Adds (or replaces) one kernel: writes `<release>.btf.tar.xz` (deterministic tar, xz)
  * atomically when there is BTF, then the manifest. Re-adding the same BTF with the same
- * facts changes nothing.
+ * facts changes nothing. In an archive that keeps new kernels in the pack only, the
+ * tarball is a staging copy until the pack takes it (modules.ts `repackModules`).
  */
 export async function addKernel(root: string, k: NewKernel, btf: Uint8Array | undefined): Promise<AddResult> {
   const manifest = readManifest(root)
@@ -98,10 +99,14 @@ export async function addKernel(root: string, k: NewKernel, btf: Uint8Array | un
   // module BTF (modules.ts) is split on this BTF: it stays while the BTF is the same one
   const modules = k.modules ?? (old?.modules && old.sha256 === entry.sha256 ? old.modules : undefined)
   if (modules) entry.modules = modules
-  if (old && sameEntry(old, entry) && (!path || existsSync(join(root, path)))) return {entry: old, changed: false}
-  if (hasBtf && path) {
-    const tar = await writeTar([{name: `${k.release}.btf`, data: btf}])
-    writeFileAtomic(join(root, path), xzCompress(tar))
+  // so does its vmlinux group in the pack; an archive that keeps new kernels in the pack
+  // only (pack.tarballs false) then needs no tarball for it
+  const vmlinux = old?.vmlinux && old.sha256 === entry.sha256 ? old.vmlinux : undefined
+  if (vmlinux) entry.vmlinux = vmlinux
+  const packOnly = !!vmlinux && manifest.pack?.tarballs === false
+  if (old && sameEntry(old, entry) && (!path || packOnly || existsSync(join(root, path)))) return {entry: old, changed: false}
+  if (hasBtf && path && !packOnly) {
+    writeFileAtomic(join(root, path), await btfTarball(k.release, btf))
   }
   const next: Manifest = {...manifest, kernels: [...manifest.kernels.filter((e) => kernelKey(e) !== key), entry]}
   writeManifest(root, next)
@@ -115,20 +120,35 @@ function sameEntry(a: KernelEntry, b: KernelEntry): boolean {
 
 /**
  * Reads a kernel's raw BTF from the archive and checks it against the manifest's sha256.
- * The unpacked BTF is kept in the raw BTF cache (btf-cache.ts), which later reads use
- * instead of unpacking again; `cache: false` reads the tarball only.
+ *
+ * Where from: its btfhub-layout tarball (`entry.path`) when the archive has that file;
+ * else, for a kernel whose vmlinux BTF is in the archive's BTF pack (`entry.vmlinux`, an
+ * archive that keeps new kernels in the pack only), rebuilt from the pack; else, in a lazy
+ * copy of a published archive, the tarball is fetched (remote.ts). The raw BTF is kept in
+ * the raw BTF cache (btf-cache.ts), which later reads use instead of unpacking or
+ * rebuilding again; `cache: false` reads the source only.
  * @throws InputError `ARCHIVE_NO_BTF` (kernel has none), `ARCHIVE_MISSING_FILE`,
- *   `ARCHIVE_CHECKSUM` (file does not match the manifest), decompression/tar errors.
+ *   `ARCHIVE_CHECKSUM` (file does not match the manifest), decompression/tar errors,
+ *   and the pack's codes (`ARCHIVE_BAD_PACK`, …).
  */
 export async function readKernelBtf(root: string, entry: KernelEntry, options: {cache?: boolean} = {}): Promise<Uint8Array> {
   if (!entry.path) throw new InputError('ARCHIVE_NO_BTF', `${entry.release} (${entry.arch}) has no BTF in the archive`)
   root = rootOf(entry) ?? root // an entry of KCOMPAT_REMOTE's archive (remote.ts)
   const useCache = options.cache ?? true
   const file = join(root, entry.path)
-  // the tarball stays the source of truth: a cached copy is used only while it exists, unchanged
+  // no tarball: the pack, unless this is a lazy copy of a published archive without the
+  // segment yet (then the published tarball is the smaller fetch)
+  const lazy = !!entry.vmlinux && !existsSync(join(root, entry.vmlinux.path)) && existsSync(join(root, REMOTE_FILE))
+  const packed = entry.vmlinux && !lazy && !existsSync(file) ? entry.vmlinux : undefined
+  // the tarball (or pack segment) stays the source of truth: a cached copy is used only while it exists, unchanged
   if (useCache) {
-    const cached = readCachedBtf(root, entry, file)
+    const cached = readCachedBtf(root, entry, packed ? join(root, packed.path) : file)
     if (cached) return cached
+  }
+  if (packed) {
+    const btf = await readPackedVmlinux(root, entry, packed)
+    if (useCache) writeCachedBtf(root, entry, btf)
+    return btf
   }
   // a lazy copy of a published archive fetches the tarball on first use (remote.ts)
   if (!existsSync(file)) await fetchRemoteFile(root, entry.path, entry)
@@ -146,4 +166,22 @@ export async function readKernelBtf(root: string, entry: KernelEntry, options: {
   }
   if (useCache && entry.sha256) writeCachedBtf(root, entry, btf.data)
   return btf.data
+}
+
+/** A kernel's vmlinux BTF rebuilt from its group in the pack, checked against the manifest's sha256. */
+async function readPackedVmlinux(root: string, entry: KernelEntry, at: PackedGroup): Promise<Buffer> {
+  // loaded on first use: every command's start-up path imports this module
+  const {findGroup, loadPack, rebuildVmlinux} = await import('./pack/pack.js')
+  const pack = await loadPack(root, readManifest(root).pack?.segments ?? [])
+  const raw = rebuildVmlinux(pack, findGroup(pack, entry, at.path, at.unit))
+  const btf = Buffer.from(raw.buffer, raw.byteOffset, raw.length)
+  if (entry.sha256 && sha256(btf) !== entry.sha256) {
+    throw new InputError('ARCHIVE_CHECKSUM', `${join(root, at.path)} group ${at.unit}: ${entry.release} (${entry.arch}) vmlinux BTF does not match the manifest's sha256`)
+  }
+  return btf
+}
+
+/** The btfhub-layout tarball of a kernel's BTF (`<release>.btf` in an xz'd tar), as the archive writes it. */
+export async function btfTarball(release: string, btf: Uint8Array): Promise<Buffer> {
+  return xzCompress(await writeTar([{name: `${release}.btf`, data: btf}]))
 }

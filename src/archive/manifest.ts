@@ -12,8 +12,14 @@ import {dirname, join} from 'node:path'
 import {InputError} from '../errors.js'
 
 export const MANIFEST_FILE = 'manifest.json'
-/** Highest version read. Version 2 adds `pack` (module BTF in pack segments); a manifest without it is written as version 1, which older kcompat reads. */
-export const MANIFEST_VERSION = 2
+/**
+ * Highest version read. Version 2 adds `pack` (module BTF in pack segments); version 3
+ * adds `pack.tarballs: false` (kernels whose vmlinux BTF is in the pack only, with no
+ * `.btf.tar.xz` beside the manifest, which a kcompat before it could not read). Each
+ * manifest is written with the lowest version that describes it, so older kcompat reads
+ * what it can.
+ */
+export const MANIFEST_VERSION = 3
 
 /** Where a kernel's BTF (or the knowledge that it has none) came from. */
 export interface KernelSource {
@@ -106,6 +112,18 @@ export interface KernelEntry {
   added: string
   /** Module BTF; absent when the modules were never ingested (see modules.ts). */
   modules?: KernelModules
+  /**
+   * The kernel's group in the archive's BTF pack (`path` a segment, `unit` the group's
+   * index in it), which holds its vmlinux BTF: read from there when `path`'s tarball is
+   * not in the archive (see `Manifest.pack.tarballs`). Absent for kernels not in the pack.
+   */
+  vmlinux?: PackedGroup
+}
+
+/** A kernel's group in the BTF pack: the segment and the group's index in it. */
+export interface PackedGroup {
+  path: string
+  unit: number
 }
 
 /** A BTF pack segment as listed in the manifest (pack/pack.ts). */
@@ -117,8 +135,13 @@ export interface ManifestSegment {
 
 export interface Manifest {
   version: number
-  /** The archive's BTF pack: its segments in order (each pinned by sha256). */
-  pack?: {segments: ManifestSegment[]}
+  /**
+   * The archive's BTF pack: its segments in order (each pinned by sha256). `tarballs:
+   * false`: kernels added to this archive keep their vmlinux BTF in the pack only; their
+   * btfhub-layout `.btf.tar.xz` (`path`) is not kept, and `archive publish` writes it from
+   * the pack. Tarballs already in the archive stay (and are read first).
+   */
+  pack?: {segments: ManifestSegment[]; tarballs?: false}
   kernels: KernelEntry[]
 }
 
@@ -177,8 +200,10 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 }
 
 export function writeManifest(root: string, m: Manifest): void {
-  const pack = m.pack && m.pack.segments.length > 0 ? {pack: {segments: m.pack.segments}} : {}
-  const out: Manifest = {version: m.pack && m.pack.segments.length > 0 ? 2 : 1, ...pack, kernels: sortKernels(m.kernels)}
+  const packOnly = m.pack?.tarballs === false
+  const pack = m.pack && (m.pack.segments.length > 0 || packOnly) ? {pack: {segments: m.pack.segments, ...(packOnly ? {tarballs: false as const} : {})}} : {}
+  const version = packOnly ? 3 : m.pack && m.pack.segments.length > 0 ? 2 : 1
+  const out: Manifest = {version, ...pack, kernels: sortKernels(m.kernels)}
   writeFileAtomic(join(root, MANIFEST_FILE), `${JSON.stringify(out, null, 2)}\n`)
 }
 

@@ -61,7 +61,7 @@ import {decompressStream, feedTar, readDeb} from './deb.js'
 import {dataPieces, readDebInfo} from './debug-deb.js'
 import {decompressPrefix} from './kernel-image.js'
 import {btfPath} from './layout.js'
-import {type KernelEntry, type KernelModules, type Manifest, kernelKey, readManifest, writeFileAtomic, writeManifest} from './manifest.js'
+import {type KernelEntry, type KernelModules, type Manifest, type ManifestSegment, kernelKey, readManifest, writeFileAtomic, writeManifest} from './manifest.js'
 import {checkEntryName, readTar, writeTar} from './tar.js'
 
 /** One module of a kernel, as `modules.tsv` lists it. */
@@ -201,7 +201,8 @@ export async function addKernelModules(
   if (list.length > 0 && pack) {
     const w = await writePackSegment(root, segments, [{entry: current, vmlinux: () => readKernelBtf(root, current), modules: async () => modules}], o.onProgress)
     written = w.segment.path
-    next = {...current, modules: {...record, path: w.segment.path, unit: w.groups.get(key)!.unit}}
+    const group = {path: w.segment.path, unit: w.groups.get(key)!.unit}
+    next = {...current, modules: {...record, ...group}, vmlinux: group}
     nextPack = {segments: [...segments, w.segment]}
   } else {
     if (record.path) {
@@ -230,66 +231,103 @@ export function packOrder(a: KernelEntry, b: KernelEntry): number {
 }
 
 export interface RepackResult {
-  /** Kernels whose module BTF moved into the pack. */
+  /** Kernels that got a group in the new segment (module BTF moved in, or vmlinux only). */
   kernels: number
   modules: number
   /** The new segment, when one was written. */
   segment?: {path: string; size: number}
-  /** Legacy tarballs removed, and their total size. */
+  /** Tarballs removed (legacy module tarballs; in a pack-only archive, staged vmlinux tarballs), and their total size. */
   removed: string[]
   removedBytes: number
   rawUnits: number
+  /** Whether the archive keeps new kernels in the pack only (manifest `pack.tarballs: false`). */
+  packOnly: boolean
+}
+
+export interface RepackOptions {
+  /** Also give every kernel with BTF that has no group in the pack one (its vmlinux BTF only; default: only in a pack-only archive). */
+  vmlinux?: boolean
+  /** From now on keep kernels added to this archive in the pack only (sets `pack.tarballs: false`; implies `vmlinux`). Tarballs already in the archive stay. */
+  packOnly?: boolean
+  onProgress?: (p: PackProgress) => void
 }
 
 /**
- * Moves every kernel's legacy `.modules.tar.xz` into the archive's BTF pack as ONE new
- * segment, all or nothing: the segment is verified (every vmlinux and module rebuilds to
- * its sha256, pack.ts), each kernel's module list must give the manifest's sha256, then
- * the manifest is written, and only then are the tarballs deleted.
- * @throws InputError the codes of reading module tarballs and of the pack writer.
+ * Moves what is staged outside the archive's BTF pack into it as ONE new segment, all or
+ * nothing:
+ * - every kernel's legacy `.modules.tar.xz` (with its vmlinux BTF, the modules' base);
+ * - with `vmlinux` (always in a pack-only archive), every kernel with BTF that has no
+ *   group in the pack yet, as a group of its vmlinux BTF alone.
+ * The segment is verified (every vmlinux and module rebuilds to its sha256, pack.ts),
+ * each kernel's module list must give the manifest's sha256, then the manifest is written
+ * (each moved kernel's `vmlinux` names its group), and only then are tarballs deleted:
+ * the legacy module tarballs, and in an archive that was pack-only before this call, the
+ * `.btf.tar.xz` of the kernels moved (they were staging copies; `archive publish` writes
+ * them back from the pack). Kernels whose modules were already packed get `vmlinux` set
+ * to that group, at no cost.
+ * @throws InputError the codes of reading tarballs and of the pack writer.
  */
-export async function repackModules(root: string, onProgress?: (p: PackProgress) => void): Promise<RepackResult> {
+export async function repackModules(root: string, o: RepackOptions = {}): Promise<RepackResult> {
   const manifest = readManifest(root)
-  const legacy = manifest.kernels.filter((k) => k.path && k.modules?.path && k.modules.unit === undefined).sort(packOrder)
-  if (legacy.length === 0) return {kernels: 0, modules: 0, removed: [], removedBytes: 0, rawUnits: 0}
+  const wasPackOnly = manifest.pack?.tarballs === false
+  const packOnly = wasPackOnly || !!o.packOnly
+  const wantVmlinux = packOnly || !!o.vmlinux
+  // a group that holds a kernel's modules holds its vmlinux too
+  let kernels = manifest.kernels.map((k) => (!k.vmlinux && k.modules?.unit !== undefined && k.modules.path ? {...k, vmlinux: {path: k.modules.path, unit: k.modules.unit}} : k))
+  const legacy = (k: KernelEntry): boolean => !!k.path && !!k.modules?.path && k.modules.unit === undefined
+  const todo = kernels.filter((k) => legacy(k) || (wantVmlinux && !!k.path && k.btf !== 'none' && !k.vmlinux)).sort(packOrder)
   const segments = manifest.pack?.segments ?? []
+  const nextPack = (extra: ManifestSegment[]): Manifest['pack'] => ({segments: [...segments, ...extra], ...(packOnly ? {tarballs: false as const} : {})})
+  const done = (r: Omit<RepackResult, 'packOnly'>): RepackResult => ({...r, packOnly})
+  if (todo.length === 0) {
+    if (packOnly !== wasPackOnly || kernels.some((k, i) => k !== manifest.kernels[i])) writeManifest(root, {...manifest, pack: nextPack([]), kernels})
+    return done({kernels: 0, modules: 0, removed: [], removedBytes: 0, rawUnits: 0})
+  }
   const w = await writePackSegment(
     root,
     segments,
-    legacy.map((k) => ({entry: k, vmlinux: () => readKernelBtf(root, k), modules: async () => new Map((await unpack(root, k)).btfs)})),
-    onProgress,
+    todo.map((k) => ({entry: k, vmlinux: () => readKernelBtf(root, k), modules: async () => (legacy(k) ? new Map((await unpack(root, k)).btfs) : new Map())})),
+    o.onProgress,
   )
   const drop = (): void => rmSync(join(root, w.segment.path), {force: true})
   const moved = new Map<string, KernelEntry>()
   let modules = 0
-  for (const k of legacy) {
+  for (const k of todo) {
     const g = w.groups.get(kernelKey(k))!
-    if (sha256(formatList(g.modules)) !== k.modules!.sha256) {
-      drop()
-      throw new InputError('ARCHIVE_CHECKSUM', `${k.release} (${k.arch}): the repacked module list does not match the manifest's sha256 (nothing changed)`)
-    }
-    modules += g.modules.length
-    moved.set(kernelKey(k), {...k, modules: {...k.modules!, path: w.segment.path, unit: g.unit}})
+    const group = {path: w.segment.path, unit: g.unit}
+    if (legacy(k)) {
+      if (sha256(formatList(g.modules)) !== k.modules!.sha256) {
+        drop()
+        throw new InputError('ARCHIVE_CHECKSUM', `${k.release} (${k.arch}): the repacked module list does not match the manifest's sha256 (nothing changed)`)
+      }
+      modules += g.modules.length
+      moved.set(kernelKey(k), {...k, modules: {...k.modules!, ...group}, vmlinux: group})
+    } else moved.set(kernelKey(k), {...k, vmlinux: group})
   }
+  kernels = kernels.map((k) => moved.get(kernelKey(k)) ?? k)
   try {
-    writeManifest(root, {...manifest, pack: {segments: [...segments, w.segment]}, kernels: manifest.kernels.map((k) => moved.get(kernelKey(k)) ?? k)})
+    writeManifest(root, {...manifest, pack: nextPack([w.segment]), kernels})
   } catch (e) {
     drop()
     throw e
   }
   const removed: string[] = []
   let removedBytes = 0
-  for (const k of legacy) {
-    const f = join(root, k.modules!.path!)
+  const remove = (rel: string): void => {
+    const f = join(root, rel)
     try {
       removedBytes += statSync(f).size
       rmSync(f, {force: true})
-      removed.push(k.modules!.path!)
+      removed.push(rel)
     } catch {
       // already gone
     }
   }
-  return {kernels: legacy.length, modules, segment: {path: w.segment.path, size: w.segment.size}, removed, removedBytes, rawUnits: w.rawUnits}
+  for (const k of todo) {
+    if (legacy(k)) remove(k.modules!.path!)
+    if (wasPackOnly && k.path) remove(k.path)
+  }
+  return done({kernels: todo.length, modules, segment: {path: w.segment.path, size: w.segment.size}, removed, removedBytes, rawUnits: w.rawUnits})
 }
 
 // ---------------------------------------------------------------------------------

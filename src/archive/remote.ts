@@ -1,7 +1,7 @@
 /**
  * Published kcompat archives: an archive served as static files, synced lazily.
  *
- * `publishArchive` writes a directory any static HTTP server can serve:
+ * `publishArchive` (publish.ts) writes a directory any static HTTP server can serve:
  *
  *   manifest.json                               the archive's manifest, byte for byte
  *   index.sqlite                                the SQLite index, when one is given
@@ -32,7 +32,7 @@
  * remote entry belongs to (`rootOf`).
  */
 import {createHash} from 'node:crypto'
-import {copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
 import {KcompatError} from '../errors.js'
@@ -68,10 +68,6 @@ function sha256(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex')
 }
 
-function fileSha256(path: string): string {
-  return sha256(readFileSync(path))
-}
-
 function joinUrl(base: string, path: string): string {
   return `${base.replace(/\/+$/, '')}/${path.split('/').map(encodeURIComponent).join('/')}`
 }
@@ -88,68 +84,6 @@ export function parseSums(text: string, where: string): Record<string, string> {
     files[m[2]!] = m[1]!
   }
   return files
-}
-
-// ------------------------------------------------------------------------ publish
-
-export interface PublishOptions {
-  /** The archive's SQLite index to publish beside the manifest (its path). */
-  index?: string
-  onProgress?: (e: {done: number; total: number; file: string}) => void
-}
-
-export interface PublishResult {
-  out: string
-  kernels: number
-  files: number
-  bytes: number
-  index: boolean
-}
-
-/**
- * Writes the archive at `root` as a static tree into `out` (see the file comment).
- * Every file is copied to a temporary name and renamed; `SHA256SUMS` is written last, so
- * a reader that finds it finds every file it lists. Files of an earlier publish that are
- * not listed any more are left alone (they are simply not listed).
- * @throws InputError from the manifest; RemoteError `REMOTE_OUT_IS_ARCHIVE` when `out` is `root`.
- */
-export function publishArchive(root: string, out: string, o: PublishOptions = {}): PublishResult {
-  if (resolve(root) === resolve(out)) throw new RemoteError('REMOTE_OUT_IS_ARCHIVE', `--out must be another directory than the archive ${root}`)
-  const manifestBytes = readFileSync(join(root, MANIFEST_FILE))
-  const manifest = readManifest(root)
-  const paths: string[] = []
-  // every pack segment, in order (a segment's records refer to those of earlier ones)
-  for (const s of manifest.pack?.segments ?? []) paths.push(s.path)
-  for (const k of manifest.kernels) {
-    if (k.path) paths.push(k.path)
-    if (k.modules?.path && !paths.includes(k.modules.path)) paths.push(k.modules.path)
-  }
-  const sums: Record<string, string> = {}
-  let bytes = 0
-  const copy = (from: string, rel: string): void => {
-    const dest = join(out, rel)
-    mkdirSync(dirname(dest), {recursive: true})
-    const tmp = `${dest}.tmp-${process.pid}`
-    copyFileSync(from, tmp)
-    renameSync(tmp, dest)
-    sums[rel] = fileSha256(dest)
-    bytes += statSync(dest).size
-  }
-  paths.forEach((p, i) => {
-    o.onProgress?.({done: i, total: paths.length, file: p})
-    if (!existsSync(join(root, p))) throw new KcompatError('ARCHIVE_MISSING_FILE', `${join(root, p)} is listed in the manifest but missing`)
-    copy(join(root, p), p)
-  })
-  if (o.index) copy(o.index, 'index.sqlite')
-  copy(join(root, MANIFEST_FILE), MANIFEST_FILE)
-  if (sums[MANIFEST_FILE] !== sha256(manifestBytes)) throw new KcompatError('ARCHIVE_CHANGED', `${root}: the manifest changed while publishing; run again`)
-  const lines = Object.keys(sums)
-    .sort()
-    .map((p) => `${sums[p]}  ${p}\n`)
-    .join('')
-  writeFileAtomic(join(out, SUMS_FILE), lines)
-  o.onProgress?.({done: paths.length, total: paths.length, file: ''})
-  return {out: resolve(out), kernels: manifest.kernels.length, files: Object.keys(sums).length + 1, bytes, index: !!o.index}
 }
 
 // --------------------------------------------------------------------------- sync

@@ -18,7 +18,8 @@ import {promisify} from 'node:util'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {loadArchiveKernels, readKernelBtf} from '../../src/archive/archive.js'
 import {type KernelEntry, type Manifest, readManifest, writeManifest} from '../../src/archive/manifest.js'
-import {type RemoteProgress, onRemoteProgress, publishArchive} from '../../src/archive/remote.js'
+import {publishArchive} from '../../src/archive/publish.js'
+import {type RemoteProgress, onRemoteProgress} from '../../src/archive/remote.js'
 import {ensureIndex} from '../../src/store/index.js'
 import {FIXTURES} from '../helpers/fixtures.js'
 import {type StaticSite as Static, serveSite as serve} from '../helpers/static-site.js'
@@ -81,7 +82,7 @@ beforeAll(async () => {
   for (const seg of shipped.pack?.segments ?? []) place(src, seg.path)
   writeManifest(src, {version: shipped.version, kernels: entries, ...(shipped.pack ? {pack: shipped.pack} : {})} as Manifest)
   const {dbPath} = await ensureIndex(src, {db: join(work, 'published.sqlite')})
-  publishArchive(src, join(work, 'pub'), {index: dbPath})
+  await publishArchive(src, join(work, 'pub'), {index: dbPath})
   // the default archive: the s390x kernel only
   const s390 = entries.find((k) => k.release === S390)!
   place(local, s390.path!)

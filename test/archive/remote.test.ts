@@ -14,7 +14,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {archiveKernels, readKernelBtf} from '../../src/archive/archive.js'
 import {type KernelEntry, type Manifest, readManifest, writeManifest} from '../../src/archive/manifest.js'
 import {readModuleBtfs} from '../../src/archive/modules.js'
-import {publishArchive, remoteCacheDir, syncRemote} from '../../src/archive/remote.js'
+import {publishArchive} from '../../src/archive/publish.js'
+import {remoteCacheDir, syncRemote} from '../../src/archive/remote.js'
 import {kernelBtfFromArchive} from '../../src/core/target.js'
 import {ensureIndex} from '../../src/store/index.js'
 import {type StaticSite as Static, serveSite as serve} from '../helpers/static-site.js'
@@ -43,7 +44,7 @@ beforeAll(async () => {
   writeManifest(src, {version: shipped.version, pack: shipped.pack, kernels: entries} as Manifest)
   const {dbPath} = await ensureIndex(src, {db: join(work, 'index.sqlite')})
   pub = join(work, 'pub')
-  publishArchive(src, pub, {index: dbPath})
+  await publishArchive(src, pub, {index: dbPath})
 })
 
 afterAll(() => {
@@ -65,8 +66,8 @@ describe('archive publish', () => {
     expect(readdirSync(pub).some((n) => n.includes('.tmp-'))).toBe(false)
   })
 
-  it('refuses to publish an archive into itself', () => {
-    expect(() => publishArchive(src, src)).toThrow(expect.objectContaining({code: 'REMOTE_OUT_IS_ARCHIVE'}))
+  it('refuses to publish an archive into itself', async () => {
+    await expect(publishArchive(src, src)).rejects.toThrow(expect.objectContaining({code: 'REMOTE_OUT_IS_ARCHIVE'}))
   })
 })
 

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {resolveArchiveDir} from '../../archive/archive.js'
-import {publishArchive} from '../../archive/remote.js'
+import {publishArchive} from '../../archive/publish.js'
 import {BaseCommand} from '../../lib/base-command.js'
 import {ProgressLine, formatBytes} from '../../lib/progress.js'
 import {ensureIndex} from '../../store/index.js'
@@ -22,7 +22,7 @@ export default class ArchivePublish extends BaseCommand {
     const root = resolveArchiveDir(flags.archive)
     const progress = new ProgressLine(process.stderr, !flags.json)
     const index = flags.index ? (await ensureIndex(root, {onProgress: () => progress.update('bringing the index up to date')})).dbPath : undefined
-    const r = publishArchive(root, flags.out, {index, onProgress: (p) => progress.update(`publishing ${p.done}/${p.total} ${p.file}`)})
+    const r = await publishArchive(root, flags.out, {index, onProgress: (p) => progress.update(`publishing ${p.done}/${p.total} ${p.file}`)})
     progress.clear()
     if (flags.json) await this.writeOut(`${JSON.stringify(r, null, 2)}\n`)
     else this.log(`published ${r.kernels} kernels to ${r.out}: ${r.files} files, ${formatBytes(r.bytes)}${r.index ? ', with the index' : ''}`)

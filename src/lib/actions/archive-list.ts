@@ -26,6 +26,8 @@ export async function runArchiveList(flags: ArchiveListFlags): Promise<number> {
       btf: k.btf,
       sha256: k.sha256,
       path: k.path,
+      // the pack segment holding the kernel's vmlinux BTF (read from there when `path` is not in the archive)
+      pack: k.vmlinux?.path ?? null,
       modules: k.modules ? k.modules.count : null,
       remote: remoteUrl(k),
     }))
