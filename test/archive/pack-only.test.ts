@@ -15,6 +15,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {addKernel, readKernelBtf} from '../../src/archive/archive.js'
 import {type KernelEntry, readManifest} from '../../src/archive/manifest.js'
 import {repackModules} from '../../src/archive/modules.js'
+import {decodePack, findGroup, rebuildVmlinux} from '../../src/archive/pack/pack.js'
 import {publishArchive} from '../../src/archive/publish.js'
 import {kernelFixtures} from '../helpers/fixtures.js'
 import {requireTool, run} from '../helpers/tools.js'
@@ -104,6 +105,27 @@ describe('pack-only archives', () => {
       writeFileSync(join(cache, `${e.sha256}.btf`), Buffer.from('not btf'))
       expect(sha256(await readKernelBtf(root, e))).toBe(sha256(first))
       expect(sha256(first)).toBe(sha256(fixture(C)))
+    } finally {
+      process.env.KCOMPAT_BTF_CACHE = 'off'
+    }
+  })
+
+  it("caches each segment's expanded body: a later decode reads it, a damaged one is replaced", async () => {
+    const cache = tmp()
+    process.env.KCOMPAT_BTF_CACHE = cache
+    try {
+      const segments = readManifest(root).pack!.segments
+      const first = await decodePack(root, segments)
+      const bodies = segments.map((s) => join(cache, `${s.sha256}.kcbody`))
+      for (const b of bodies) expect(existsSync(b)).toBe(true)
+      // the body is the xz stream after the 12-byte header, as xz-utils expands it
+      if (requireTool('xz', 'expanding a segment')) expect(readFileSync(bodies[0]!).equals(run('xz', ['-dc'], {input: readFileSync(join(root, segments[0]!.path)).subarray(12)}))).toBe(true)
+      writeFileSync(bodies[0]!, readFileSync(bodies[0]!).subarray(0, 1000))
+      const again = await decodePack(root, segments)
+      expect(again.tables.recordCount).toBe(first.tables.recordCount)
+      expect(readFileSync(bodies[0]!).length).toBeGreaterThan(1000)
+      const e = entryOf(root, C)
+      expect(sha256(rebuildVmlinux(again, findGroup(again, e, e.vmlinux!.path, e.vmlinux!.unit)))).toBe(sha256(fixture(C)))
     } finally {
       process.env.KCOMPAT_BTF_CACHE = 'off'
     }

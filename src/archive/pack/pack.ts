@@ -4,7 +4,8 @@
  *
  * - Reading: every segment listed in the manifest (`manifest.pack.segments`, in order,
  *   each with its sha256 and size) is checked and decoded once per process, on the first
- *   read that needs the pack; the decoded tables stay in memory while the list is the
+ *   read that needs the pack (its expanded body comes from the raw BTF cache after the
+ *   first process: bodyCacheFile); the decoded tables stay in memory while the list is the
  *   same. A unit is rebuilt from them on demand (modules.ts caches rebuilt module BTF on
  *   disk, so later processes skip this).
  * - Writing: an ingestion decodes the existing segments, interns its units' strings, keys
@@ -20,13 +21,14 @@
  * kernel's vmlinux BTF rebuildable from the pack alone).
  */
 import {createHash} from 'node:crypto'
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {parseBtf} from '../../btf/decode.js'
 import {InputError} from '../../errors.js'
 import {type KernelEntry, kernelKey, writeFileAtomic} from '../manifest.js'
 import {fetchRemoteFile} from '../remote.js'
-import {type SegmentGroup, decodeSegment, encodeSegment, markOf} from './segment.js'
+import {btfCacheDir} from '../btf-cache.js'
+import {type SegmentGroup, decodeSegment, decodeSegmentBody, encodeSegment, markOf, segmentBody} from './segment.js'
 import {PackTables} from './tables.js'
 import {type BaseScope, type PackedUnit, baseScope, packUnit, rebuildUnit} from './unit.js'
 
@@ -65,16 +67,62 @@ async function segmentBytes(root: string, s: PackSegment): Promise<Buffer> {
 }
 
 /**
- * Decodes segments (from `root`, checked against their sha256) and then `extra` (bytes
- * not written yet) into fresh tables.
+ * Where a segment's expanded body is cached: `<raw BTF cache>/<segment sha256>.kcbody`
+ * (btf-cache.ts; none when caching is off). Expanding the xz stream is most of the cost
+ * of reading the pack (about 1.5 s for the shipped archive's first segment, on an idle
+ * 2-core VM), so each process after the first reads the body from here. The name pins
+ * the segment's content; a body that does not decode is deleted and expanded again, and
+ * what is rebuilt from it is still checked against the manifest's sha256.
+ */
+function bodyCacheFile(root: string, s: PackSegment): string | undefined {
+  const dir = btfCacheDir(root)
+  return dir && /^[0-9a-f]{64}$/.test(s.sha256) ? join(dir, `${s.sha256}.kcbody`) : undefined
+}
+
+async function decodeOnce(root: string, segments: readonly PackSegment[], extra: readonly Uint8Array[], readCache: boolean): Promise<LoadedPack> {
+  const tables = new PackTables()
+  const groups: SegmentGroup[][] = []
+  for (const s of segments) {
+    const cached = bodyCacheFile(root, s)
+    let body: Buffer | undefined
+    if (readCache && cached && existsSync(cached)) {
+      try {
+        body = readFileSync(cached)
+      } catch {
+        body = undefined
+      }
+    }
+    if (!body) {
+      body = segmentBody(await segmentBytes(root, s), s.path)
+      if (cached) {
+        try {
+          writeFileAtomic(cached, body)
+        } catch {
+          // only a cache
+        }
+      }
+    }
+    groups.push(decodeSegmentBody(body, tables, s.path))
+  }
+  extra.forEach((b, i) => groups.push(decodeSegment(b, tables, `new segment ${i + 1}`)))
+  return {tables, segments: [...segments], groups}
+}
+
+/**
+ * Decodes segments (from `root`, checked against their sha256, or their cached bodies)
+ * and then `extra` (bytes not written yet) into fresh tables.
  * @throws InputError `ARCHIVE_MISSING_FILE`, `ARCHIVE_CHECKSUM`, `ARCHIVE_BAD_PACK`, `ARCHIVE_PACK_VERSION`.
  */
 export async function decodePack(root: string, segments: readonly PackSegment[], extra: readonly Uint8Array[] = []): Promise<LoadedPack> {
-  const tables = new PackTables()
-  const groups: SegmentGroup[][] = []
-  for (const s of segments) groups.push(decodeSegment(await segmentBytes(root, s), tables, s.path))
-  extra.forEach((b, i) => groups.push(decodeSegment(b, tables, `new segment ${i + 1}`)))
-  return {tables, segments: [...segments], groups}
+  try {
+    return await decodeOnce(root, segments, extra, true)
+  } catch (e) {
+    const cached = segments.map((s) => bodyCacheFile(root, s)).filter((f): f is string => !!f && existsSync(f))
+    if (!(e instanceof InputError) || e.code !== 'ARCHIVE_BAD_PACK' || cached.length === 0) throw e
+    // a damaged cached body: drop the bodies and decode from the segments themselves
+    for (const f of cached) rmSync(f, {force: true})
+    return decodeOnce(root, segments, extra, false)
+  }
 }
 
 const loaded = new Map<string, LoadedPack>()

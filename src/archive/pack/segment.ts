@@ -88,6 +88,14 @@ export function encodeSegment(t: PackTables, m: TableMark, groups: readonly Segm
  * @throws InputError `ARCHIVE_BAD_PACK`, `ARCHIVE_PACK_VERSION`.
  */
 export function decodeSegment(file: Uint8Array, t: PackTables, what: string): SegmentGroup[] {
+  return decodeSegmentBody(segmentBody(file, what), t, what)
+}
+
+/**
+ * A segment file's body: its header checked, its xz stream expanded.
+ * @throws InputError `ARCHIVE_BAD_PACK`, `ARCHIVE_PACK_VERSION`.
+ */
+export function segmentBody(file: Uint8Array, what: string): Buffer {
   if (file.length < HEADER || !SEGMENT_MAGIC.equals(file.subarray(0, 8))) {
     throw new InputError('ARCHIVE_BAD_PACK', `${what} is not a kcompat pack segment (${file.length < HEADER ? 'truncated header' : 'bad magic'})`)
   }
@@ -95,16 +103,36 @@ export function decodeSegment(file: Uint8Array, t: PackTables, what: string): Se
   if (version !== SEGMENT_VERSION) {
     throw new InputError('ARCHIVE_PACK_VERSION', `${what} is pack segment version ${version}; this kcompat reads version ${SEGMENT_VERSION}: upgrade kcompat`)
   }
-  let body: Buffer
   try {
-    body = xzDecompress(file.subarray(HEADER), 4 * 1024 ** 3)
+    return xzDecompress(file.subarray(HEADER), 4 * 1024 ** 3)
   } catch (e) {
     if (!(e instanceof KcompatError)) throw e
     throw new InputError('ARCHIVE_BAD_PACK', `${what}: [${e.code}] ${e.message}`, {cause: e})
   }
+}
+
+/**
+ * Decodes a segment's body (segmentBody), appending its strings, keys and records to `t`;
+ * returns its groups. On failure `t` holds part of the segment: callers start again
+ * with fresh tables.
+ * @throws InputError `ARCHIVE_BAD_PACK`.
+ */
+export function decodeSegmentBody(body: Uint8Array, t: PackTables, what: string): SegmentGroup[] {
   const r = new ByteReader(body, what)
   const ns = r.below(0x10000000, 'string count')
-  for (let i = 0; i < ns; i++) t.strings.push(r.str())
+  // the strings end at the ns-th NUL: one UTF-8 decode and split for all of them (no
+  // UTF-8 sequence holds a zero byte), instead of a decode per string
+  let end = r.p
+  for (let i = 0; i < ns; i++) {
+    while (end < body.length && body[end] !== 0) end++
+    if (end >= body.length) r.fail('unterminated string')
+    end++
+  }
+  if (ns > 0) {
+    const strings = Buffer.from(body.buffer, body.byteOffset, body.length).toString('utf8', r.p, end - 1).split('\0')
+    for (const x of strings) t.strings.push(x)
+  }
+  r.p = end
   const nk = r.below(0x10000000, 'key count')
   for (let i = 0; i < nk; i++) {
     const kind = r.below(32, 'key kind')
