@@ -152,8 +152,10 @@ export async function fetchRelease(mirror: string, suite: string, retryDelayMs?:
  * Fetches one `Packages` index listed in the Release file (xz preferred, then gz, then
  * uncompressed), checks its size and sha256 against the Release file, and parses it.
  * @throws RepoError `REPO_NO_INDEX` (the Release file lists no Packages index for the
- *   component and architecture), `REPO_INDEX_CHECKSUM` (the downloaded index does not
- *   match the Release file); download and decompression errors.
+ *   component and architecture), `REPO_INDEX_MISSING` (it lists some, but the mirror
+ *   answers 404 for each: seen on Debian's security mirror, whose bullseye-security
+ *   Release lists armhf indexes it does not serve), `REPO_INDEX_CHECKSUM` (the downloaded
+ *   index does not match the Release file); download and decompression errors.
  */
 export async function fetchCheckedPackages(
   mirror: string,
@@ -164,11 +166,20 @@ export async function fetchCheckedPackages(
   retryDelayMs?: number,
 ): Promise<PackageStanza[]> {
   const stem = `${component}/binary-${arch}/Packages`
+  const missing: string[] = []
   for (const [suffix, decode] of [['.xz', xzDecompress], ['.gz', gzipDecompress], ['', (b: Uint8Array) => Buffer.from(b)]] as const) {
     const want = release.sha256.get(`${stem}${suffix}`)
     if (!want) continue
     const url = `${base(mirror, suite)}/${stem}${suffix}`
-    const bytes = await fetchBytes(url, {retryDelayMs, maxBytes: Math.max(want.size, 1)})
+    let bytes: Buffer
+    try {
+      bytes = await fetchBytes(url, {retryDelayMs, maxBytes: Math.max(want.size, 1)})
+    } catch (e) {
+      // a listed index the mirror does not serve: try the next listed compression
+      if (!(e instanceof KcompatError) || e.code !== 'DOWNLOAD_NOT_FOUND') throw e
+      missing.push(url)
+      continue
+    }
     const got = sha256(bytes)
     if (bytes.length !== want.size || got !== want.sha256) {
       throw new RepoError(
@@ -178,5 +189,6 @@ export async function fetchCheckedPackages(
     }
     return parsePackages(decode(bytes).toString('utf8'))
   }
+  if (missing.length > 0) throw new RepoError('REPO_INDEX_MISSING', `${release.file} lists ${stem} but the mirror serves none of it (HTTP 404: ${missing.join(', ')})`)
   throw new RepoError('REPO_NO_INDEX', `${release.file} lists no ${stem}(.xz|.gz): ${suite} has no ${component} packages for ${arch}`)
 }

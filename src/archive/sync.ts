@@ -162,7 +162,7 @@ export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResu
             componentOf.set(s, c)
           }
         } catch (e) {
-          if (!(e instanceof RepoError) || e.code !== 'REPO_NO_INDEX') throw e
+          if (!(e instanceof RepoError) || (e.code !== 'REPO_NO_INDEX' && e.code !== 'REPO_INDEX_MISSING')) throw e
           unavailable(arch, c, e.code, e.message)
         }
       }
@@ -182,8 +182,11 @@ export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResu
       if (o.backfillOnly) continue
       for (const p of sel) {
         const s = p.stanza
+        // the same release string can exist for two arches (Debian's loongson-3 and octeon
+        // flavors are built for mipsel and mips64el): an entry of another arch is not this one
+        const archDir = DEBIAN_ARCH_DIR[s.architecture] ?? s.architecture
         const have = readManifest(root).kernels.find(
-          (k) => k.release === p.release && ((k.source.package === s.package && k.source.packageVersion === s.version) || generatedFrom(k, s)),
+          (k) => k.release === p.release && k.arch === archDir && ((k.source.package === s.package && k.source.packageVersion === s.version) || generatedFrom(k, s)),
         )
         const generate = async (entry: KernelEntry): Promise<KernelEntry> => {
           const g = await generateFromMirror(root, entry, s, {

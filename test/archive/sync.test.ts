@@ -8,7 +8,7 @@
  */
 import {execFile, spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
+import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {type Server, createServer} from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -144,6 +144,18 @@ describe.skipIf(!haveTools || kernels.length < 2)('archive sync debian (loopback
     writeAptRelease(site, 'bookworm-tampered', {arches: ['amd64']})
     writeFileSync(join(tampered, 'Packages'), lines.slice(1).join('\n'))
     run('xz', ['-kf', join(tampered, 'Packages')])
+    // a suite whose Release file lists an armhf index the mirror does not serve (as Debian's
+    // security mirror does for bullseye-security), and an i386 index carrying a kernel
+    // package with the same release string, name and version as an amd64 one (as Debian's
+    // loongson-3 and octeon flavors exist for both mipsel and mips64el)
+    const holes = join(site, 'dists/bookworm-holes/main')
+    for (const a of ['amd64', 'armhf', 'i386']) mkdirSync(join(holes, `binary-${a}`), {recursive: true})
+    writeFileSync(join(holes, 'binary-amd64/Packages'), lines.slice(0, 1).join('\n'))
+    writeFileSync(join(holes, 'binary-armhf/Packages'), '')
+    writeFileSync(join(holes, 'binary-i386/Packages'), lines[0]!.replace('Architecture: amd64', 'Architecture: i386'))
+    for (const a of ['amd64', 'armhf', 'i386']) run('xz', ['-k', join(holes, `binary-${a}/Packages`)])
+    writeAptRelease(site, 'bookworm-holes', {arches: ['amd64', 'armhf', 'i386']})
+    for (const f of ['Packages', 'Packages.xz']) rmSync(join(holes, 'binary-armhf', f))
     // failure injection: the first GET of the first package answers 503, the second is cut mid-body
     const firstDeb = lines[0]!.match(/Filename: (.*)/)![1]!
     failOnce.add(`/${firstDeb}`)
@@ -377,6 +389,17 @@ describe.skipIf(!haveTools || kernels.length < 2)('archive sync debian (loopback
     const cli = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'run.js'), 'archive', 'sync', 'debian', '--suite', 'bookworm', '--arch', 'amd64', '--mirror', mirror, '--archive', archive, '--ddebs', mirror, '--dry-run'], {encoding: 'utf8'})
     expect(cli.status).toBe(2)
     expect(cli.stderr.replace(/\s*›\s*/g, ' ')).toContain('--ddebs is for ubuntu')
+  })
+
+  it("an index the Release file lists but the mirror does not serve is reported and skipped; an arch's kernel is not another arch's with the same release", async () => {
+    const archive = mkdtempSync(join(tmpdir(), 'kcompat-archive-'))
+    const first = await syncDebian(archive, {mirror, suite: 'bookworm-holes', arches: ['amd64'], retryDelayMs: 10})
+    expect(first.added.map((a) => a.release)).toEqual([pkgs[0]!.release])
+    const r = await syncDebian(archive, {mirror, suite: 'bookworm-holes', arches: ['all'], dryRun: true})
+    expect(r.unavailable).toEqual([expect.objectContaining({arch: 'armhf', component: 'main', code: 'REPO_INDEX_MISSING', reason: expect.stringContaining('binary-armhf/Packages')})])
+    // amd64's kernel is archived; the i386 package of the same release string is not
+    expect(r.skipped.map((x) => [x.release, x.arch])).toEqual([[pkgs[0]!.release, 'amd64']])
+    expect(r.planned.map((x) => [x.release, x.arch])).toEqual([[pkgs[0]!.release, 'i386']])
   })
 
   it('--shard I/N: the shards of a dry run partition the kernels by the hash of debian/<version>/<arch>/<release>', async () => {
