@@ -168,6 +168,16 @@ export async function readKernelBtf(root: string, entry: KernelEntry, options: {
   return btf.data
 }
 
+/**
+ * Where a kernel's BTF is read from, for messages: its tarball's path (relative to the
+ * archive root), or for a kernel kept in the pack only, the pack segment and its key.
+ */
+export function btfLocation(root: string, entry: KernelEntry): string {
+  if (!entry.path) return '(no BTF)'
+  if (entry.vmlinux && !existsSync(join(rootOf(entry) ?? root, entry.path))) return `${entry.vmlinux.path} (${kernelKey(entry)})`
+  return entry.path
+}
+
 /** A kernel's vmlinux BTF rebuilt from its group in the pack, checked against the manifest's sha256. */
 async function readPackedVmlinux(root: string, entry: KernelEntry, at: PackedGroup): Promise<Buffer> {
   // loaded on first use: every command's start-up path imports this module

@@ -11,7 +11,7 @@
  * in through {@link CheckOptions.core} and adds its reasons (rule `core`) to each program.
  */
 import type {ElfFile} from '../elf/elf.js'
-import {resolveArchiveDir} from '../archive/archive.js'
+import {btfLocation, resolveArchiveDir} from '../archive/archive.js'
 import {type KernelProfile, type ResolveOptions, resolveKernel} from './kernel.js'
 import {type BpfObjectInfo, type BpfProgram, readBpfObject} from './object.js'
 import {coreCheck, objectNeedsModules} from './core.js'
@@ -135,7 +135,7 @@ function suggestionsFor(ev: Evaluation, verdict: Verdict, k: KernelProfile): Sug
   }
   if (kernelBtfState(k).state === false || ev.reasons.some((r) => r.rule === 'core' && r.status === 'unknown')) {
     const e = k.archive?.entry
-    const archived = e && e.btf === 'generated' && e.path ? `${e.path} in the archive (generated from debug info; \`kcompat btfgen --kernel ${e.release} --object …\` trims it to what your objects need)` : undefined
+    const archived = e && e.btf === 'generated' && e.path ? `${btfLocation(k.archive!.root, e)} in the archive (generated from debug info; \`kcompat btfgen --kernel ${e.release} --object …\` trims it to what your objects need)` : undefined
     out.push({
       kind: 'btf',
       text: archived

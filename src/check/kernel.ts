@@ -16,7 +16,7 @@
  * Facts read from the kernel itself (archive, machine) win over distro facts, which win
  * over mainline version rules; the rules in rules.ts apply that order.
  */
-import {archiveKernels, prepareRemote, readKernelBtf} from '../archive/archive.js'
+import {archiveKernels, btfLocation, prepareRemote, readKernelBtf} from '../archive/archive.js'
 import {normalizeArch} from '../archive/layout.js'
 import type {KernelEntry} from '../archive/manifest.js'
 import type {Btf} from '../btf/btf.js'
@@ -279,7 +279,7 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
         config = configFromEntry(entry)
         if (entry.path && !opts.btf) {
           btfBytes = await readKernelBtf(opts.archive, entry)
-          btfOrigin = entry.path
+          btfOrigin = btfLocation(opts.archive, entry)
           btfKind = entry.btf === 'in-kernel' ? 'in-kernel' : 'generated'
         }
       } else if (!opts.btf) {

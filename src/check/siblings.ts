@@ -30,7 +30,7 @@
  * Release rules and distro facts come in only where no sibling exists, or for facts the
  * siblings do not record.
  */
-import {archiveKernels, prepareRemote, readKernelBtf} from '../archive/archive.js'
+import {archiveKernels, btfLocation, prepareRemote, readKernelBtf} from '../archive/archive.js'
 import type {KernelEntry} from '../archive/manifest.js'
 import type {Btf} from '../btf/btf.js'
 import {parseBtf} from '../btf/decode.js'
@@ -154,7 +154,7 @@ export function siblingTargetRule(k: KernelProfile, lookup: (p: KernelProfile) =
   const inf = k.siblings!
   const withBtf = inf.chosen.filter((s) => s.symbols)
   if (withBtf.length === 0) return lookup(k)
-  const results = withBtf.map((s) => ({s, r: lookup({...k, symbols: s.symbols, btfOrigin: `sibling ${s.entry.path}`})}))
+  const results = withBtf.map((s) => ({s, r: lookup({...k, symbols: s.symbols, btfOrigin: `sibling ${btfLocation(inf.root, s.entry)}`})}))
   const defined = results.filter((x): x is {s: Sibling; r: Reason} => x.r !== undefined)
   if (defined.length === 0) return undefined
   const first = defined[0]!.r
