@@ -28,7 +28,7 @@ import {InputError} from '../../errors.js'
 import {type KernelEntry, kernelKey, writeFileAtomic} from '../manifest.js'
 import {fetchRemoteFile} from '../remote.js'
 import {btfCacheDir} from '../btf-cache.js'
-import {type SegmentGroup, decodeSegment, decodeSegmentBody, encodeSegment, markOf, segmentBody} from './segment.js'
+import {type SegmentGroup, decodeSegment, decodeSegmentBody, encodeSegment, markOf, segmentBody, withHeader, withoutHeader} from './segment.js'
 import {PackTables} from './tables.js'
 import {type BaseScope, type PackedUnit, baseScope, packUnit, rebuildUnit} from './unit.js'
 
@@ -75,6 +75,7 @@ async function segmentBytes(root: string, s: PackSegment): Promise<Buffer> {
  * what is rebuilt from it is still checked against the manifest's sha256.
  */
 function bodyCacheFile(root: string, s: PackSegment): string | undefined {
+  // the body follows a copy of the segment's 12-byte header (magic, version)
   const dir = btfCacheDir(root)
   return dir && /^[0-9a-f]{64}$/.test(s.sha256) ? join(dir, `${s.sha256}.kcbody`) : undefined
 }
@@ -84,25 +85,25 @@ async function decodeOnce(root: string, segments: readonly PackSegment[], extra:
   const groups: SegmentGroup[][] = []
   for (const s of segments) {
     const cached = bodyCacheFile(root, s)
-    let body: Buffer | undefined
+    let got: {version: number; body: Uint8Array} | undefined
     if (readCache && cached && existsSync(cached)) {
       try {
-        body = readFileSync(cached)
+        got = withoutHeader(readFileSync(cached), cached)
       } catch {
-        body = undefined
+        got = undefined
       }
     }
-    if (!body) {
-      body = segmentBody(await segmentBytes(root, s), s.path)
+    if (!got) {
+      got = segmentBody(await segmentBytes(root, s), s.path)
       if (cached) {
         try {
-          writeFileAtomic(cached, body)
+          writeFileAtomic(cached, withHeader(got.version, got.body))
         } catch {
           // only a cache
         }
       }
     }
-    groups.push(decodeSegmentBody(body, tables, s.path))
+    groups.push(decodeSegmentBody(got.body, got.version, tables, s.path))
   }
   extra.forEach((b, i) => groups.push(decodeSegment(b, tables, `new segment ${i + 1}`)))
   return {tables, segments: [...segments], groups}

@@ -27,7 +27,11 @@ import {type PackedUnit, readUnit, writeUnit} from './unit.js'
 import {ByteReader, ByteWriter} from './varint.js'
 
 export const SEGMENT_MAGIC = Buffer.from('KCPACK\r\n', 'latin1')
-export const SEGMENT_VERSION = 1
+/**
+ * The newest segment version written and read. Version 2 adds units' extra strings (unit.ts);
+ * a segment that has none is written as version 1, which kcompat before it reads.
+ */
+export const SEGMENT_VERSION = 2
 const HEADER = 12
 
 /** One kernel's units in a segment. */
@@ -79,7 +83,8 @@ export function encodeSegment(t: PackTables, m: TableMark, groups: readonly Segm
   }
   const head = Buffer.alloc(HEADER)
   SEGMENT_MAGIC.copy(head, 0)
-  head.writeUInt32LE(SEGMENT_VERSION, 8)
+  const extra = groups.some((g) => g.vmlinux.extra || g.modules.some(([, u]) => u.extra))
+  head.writeUInt32LE(extra ? 2 : 1, 8)
   return Buffer.concat([head, xzCompress(w.bytes())])
 }
 
@@ -88,23 +93,45 @@ export function encodeSegment(t: PackTables, m: TableMark, groups: readonly Segm
  * @throws InputError `ARCHIVE_BAD_PACK`, `ARCHIVE_PACK_VERSION`.
  */
 export function decodeSegment(file: Uint8Array, t: PackTables, what: string): SegmentGroup[] {
-  return decodeSegmentBody(segmentBody(file, what), t, what)
+  const {version, body} = segmentBody(file, what)
+  return decodeSegmentBody(body, version, t, what)
 }
 
 /**
- * A segment file's body: its header checked, its xz stream expanded.
+ * The version in a segment's (or an expanded body's, see segmentBody) 12-byte header.
  * @throws InputError `ARCHIVE_BAD_PACK`, `ARCHIVE_PACK_VERSION`.
  */
-export function segmentBody(file: Uint8Array, what: string): Buffer {
+export function segmentVersion(file: Uint8Array, what: string): number {
   if (file.length < HEADER || !SEGMENT_MAGIC.equals(file.subarray(0, 8))) {
     throw new InputError('ARCHIVE_BAD_PACK', `${what} is not a kcompat pack segment (${file.length < HEADER ? 'truncated header' : 'bad magic'})`)
   }
   const version = Buffer.from(file.buffer, file.byteOffset, file.length).readUInt32LE(8)
-  if (version !== SEGMENT_VERSION) {
-    throw new InputError('ARCHIVE_PACK_VERSION', `${what} is pack segment version ${version}; this kcompat reads version ${SEGMENT_VERSION}: upgrade kcompat`)
+  if (version < 1 || version > SEGMENT_VERSION) {
+    throw new InputError('ARCHIVE_PACK_VERSION', `${what} is pack segment version ${version}; this kcompat reads versions 1 to ${SEGMENT_VERSION}: upgrade kcompat`)
   }
+  return version
+}
+
+/** A body with the segment's header in front (what the body cache keeps), and back. */
+export function withHeader(version: number, body: Uint8Array): Buffer {
+  const head = Buffer.alloc(HEADER)
+  SEGMENT_MAGIC.copy(head, 0)
+  head.writeUInt32LE(version, 8)
+  return Buffer.concat([head, body])
+}
+
+export function withoutHeader(file: Uint8Array, what: string): {version: number; body: Uint8Array} {
+  return {version: segmentVersion(file, what), body: file.subarray(HEADER)}
+}
+
+/**
+ * A segment file's version and body: its header checked, its xz stream expanded.
+ * @throws InputError `ARCHIVE_BAD_PACK`, `ARCHIVE_PACK_VERSION`.
+ */
+export function segmentBody(file: Uint8Array, what: string): {version: number; body: Buffer} {
+  const version = segmentVersion(file, what)
   try {
-    return xzDecompress(file.subarray(HEADER), 4 * 1024 ** 3)
+    return {version, body: xzDecompress(file.subarray(HEADER), 4 * 1024 ** 3)}
   } catch (e) {
     if (!(e instanceof KcompatError)) throw e
     throw new InputError('ARCHIVE_BAD_PACK', `${what}: [${e.code}] ${e.message}`, {cause: e})
@@ -117,7 +144,7 @@ export function segmentBody(file: Uint8Array, what: string): Buffer {
  * with fresh tables.
  * @throws InputError `ARCHIVE_BAD_PACK`.
  */
-export function decodeSegmentBody(body: Uint8Array, t: PackTables, what: string): SegmentGroup[] {
+export function decodeSegmentBody(body: Uint8Array, version: number, t: PackTables, what: string): SegmentGroup[] {
   const r = new ByteReader(body, what)
   const ns = r.below(0x10000000, 'string count')
   // the strings end at the ns-th NUL: one UTF-8 decode and split for all of them (no
@@ -146,12 +173,12 @@ export function decodeSegmentBody(body: Uint8Array, t: PackTables, what: string)
   const groups: SegmentGroup[] = []
   for (let g = 0; g < ng; g++) {
     const kernel = r.str()
-    const vmlinux = readUnit(r, t.recordCount)
+    const vmlinux = readUnit(r, t.recordCount, t.strings.length, version)
     const nm = r.below(0x100000, 'module count')
     const modules: [string, PackedUnit][] = []
     for (let i = 0; i < nm; i++) {
       const name = r.str()
-      modules.push([name, readUnit(r, t.recordCount)])
+      modules.push([name, readUnit(r, t.recordCount, t.strings.length, version)])
     }
     groups.push({kernel, vmlinux, modules})
   }

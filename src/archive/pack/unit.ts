@@ -52,6 +52,13 @@ export interface PackedUnit {
   exceptions: number[]
   /** String section as first-reference ranks in section order; null = first-reference order. */
   strRanks: Int32Array | null
+  /**
+   * Strings of the section that no type names (global string indexes), ranked after the
+   * first-reference order in that order; absent when there are none. pahole 1.28 and later
+   * leave some in vmlinux BTF (Debian 13's and 14's kernels: about 140, names of
+   * optimized-out parameters and locals).
+   */
+  extra?: number[]
   /** The unit's bytes verbatim, when it cannot be rebuilt from records. */
   raw?: Uint8Array
 }
@@ -274,20 +281,29 @@ export function packUnit(tables: PackTables, btf: Btf, raw: Uint8Array, base?: B
   if (h.hdrLen !== 24 || h.typeOff !== 0 || h.strOff !== h.typeLen || h.flags !== 0) return {...rawUnit(), rec}
   const table = splitStrings(raw.subarray(h.hdrLen + h.strOff, h.hdrLen + h.strOff + h.strLen))
   const {order, rank} = firstReference(types, base)
-  if (!table || table.length !== order.length) return {...rawUnit(), rec}
+  if (!table) return {...rawUnit(), rec}
+  // a string no type names ranks after the first-reference order, as an *extra* string
+  const extra: string[] = []
   const ranks = new Int32Array(table.length)
   let inOrder = true
   const used = new Uint8Array(table.length)
   for (let i = 0; i < table.length; i++) {
-    const r = rank.get(table[i]!)
-    if (r === undefined || used[r]) return {...rawUnit(), rec}
+    let r = rank.get(table[i]!)
+    if (r === undefined) {
+      r = order.length + extra.length
+      extra.push(table[i]!)
+    }
+    if (r >= table.length || used[r]) return {...rawUnit(), rec}
     used[r] = 1
     ranks[i] = r
     if (r !== i) inOrder = false
   }
+  if (table.length !== order.length + extra.length) return {...rawUnit(), rec}
   const rebuilt = encodeLayout(types, table, base, le)
   if (!Buffer.from(rebuilt.buffer, rebuilt.byteOffset, rebuilt.length).equals(Buffer.from(raw.buffer, raw.byteOffset, raw.length))) return {...rawUnit(), rec}
-  return {littleEndian: le, rec, exceptions, strRanks: inOrder ? null : ranks}
+  const unit: PackedUnit = {littleEndian: le, rec, exceptions, strRanks: inOrder && extra.length === 0 ? null : ranks}
+  if (extra.length > 0) unit.extra = extra.map((x) => tables.str(x))
+  return unit
 }
 
 /**
@@ -338,6 +354,7 @@ export function rebuildUnit(tables: PackTables, u: PackedUnit, what: string, bas
     types[i] = t
   }
   const {order} = firstReference(types, base)
+  if (u.extra) for (const i of u.extra) order.push(tables.strings[i]!)
   let table: string[] = order
   if (u.strRanks) {
     if (u.strRanks.length !== order.length) fail(`string layout has ${u.strRanks.length} entries for ${order.length} strings`)
@@ -351,9 +368,12 @@ export function rebuildUnit(tables: PackTables, u: PackedUnit, what: string, bas
   return encodeLayout(types, table, base, u.littleEndian)
 }
 
-/** Writes a unit: flags (little-endian, raw, has string ranks), list, exceptions, ranks, raw bytes. */
+/**
+ * Writes a unit: flags (1 little-endian, 2 raw, 4 has string ranks, 8 has extra strings:
+ * segment version 2 only), list, exceptions, ranks, extra strings, raw bytes.
+ */
 export function writeUnit(w: ByteWriter, u: PackedUnit): void {
-  w.u((u.littleEndian ? 1 : 0) | (u.raw ? 2 : 0) | (u.strRanks ? 4 : 0))
+  w.u((u.littleEndian ? 1 : 0) | (u.raw ? 2 : 0) | (u.strRanks ? 4 : 0) | (u.extra ? 8 : 0))
   w.u(u.rec.length)
   let prev = -1
   for (const r of u.rec) {
@@ -376,16 +396,20 @@ export function writeUnit(w: ByteWriter, u: PackedUnit): void {
       pr = r
     }
   }
+  if (u.extra) {
+    w.u(u.extra.length)
+    for (const i of u.extra) w.u(i)
+  }
   if (u.raw) {
     w.u(u.raw.length)
     w.raw(u.raw)
   }
 }
 
-/** Reads a unit; record indexes must be below `recordCount`. */
-export function readUnit(r: ByteReader, recordCount: number): PackedUnit {
+/** Reads a unit; record indexes must be below `recordCount`, string indexes below `stringCount`; `version` is the segment's. */
+export function readUnit(r: ByteReader, recordCount: number, stringCount: number, version: number): PackedUnit {
   const flags = r.u()
-  if (flags > 7) r.fail(`unit flags ${flags} unknown`)
+  if (flags > (version >= 2 ? 15 : 7)) r.fail(`unit flags ${flags} unknown`)
   const n = r.below(0x100000, 'type count')
   const rec = new Int32Array(n)
   // the list is most of a segment's unit bytes: its zigzag varints are decoded inline
@@ -436,6 +460,10 @@ export function readUnit(r: ByteReader, recordCount: number): PackedUnit {
     for (let i = 0; i < m; i++) strRanks[i] = pr = pr + 1 + r.s()
   }
   const u: PackedUnit = {littleEndian: (flags & 1) === 1, rec, exceptions, strRanks}
+  if (flags & 8) {
+    const m = r.below(0x1000000, 'extra string count')
+    u.extra = Array.from({length: m}, () => r.below(stringCount, 'extra string'))
+  }
   if (flags & 2) u.raw = r.raw(r.below(0x40000000, 'raw unit size'))
   return u
 }
