@@ -95,7 +95,7 @@ const selected = (name) => only === '' || name.includes(only)
 console.log(`node ${process.version}, ${runs} runs each, median wall time, peak RSS; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
 for (const [name, argv] of queries) {
   if (!selected(name)) continue
-  const cmd = [bin, ...argv] // as a user runs it: through the shebang line
+  const cmd = [bin, ...argv] // as a user runs it: through its first lines (#!/bin/sh, which starts node)
   spawnSync(cmd[0], cmd.slice(1), {cwd: root, stdio: 'ignore'}) // index and raw-BTF cache
   results.push(compare(name, cmd, [process.execPath, '-e', '0'], 'node -e 0'))
 }
@@ -112,7 +112,7 @@ else {
   for (const format of ['raw', 'c']) {
     const name = `btf dump --format ${format}`
     if (!selected(name)) continue
-    // bin/run.js as a user runs it: its shebang line (and the node flags in it) applies
+    // bin/run.js as a user runs it: the node flags its shell line gives `btf dump` apply
     results.push(compare(name, [bin, 'btf', 'dump', btf, '--format', format], [bpftool, 'btf', 'dump', 'file', btf, 'format', format], 'bpftool  '))
   }
 }

@@ -238,4 +238,23 @@ describe('bin/run.js', () => {
     const r = spawnSync(process.execPath, [join(root, 'bin', 'run.js'), 'kernels', '--json'], {encoding: 'utf8'})
     expect(r.stdout).toBe('bundle kernels --json\n')
   })
+
+  it('run as a program (its #!/bin/sh line, through a symlink as npm installs it) passes argv and exit status, with the V8 flag for btf dump only', () => {
+    const root = scratchDir()
+    spawnSync('cp', ['-r', join(ROOT, 'bin'), join(ROOT, 'dist'), join(ROOT, 'package.json'), root])
+    writeFileSync(
+      join(root, 'dist', 'fast.cjs'),
+      "exports.tryFastPath = async (argv) => { process.stdout.write(JSON.stringify({execArgv: process.execArgv, argv}) + '\\n'); process.exitCode = 3; return true }\n",
+    )
+    mkdirSync(join(root, '.bin'))
+    spawnSync('ln', ['-s', join(root, 'bin', 'run.js'), join(root, '.bin', 'kcompat')])
+    const run = (args: string[]) => {
+      const r = spawnSync(join(root, '.bin', 'kcompat'), args, {encoding: 'utf8'})
+      return {status: r.status, out: JSON.parse(r.stdout) as {execArgv: string[]; argv: string[]}}
+    }
+    const odd = ['a b', "it's", '$HOME', '"q"', '']
+    expect(run(['btf', 'dump', ...odd])).toEqual({status: 3, out: {execArgv: ['--no-concurrent-recompilation'], argv: ['btf', 'dump', ...odd]}})
+    expect(run(['kernels', ...odd])).toEqual({status: 3, out: {execArgv: [], argv: ['kernels', ...odd]}})
+    expect(run(['btf'])).toEqual({status: 3, out: {execArgv: [], argv: ['btf']}})
+  })
 })
