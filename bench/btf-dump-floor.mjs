@@ -49,9 +49,9 @@ if (argv.includes('--in-process')) {
   process.exit(0)
 }
 
-// the node flags bin/run.js's shebang sets
-const shebang = readFileSync(join(root, 'bin/run.js'), 'utf8').split('\n')[0]
-const nodeFlags = shebang.split(/\s+/).filter((w) => w.startsWith('--'))
+// the node flags bin/run.js's shell line starts `btf dump` with (its second line)
+const launcher = /'btf dump'\)([^;]*);;/.exec(readFileSync(join(root, 'bin/run.js'), 'utf8').split('\n')[1] ?? '')
+const nodeFlags = launcher ? launcher[1].split(/\s+/).filter((w) => w.startsWith('--')) : []
 
 const scratch = mkdtempSync(join(tmpdir(), 'kcompat-floor-'))
 process.on('exit', () => rmSync(scratch, {recursive: true, force: true}))

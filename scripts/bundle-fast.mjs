@@ -107,7 +107,10 @@ const external = Object.keys(pkg.dependencies).filter((p) => p !== 'better-sqlit
 // modules they need for other things (undici alone took ~95 ms of `kernels`' ~200 ms,
 // CPU profile). A lazy binding is a Proxy that requires its module at the first property
 // read; esbuild only reads a binding's properties where the code uses the import.
-const LAZY_BUILTINS = ['node:crypto', 'node:zlib', 'node:child_process', 'node:os', 'node:stream', 'node:stream/promises', 'node:fs/promises', 'node:worker_threads', 'node:readline']
+// node:v8 too: requiring it loads its heap-snapshot helpers and with them Node's stream
+// modules (~5 M instructions of a ~90 M start); only a code-cache write and the C dump
+// set flags with it.
+const LAZY_BUILTINS = ['node:crypto', 'node:zlib', 'node:v8', 'node:child_process', 'node:os', 'node:stream', 'node:stream/promises', 'node:fs/promises', 'node:worker_threads', 'node:readline']
 const lazyId = (id) => LAZY_BUILTINS.includes(id) || external.some((p) => id === p || id.startsWith(`${p}/`))
 const lazyBuiltins = (text) =>
   text

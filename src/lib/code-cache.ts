@@ -74,10 +74,16 @@ export function requireWithCodeCache(file: string): unknown {
       // and left `check --object` compiling its CO-RE engine at every start); and
       // written now, with V8's flags as every run starts with them (a command that sets
       // a flag later, as the C dump does, would make V8 reject a cache written at exit).
+      // Without V8's compilation cache: when the cached data was rejected (corrupt, or
+      // from another V8), the Script above already compiled this source lazily, and V8
+      // would hand that back, writing a cache of the top-level code only (56 KB instead
+      // of 339 KB for find's bundle).
       setFlagsFromString('--no-lazy')
+      setFlagsFromString('--no-compilation-cache')
       try {
         script = new Script(wrapped, {filename: file})
       } finally {
+        setFlagsFromString('--compilation-cache')
         setFlagsFromString('--lazy')
       }
       writeCache(dirs, name, key, script)

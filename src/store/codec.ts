@@ -124,6 +124,9 @@ export function decodeLayout(s: string): Layout {
   return layout
 }
 
+/** The separators a layout record's fields end at: SO, SI, RS, US. */
+const SEPARATOR = /[\x0e\x0f\x1e\x1f]/g
+
 class Reader {
   pos = 0
   constructor(private readonly s: string) {}
@@ -136,16 +139,18 @@ class Reader {
     throw new IndexError('INDEX_CORRUPT', `malformed layout record (${what} at ${this.pos}); rebuild the index`)
   }
 
-  /** Reads up to (not including) the next separator. */
+  /**
+   * Reads up to (not including) the next separator. The separator is found by a regular
+   * expression rather than a loop over the characters: a query decodes each layout once,
+   * in code that has not warmed up, where V8's compiled regular expression scans a
+   * task_struct record many times faster than the interpreted loop did.
+   */
   field(): string {
     const start = this.pos
-    const s = this.s
-    while (this.pos < s.length) {
-      const c = s.charCodeAt(this.pos)
-      if (c === 0x1e || c === 0x1f || c === 0x0e || c === 0x0f) break
-      this.pos++
-    }
-    return s.slice(start, this.pos)
+    SEPARATOR.lastIndex = start
+    const m = SEPARATOR.exec(this.s)
+    this.pos = m === null ? this.s.length : m.index
+    return this.s.slice(start, this.pos)
   }
 
   expect(sep: string): void {

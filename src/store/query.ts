@@ -335,7 +335,7 @@ export class KernelIndex {
     if (path.length === 1 && memberMissing.length > 0) {
       const where = new Map<string, Set<number>>()
       for (const v of variants) {
-        for (const m of flattenLayout(v.layout)) {
+        for (const m of flatLayout(v.layout)) {
           if (m.name === '') continue
           let s = where.get(m.name)
           if (!s) where.set(m.name, (s = new Set()))
@@ -532,13 +532,25 @@ interface Resolved {
 const MAX_PATH = 16
 
 /**
+ * A layout's flattened members, made once per layout: `findField` follows the path in
+ * every kernel a layout variant covers (16 times for task_struct in the shipped archive),
+ * and then scans every variant for near member names.
+ */
+const flattened = new WeakMap<Layout, FlatMember[]>()
+function flatLayout(layout: Layout): FlatMember[] {
+  let f = flattened.get(layout)
+  if (!f) flattened.set(layout, (f = flattenLayout(layout)))
+  return f
+}
+
+/**
  * Follows a member path in a layout. A member whose type is an inline anonymous
  * struct/union, or `struct X`/`union X`/a typedef of an anonymous struct by value, can
  * be continued into.
  */
 function resolvePath(cache: LayoutCache, layout: Layout, path: string[], kernelId: number, depth: number, module: string | null): Resolved | undefined {
   if (depth > MAX_PATH) return undefined
-  const m: FlatMember | undefined = flattenLayout(layout).find((x) => x.name === path[0])
+  const m: FlatMember | undefined = flatLayout(layout).find((x) => x.name === path[0])
   if (!m) return undefined
   if (path.length === 1) return {bitOffset: m.bitOffset, bitfieldSize: m.bitfieldSize, type: m.type, anonymous: m.depth > 0}
   let inner: Layout | undefined = m.nested

@@ -181,7 +181,11 @@ describe("the fast path through V8's code cache (src/lib/code-cache.ts)", () => 
       const garbage = Buffer.alloc(written.length, 0x5a)
       writeFileSync(file, garbage)
       same(fastPath(args, env), 'with a corrupt cache')
-      expect(readFileSync(file).equals(garbage), 'a cache V8 rejected is written again').toBe(false)
+      const rewritten = readFileSync(file)
+      expect(rewritten.equals(garbage), 'a cache V8 rejected is written again').toBe(false)
+      // with every function, as the first one: not the top-level code V8 compiled lazily
+      // when it rejected the cache (which it would hand back from its compilation cache)
+      expect(rewritten.length, `the rewritten cache is as complete as the first (${args.join(' ')})`).toBeGreaterThan(written.length * 0.9)
       same(fastPath(args, {KCOMPAT_CODE_CACHE: 'off'}), 'caching off')
     }
   })
@@ -237,5 +241,32 @@ describe('bin/run.js', () => {
     writeFileSync(join(root, 'dist', 'fast.cjs'), "exports.tryFastPath = async (argv) => { process.stdout.write('bundle ' + argv.join(' ') + '\\n'); return true }\n")
     const r = spawnSync(process.execPath, [join(root, 'bin', 'run.js'), 'kernels', '--json'], {encoding: 'utf8'})
     expect(r.stdout).toBe('bundle kernels --json\n')
+  })
+
+  it('run as a program (its #!/bin/sh lines, through a symlink as npm installs it) passes argv and exit status, with the V8 flag for btf dump and the malloc tunable for the rest', () => {
+    const root = scratchDir()
+    spawnSync('cp', ['-r', join(ROOT, 'bin'), join(ROOT, 'dist'), join(ROOT, 'package.json'), root])
+    writeFileSync(
+      join(root, 'dist', 'fast.cjs'),
+      "exports.tryFastPath = async (argv) => { process.stdout.write(JSON.stringify({execArgv: process.execArgv, argv, tunables: process.env.GLIBC_TUNABLES ?? null}) + '\\n'); process.exitCode = 3; return true }\n",
+    )
+    mkdirSync(join(root, '.bin'))
+    spawnSync('ln', ['-s', join(root, 'bin', 'run.js'), join(root, '.bin', 'kcompat')])
+    const run = (args: string[], tunables?: string) => {
+      const env: NodeJS.ProcessEnv = {...process.env}
+      delete env.GLIBC_TUNABLES
+      if (tunables !== undefined) env.GLIBC_TUNABLES = tunables
+      const r = spawnSync(join(root, '.bin', 'kcompat'), args, {encoding: 'utf8', env})
+      return {status: r.status, out: JSON.parse(r.stdout) as {execArgv: string[]; argv: string[]; tunables: string | null}}
+    }
+    const odd = ['a b', "it's", '$HOME', '"q"', '']
+    const huge = 'glibc.malloc.hugetlb=1'
+    expect(run(['btf', 'dump', ...odd])).toEqual({status: 3, out: {execArgv: ['--no-concurrent-recompilation'], argv: ['btf', 'dump', ...odd], tunables: null}})
+    expect(run(['kernels', ...odd])).toEqual({status: 3, out: {execArgv: [], argv: ['kernels', ...odd], tunables: huge}})
+    expect(run(['btf'])).toEqual({status: 3, out: {execArgv: [], argv: ['btf'], tunables: huge}})
+    // the user's tunables are kept, theirs for hugetlb too
+    expect(run(['kernels'], 'glibc.malloc.check=0').out.tunables).toBe(`glibc.malloc.check=0:${huge}`)
+    expect(run(['kernels'], 'glibc.malloc.hugetlb=0').out.tunables).toBe('glibc.malloc.hugetlb=0')
+    expect(run(['btf', 'dump'], 'glibc.malloc.check=0').out.tunables).toBe('glibc.malloc.check=0')
   })
 })
