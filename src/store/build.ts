@@ -22,7 +22,9 @@ import {KcompatError} from '../errors.js'
 import {type Db, openDb} from './db.js'
 import {IndexBuildError, IndexError} from './errors.js'
 import {type KernelRecords, extractRecords, withModuleRecords} from './extract.js'
-import {archiveModuleBytes, moduleIdentity} from '../archive/module-btf.js'
+import {archiveModuleBytes, archiveModuleUnits, moduleIdentity} from '../archive/module-btf.js'
+import type {PackTables} from '../archive/pack/tables.js'
+import {PackRecordReader} from './extract-pack.js'
 import {mergeKernel} from './merge.js'
 import {KernelIndex} from './query.js'
 import {FAST_QUALITY, MERGE_QUALITY, SMALL_QUALITY, recompressChunks} from './chunks.js'
@@ -185,6 +187,7 @@ export async function buildIndex(archiveRoot: string, dbPath: string, options: B
       archiveBytes: archiveBytes(root, manifest.kernels),
       ms: 0,
     }
+    const packs: PackReaders = {readers: new Map()}
     for (let i = 0; i < plan.length; i++) {
       const step = plan[i]!
       options.onProgress?.({index: i + 1, total: plan.length, action: step.action, kernel: step.key})
@@ -203,7 +206,7 @@ export async function buildIndex(archiveRoot: string, dbPath: string, options: B
         continue
       }
       const entry = step.entry!
-      const records = step.action === 'index' ? await kernelRecords(root, entry) : undefined
+      const records = step.action === 'index' ? await kernelRecords(root, entry, packs) : undefined
       const done = db.transaction(() => {
         const row = findRow(db, step.key)
         const canonical = canonicalEntry(entry)
@@ -256,19 +259,39 @@ export function archiveBytes(root: string, kernels: readonly KernelEntry[]): num
   return total
 }
 
+/** One pack reader per build and pack: a record's index records are rendered once per build. */
+interface PackReaders {
+  readers: Map<PackTables, PackRecordReader>
+}
+
 /**
- * Reads and parses a kernel's BTF and its modules' (split on it); null records for a
- * kernel without BTF.
+ * Reads and parses a kernel's BTF, and takes its modules' records: from the pack's
+ * record lists when its modules are in the pack (extract-pack.ts; a raw unit, and a
+ * legacy tarball, are parsed as split BTF on vmlinux); null records for a kernel without
+ * BTF.
  */
-async function kernelRecords(root: string, entry: KernelEntry): Promise<KernelRecords | null> {
+async function kernelRecords(root: string, entry: KernelEntry, packs: PackReaders): Promise<KernelRecords | null> {
   if (entry.btf === 'none' || entry.path === null) return null
   try {
     const bytes = await readKernelBtf(root, entry)
     const vmlinux = parseBtf(bytes)
     const own = extractRecords(vmlinux)
+    const units = await archiveModuleUnits(root, entry)
+    if (units) {
+      let reader = packs.readers.get(units.tables)
+      if (!reader) {
+        packs.readers.clear() // another pack (the archive changed meanwhile): start over
+        packs.readers.set(units.tables, (reader = new PackRecordReader(units.tables)))
+      }
+      const r = reader
+      const modules = units.units.map(([name, u]) =>
+        u.raw ? {name, stores: extractRecords(parseBtf(u.raw, {base: vmlinux})).stores} : r.moduleRecords(name, u),
+      )
+      return withModuleRecords(own, modules)
+    }
     const mods = await archiveModuleBytes(root, entry)
     if (!mods) return own
-    const modules = [...mods.bytes].map(([name, raw]) => ({name, records: extractRecords(parseBtf(raw, {base: vmlinux}), name)}))
+    const modules = [...mods.bytes].map(([name, raw]) => ({name, stores: extractRecords(parseBtf(raw, {base: vmlinux})).stores}))
     return withModuleRecords(own, modules)
   } catch (e) {
     if (e instanceof KcompatError) throw new IndexBuildError(kernelKey(entry), e)
