@@ -25,7 +25,7 @@ import {type KernelRecords, extractRecords, withModuleRecords} from './extract.j
 import {archiveModuleBytes, archiveModuleUnits, moduleIdentity} from '../archive/module-btf.js'
 import type {PackTables} from '../archive/pack/tables.js'
 import {PackRecordReader} from './extract-pack.js'
-import {mergeKernel} from './merge.js'
+import {type StoreCache, mergeKernel} from './merge.js'
 import {KernelIndex} from './query.js'
 import {FAST_QUALITY, MERGE_QUALITY, SMALL_QUALITY, recompressChunks} from './chunks.js'
 
@@ -188,26 +188,28 @@ export async function buildIndex(archiveRoot: string, dbPath: string, options: B
       ms: 0,
     }
     const packs: PackReaders = {readers: new Map()}
+    // the stores as the last merge left them (merge.ts); dropped when a transaction fails
+    const stores: StoreCache = {}
     for (let i = 0; i < plan.length; i++) {
       const step = plan[i]!
       options.onProgress?.({index: i + 1, total: plan.length, action: step.action, kernel: step.key})
       // Each transaction re-reads the kernel's row: another process may have done the
       // step meanwhile, in which case it does nothing.
       if (step.action === 'remove') {
-        const done = db.transaction(() => {
+        const done = immediate(db, stores, () => {
           const row = findRow(db, step.key)
           if (!row) return false
-          mergeKernel(db, row.id, null, MERGE_QUALITY)
+          mergeKernel(db, row.id, null, MERGE_QUALITY, stores)
           db.prepare('DELETE FROM kernel WHERE id = ?').run(row.id)
           options.beforeCommit?.(step.key)
           return true
-        }).immediate()
+        })
         if (done) result.removed.push(step.key)
         continue
       }
       const entry = step.entry!
       const records = step.action === 'index' ? await kernelRecords(root, entry, packs) : undefined
-      const done = db.transaction(() => {
+      const done = immediate(db, stores, () => {
         const row = findRow(db, step.key)
         const canonical = canonicalEntry(entry)
         if (row && row.entry === canonical) return false
@@ -215,10 +217,10 @@ export async function buildIndex(archiveRoot: string, dbPath: string, options: B
         // it to the next build (the manifest changed too, so it will not be recorded).
         if (records === undefined && (row?.sha256 !== entry.sha256 || row?.modules_sha256 !== moduleIdentity(entry))) return false
         const id = upsertKernel(db, row?.id, entry, canonical, records)
-        if (records !== undefined) mergeKernel(db, id, records, MERGE_QUALITY)
+        if (records !== undefined) mergeKernel(db, id, records, MERGE_QUALITY, stores)
         options.beforeCommit?.(step.key)
         return true
-      }).immediate()
+      })
       if (!done) result.unchanged++
       else (step.action === 'index' ? result.indexed : result.updated).push(step.key)
     }
@@ -228,7 +230,7 @@ export async function buildIndex(archiveRoot: string, dbPath: string, options: B
     if (hashAfter === hashBefore) setMeta(db, 'manifest_sha256', hashAfter)
     // Kernels were merged with quick compression; compress every chunk once, properly.
     const quality = (options.compression ?? 'small') === 'small' ? SMALL_QUALITY : FAST_QUALITY
-    const recompressed = db.transaction(() => recompressChunks(db, quality)).immediate()
+    const recompressed = await recompressChunks(db, quality)
     if (plan.length > 0 || recompressed > 0) compact(db)
     const stats = db.prepare('SELECT (SELECT COALESCE(SUM(n), 0) FROM chunk) AS records, (SELECT COUNT(*) FROM kset) AS ksets').get() as {
       records: number
@@ -295,6 +297,17 @@ async function kernelRecords(root: string, entry: KernelEntry, packs: PackReader
     return withModuleRecords(own, modules)
   } catch (e) {
     if (e instanceof KcompatError) throw new IndexBuildError(kernelKey(entry), e)
+    throw e
+  }
+}
+
+/** Runs `fn` in an IMMEDIATE transaction; when it does not commit, the store cache is dropped. */
+function immediate<T>(db: Db, stores: StoreCache, fn: () => T): T {
+  try {
+    return db.transaction(fn).immediate()
+  } catch (e) {
+    stores.stores = undefined
+    stores.version = undefined
     throw e
   }
 }
