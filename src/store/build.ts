@@ -22,8 +22,10 @@ import {KcompatError} from '../errors.js'
 import {type Db, openDb} from './db.js'
 import {IndexBuildError, IndexError} from './errors.js'
 import {type KernelRecords, extractRecords, withModuleRecords} from './extract.js'
-import {archiveModuleBytes, moduleIdentity} from '../archive/module-btf.js'
-import {mergeKernel} from './merge.js'
+import {archiveModuleBytes, archiveModuleUnits, moduleIdentity} from '../archive/module-btf.js'
+import type {PackTables} from '../archive/pack/tables.js'
+import {PackRecordReader} from './extract-pack.js'
+import {type StoreCache, mergeKernel} from './merge.js'
 import {KernelIndex} from './query.js'
 import {FAST_QUALITY, MERGE_QUALITY, SMALL_QUALITY, recompressChunks} from './chunks.js'
 
@@ -185,26 +187,29 @@ export async function buildIndex(archiveRoot: string, dbPath: string, options: B
       archiveBytes: archiveBytes(root, manifest.kernels),
       ms: 0,
     }
+    const packs: PackReaders = {readers: new Map()}
+    // the stores as the last merge left them (merge.ts); dropped when a transaction fails
+    const stores: StoreCache = {}
     for (let i = 0; i < plan.length; i++) {
       const step = plan[i]!
       options.onProgress?.({index: i + 1, total: plan.length, action: step.action, kernel: step.key})
       // Each transaction re-reads the kernel's row: another process may have done the
       // step meanwhile, in which case it does nothing.
       if (step.action === 'remove') {
-        const done = db.transaction(() => {
+        const done = immediate(db, stores, () => {
           const row = findRow(db, step.key)
           if (!row) return false
-          mergeKernel(db, row.id, null, MERGE_QUALITY)
+          mergeKernel(db, row.id, null, MERGE_QUALITY, stores)
           db.prepare('DELETE FROM kernel WHERE id = ?').run(row.id)
           options.beforeCommit?.(step.key)
           return true
-        }).immediate()
+        })
         if (done) result.removed.push(step.key)
         continue
       }
       const entry = step.entry!
-      const records = step.action === 'index' ? await kernelRecords(root, entry) : undefined
-      const done = db.transaction(() => {
+      const records = step.action === 'index' ? await kernelRecords(root, entry, packs) : undefined
+      const done = immediate(db, stores, () => {
         const row = findRow(db, step.key)
         const canonical = canonicalEntry(entry)
         if (row && row.entry === canonical) return false
@@ -212,10 +217,10 @@ export async function buildIndex(archiveRoot: string, dbPath: string, options: B
         // it to the next build (the manifest changed too, so it will not be recorded).
         if (records === undefined && (row?.sha256 !== entry.sha256 || row?.modules_sha256 !== moduleIdentity(entry))) return false
         const id = upsertKernel(db, row?.id, entry, canonical, records)
-        if (records !== undefined) mergeKernel(db, id, records, MERGE_QUALITY)
+        if (records !== undefined) mergeKernel(db, id, records, MERGE_QUALITY, stores)
         options.beforeCommit?.(step.key)
         return true
-      }).immediate()
+      })
       if (!done) result.unchanged++
       else (step.action === 'index' ? result.indexed : result.updated).push(step.key)
     }
@@ -225,7 +230,7 @@ export async function buildIndex(archiveRoot: string, dbPath: string, options: B
     if (hashAfter === hashBefore) setMeta(db, 'manifest_sha256', hashAfter)
     // Kernels were merged with quick compression; compress every chunk once, properly.
     const quality = (options.compression ?? 'small') === 'small' ? SMALL_QUALITY : FAST_QUALITY
-    const recompressed = db.transaction(() => recompressChunks(db, quality)).immediate()
+    const recompressed = await recompressChunks(db, quality)
     if (plan.length > 0 || recompressed > 0) compact(db)
     const stats = db.prepare('SELECT (SELECT COALESCE(SUM(n), 0) FROM chunk) AS records, (SELECT COUNT(*) FROM kset) AS ksets').get() as {
       records: number
@@ -256,22 +261,53 @@ export function archiveBytes(root: string, kernels: readonly KernelEntry[]): num
   return total
 }
 
+/** One pack reader per build and pack: a record's index records are rendered once per build. */
+interface PackReaders {
+  readers: Map<PackTables, PackRecordReader>
+}
+
 /**
- * Reads and parses a kernel's BTF and its modules' (split on it); null records for a
- * kernel without BTF.
+ * Reads and parses a kernel's BTF, and takes its modules' records: from the pack's
+ * record lists when its modules are in the pack (extract-pack.ts; a raw unit, and a
+ * legacy tarball, are parsed as split BTF on vmlinux); null records for a kernel without
+ * BTF.
  */
-async function kernelRecords(root: string, entry: KernelEntry): Promise<KernelRecords | null> {
+async function kernelRecords(root: string, entry: KernelEntry, packs: PackReaders): Promise<KernelRecords | null> {
   if (entry.btf === 'none' || entry.path === null) return null
   try {
     const bytes = await readKernelBtf(root, entry)
     const vmlinux = parseBtf(bytes)
     const own = extractRecords(vmlinux)
+    const units = await archiveModuleUnits(root, entry)
+    if (units) {
+      let reader = packs.readers.get(units.tables)
+      if (!reader) {
+        packs.readers.clear() // another pack (the archive changed meanwhile): start over
+        packs.readers.set(units.tables, (reader = new PackRecordReader(units.tables)))
+      }
+      const r = reader
+      const modules = units.units.map(([name, u]) =>
+        u.raw ? {name, stores: extractRecords(parseBtf(u.raw, {base: vmlinux})).stores} : r.moduleRecords(name, u),
+      )
+      return withModuleRecords(own, modules)
+    }
     const mods = await archiveModuleBytes(root, entry)
     if (!mods) return own
-    const modules = [...mods.bytes].map(([name, raw]) => ({name, records: extractRecords(parseBtf(raw, {base: vmlinux}), name)}))
+    const modules = [...mods.bytes].map(([name, raw]) => ({name, stores: extractRecords(parseBtf(raw, {base: vmlinux})).stores}))
     return withModuleRecords(own, modules)
   } catch (e) {
     if (e instanceof KcompatError) throw new IndexBuildError(kernelKey(entry), e)
+    throw e
+  }
+}
+
+/** Runs `fn` in an IMMEDIATE transaction; when it does not commit, the store cache is dropped. */
+function immediate<T>(db: Db, stores: StoreCache, fn: () => T): T {
+  try {
+    return db.transaction(fn).immediate()
+  } catch (e) {
+    stores.stores = undefined
+    stores.version = undefined
     throw e
   }
 }

@@ -23,10 +23,9 @@
  *
  * Decoding is strict: a malformed record is an {@link IndexError} `INDEX_CORRUPT`.
  */
-import type {Btf} from '../btf/btf.js'
 import type {CompositeType, Enum64Type, EnumType} from '../btf/types.js'
 import {Kind} from '../btf/wire.js'
-import {type CTypeNamer, cleanName} from './ctype.js'
+import {type CTypeNamer, type TypeSource, cleanName} from './ctype.js'
 import {IndexError} from './errors.js'
 
 const RS = '\x1e'
@@ -77,11 +76,11 @@ export interface FlatMember {
 }
 
 /** Encodes a named struct/union (or, with `typedef`, a typedef's anonymous one). */
-export function encodeLayout(btf: Btf, namer: CTypeNamer, t: CompositeType<number>, typedef: boolean): string {
+export function encodeLayout(btf: TypeSource, namer: CTypeNamer, t: CompositeType<number>, typedef: boolean): string {
   return encodeComposite(btf, namer, t, typedef, 0)
 }
 
-function encodeComposite(btf: Btf, namer: CTypeNamer, t: CompositeType<number>, typedef: boolean, depth: number): string {
+function encodeComposite(btf: TypeSource, namer: CTypeNamer, t: CompositeType<number>, typedef: boolean, depth: number): string {
   const union = t.kind === Kind.UNION
   let out = (union ? (typedef ? 'U' : 'u') : typedef ? 'S' : 's') + String(t.size)
   let prev = 0
@@ -103,7 +102,7 @@ function encodeComposite(btf: Btf, namer: CTypeNamer, t: CompositeType<number>, 
 }
 
 /** The anonymous struct/union a member's type is (through const/volatile/type tags), if any. */
-export function anonymousComposite(btf: Btf, id: number): CompositeType<number> | undefined {
+export function anonymousComposite(btf: TypeSource, id: number): CompositeType<number> | undefined {
   let t = btf.typeById(id)
   for (let i = 0; i < 32; i++) {
     if (t.kind === Kind.CONST || t.kind === Kind.VOLATILE || t.kind === Kind.RESTRICT || t.kind === Kind.TYPE_TAG) {

@@ -25,7 +25,6 @@
  * Names that contain control characters (never seen in kernel BTF, but possible in
  * crafted input) have them replaced by `?`, so the index's separators stay unambiguous.
  */
-import type {Btf} from '../btf/btf.js'
 import type {BtfType, TypeId} from '../btf/types.js'
 import {Kind} from '../btf/wire.js'
 
@@ -57,11 +56,19 @@ export function cleanName(name: string): string {
   return CONTROL.test(name) ? name.replace(CONTROL_ALL, '?') : name
 }
 
+/**
+ * What rendering needs of a BTF: its types by id. A parsed Btf is one; the index build
+ * also renders straight from the archive's BTF pack (extract-pack.ts).
+ */
+export interface TypeSource {
+  typeById(id: TypeId): BtfType
+}
+
 /** Renders C type names and declarations for one BTF; abstract names are memoised per id. */
 export class CTypeNamer {
   private readonly cache = new Map<TypeId, string>()
 
-  constructor(private readonly btf: Btf) {}
+  constructor(private readonly btf: TypeSource) {}
 
   /** The abstract C type name of `id`, e.g. `struct task_struct *` or `char[16]`. */
   name(id: TypeId): string {

@@ -28,9 +28,10 @@
  * and libbpf never looks at module types where vmlinux has a candidate.
  */
 import type {Btf} from '../btf/btf.js'
+import type {BtfType} from '../btf/types.js'
 import {Kind} from '../btf/wire.js'
 import {encodeEnum, encodeLayout, anonymousComposite} from './codec.js'
-import {CTypeNamer, cleanName} from './ctype.js'
+import {CTypeNamer, type TypeSource, cleanName} from './ctype.js'
 
 export const STORES = ['fn', 'tp', 'st', 'en'] as const
 export type StoreName = (typeof STORES)[number]
@@ -68,10 +69,62 @@ export function splitOrigin(content: string): {modules: string[] | null; content
 }
 
 /**
- * Builds the records of one kernel's BTF (base BTF; split BTF contributes its own types
- * only). With `module`, the records are that module's (see the file comment).
+ * The records one type gives (none, one, or for a typedef both a tracepoint and a
+ * layout), passed to `emit` with their store. `template` renders a FUNC_PROTO's
+ * declaration template (callers memoise it). Shared by extractRecords and the pack
+ * reader (extract-pack.ts), so both give the same records for the same type.
  */
-export function extractRecords(btf: Btf, module?: string): KernelRecords {
+export function typeRecords(
+  src: TypeSource,
+  namer: CTypeNamer,
+  t: BtfType,
+  template: (id: number) => string,
+  emit: (store: StoreName, line: KeyedContent) => void,
+): void {
+  switch (t.kind) {
+    case Kind.FUNC:
+      if (t.name === '') break
+      emit('fn', `${cleanName(t.name)}\t${template(t.type)}`)
+      break
+    case Kind.TYPEDEF: {
+      if (t.name.startsWith(TRACEPOINT_PREFIX) && t.name.length > TRACEPOINT_PREFIX.length) {
+        emit('tp', `${cleanName(t.name.slice(TRACEPOINT_PREFIX.length))}\t${namer.template(t.type)}`)
+      }
+      const anon = anonymousComposite(src, t.type)
+      if (anon && t.name !== '') emit('st', `${cleanName(t.name)}\t${encodeLayout(src, namer, anon, true)}`)
+      break
+    }
+    case Kind.STRUCT:
+    case Kind.UNION:
+      if (t.name === '') break
+      emit('st', `${cleanName(t.name)}\t${encodeLayout(src, namer, t, false)}`)
+      break
+    case Kind.ENUM:
+    case Kind.ENUM64: {
+      const key = t.name !== '' ? t.name : `${ANON_ENUM_PREFIX}${t.values[0]?.name ?? ''}`
+      emit('en', `${cleanName(key)}\t${encodeEnum(t)}`)
+      break
+    }
+    default:
+      break
+  }
+}
+
+/** Sorts a list of records and drops duplicates, in place. */
+export function sortUnique(list: KeyedContent[]): KeyedContent[] {
+  // The default sort orders strings by UTF-16 code units, as compareStrings does, natively.
+  list.sort()
+  let n = 0
+  for (let i = 0; i < list.length; i++) if (i === 0 || list[i] !== list[n - 1]) list[n++] = list[i]!
+  list.length = n
+  return list
+}
+
+/**
+ * Builds the records of one kernel's BTF (base BTF; split BTF contributes its own types
+ * only), without module marks: a module's records are marked by withModuleRecords.
+ */
+export function extractRecords(btf: Btf): KernelRecords {
   const namer = new CTypeNamer(btf)
   // Most FUNCs share their FUNC_PROTO with others: render each once.
   const templates = new Map<number, string>()
@@ -82,74 +135,39 @@ export function extractRecords(btf: Btf, module?: string): KernelRecords {
   }
   // Collected with duplicates; sorting brings duplicates together, and they are dropped then.
   const sets: Record<StoreName, KeyedContent[]> = {fn: [], tp: [], st: [], en: []}
-  const counts: KernelCounts = {funcs: 0, tracepoints: 0, structs: 0, enums: 0}
-  const mark = module === undefined ? '' : `${MODULE_MARK}${module}${MODULE_MARK}`
-  for (const t of btf.types) {
-    switch (t.kind) {
-      case Kind.FUNC:
-        if (t.name === '') break
-        counts.funcs++
-        sets.fn.push(`${cleanName(t.name)}\t${mark}${template(t.type)}`)
-        break
-      case Kind.TYPEDEF: {
-        if (t.name.startsWith(TRACEPOINT_PREFIX) && t.name.length > TRACEPOINT_PREFIX.length) {
-          counts.tracepoints++
-          sets.tp.push(`${cleanName(t.name.slice(TRACEPOINT_PREFIX.length))}\t${mark}${namer.template(t.type)}`)
-        }
-        const anon = anonymousComposite(btf, t.type)
-        if (anon && t.name !== '') {
-          counts.structs++
-          sets.st.push(`${cleanName(t.name)}\t${mark}${encodeLayout(btf, namer, anon, true)}`)
-        }
-        break
-      }
-      case Kind.STRUCT:
-      case Kind.UNION:
-        if (t.name === '') break
-        counts.structs++
-        sets.st.push(`${cleanName(t.name)}\t${mark}${encodeLayout(btf, namer, t, false)}`)
-        break
-      case Kind.ENUM:
-      case Kind.ENUM64: {
-        counts.enums++
-        const key = t.name !== '' ? t.name : `${ANON_ENUM_PREFIX}${t.values[0]?.name ?? ''}`
-        sets.en.push(`${cleanName(key)}\t${mark}${encodeEnum(t)}`)
-        break
-      }
-      default:
-        break
-    }
+  const emit = (store: StoreName, line: KeyedContent): void => {
+    sets[store].push(line)
   }
-  // The default sort orders strings by UTF-16 code units, as compareStrings does, natively.
-  const sorted = (list: string[]): string[] => {
-    list.sort()
-    let n = 0
-    for (let i = 0; i < list.length; i++) if (i === 0 || list[i] !== list[n - 1]) list[n++] = list[i]!
-    list.length = n
-    return list
-  }
-  return {stores: {fn: sorted(sets.fn), tp: sorted(sets.tp), st: sorted(sets.st), en: sorted(sets.en)}, counts}
+  for (const t of btf.types) typeRecords(btf, namer, t, template, emit)
+  // every type that gives a record of a store counts once for it
+  const counts: KernelCounts = {funcs: sets.fn.length, tracepoints: sets.tp.length, structs: sets.st.length, enums: sets.en.length}
+  return {stores: {fn: sortUnique(sets.fn), tp: sortUnique(sets.tp), st: sortUnique(sets.st), en: sortUnique(sets.en)}, counts}
+}
+
+/** One module's records (unmarked `key TAB content` lines, duplicates allowed, any order). */
+export interface ModuleRecords {
+  name: string
+  stores: Record<StoreName, readonly KeyedContent[]>
 }
 
 /**
  * One kernel's records: its vmlinux records and those of each of its modules, merged
- * and sorted. A module's tp/st/en record whose key and content equal a vmlinux record
- * (a copy of a vmlinux type) is dropped; FUNCs are always kept (a module function is
- * another function than a vmlinux one of the same name). Counts stay vmlinux's;
+ * and sorted. A module record is marked with the names of every module that has it (see
+ * the file comment). A module's tp/st/en record whose key and content equal a vmlinux
+ * record (a copy of a vmlinux type) is dropped; FUNCs are always kept (a module function
+ * is another function than a vmlinux one of the same name). Counts stay vmlinux's;
  * `modules` counts the modules.
  */
-export function withModuleRecords(vmlinux: KernelRecords, modules: readonly {name: string; records: KernelRecords}[]): KernelRecords {
+export function withModuleRecords(vmlinux: KernelRecords, modules: readonly ModuleRecords[]): KernelRecords {
   const stores = {} as Record<StoreName, KeyedContent[]>
+  const sortedModules = [...modules].sort((a, b) => compareStrings(a.name, b.name))
   for (const s of STORES) {
     const own = new Set(vmlinux.stores[s])
     const all = [...vmlinux.stores[s]]
-    // `key \t content` (without the module mark) → the modules that have it
+    // `key \t content` → the modules that have it, in name order
     const where = new Map<string, string[]>()
-    for (const m of [...modules].sort((a, b) => compareStrings(a.name, b.name))) {
-      const cut = m.name.length + 2
-      for (const line of m.records.stores[s]) {
-        const tab = line.indexOf('\t')
-        const plain = line.slice(0, tab + 1) + line.slice(tab + 1 + cut)
+    for (const m of sortedModules) {
+      for (const plain of m.stores[s]) {
         if (s !== 'fn' && own.has(plain)) continue
         const list = where.get(plain)
         if (!list) where.set(plain, [m.name])
@@ -160,11 +178,7 @@ export function withModuleRecords(vmlinux: KernelRecords, modules: readonly {nam
       const tab = plain.indexOf('\t')
       all.push(`${plain.slice(0, tab + 1)}${MODULE_MARK}${names.join(',')}${MODULE_MARK}${plain.slice(tab + 1)}`)
     }
-    all.sort()
-    let n = 0
-    for (let i = 0; i < all.length; i++) if (i === 0 || all[i] !== all[n - 1]) all[n++] = all[i]!
-    all.length = n
-    stores[s] = all
+    stores[s] = sortUnique(all)
   }
   return {stores, counts: vmlinux.counts, modules: modules.length}
 }

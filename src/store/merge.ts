@@ -11,11 +11,24 @@
  * Kernel sets are then renumbered from scratch, the set used by most records first, so
  * that the commonest ids are the shortest strings, and ids stay dense after removals.
  * Only chunks whose text changed are compressed and written again.
+ *
+ * A build that merges kernel after kernel passes a {@link StoreCache}: the stores as the
+ * previous merge left them, decoded, so the next merge does not decompress every chunk
+ * again. It is used only while SQLite's `data_version` is the one read in the previous
+ * merge's transaction, i.e. no other connection has committed since (that transaction
+ * held the write lock from start to commit); the caller drops it when a merge's
+ * transaction does not commit.
  */
 import type {Db} from './db.js'
 import {type Records, type StoredChunk, loadStore, writeStore} from './chunks.js'
 import {type KernelRecords, STORES, type StoreName} from './extract.js'
 import {bitsToBlob, kernelBit, ksetOrThrow, loadKsets} from './kset.js'
+
+/** Decoded stores between the merges of one build (see the file comment). */
+export interface StoreCache {
+  version?: number
+  stores?: Map<StoreName, StoredChunk[]>
+}
 
 export interface MergeStats {
   /** Distinct records across all stores after the merge. */
@@ -28,11 +41,15 @@ export interface MergeStats {
  * Merges kernel `kernelId`'s records into the stores (`records` null: remove the
  * kernel); changed chunks are compressed at Brotli `quality`.
  */
-export function mergeKernel(db: Db, kernelId: number, records: KernelRecords | null, quality: number): MergeStats {
+export function mergeKernel(db: Db, kernelId: number, records: KernelRecords | null, quality: number, cache?: StoreCache): MergeStats {
+  const version = db.pragma('data_version', {simple: true}) as number
+  const cached = cache && cache.version === version ? cache.stores : undefined
+  if (cache) cache.stores = undefined
   const ksets = loadKsets(db)
   const bit = kernelBit(kernelId)
   const hasRecords = records !== null && STORES.some((s) => records.stores[s].length > 0)
   if (!hasRecords && ![...ksets.values()].some((b) => (b & bit) !== 0n)) {
+    if (cache && cached) cache.stores = cached // nothing changes
     return {records: countRecords(db), ksets: ksets.size, chunksWritten: 0}
   }
 
@@ -53,7 +70,7 @@ export function mergeKernel(db: Db, kernelId: number, records: KernelRecords | n
   const merged = new Map<StoreName, {old: StoredChunk[]; out: Records; bits: bigint[]}>()
   const usage = new Map<bigint, number>()
   for (const store of STORES) {
-    const old = loadStore(db, store)
+    const old = cached?.get(store) ?? loadStore(db, store)
     // k's records, `key TAB content`, split into columns (keys never hold a TAB)
     const incoming = records?.stores[store] ?? []
     const inKeys = new Array<string>(incoming.length)
@@ -100,11 +117,18 @@ export function mergeKernel(db: Db, kernelId: number, records: KernelRecords | n
 
   let chunksWritten = 0
   let total = 0
+  const now = new Map<StoreName, StoredChunk[]>()
   for (const store of STORES) {
     const {old, out, bits} = merged.get(store)!
     total += out.keys.length
     out.ksets = bits.map((b) => ids.get(b)!)
-    chunksWritten += writeStore(db, store, out, old, quality)
+    const w = writeStore(db, store, out, old, quality)
+    chunksWritten += w.written
+    now.set(store, w.chunks)
+  }
+  if (cache) {
+    cache.version = version
+    cache.stores = now
   }
   db.prepare('DELETE FROM kset').run()
   const insert = db.prepare('INSERT INTO kset (id, kernels) VALUES (?, ?)')

@@ -19,10 +19,16 @@ export interface ModuleArchive {
   modules: Map<string, ModuleFixture[]>
 }
 
-let built: Promise<ModuleArchive> | undefined
+const built = new Map<'pack' | 'tar', Promise<ModuleArchive>>()
 
-export function moduleArchive(): Promise<ModuleArchive> {
-  built ??= (async () => {
+/**
+ * The archive, its modules stored in the BTF pack (the default) or, with `tar`, in
+ * the legacy per-kernel `.modules.tar.xz` layout (each is built once per process).
+ */
+export function moduleArchive(format: 'pack' | 'tar' = 'pack'): Promise<ModuleArchive> {
+  let p = built.get(format)
+  if (p) return p
+  p = (async () => {
     const root = mkdtempSync(join(tmpdir(), 'kcompat-module-archive-'))
     const modules = new Map<string, ModuleFixture[]>()
     for (const m of moduleFixtures()) modules.set(m.release, [...(modules.get(m.release) ?? []), m])
@@ -44,9 +50,10 @@ export function moduleArchive(): Promise<ModuleArchive> {
         k.btf,
       )
       const entry = readManifest(root).kernels.find((e) => e.release === k.release)!
-      await addKernelModules(root, entry, new Map(modules.get(k.release)!.map((m) => [m.module, m.btf])))
+      await addKernelModules(root, entry, new Map(modules.get(k.release)!.map((m) => [m.module, m.btf])), {format})
     }
     return {root, modules}
   })()
-  return built
+  built.set(format, p)
+  return p
 }

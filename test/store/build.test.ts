@@ -10,7 +10,9 @@ import Database from 'better-sqlite3'
 import {beforeAll, describe, expect, it} from 'vitest'
 import {readManifest, writeManifest} from '../../src/archive/manifest.js'
 import {INDEX_FILE, buildIndex, ensureIndex, resolveIndexPath} from '../../src/store/build.js'
+import {openDb} from '../../src/store/db.js'
 import {IndexBuildError} from '../../src/store/errors.js'
+import {mergeKernel} from '../../src/store/merge.js'
 import {KernelIndex, type KernelRef} from '../../src/store/query.js'
 import {
   type FixtureKernel,
@@ -201,6 +203,50 @@ describe.skipIf(kernels.length < 2)('incremental index build', () => {
     expect(x.unchanged + y.unchanged).toBe(kernels.length + 1)
     expect(funcKernels(dbPath, 'do_sys_open')).toEqual(kernels.map((k) => k.key).sort())
     expect((await buildIndex(root, dbPath, FAST)).indexed).toEqual([])
+  })
+
+  it('a build notices another writer between two of its kernels: the next merge re-reads the stores it had kept decoded', async () => {
+    // merge.ts keeps the stores decoded from one kernel's merge to the next; here another
+    // connection drops an indexed kernel in between, as a build of a manifest without it
+    // would. A merge on the stale stores would bring that kernel's records back.
+    const root = copyArchive(base)
+    const dbPath = tempDb()
+    const steps: string[] = []
+    let dropped: number | undefined
+    await buildIndex(root, dbPath, {
+      ...FAST,
+      onProgress: (p) => {
+        steps.push(p.kernel)
+        if (p.index !== 3) return
+        const victim = steps[1]!
+        expect(victim).not.toBe(NO_BTF.key)
+        const other = openDb(dbPath)
+        try {
+          const [distro, version, arch, ...rest] = victim.split('/')
+          const row = other.prepare('SELECT id FROM kernel WHERE distro = ? AND version = ? AND arch = ? AND release = ?').get(distro, version, arch, rest.join('/')) as {id: number}
+          dropped = row.id
+          other
+            .transaction(() => {
+              mergeKernel(other, row.id, null, 1)
+              other.prepare('DELETE FROM kernel WHERE id = ?').run(row.id)
+            })
+            .immediate()
+        } finally {
+          other.close()
+        }
+      },
+    })
+    expect(steps.length).toBeGreaterThan(3)
+    expect(dropped).toBeDefined()
+    // a function only the dropped kernel has is gone (its kernel id may be reused by a
+    // later kernel, which must not inherit it); the others are all there
+    const full = tempDb()
+    await buildIndex(base, full, FAST)
+    const victim = kernels.find((k) => k.key === steps[1])!
+    expect(funcKernels(dbPath, onlyIn(full, victim))).toEqual([])
+    expect(funcKernels(dbPath, 'do_sys_open')).toEqual(kernels.filter((k) => k !== victim).map((k) => k.key).sort())
+    // the manifest still has it: the next build indexes it again, alone
+    expect((await buildIndex(root, dbPath, FAST)).indexed).toEqual([steps[1]])
   })
 
   it('ensureIndex builds on first use, then only when the manifest changes', async () => {
