@@ -18,6 +18,7 @@ import {addKernel, defaultArchiveDir} from '../../src/archive/archive.js'
 import {xzCompress} from '../../src/archive/compress.js'
 import {type KernelEntry, readManifest, writeManifest} from '../../src/archive/manifest.js'
 import {addKernelModules, readModuleBtf, readModuleBtfs} from '../../src/archive/modules.js'
+import {decodePack, rebuildVmlinux, writePackSegment} from '../../src/archive/pack/pack.js'
 import {decodeSegment, SEGMENT_MAGIC} from '../../src/archive/pack/segment.js'
 import {PackTables} from '../../src/archive/pack/tables.js'
 import {ByteWriter} from '../../src/archive/pack/varint.js'
@@ -215,5 +216,35 @@ describe('BTF pack: bad segments', () => {
     expect(readFileSync(join(root, 'manifest.json')).equals(afterKernel)).toBe(true)
     expect(readdirSync(join(root, 'pack'))).toEqual(['000001.kcpack'])
     expect(existsSync(join(root, 'pack', '000002.kcpack'))).toBe(false)
+  }, 300_000)
+})
+
+describe('BTF pack: strings no type names', () => {
+  it('a BTF whose string section holds strings no type names is stored as records with extra strings, rebuilt byte for byte, in a version 2 segment', async () => {
+    if (!requireTool('bpftool', 'checking a BTF with unused strings')) return
+    // the 6.12 fixture with two strings appended that no type names, as pahole 1.28+ leaves
+    // some in Debian 13's and 14's vmlinux BTF
+    const k = kernelFixtures().find((x) => x.release === K612)!
+    const head = Buffer.from(k.btf.subarray(0, 24))
+    const extra = Buffer.from('kcompat_unused_a\0kcompat_unused_b\0')
+    head.writeUInt32LE(head.readUInt32LE(20) + extra.length, 20) // str_len
+    const btf = Buffer.concat([head, k.btf.subarray(24), extra])
+    const dir = tmp()
+    writeFileSync(join(dir, 'vmlinux.btf'), btf)
+    expect(run('bpftool', ['btf', 'dump', 'file', join(dir, 'vmlinux.btf'), 'format', 'raw']).toString()).toContain("STRUCT 'task_struct'")
+    const root = tmp()
+    const entry = {...(await addFixtureKernel(root, K612)), sha256: sha256(btf), size: btf.length}
+    const w = await writePackSegment(root, [], [{entry, vmlinux: async () => btf, modules: async () => new Map()}])
+    expect(w.rawUnits).toBe(0)
+    const file = readFileSync(join(root, w.segment.path))
+    expect(file.readUInt32LE(8)).toBe(2)
+    const pack = await decodePack(root, [w.segment])
+    expect(pack.groups[0]![0]!.vmlinux.extra?.map((i) => pack.tables.strings[i])).toEqual(['kcompat_unused_a', 'kcompat_unused_b'])
+    expect(Buffer.from(rebuildVmlinux(pack, pack.groups[0]![0]!)).equals(btf)).toBe(true)
+    // without such strings a segment stays version 1, which kcompat before version 2 reads
+    const plainRoot = tmp()
+    const plain = await writePackSegment(plainRoot, [], [{entry: {...entry, sha256: sha256(k.btf), size: k.btf.length}, vmlinux: async () => k.btf, modules: async () => new Map()}])
+    expect(plain.rawUnits).toBe(0)
+    expect(readFileSync(join(plainRoot, plain.segment.path)).readUInt32LE(8)).toBe(1)
   }, 300_000)
 })
