@@ -130,6 +130,7 @@ export async function mergeArchives(out: string, dirs: string[], onProgress?: (p
   const toCopy = [...chosen.entries()].filter(([, c]) => c.dir !== outDir)
   for (const [key, list] of all) if (list.length > 1 && chosen.get(key)!.dir === outDir) result.same.push(key)
   const copied: string[] = []
+  let packOnly = base.pack?.tarballs === false
   try {
     let i = 0
     for (const [key, c] of toCopy) {
@@ -137,7 +138,9 @@ export async function mergeArchives(out: string, dirs: string[], onProgress?: (p
       const e = c.entry
       if (e.path) {
         await readKernelBtf(c.dir, e, {cache: false}) // checked against the manifest before it is copied
-        copyAtomic(join(c.dir, e.path), join(outDir, e.path), copied)
+        // a kernel a pack-only input keeps in its pack alone has no tarball: re-packed below
+        if (existsSync(join(c.dir, e.path))) copyAtomic(join(c.dir, e.path), join(outDir, e.path), copied)
+        else packOnly = true
       }
       if (e.modules?.path && e.modules.unit === undefined) {
         await listKernelModules(c.dir, e)
@@ -150,21 +153,29 @@ export async function mergeArchives(out: string, dirs: string[], onProgress?: (p
     // segments, so the copied kernels go into ONE new segment of the output's pack.
     let pack = base.pack
     // (in repack order, so shards merged give the segment an unsharded sync writes)
-    const packed = toCopy.filter(([, c]) => c.entry.modules?.unit !== undefined).sort(([, x], [, y]) => packOrder(x.entry, y.entry))
+    // Kernels with a group in an input's pack (its modules, or its vmlinux alone) all go in.
+    const inPack = (e: KernelEntry): boolean => e.modules?.unit !== undefined || e.vmlinux !== undefined
+    const packed = toCopy.filter(([, c]) => inPack(c.entry)).sort(([, x], [, y]) => packOrder(x.entry, y.entry))
     if (packed.length > 0) {
       const segments = base.pack?.segments ?? []
       const w = await writePackSegment(
         outDir,
         segments,
-        packed.map(([, c]) => ({entry: c.entry, vmlinux: () => readKernelBtf(c.dir, c.entry, {cache: false}), modules: () => readModuleBtfs(c.dir, c.entry)})),
+        packed.map(([, c]) => ({
+          entry: c.entry,
+          vmlinux: () => readKernelBtf(c.dir, c.entry, {cache: false}),
+          modules: async () => (c.entry.modules?.unit !== undefined ? readModuleBtfs(c.dir, c.entry) : new Map()),
+        })),
       )
       copied.push(resolve(outDir, w.segment.path))
       for (const [key, c] of packed) {
-        const g = w.groups.get(key)!
-        chosen.set(key, {dir: c.dir, entry: {...c.entry, modules: {...c.entry.modules!, path: w.segment.path, unit: g.unit}}})
+        const group = {path: w.segment.path, unit: w.groups.get(key)!.unit}
+        const modules = c.entry.modules?.unit !== undefined ? {modules: {...c.entry.modules, ...group}} : {}
+        chosen.set(key, {dir: c.dir, entry: {...c.entry, ...modules, vmlinux: group}})
       }
       pack = {segments: [...segments, w.segment]}
     }
+    if (packOnly) pack = {segments: pack?.segments ?? [], tarballs: false}
     const kernels = [...chosen.values()].map((c) => c.entry)
     writeManifest(outDir, {version: base.version, pack, kernels})
     result.kernels = kernels.length

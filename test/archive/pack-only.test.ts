@@ -11,13 +11,14 @@ import {createHash} from 'node:crypto'
 import {cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {beforeAll, describe, expect, it} from 'vitest'
 import {addKernel, readKernelBtf} from '../../src/archive/archive.js'
 import {type KernelEntry, readManifest} from '../../src/archive/manifest.js'
 import {repackModules} from '../../src/archive/modules.js'
 import {decodePack, findGroup, rebuildVmlinux} from '../../src/archive/pack/pack.js'
 import {publishArchive} from '../../src/archive/publish.js'
 import {kernelFixtures} from '../helpers/fixtures.js'
+import {setEnvForFile} from '../helpers/env.js'
 import {requireTool, run} from '../helpers/tools.js'
 
 const A = '6.1.0-56-cloud-amd64'
@@ -27,15 +28,7 @@ const tmp = (): string => mkdtempSync(join(tmpdir(), 'kcompat-pack-only-'))
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 const fixture = (release: string): Buffer => kernelFixtures().find((k) => k.release === release)!.btf
 
-let savedCache: string | undefined
-beforeAll(() => {
-  savedCache = process.env.KCOMPAT_BTF_CACHE
-  process.env.KCOMPAT_BTF_CACHE = 'off'
-})
-afterAll(() => {
-  if (savedCache === undefined) delete process.env.KCOMPAT_BTF_CACHE
-  else process.env.KCOMPAT_BTF_CACHE = savedCache
-})
+setEnvForFile({KCOMPAT_BTF_CACHE: 'off'})
 
 async function add(root: string, release: string): Promise<void> {
   const arch = release.endsWith('arm64') ? 'arm64' : 'x86_64'

@@ -13,7 +13,7 @@ import {createHash} from 'node:crypto'
 import {cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {beforeAll, describe, expect, it} from 'vitest'
 import {addKernel, defaultArchiveDir} from '../../src/archive/archive.js'
 import {xzCompress} from '../../src/archive/compress.js'
 import {type KernelEntry, readManifest, writeManifest} from '../../src/archive/manifest.js'
@@ -23,6 +23,7 @@ import {decodeSegment, SEGMENT_MAGIC} from '../../src/archive/pack/segment.js'
 import {PackTables} from '../../src/archive/pack/tables.js'
 import {ByteWriter} from '../../src/archive/pack/varint.js'
 import {FIXTURES, kernelFixtures} from '../helpers/fixtures.js'
+import {setEnvForFile} from '../helpers/env.js'
 import {requireTool, run} from '../helpers/tools.js'
 
 const K61 = '6.1.0-56-cloud-amd64'
@@ -32,15 +33,7 @@ const MODULES: Record<string, string[]> = {[K61]: ['nf_conntrack_h323', 'nft_ct'
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'kcompat-pack-'))
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
-let savedCache: string | undefined
-beforeAll(() => {
-  savedCache = process.env.KCOMPAT_BTF_CACHE
-  process.env.KCOMPAT_BTF_CACHE = 'off'
-})
-afterAll(() => {
-  if (savedCache === undefined) delete process.env.KCOMPAT_BTF_CACHE
-  else process.env.KCOMPAT_BTF_CACHE = savedCache
-})
+setEnvForFile({KCOMPAT_BTF_CACHE: 'off'})
 
 /** The oracle: llvm-objcopy's copy of a fixture module's .BTF section. */
 function objcopyBtf(release: string, module: string): Buffer {
