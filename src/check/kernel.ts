@@ -227,7 +227,10 @@ function configFromEntry(e: KernelEntry): ConfigSet | undefined {
 export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile> {
   const facts = loadFacts()
   let arch = opts.arch ? normalizeArch(opts.arch) : undefined
-  if (arch && !KNOWN_ARCHES.has(arch)) {
+  // an arch the archive files this very kernel under is known too (Debian's mipsel and
+  // armel kernels keep their Debian arch as the archive's directory name)
+  const archived = (): boolean => !!opts.archive && opts.kernel !== 'running' && archiveKernels(opts.archive, opts.kernel.trim()).some((e) => e.arch === arch && e.release === opts.kernel.trim())
+  if (arch && !KNOWN_ARCHES.has(arch) && !archived()) {
     throw new CheckUsageError('CHECK_BAD_ARCH', `unknown arch ${opts.arch}; one of ${[...KNOWN_ARCHES].join(', ')}`)
   }
   let release: KernelRelease

@@ -102,6 +102,13 @@ describe('siblings: facts and verdicts', () => {
     expect(r.verdict).toBe('supported')
   })
 
+  it("an arch the archive files the kernel under is accepted (Debian's mipsel loongson-3, a 64-bit kernel); for another kernel it is CHECK_BAD_ARCH", async () => {
+    expect(manifest.kernels.some((k) => k.release === '6.1.0-50-loongson-3' && k.arch === 'mipsel')).toBe(true)
+    const r = await check({kernel: '6.1.0-50-loongson-3', arch: 'mipsel', progs: ['kprobe/do_sys_open'], archive: ARCHIVE})
+    expect([r.kernel.origin, r.kernel.arch]).toEqual(['archive', 'mipsel'])
+    await expect(check({kernel: '6.1.0-50-cloud-amd64', arch: 'mipsel', progs: ['kprobe/do_sys_open'], archive: ARCHIVE})).rejects.toMatchObject({code: 'CHECK_BAD_ARCH'})
+  })
+
   it('without siblings, release rules answer', async () => {
     const r = await run('6.1.0-0.deb11.40-cloud-amd64', 'kprobe/do_sys_open')
     expect(r.kernel.origin).toBe('release')
