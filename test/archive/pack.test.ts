@@ -19,7 +19,7 @@ import {xzCompress} from '../../src/archive/compress.js'
 import {type KernelEntry, readManifest, writeManifest} from '../../src/archive/manifest.js'
 import {addKernelModules, readModuleBtf, readModuleBtfs} from '../../src/archive/modules.js'
 import {decodePack, rebuildVmlinux, writePackSegment} from '../../src/archive/pack/pack.js'
-import {decodeSegment, SEGMENT_MAGIC} from '../../src/archive/pack/segment.js'
+import {decodeSegment, SEGMENT_MAGIC, SEGMENT_VERSION} from '../../src/archive/pack/segment.js'
 import {PackTables} from '../../src/archive/pack/tables.js'
 import {ByteWriter} from '../../src/archive/pack/varint.js'
 import {FIXTURES, kernelFixtures} from '../helpers/fixtures.js'
@@ -158,7 +158,7 @@ describe('BTF pack: bad segments', () => {
     {what: 'a flipped byte in the xz stream, re-pinned', mutate: (b) => ((b[b.length >> 1] ^= 0x40), b), pin: true, code: 'ARCHIVE_BAD_PACK'},
     {what: 'a bad magic, re-pinned', mutate: (b) => ((b[0] = 0x6b), b), pin: true, code: 'ARCHIVE_BAD_PACK'},
     {what: 'a header cut short, re-pinned', mutate: (b) => b.subarray(0, 10), pin: true, code: 'ARCHIVE_BAD_PACK'},
-    {what: 'an unknown version, re-pinned', mutate: (b) => (b.writeUInt32LE(2, 8), b), pin: true, code: 'ARCHIVE_PACK_VERSION'},
+    {what: 'an unknown version, re-pinned', mutate: (b) => (b.writeUInt32LE(SEGMENT_VERSION + 1, 8), b), pin: true, code: 'ARCHIVE_PACK_VERSION'},
   ]
   it.each(cases)('$what -> $code', async ({mutate, pin, code}) => {
     if (!toolsOk('bad segments')) return
