@@ -4,17 +4,12 @@
  * pack only get their btfhub-layout `.btf.tar.xz` written from the pack here, so a
  * published tree is always a complete btfhub-style tree as well.
  */
-import {createHash} from 'node:crypto'
 import {copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync} from 'node:fs'
 import {dirname, join, resolve} from 'node:path'
 import {KcompatError} from '../errors.js'
-import {btfTarball, readKernelBtf} from './archive.js'
+import {btfTarball, readKernelBtf, sha256} from './archive.js'
 import {MANIFEST_FILE, readManifest, writeFileAtomic} from './manifest.js'
 import {RemoteError, SUMS_FILE} from './remote.js'
-
-function sha256(data: Uint8Array | string): string {
-  return createHash('sha256').update(data).digest('hex')
-}
 
 function fileSha256(path: string): string {
   return sha256(readFileSync(path))

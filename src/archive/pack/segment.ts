@@ -81,11 +81,8 @@ export function encodeSegment(t: PackTables, m: TableMark, groups: readonly Segm
       writeUnit(w, u)
     }
   }
-  const head = Buffer.alloc(HEADER)
-  SEGMENT_MAGIC.copy(head, 0)
   const extra = groups.some((g) => g.vmlinux.extra || g.modules.some(([, u]) => u.extra))
-  head.writeUInt32LE(extra ? 2 : 1, 8)
-  return Buffer.concat([head, xzCompress(w.bytes())])
+  return withHeader(extra ? 2 : 1, xzCompress(w.bytes()))
 }
 
 /**
@@ -112,7 +109,7 @@ export function segmentVersion(file: Uint8Array, what: string): number {
   return version
 }
 
-/** A body with the segment's header in front (what the body cache keeps), and back. */
+/** Bytes with a segment header in front: a segment's xz stream, or a body (what the body cache keeps); and back. */
 export function withHeader(version: number, body: Uint8Array): Buffer {
   const head = Buffer.alloc(HEADER)
   SEGMENT_MAGIC.copy(head, 0)
