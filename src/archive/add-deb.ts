@@ -13,7 +13,7 @@ import {type AddResult, addKernel, readKernelBtf} from './archive.js'
 import {kernelKey, readManifest} from './manifest.js'
 import {kernelConfigOfDeb, readKernelDeb} from './deb.js'
 import {debianVersionOf} from './debian.js'
-import {DEBIAN_ARCH_DIR, debianFlavor} from './layout.js'
+import {debianArchDir, debianFlavor} from './layout.js'
 import {type ImageOrigin, debImageSource} from './image.js'
 import {type ModuleExtraction, type ModuleProgress, addKernelModules, extractDebModuleBtfs} from './modules.js'
 
@@ -63,7 +63,7 @@ export async function addKernelDeb(root: string, deb: string | Uint8Array, optio
     splitConfig ? {config: async (release) => kernelConfigOfDeb(typeof splitConfig === 'string' ? await readFile(splitConfig) : splitConfig, release)} : {},
   )
   const debArch = pkg.architecture ?? ''
-  const arch = DEBIAN_ARCH_DIR[debArch] ?? debArch
+  const arch = debianArchDir(debArch, pkg.release)
   if (!arch) throw new InputError('INPUT_BAD_DEB', `${pkg.package ?? 'package'} has no Architecture field`)
   const version = options.osVersion ?? debianVersionOf(pkg.release, pkg.version)
   if (!version) {

@@ -49,7 +49,7 @@ import {controlField, feedTar, gzipPieces, parseControl, zstdPieces} from './deb
 import {type PackageStanza, debianVersionOf} from './debian.js'
 import {download} from './download.js'
 import {decompressPrefix} from './kernel-image.js'
-import {DEBIAN_ARCH_DIR, debianFlavor} from './layout.js'
+import {debianArchDir, debianFlavor} from './layout.js'
 import {type KernelEntry, type KernelSource, readManifest} from './manifest.js'
 import {checkEntryName, readTar} from './tar.js'
 import {xzBlockPieces, xzBlocksFromFile} from './xz.js'
@@ -460,7 +460,7 @@ export async function addDebugDeb(root: string, debPath: string, options: DebugD
         ? `${info.package} is not named like an Ubuntu kernel dbgsym package (linux-image-unsigned-<release>-dbgsym)`
         : `${info.package} is not named like a Debian kernel debug package (linux-image-<release>-dbg)`)
     }
-    const arch = DEBIAN_ARCH_DIR[info.architecture] ?? info.architecture
+    const arch = info.architecture ? debianArchDir(info.architecture, x.release) : info.architecture
     if (!arch) throw new InputError('INPUT_BAD_DEB', `${info.package} has no Architecture field`)
     const manifest = readManifest(root)
     const candidates = manifest.kernels.filter((k) => k.distro === distro && k.arch === arch && k.release === x.release)

@@ -36,7 +36,7 @@ import {readRpmMember} from './rpm-member.js'
 import {fileSha256} from './debug-deb.js'
 import type {KernelPackageInfo, PackageStanza} from './debian.js'
 import {download} from './download.js'
-import {DEBIAN_ARCH_DIR} from './layout.js'
+import {debianArchDir} from './layout.js'
 import {type ImageSource, type KernelEntry, kernelKey, readManifest, writeManifest} from './manifest.js'
 
 export type {ImageSource} from './manifest.js'
@@ -355,7 +355,7 @@ export async function backfillImages(root: string, pkgs: KernelPackageInfo[], ct
     const want = imagePackageOf(k)
     if (!want) continue
     const p = pkgs.find(
-      (x) => x.stanza.package === want.package && x.stanza.version === want.packageVersion && (DEBIAN_ARCH_DIR[x.stanza.architecture] ?? x.stanza.architecture) === k.arch,
+      (x) => x.stanza.package === want.package && x.stanza.version === want.packageVersion && debianArchDir(x.stanza.architecture, x.release) === k.arch,
     )
     if (!p) continue
     const s = p.stanza

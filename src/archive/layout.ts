@@ -10,27 +10,7 @@
  */
 import {InputError} from '../errors.js'
 
-/** Debian package architectures to the archive's arch directory names. */
-export const DEBIAN_ARCH_DIR: Readonly<Record<string, string>> = {
-  amd64: 'x86_64',
-  arm64: 'arm64',
-  i386: 'i686', // Debian's i386 kernels are 686/686-pae builds; uname -m prints i686
-  ppc64el: 'ppc64le',
-  s390x: 's390x',
-  armhf: 'armv7l',
-  riscv64: 'riscv64',
-  mips64el: 'mips64',
-}
-
-/** Normalises what users type (`aarch64`, `amd64`, `x86-64`) to archive arch names. */
-export function normalizeArch(arch: string): string {
-  const a = arch.toLowerCase()
-  if (a === 'aarch64') return 'arm64'
-  if (a === 'amd64' || a === 'x86-64' || a === 'x64') return 'x86_64'
-  if (a === 'ppc64el') return 'ppc64le'
-  if (a === 'i386' || a === 'i586' || a === 'x86') return 'i686'
-  return DEBIAN_ARCH_DIR[a] ?? a
-}
+export {DEBIAN_ARCH_DIR, debianArchDir, normalizeArch} from '../kernel/arch.js'
 
 export interface KernelLocation {
   distro: string

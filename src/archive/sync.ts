@@ -21,7 +21,7 @@ import {download} from './download.js'
 import {type BackfillEvent, backfillImages} from './image.js'
 import {type KernelEntry, readManifest} from './manifest.js'
 import {configHasModuleBtf, repackModules} from './modules.js'
-import {DEBIAN_ARCH_DIR} from './layout.js'
+import {debianArchDir} from './layout.js'
 import {type Shard, shardOf} from './shard.js'
 
 export interface SyncOptions {
@@ -170,7 +170,7 @@ export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResu
       const sel = selectKernels(all, o).filter((p) => {
         if (!o.shard) return true
         const version = o.osVersion ?? debianVersionOf(p.release, p.stanza.version) ?? ''
-        const key = `debian/${version}/${DEBIAN_ARCH_DIR[p.stanza.architecture] ?? p.stanza.architecture}/${p.release}`
+        const key = `debian/${version}/${debianArchDir(p.stanza.architecture, p.release)}/${p.release}`
         return shardOf(key, o.shard.count) === o.shard.index
       })
       o.onEvent?.({type: 'index', arch, packages: all.length, selected: sel.length})
@@ -184,7 +184,7 @@ export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResu
         const s = p.stanza
         // the same release string can exist for two arches (Debian's loongson-3 and octeon
         // flavors are built for mipsel and mips64el): an entry of another arch is not this one
-        const archDir = DEBIAN_ARCH_DIR[s.architecture] ?? s.architecture
+        const archDir = debianArchDir(s.architecture, p.release)
         const have = readManifest(root).kernels.find(
           (k) => k.release === p.release && k.arch === archDir && ((k.source.package === s.package && k.source.packageVersion === s.version) || generatedFrom(k, s)),
         )

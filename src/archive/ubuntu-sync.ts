@@ -31,7 +31,7 @@ import {addDebugDebUrl} from './debug-deb.js'
 import type {PackageStanza} from './debian.js'
 import {download} from './download.js'
 import {debImageSource} from './image.js'
-import {DEBIAN_ARCH_DIR} from './layout.js'
+import {debianArchDir} from './layout.js'
 import {type KernelEntry, kernelKey, readManifest} from './manifest.js'
 import {addKernelModules, configHasModuleBtf, extractDebModuleBtfs, repackModules} from './modules.js'
 import {type Shard, shardOf} from './shard.js'
@@ -84,7 +84,7 @@ export function planUbuntu(all: UbuntuKernel[], o: Pick<UbuntuSyncOptions, 'flav
   return selectUbuntuKernels(all, o)
     .map((kernel) => {
       const debArch = kernel.image.architecture
-      const arch = DEBIAN_ARCH_DIR[debArch] ?? debArch
+      const arch = debianArchDir(debArch, kernel.release)
       return {kernel, arch, version, key: kernelKey({distro: 'ubuntu', version, arch, release: kernel.release})}
     })
     .filter((p) => !o.shard || shardOf(p.key, o.shard.count) === o.shard.index)

@@ -105,7 +105,7 @@ export interface ResolveOptions {
   noModules?: boolean
 }
 
-const KNOWN_ARCHES = new Set(['x86_64', 'arm64', 's390x', 'ppc64le', 'riscv64', 'i686', 'armv7l', 'mips64', 'loong64'])
+const KNOWN_ARCHES = new Set(['x86_64', 'arm64', 's390x', 'ppc64le', 'riscv64', 'i686', 'armv7l', 'armv6l', 'armv5tel', 'mips64', 'mips', 'loong64'])
 
 /** btfhub-archive os-ids to the distro ids release.ts uses. */
 const OS_ID: Record<string, DistroId> = {

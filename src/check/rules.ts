@@ -392,10 +392,13 @@ const SYSCALL_PREFIX: Record<string, string> = {
   i686: 'ia32',
   arm64: 'arm64',
   armv7l: 'arm',
+  armv6l: 'arm',
+  armv5tel: 'arm',
   s390x: 's390x',
   riscv64: 'riscv',
   ppc64le: 'powerpc',
   mips64: 'mips',
+  mips: 'mips',
 }
 
 function btfTargetRule(k: KernelProfile, def: SectionDef, target: ParsedTarget, nearOut: string[]): Reason | undefined {

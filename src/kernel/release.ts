@@ -11,7 +11,7 @@
  * | RHEL 7 kernel-alt, CentOS 7 AltArch | `4.14.0-115.5.1.el7a.aarch64`, `4.11.0-22.el7.2.aarch64`, `3.19.0-0.80.aa7a.aarch64`, `4.19.104-300.el7.aarch64` (an EL7 string whose upstream is not 3.10) |
  * | Oracle UEK | `5.4.17-2136.322.6.2.el7uek.x86_64`, `5.15.0-100.96.32.el8uek.aarch64` (UEK3 3.8 … UEK8 6.x) |
  * | Ubuntu | `5.8.0-63-generic`, `5.15.0-1034-aws`, `-azure`, `-gcp`, `-gke`, `-lowlatency`, every release 14.04–25.10 and its HWE kernels |
- * | Debian | `6.1.0-56-amd64`, `6.1.0-56-cloud-arm64`, `6.12.117+deb12-cloud-amd64`, `6.12.74+deb13+1-arm64`, `6.12.90+deb13.1-amd64`, backports `5.10.0-0.deb10.21-amd64`, `4.19.0-0.bpo.19-amd64`, `6.12.12+bpo-amd64`, unstable `6.12.8-amd64`; every Debian kernel flavor (`armmp-lpae`, `arm64-16k`, `powerpc64le-64k`, `5kc-malta`, `octeon`, `loongson-3`, …) |
+ * | Debian | `6.1.0-56-amd64`, `6.1.0-56-cloud-arm64`, `6.12.117+deb12-cloud-amd64`, `6.12.74+deb13+1-arm64`, `6.12.90+deb13.1-amd64`, backports `5.10.0-0.deb10.21-amd64`, `4.19.0-0.bpo.19-amd64`, `6.12.12+bpo-amd64`, unstable `6.12.8-amd64`; every Debian kernel flavor (`armmp-lpae`, `arm64-16k`, `powerpc64le-64k`, `5kc-malta`, `octeon`, `loongson-3`, armel's `marvell` and `rpi`, mipsel's `4kc-malta` and `mips32r2el`, …) |
  * | Fedora | `6.7.7-200.fc39.x86_64` |
  * | Amazon Linux | `4.14.252-195.483.amzn2.x86_64`, `6.1.19-30.43.amzn2023.aarch64`, Amazon Linux AMI 2018.03 `4.14.281-144.502.amzn1.x86_64` |
  * | SUSE | `5.14.21-150400.24.46-default`, `5.3.18-59.24-default`, `4.12.14-120-default`, Tumbleweed `6.7.7-1-default` |
@@ -24,8 +24,8 @@
  * `inferred: true` and a note saying what was inferred and from what. A string that
  * matches none of the forms is an error ({@link KernelReleaseError}), never a guess.
  */
-import {normalizeArch} from '../archive/layout.js'
 import {KcompatError} from '../errors.js'
+import {DEBIAN_ARCH_SUFFIX, normalizeArch} from './arch.js'
 import {loadFacts} from './facts/index.js'
 import {formatVersion, parseVersion} from './facts/version.js'
 
@@ -85,30 +85,6 @@ export interface KernelRelease {
 const MAX_LEN = 200
 const EL_ARCH = '(x86_64|aarch64|ppc64le|s390x|i686|noarch)'
 
-/**
- * Debian architecture suffixes of kernel flavors, longest first: the archive arch name and,
- * where the suffix itself is a distinct build (page size, CPU family), that flavor.
- */
-const DEBIAN_ARCH_SUFFIX: [string, string, string?][] = [
-  ['powerpc64le-64k', 'ppc64le', '64k'],
-  ['armmp-lpae', 'armv7l', 'lpae'],
-  ['powerpc64le', 'ppc64le'],
-  ['mips64r2el', 'mips64'],
-  ['mips64r6el', 'mips64', 'r6'],
-  // 64-bit MIPS kernels that Debian also ships to its mipsel userland; the kernel is mips64
-  ['loongson-3', 'mips64', 'loongson-3'],
-  ['5kc-malta', 'mips64', '5kc-malta'],
-  ['octeon', 'mips64', 'octeon'],
-  ['arm64-16k', 'arm64', '16k'],
-  ['686-pae', 'i686', 'pae'],
-  ['riscv64', 'riscv64'],
-  ['loong64', 'loong64'],
-  ['amd64', 'x86_64'],
-  ['arm64', 'arm64'],
-  ['s390x', 's390x'],
-  ['armmp', 'armv7l'],
-  ['686', 'i686'],
-]
 
 const UBUNTU_FLAVOR =
   /^(generic(?:-lpae|-64k|-pae)?|lowlatency(?:-64k)?|aws(?:-fips)?|azure(?:-fde|-cvm|-fips)?|gcp(?:-fips)?|gke|gkeop|oracle|kvm|raspi2?|raspi-nolpae|snapdragon|ibm|nvidia(?:-lowlatency|-64k)?|oem|realtime|intel-iotg|xilinx-zynqmp|fips|bluefield|lowlatency-hwe-[\d.]+|generic-hwe-[\d.]+)$/

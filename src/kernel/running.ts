@@ -13,7 +13,7 @@
  */
 import {existsSync, readdirSync, readFileSync} from 'node:fs'
 import {machine, release} from 'node:os'
-import {normalizeArch} from '../archive/layout.js'
+import {normalizeArch} from './arch.js'
 import {type KernelConfig, parseKernelConfig} from './config.js'
 
 export interface RunningKernel {

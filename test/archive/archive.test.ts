@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {addKernel, readKernelBtf, sha256} from '../../src/archive/archive.js'
-import {btfPath, debianFlavor, normalizeArch, parseBtfPath} from '../../src/archive/layout.js'
+import {btfPath, debianArchDir, debianFlavor, normalizeArch, parseBtfPath} from '../../src/archive/layout.js'
 import {importBtfhubTree} from '../../src/archive/import.js'
 import {readManifest} from '../../src/archive/manifest.js'
 import {InputError} from '../../src/errors.js'
@@ -44,6 +44,26 @@ describe('layout', () => {
     expect(() => btfPath({distro: '..', version: '12', arch: 'x86_64', release: 'r'})).toThrow(InputError)
     expect(normalizeArch('aarch64')).toBe('arm64')
     expect(normalizeArch('amd64')).toBe('x86_64')
+  })
+  // the archive files a Debian kernel under its uname -m: one per package architecture,
+  // except armel and mipsel, whose flavors are built for different CPUs (each checked in
+  // the package's /boot/config: marvell CONFIG_CPU_FEROCEON → armv5tel, rpi
+  // CONFIG_CPU_32v6 → armv6l, 4kc-malta/mips32r2el CONFIG_32BIT → mips, loongson-3/octeon
+  // CONFIG_64BIT → mips64; arch/arm/kernel/setup.c, arch/mips/Makefile UTS_MACHINE)
+  it.each([
+    ['amd64', '6.1.0-56-cloud-amd64', 'x86_64'],
+    ['i386', '6.1.0-56-686-pae', 'i686'],
+    ['armhf', '6.1.0-50-armmp-lpae', 'armv7l'],
+    ['mips64el', '6.1.0-50-loongson-3', 'mips64'],
+    ['armel', '6.1.0-50-marvell', 'armv5tel'],
+    ['armel', '6.12.95+deb12-rpi', 'armv6l'],
+    ['mipsel', '6.1.0-50-4kc-malta', 'mips'],
+    ['mipsel', '6.1.0-50-mips32r2el', 'mips'],
+    ['mipsel', '6.1.0-50-loongson-3', 'mips64'],
+    ['mipsel', '6.1.0-50-octeon', 'mips64'],
+    ['armel', '6.1.0-50-frobnicate', 'armel'],
+  ])('a Debian %s package of %s is filed under %s', (debArch, release, dir) => {
+    expect(debianArchDir(debArch, release)).toBe(dir)
   })
   it.each([
     ['6.1.0-56-cloud-amd64', 'cloud'],

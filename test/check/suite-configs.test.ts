@@ -93,9 +93,11 @@ describe.each(KERNELS)('$release ($suite, $pkg $version): release-rule facts agr
 })
 
 describe('suite configs', () => {
-  it('cover Debian 11, its 6.1 rebuild and Debian 13', () => {
+  it('cover Debian 11, its 6.1 rebuild, 12 and 13, and every arch family whose BTF the rules decide', () => {
     const releases = KERNELS.map((k) => parseRelease(k.release).distroRelease)
-    expect(new Set(releases)).toEqual(new Set(['11', '13']))
+    expect(new Set(releases)).toEqual(new Set(['11', '12', '13']))
+    const arches = new Set(KERNELS.map((k) => parseRelease(k.release).arch))
+    for (const a of ['x86_64', 'arm64', 'i686', 'armv5tel', 'mips', 'ppc64le']) expect(arches.has(a), a).toBe(true)
     expect(KERNELS.length).toBeGreaterThanOrEqual(3)
   })
 })

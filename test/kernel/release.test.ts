@@ -130,6 +130,19 @@ const CASES: [string, Expect][] = [
   ['6.1.55', {distro: 'mainline', distroRelease: null, upstream: '6.1.55', inferred: true}],
   ['6.9-rc3', {distro: 'mainline', distroRelease: null, upstream: '6.9.0', flavor: 'rc3', inferred: true}],
   ['  5.15.0-91-generic\n', {distro: 'ubuntu', distroRelease: '22.04', upstream: '5.15.0', inferred: true}],
+  // Debian's armel and mipsel flavors (package names from bookworm's Packages indices for
+  // armel and mipsel). uname -m is what the kernel prints for the CPU the flavor is built
+  // for, read from each package's /boot/config (fixtures/kernels/configs holds 6.1.0-50-
+  // marvell's and 4kc-malta's): ARM prints its processor's architecture name and `l`
+  // (arch/arm/kernel/setup.c; Feroceon, CONFIG_CPU_FEROCEON: armv5te; ARM1176,
+  // CONFIG_CPU_32v6: armv6), MIPS prints mips, or mips64 when CONFIG_64BIT
+  // (arch/mips/Makefile, UTS_MACHINE): loongson-3 and octeon are 64-bit even for mipsel.
+  ['6.1.0-50-marvell', {distro: 'debian', distroRelease: '12', upstream: '6.1.0', flavor: 'marvell', arch: 'armv5tel', inferred: false}],
+  ['6.1.0-50-rpi', {distro: 'debian', distroRelease: '12', upstream: '6.1.0', flavor: 'rpi', arch: 'armv6l', inferred: false}],
+  ['6.12.95+deb12-rpi', {distro: 'debian', distroRelease: '12', upstream: '6.12.95', flavor: 'rpi', arch: 'armv6l', inferred: false}],
+  ['6.1.0-50-4kc-malta', {distro: 'debian', distroRelease: '12', upstream: '6.1.0', flavor: '4kc-malta', arch: 'mips', inferred: false}],
+  ['6.1.0-50-mips32r2el', {distro: 'debian', distroRelease: '12', upstream: '6.1.0', flavor: 'generic', arch: 'mips', inferred: false}],
+  ['6.1.0-50-loongson-3', {distro: 'debian', distroRelease: '12', upstream: '6.1.0', flavor: 'loongson-3', arch: 'mips64', inferred: false}],
 ]
 
 describe('parseRelease', () => {
