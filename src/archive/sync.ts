@@ -182,8 +182,9 @@ export async function syncDebian(root: string, o: SyncOptions): Promise<SyncResu
       if (o.backfillOnly) continue
       for (const p of sel) {
         const s = p.stanza
-        // the same release string can exist for two arches (Debian's loongson-3 and octeon
-        // flavors are built for mipsel and mips64el): an entry of another arch is not this one
+        // the same release string can exist for two arches: an entry of another arch is not
+        // this one (Debian's mipsel and mips64el loongson-3 and octeon kernels are one
+        // 64-bit kernel, both filed under mips64: the second package finds the first)
         const archDir = debianArchDir(s.architecture, p.release)
         const have = readManifest(root).kernels.find(
           (k) => k.release === p.release && k.arch === archDir && ((k.source.package === s.package && k.source.packageVersion === s.version) || generatedFrom(k, s)),

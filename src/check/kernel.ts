@@ -17,7 +17,7 @@
  * over mainline version rules; the rules in rules.ts apply that order.
  */
 import {archiveKernels, btfLocation, prepareRemote, readKernelBtf} from '../archive/archive.js'
-import {normalizeArch} from '../archive/layout.js'
+import {DEBIAN_ARCH_MACHINES, normalizeArch} from '../kernel/arch.js'
 import type {KernelEntry} from '../archive/manifest.js'
 import type {Btf} from '../btf/btf.js'
 import {parseBtf} from '../btf/decode.js'
@@ -227,11 +227,10 @@ function configFromEntry(e: KernelEntry): ConfigSet | undefined {
 export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile> {
   const facts = loadFacts()
   let arch = opts.arch ? normalizeArch(opts.arch) : undefined
-  // an arch the archive files this very kernel under is known too (Debian's mipsel and
-  // armel kernels keep their Debian arch as the archive's directory name)
-  const archived = (): boolean => !!opts.archive && opts.kernel !== 'running' && archiveKernels(opts.archive, opts.kernel.trim()).some((e) => e.arch === arch && e.release === opts.kernel.trim())
-  if (arch && !KNOWN_ARCHES.has(arch) && !archived()) {
-    throw new CheckUsageError('CHECK_BAD_ARCH', `unknown arch ${opts.arch}; one of ${[...KNOWN_ARCHES].join(', ')}`)
+  if (arch && !KNOWN_ARCHES.has(arch)) {
+    const machines = DEBIAN_ARCH_MACHINES[arch]
+    const hint = machines ? ` (Debian's ${arch} kernels are ${machines}: give the kernel's uname -m)` : ''
+    throw new CheckUsageError('CHECK_BAD_ARCH', `unknown arch ${opts.arch}${hint}; one of ${[...KNOWN_ARCHES].join(', ')}`)
   }
   let release: KernelRelease
   let origin: KernelSummary['origin'] = 'release'

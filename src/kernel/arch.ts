@@ -62,6 +62,12 @@ export const DEBIAN_ARCH_SUFFIX: [string, string, string?][] = [
   ['686', 'i686'],
 ]
 
+/** Debian package architectures whose kernels' uname -m depends on the flavor (see debianArchDir), for messages. */
+export const DEBIAN_ARCH_MACHINES: Readonly<Record<string, string>> = {
+  armel: 'armv5tel (marvell) or armv6l (rpi)',
+  mipsel: 'mips (4kc-malta, mips32r2el, mips32r6el) or mips64 (loongson-3, octeon)',
+}
+
 /**
  * The archive arch of a Debian kernel package: its `uname -m`. For most package
  * architectures that is one name (DEBIAN_ARCH_DIR). armel and mipsel kernels differ by

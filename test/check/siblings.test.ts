@@ -102,11 +102,20 @@ describe('siblings: facts and verdicts', () => {
     expect(r.verdict).toBe('supported')
   })
 
-  it("an arch the archive files the kernel under is accepted (Debian's mipsel loongson-3, a 64-bit kernel); for another kernel it is CHECK_BAD_ARCH", async () => {
-    expect(manifest.kernels.some((k) => k.release === '6.1.0-50-loongson-3' && k.arch === 'mipsel')).toBe(true)
-    const r = await check({kernel: '6.1.0-50-loongson-3', arch: 'mipsel', progs: ['kprobe/do_sys_open'], archive: ARCHIVE})
-    expect([r.kernel.origin, r.kernel.arch]).toEqual(['archive', 'mipsel'])
-    await expect(check({kernel: '6.1.0-50-cloud-amd64', arch: 'mipsel', progs: ['kprobe/do_sys_open'], archive: ARCHIVE})).rejects.toMatchObject({code: 'CHECK_BAD_ARCH'})
+  it("Debian's armel and mipsel kernels are filed and checked under their uname -m; the Debian arch name is CHECK_BAD_ARCH, saying which names to use", async () => {
+    const arches = new Set(manifest.kernels.map((k) => k.arch))
+    expect(arches.has('armel') || arches.has('mipsel')).toBe(false)
+    const marvell = manifest.kernels.find((k) => k.release === '6.1.0-50-marvell')!
+    expect(marvell.arch).toBe('armv5tel')
+    const r = await check({kernel: '6.1.0-50-marvell', progs: ['kprobe/do_sys_open'], archive: ARCHIVE})
+    expect([r.kernel.origin, r.kernel.arch]).toEqual(['archive', 'armv5tel'])
+    // the next ABI of the same flavor is not archived: its archived sibling answers
+    const next = await check({kernel: '6.1.0-51-marvell', progs: ['kprobe/do_sys_open'], archive: ARCHIVE})
+    expect(next.kernel.origin).toBe('siblings')
+    await expect(check({kernel: '6.1.0-50-marvell', arch: 'armel', progs: ['kprobe/do_sys_open'], archive: ARCHIVE})).rejects.toMatchObject({
+      code: 'CHECK_BAD_ARCH',
+      message: expect.stringMatching(/armv5tel \(marvell\) or armv6l \(rpi\)/),
+    })
   })
 
   it('without siblings, release rules answer', async () => {
