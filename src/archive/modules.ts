@@ -203,7 +203,7 @@ export async function addKernelModules(
     written = w.segment.path
     const group = {path: w.segment.path, unit: w.groups.get(key)!.unit}
     next = {...current, modules: {...record, ...group}, vmlinux: group}
-    nextPack = {segments: [...segments, w.segment]}
+    nextPack = {...manifest.pack, segments: [...segments, w.segment]}
   } else {
     if (record.path) {
       const tar = await writeTar([{name: MODULE_LIST, data: Buffer.from(listText)}, ...names.map((n) => ({name: `${n}.btf`, data: modules.get(n)!}))])
@@ -220,6 +220,9 @@ export async function addKernelModules(
   }
   // a replaced tarball goes (a replaced pack group stays: segments are never rewritten)
   if (cur?.path && cur.unit === undefined && cur.path !== next.modules!.path) rmSync(join(root, cur.path), {force: true})
+  // in an archive that keeps kernels in the pack only, the kernel's .btf.tar.xz was a
+  // staging copy (archive.ts addKernel): its group now holds the vmlinux BTF
+  if (next.vmlinux && manifest.pack?.tarballs === false && next.path) rmSync(join(root, next.path), {force: true})
   return next
 }
 

@@ -14,10 +14,11 @@ import {join} from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
 import {addKernel, readKernelBtf} from '../../src/archive/archive.js'
 import {type KernelEntry, readManifest} from '../../src/archive/manifest.js'
-import {repackModules} from '../../src/archive/modules.js'
+import {archiveModuleBytes} from '../../src/archive/module-btf.js'
+import {addKernelModules, repackModules} from '../../src/archive/modules.js'
 import {decodePack, findGroup, rebuildVmlinux} from '../../src/archive/pack/pack.js'
 import {publishArchive} from '../../src/archive/publish.js'
-import {kernelFixtures} from '../helpers/fixtures.js'
+import {kernelFixtures, moduleFixtures} from '../helpers/fixtures.js'
 import {setEnvForFile} from '../helpers/env.js'
 import {requireTool, run} from '../helpers/tools.js'
 
@@ -85,6 +86,25 @@ describe('pack-only archives', () => {
     await add(root, C)
     expect(existsSync(join(root, e.path!))).toBe(false)
     expect(readFileSync(join(root, 'manifest.json')).equals(before)).toBe(true)
+  })
+
+  it("adding a kernel's modules (archive add --deb) keeps the archive pack-only and drops the kernel's staged tarball", async () => {
+    const r2 = tmp()
+    await add(r2, A)
+    await repackModules(r2, {packOnly: true})
+    await add(r2, B)
+    const staged = entryOf(r2, B)
+    expect(existsSync(join(r2, staged.path!))).toBe(true)
+    const mods = new Map(moduleFixtures().filter((m) => m.release === B).map((m) => [m.module, m.btf]))
+    expect(mods.size).toBeGreaterThan(0)
+    const e = await addKernelModules(r2, staged, mods)
+    const m = readManifest(r2)
+    expect(m.pack?.tarballs).toBe(false)
+    expect(e.vmlinux?.path).toBe(e.modules?.path)
+    expect(existsSync(join(r2, staged.path!))).toBe(false)
+    expect(sha256(await readKernelBtf(r2, entryOf(r2, B)))).toBe(sha256(fixture(B)))
+    const back = (await archiveModuleBytes(r2, entryOf(r2, B)))!.bytes
+    for (const [name, bytes] of mods) expect(sha256(back.get(name)!), name).toBe(sha256(bytes))
   })
 
   it('reads through the raw BTF cache: the first read rebuilds from the pack, the next one takes the cached copy', async () => {
