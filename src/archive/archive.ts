@@ -126,12 +126,14 @@ function sameEntry(a: KernelEntry, b: KernelEntry): boolean {
  * archive that keeps new kernels in the pack only), rebuilt from the pack; else, in a lazy
  * copy of a published archive, the tarball is fetched (remote.ts). The raw BTF is kept in
  * the raw BTF cache (btf-cache.ts), which later reads use instead of unpacking or
- * rebuilding again; `cache: false` reads the source only.
+ * rebuilding again; `cache: false` reads the source only. `paged`: a cached copy is
+ * returned as bytes read on demand (../btf/paged.ts), for a lazy parse that reads a few
+ * types of it (only parseBtf's readers may read such bytes).
  * @throws InputError `ARCHIVE_NO_BTF` (kernel has none), `ARCHIVE_MISSING_FILE`,
  *   `ARCHIVE_CHECKSUM` (file does not match the manifest), decompression/tar errors,
  *   and the pack's codes (`ARCHIVE_BAD_PACK`, …).
  */
-export async function readKernelBtf(root: string, entry: KernelEntry, options: {cache?: boolean} = {}): Promise<Uint8Array> {
+export async function readKernelBtf(root: string, entry: KernelEntry, options: {cache?: boolean; paged?: boolean} = {}): Promise<Uint8Array> {
   if (!entry.path) throw new InputError('ARCHIVE_NO_BTF', `${entry.release} (${entry.arch}) has no BTF in the archive`)
   root = rootOf(entry) ?? root // an entry of KCOMPAT_REMOTE's archive (remote.ts)
   const useCache = options.cache ?? true
@@ -142,7 +144,7 @@ export async function readKernelBtf(root: string, entry: KernelEntry, options: {
   const packed = entry.vmlinux && !lazy && !existsSync(file) ? entry.vmlinux : undefined
   // the tarball (or pack segment) stays the source of truth: a cached copy is used only while it exists, unchanged
   if (useCache) {
-    const cached = readCachedBtf(root, entry, packed ? join(root, packed.path) : file)
+    const cached = readCachedBtf(root, entry, packed ? join(root, packed.path) : file, {paged: options.paged})
     if (cached) return cached
   }
   if (packed) {

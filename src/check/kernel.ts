@@ -281,7 +281,8 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
         arch ??= entry.arch
         config = configFromEntry(entry)
         if (entry.path && !opts.btf) {
-          btfBytes = await readKernelBtf(opts.archive, entry)
+          // read on demand (btf/paged.ts): only the lazy parse below reads these bytes
+          btfBytes = await readKernelBtf(opts.archive, entry, {paged: true})
           btfOrigin = btfLocation(opts.archive, entry)
           btfKind = entry.btf === 'in-kernel' ? 'in-kernel' : 'generated'
         }

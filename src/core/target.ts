@@ -68,7 +68,8 @@ export async function kernelBtfFromArchive(
     throw new InputError('ARCHIVE_AMBIGUOUS_KERNEL', `${release} is in the archive for ${found.map((k) => k.arch).join(', ')}: choose one with --arch`)
   }
   const entry = found[0]!
-  const bytes = await readKernelBtf(root, entry)
+  // read on demand (btf/paged.ts): only the lazy parse reads these bytes
+  const bytes = await readKernelBtf(root, entry, {paged: true})
   const btf = parseBtf(bytes, {lazy: true})
   const name = `${entry.release} (${entry.distro} ${entry.version} ${entry.arch})`
   // The kernel's own BTF: libbpf on that machine also searches its modules' BTF.
