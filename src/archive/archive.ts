@@ -15,6 +15,7 @@ import {readCachedBtf, writeCachedBtf} from './btf-cache.js'
 import {REMOTE_FILE, ensureRemote, archiveKernels as withRemote, fetchRemoteFile, rootOf} from './remote.js'
 import {xzCompress, xzDecompress} from './compress.js'
 import {btfPath} from './layout.js'
+import {manifestKernelsNamed} from './manifest-lookup.js'
 import {type KernelEntry, type Manifest, type PackedGroup, kernelKey, readManifest, writeFileAtomic, writeManifest} from './manifest.js'
 import {readTar, writeTar} from './tar.js'
 
@@ -36,6 +37,16 @@ export function resolveArchiveDir(flag?: string): string {
  */
 export function archiveKernels(root: string, release?: string): KernelEntry[] {
   return withRemote(root, resolveArchiveDir(), release)
+}
+
+/**
+ * The kernels of {@link archiveKernels} whose release starts with `release`: what a
+ * command looking one kernel up needs. Without KCOMPAT_REMOTE they come from the
+ * manifest's lookup file (manifest-lookup.ts), not a parse of the whole manifest.
+ */
+export function archiveKernelsNamed(root: string, release: string): KernelEntry[] {
+  if (process.env.KCOMPAT_REMOTE) return archiveKernels(root, release).filter((k) => k.release.startsWith(release))
+  return manifestKernelsNamed(root, release)
 }
 
 /**

@@ -16,7 +16,7 @@
  * Facts read from the kernel itself (archive, machine) win over distro facts, which win
  * over mainline version rules; the rules in rules.ts apply that order.
  */
-import {archiveKernels, btfLocation, prepareRemote, readKernelBtf} from '../archive/archive.js'
+import {archiveKernelsNamed, btfLocation, prepareRemote, readKernelBtf} from '../archive/archive.js'
 import {normalizeArch} from '../archive/layout.js'
 import type {KernelEntry} from '../archive/manifest.js'
 import type {Btf} from '../btf/btf.js'
@@ -180,7 +180,7 @@ const BTF_RANK: Record<KernelEntry['btf'], number> = {'in-kernel': 0, generated:
  * @throws CheckUsageError `CHECK_AMBIGUOUS_KERNEL` when several different kernels match.
  */
 export function findArchiveEntry(root: string, release: string, arch?: string): KernelEntry | undefined {
-  const kernels = archiveKernels(root, release)
+  const kernels = archiveKernelsNamed(root, release)
   let hits = kernels.filter((k) => k.release === release)
   if (hits.length === 0) {
     hits = kernels.filter((k) => k.release.startsWith(release) && /^(\.el|\.fc|\.amzn|-[a-z])/.test(k.release.slice(release.length)))
@@ -229,7 +229,7 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
   let arch = opts.arch ? normalizeArch(opts.arch) : undefined
   // an arch the archive files this very kernel under is known too (Debian's mipsel and
   // armel kernels keep their Debian arch as the archive's directory name)
-  const archived = (): boolean => !!opts.archive && opts.kernel !== 'running' && archiveKernels(opts.archive, opts.kernel.trim()).some((e) => e.arch === arch && e.release === opts.kernel.trim())
+  const archived = (): boolean => !!opts.archive && opts.kernel !== 'running' && archiveKernelsNamed(opts.archive, opts.kernel.trim()).some((e) => e.arch === arch && e.release === opts.kernel.trim())
   if (arch && !KNOWN_ARCHES.has(arch) && !archived()) {
     throw new CheckUsageError('CHECK_BAD_ARCH', `unknown arch ${opts.arch}; one of ${[...KNOWN_ARCHES].join(', ')}`)
   }
