@@ -92,7 +92,7 @@ export class StringTable {
       // The first names are decoded one by one: a caller that reads a few dozen names
       // (check's BPF enums) should not pay for the whole table (checking and copying a
       // kernel's 2 MB took 3-8 ms of `check`); one that reads many makes the copy.
-      if (++this.gets <= DECODE_ONE_BY_ONE) return this.buf.toString('utf8', local, loadedStringEnd(this.bytes, local))
+      if (++this.gets <= DECODE_ONE_BY_ONE) return this.buf.toString('utf8', local, loadedStringEnd(this.bytes, local, this.buf))
       this.prepare()
     }
     const ascii = this.ascii

@@ -212,8 +212,8 @@ function hasTypedefWithPrefix(btf: Btf, prefix: string): boolean {
   for (let t: StringTable | undefined = btf.strings; t; t = t.base) {
     const bytes = Buffer.from(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength)
     // (bytes read on demand, btf/paged.ts, are read only as far as the search goes)
-    for (let at = indexOfLoaded(t.bytes, prefix, 0); at >= 0; at = indexOfLoaded(t.bytes, prefix, at + 1)) {
-      const name = bytes.toString('utf8', at, loadedStringEnd(t.bytes, at))
+    for (let at = indexOfLoaded(t.bytes, prefix, 0, bytes); at >= 0; at = indexOfLoaded(t.bytes, prefix, at + 1, bytes)) {
+      const name = bytes.toString('utf8', at, loadedStringEnd(t.bytes, at, bytes))
       if (btf.findByName(name, Kind.TYPEDEF) !== undefined) return true
     }
   }
