@@ -15,6 +15,7 @@ import {readCachedBtf, writeCachedBtf} from './btf-cache.js'
 import {REMOTE_FILE, ensureRemote, archiveKernels as withRemote, fetchRemoteFile, rootOf} from './remote.js'
 import {xzCompress, xzDecompress} from './compress.js'
 import {btfPath} from './layout.js'
+import {manifestKernelsNamed} from './manifest-lookup.js'
 import {type KernelEntry, type Manifest, type PackedGroup, kernelKey, readManifest, writeFileAtomic, writeManifest} from './manifest.js'
 import {readTar, writeTar} from './tar.js'
 
@@ -36,6 +37,16 @@ export function resolveArchiveDir(flag?: string): string {
  */
 export function archiveKernels(root: string, release?: string): KernelEntry[] {
   return withRemote(root, resolveArchiveDir(), release)
+}
+
+/**
+ * The kernels of {@link archiveKernels} whose release starts with `release`: what a
+ * command looking one kernel up needs. Without KCOMPAT_REMOTE they come from the
+ * manifest's lookup file (manifest-lookup.ts), not a parse of the whole manifest.
+ */
+export function archiveKernelsNamed(root: string, release: string): KernelEntry[] {
+  if (process.env.KCOMPAT_REMOTE) return archiveKernels(root, release).filter((k) => k.release.startsWith(release))
+  return manifestKernelsNamed(root, release)
 }
 
 /**
@@ -126,12 +137,14 @@ function sameEntry(a: KernelEntry, b: KernelEntry): boolean {
  * archive that keeps new kernels in the pack only), rebuilt from the pack; else, in a lazy
  * copy of a published archive, the tarball is fetched (remote.ts). The raw BTF is kept in
  * the raw BTF cache (btf-cache.ts), which later reads use instead of unpacking or
- * rebuilding again; `cache: false` reads the source only.
+ * rebuilding again; `cache: false` reads the source only. `paged`: a cached copy is
+ * returned as bytes read on demand (../btf/paged.ts), for a lazy parse that reads a few
+ * types of it (only parseBtf's readers may read such bytes).
  * @throws InputError `ARCHIVE_NO_BTF` (kernel has none), `ARCHIVE_MISSING_FILE`,
  *   `ARCHIVE_CHECKSUM` (file does not match the manifest), decompression/tar errors,
  *   and the pack's codes (`ARCHIVE_BAD_PACK`, …).
  */
-export async function readKernelBtf(root: string, entry: KernelEntry, options: {cache?: boolean} = {}): Promise<Uint8Array> {
+export async function readKernelBtf(root: string, entry: KernelEntry, options: {cache?: boolean; paged?: boolean} = {}): Promise<Uint8Array> {
   if (!entry.path) throw new InputError('ARCHIVE_NO_BTF', `${entry.release} (${entry.arch}) has no BTF in the archive`)
   root = rootOf(entry) ?? root // an entry of KCOMPAT_REMOTE's archive (remote.ts)
   const useCache = options.cache ?? true
@@ -142,7 +155,7 @@ export async function readKernelBtf(root: string, entry: KernelEntry, options: {
   const packed = entry.vmlinux && !lazy && !existsSync(file) ? entry.vmlinux : undefined
   // the tarball (or pack segment) stays the source of truth: a cached copy is used only while it exists, unchanged
   if (useCache) {
-    const cached = readCachedBtf(root, entry, packed ? join(root, packed.path) : file)
+    const cached = readCachedBtf(root, entry, packed ? join(root, packed.path) : file, {paged: options.paged})
     if (cached) return cached
   }
   if (packed) {

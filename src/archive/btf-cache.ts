@@ -26,6 +26,7 @@ import {createHash} from 'node:crypto'
 import {accessSync, constants, mkdirSync, readFileSync, statSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
+import {readFilePaged} from '../btf/paged.js'
 import {attachScanStore} from '../btf/scan-cache.js'
 import type {KernelEntry} from './manifest.js'
 import {writeFileAtomic} from './manifest.js'
@@ -49,11 +50,13 @@ function cacheFile(dir: string, entry: KernelEntry): string | undefined {
 }
 
 /** Keeps the parser's scan of `btf` (the content of cache file `file`) in `<sha256>.scan` beside it. */
-function withScanStore<T extends Uint8Array>(btf: T, file: string): T {
+function withScanStore<T extends Uint8Array>(btf: T, file: string, paged = false): T {
   const scanFile = `${file.slice(0, -'.btf'.length)}.scan`
   attachScanStore(btf, {
     read: () => {
       try {
+        // read on demand like the bytes (4 KiB chunks: hash lookups land anywhere in it)
+        if (paged) return readFilePaged(scanFile, undefined, 12)
         return readFileSync(scanFile)
       } catch {
         return undefined
@@ -75,7 +78,7 @@ function withScanStore<T extends Uint8Array>(btf: T, file: string): T {
  * from the manifest's, or the tarball `source` changed after the copy was made (then
  * the tarball is read again, and checked, as if there were no copy).
  */
-export function readCachedBtf(root: string, entry: KernelEntry, source: string): Buffer | undefined {
+export function readCachedBtf(root: string, entry: KernelEntry, source: string, options: {paged?: boolean} = {}): Buffer | undefined {
   const dir = btfCacheDir(root)
   const file = dir && cacheFile(dir, entry)
   if (!file) return undefined
@@ -83,7 +86,8 @@ export function readCachedBtf(root: string, entry: KernelEntry, source: string):
     const st = statSync(file, {bigint: true})
     if (entry.size !== null && st.size !== BigInt(entry.size)) return undefined
     if (statSync(source, {bigint: true}).mtimeNs > st.mtimeNs) return undefined
-    return withScanStore(readFileSync(file), file)
+    const bytes = options.paged ? readFilePaged(file, entry.size ?? undefined) : readFileSync(file)
+    return bytes && withScanStore(bytes, file, options.paged)
   } catch {
     return undefined
   }

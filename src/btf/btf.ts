@@ -9,6 +9,7 @@
  */
 import {BtfError} from '../errors.js'
 import {NameIndex} from './name-index.js'
+import {elementAt, ensureAllLoaded} from './paged.js'
 import type {StringTable} from './strings.js'
 import {Kind, KIND_NAMES} from './wire.js'
 import {type BtfType, type TypeId, VOID, isModifier} from './types.js'
@@ -331,6 +332,11 @@ export class Btf {
    * straight from the bytes (the raw dump); undefined for a Btf made from a type list.
    */
   rawRecords(): RawRecords | undefined {
+    if (this.records) {
+      // bytes (and a stored scan) read on demand (paged.ts): all of them
+      ensureAllLoaded(this.records.view)
+      ensureAllLoaded(this.records.offsets)
+    }
     return this.records
   }
 
@@ -383,7 +389,7 @@ export class Btf {
   kindOf(id: TypeId): number {
     if (id >= this.startId) {
       const i = id - this.startId
-      if (this.scanned && i < this.ownCount) return this.scanned.kinds[i]!
+      if (this.scanned && i < this.ownCount) return elementAt(this.scanned.kinds, i)
     } else if (id > 0 && this.base) {
       return this.base.kindOf(id)
     }
@@ -395,7 +401,7 @@ export class Btf {
     if (id >= this.startId) {
       const i = id - this.startId
       if (this.scanned && i < this.ownCount && this.decoded[i] === undefined) {
-        const off = this.scanned.nameOffs[i]!
+        const off = elementAt(this.scanned.nameOffs, i)
         return off === 0 ? '' : this.strings.get(off)
       }
     } else if (id > 0 && this.base) {
@@ -412,7 +418,7 @@ export class Btf {
     if (id >= this.startId) {
       const i = id - this.startId
       if (this.scanned && i < this.ownCount && this.decoded[i] === undefined) {
-        return this.strings.startsWithAt(this.scanned.nameOffs[i]!, prefix)
+        return this.strings.startsWithAt(elementAt(this.scanned.nameOffs, i), prefix)
       }
     } else if (id > 0 && this.base) {
       return this.base.nameStartsWith(id, prefix)
@@ -522,6 +528,8 @@ export class Btf {
   private ownRawNameIndex(which: 'funcs' | 'types'): NameIndex | undefined {
     if (!this.scanned) return undefined
     const scanned = this.scanned
+    // hashes every name: a stored scan read on demand (paged.ts) is read whole
+    if (this.rawNameIndex[which] === undefined) ensureAllLoaded(scanned.kinds)
     this.rawNameIndex[which] ??= new NameIndex(scanned.nameOffs, this.strings, (i) => (scanned.kinds[i] === Kind.FUNC) === (which === 'funcs'))
     return this.rawNameIndex[which]
   }

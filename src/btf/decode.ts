@@ -20,6 +20,7 @@
 import {BtfError} from '../errors.js'
 import {Btf, type BtfHeaderInfo} from './btf.js'
 import {NameIndex} from './name-index.js'
+import {elementAt, ensureAllLoaded, ensureLoaded} from './paged.js'
 import {type StoredScan, decodeScan, encodeScan, scanStoreOf} from './scan-cache.js'
 import {StringTable} from './strings.js'
 import {type BtfType, type Member, forEachTypeRef} from './types.js'
@@ -44,6 +45,7 @@ export function parseHeader(bytes: Uint8Array): {header: BtfHeaderInfo; littleEn
       offset: 0,
     })
   }
+  ensureLoaded(bytes, 0, BTF_HEADER_SIZE) // bytes read on demand (paged.ts)
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   let littleEndian: boolean
   if (dv.getUint16(0, true) === BTF_MAGIC) littleEndian = true
@@ -66,6 +68,7 @@ export function parseHeader(bytes: Uint8Array): {header: BtfHeaderInfo; littleEn
       offset: 4,
     })
   }
+  ensureLoaded(bytes, 0, hdrLen)
   const header: BtfHeaderInfo = {
     magic: BTF_MAGIC,
     version,
@@ -127,6 +130,8 @@ export interface TypeScan {
  * @throws BtfError for any malformation (see the module comment for codes).
  */
 export function parseBtf(bytes: Uint8Array, options: ParseOptions = {}): Btf {
+  // bytes read on demand (paged.ts) are read on demand by a lazy parse only
+  if (!options.lazy) ensureAllLoaded(bytes)
   const {header, littleEndian} = parseHeader(bytes)
   const base = options.base
   const strStart = header.hdrLen + header.strOff
@@ -146,8 +151,10 @@ export function parseBtf(bytes: Uint8Array, options: ParseOptions = {}): Btf {
     const file = store.read()
     stored = file && decodeScan(file, bytes.length, header.typeLen, header.strLen, strings)
   }
+  // the validating scan reads every record
+  if (!stored) ensureLoaded(bytes, header.hdrLen + header.typeOff, header.hdrLen + header.typeOff + header.typeLen)
   const scan = stored?.scan ?? scanTypes(dv, littleEndian, header.hdrLen + header.typeOff, header.typeLen, strings, startId)
-  const decode = (i: number): BtfType => decodeType(dv, littleEndian, strings, scan.offsets[i]!)
+  const decode = (i: number): BtfType => decodeType(dv, littleEndian, strings, elementAt(scan.offsets, i))
   const scanned = {kinds: scan.kinds, nameOffs: scan.nameOffs}
   if (store && !stored) {
     const kinds = scan.kinds
@@ -314,8 +321,11 @@ function hostWords(dv: DataView, le: boolean, start: number, len: number): Uint3
 
 /** Decodes the (already validated) record at `pos`. */
 function decodeType(dv: DataView, le: boolean, strings: StringTable, pos: number): BtfType {
-  const nameOff = dv.getUint32(pos, le)
+  // the record, then its trailer, from bytes read on demand (paged.ts); the scan checked both are in the type section
+  ensureLoaded(dv, pos, pos + BTF_TYPE_SIZE)
   const info = dv.getUint32(pos + 4, le)
+  ensureLoaded(dv, pos + BTF_TYPE_SIZE, pos + BTF_TYPE_SIZE + trailerSize((info >>> 24) & 0x1f, info & 0xffff))
+  const nameOff = dv.getUint32(pos, le)
   const sizeOrType = dv.getUint32(pos + 8, le)
   const kind = (info >>> 24) & 0x1f
   const vlen = info & 0xffff

@@ -7,6 +7,7 @@
 import {BtfError} from '../errors.js'
 import type {Btf} from './btf.js'
 import {parseBtf} from './decode.js'
+import {ensureAllLoaded} from './paged.js'
 import {StringTableBuilder} from './strings.js'
 import {type BtfType, type TypeId, assertNever} from './types.js'
 import {BTF_HEADER_SIZE, BTF_MAGIC, BTF_TYPE_SIZE, BTF_VERSION, Kind, makeInfo, trailerSize} from './wire.js'
@@ -167,6 +168,7 @@ function assemble(
  * read, so parse → encode reproduces the input bytes.
  */
 export function encodeBtf(btf: Btf, options: {littleEndian?: boolean} = {}): Uint8Array {
+  ensureAllLoaded(btf.strings.bytes) // bytes read on demand (paged.ts)
   return assemble(btf.types, btf.strings.bytes, options.littleEndian ?? btf.littleEndian, (_n, o) => o, btf.header.extra)
 }
 

@@ -21,6 +21,7 @@
  * NameIndex.parts} gives them and the constructor takes them back instead of hashing
  * (see scan-cache.ts, which stores them beside an archived kernel's raw BTF).
  */
+import {elementAt, ensureAllLoaded, ensureLoaded} from './paged.js'
 import type {StringTable} from './strings.js'
 
 const FNV_OFFSET = 0x811c9dc5
@@ -61,6 +62,7 @@ export class NameIndex {
     stored?: NameIndexParts,
   ) {
     if (stored) {
+      ensureLoaded(stored.flavored, 0, stored.flavored.byteLength) // a stored scan read on demand (paged.ts)
       this.heads = stored.heads
       this.chain = stored.chain
       this.mask = stored.heads.length - 1
@@ -77,6 +79,8 @@ export class NameIndex {
     const flavored: number[] = []
     const members = new Int32Array(count)
     let m = count
+    // every name is hashed: all of the string tables, when read on demand (paged.ts)
+    for (let t: StringTable | undefined = strings; t; t = t.base) ensureAllLoaded(t.bytes)
     const own = strings.bytes
     const ownStart = strings.startOffset
     for (let i = count - 1; i >= 0; i--) {
@@ -114,6 +118,7 @@ export class NameIndex {
 
   /** Indexes of the named types this index holds, ascending. */
   indexes(): Int32Array {
+    ensureLoaded(this.members, 0, this.members.byteLength) // a stored scan read on demand (paged.ts)
     return this.members
   }
 
@@ -126,6 +131,9 @@ export class NameIndex {
   keys(): Float64Array {
     if (this.keyMemo) return this.keyMemo
     const out = new Float64Array(this.members.length)
+    for (let t: StringTable | undefined = this.strings; t; t = t.base) ensureAllLoaded(t.bytes)
+    ensureAllLoaded(this.members) // and the stored scan, every name offset
+    ensureAllLoaded(this.nameOffs)
     const own = this.strings.bytes
     const ownStart = this.strings.startOffset
     for (let k = 0; k < this.members.length; k++) {
@@ -153,9 +161,11 @@ export class NameIndex {
     let h = FNV_OFFSET
     for (let k = 0; k < want.length; k++) h = Math.imul(h ^ want[k]!, FNV_PRIME)
     const out: number[] = []
-    for (let e = this.heads[h & this.mask]!; e !== 0; e = this.chain[e - 1]!) {
+    // (elementAt: a stored scan read on demand, paged.ts)
+    for (let e = elementAt(this.heads, h & this.mask); e !== 0; e = elementAt(this.chain, e - 1)) {
       const i = e - 1
-      const {bytes, at} = this.locate(this.nameOffs[i]!)
+      const {bytes, at} = this.locate(elementAt(this.nameOffs, i))
+      ensureLoaded(bytes, at, at + want.length + 1) // bytes read on demand (paged.ts)
       let k = 0
       while (k < want.length && bytes[at + k] === want[k]) k++
       if (k === want.length && bytes[at + k] === 0) out.push(i)

@@ -33,6 +33,7 @@
  * sixth of what the file saves (measured, bench/startup.mjs, this VM).
  */
 import {NameIndex} from './name-index.js'
+import {ensureAllLoaded, ensureLoaded} from './paged.js'
 import type {StringTable} from './strings.js'
 
 /** A scan (decode.ts's TypeScan) and the two name indexes, as parseBtf produces and uses them. */
@@ -102,6 +103,9 @@ export function encodeScan(s: StoredScan, btfLength: number, typeLen: number, st
  */
 export function decodeScan(file: Uint8Array, btfLength: number, typeLen: number, strLen: number, strings: StringTable): StoredScan | undefined {
   if (file.length < HEADER_WORDS * 4 || file.length % 4 !== 0) return undefined
+  // a file read on demand (paged.ts): its header now, the arrays as they are read
+  if (file.byteOffset % 4 !== 0) ensureAllLoaded(file)
+  ensureLoaded(file, 0, HEADER_WORDS * 4)
   const aligned = file.byteOffset % 4 === 0 ? file : file.slice()
   const words = new Uint32Array(aligned.buffer, aligned.byteOffset, aligned.length >>> 2)
   if (words[0] !== MAGIC || words[1] !== VERSION || words[2] !== btfLength || words[3] !== typeLen || words[4] !== strLen) return undefined

@@ -12,6 +12,7 @@
  */
 import {isAscii} from 'node:buffer'
 import {BtfError} from '../errors.js'
+import {ensureAllLoaded, ensureLoaded, loadedStringEnd} from './paged.js'
 
 /** How many names StringTable.get decodes one by one before it copies the whole table. */
 const DECODE_ONE_BY_ONE = 8192
@@ -45,6 +46,9 @@ export class StringTable {
     this.base = base
     this.startOffset = base ? base.startOffset + base.bytes.length : 0
     this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    // bytes read on demand (paged.ts): the first and last byte, checked here
+    ensureLoaded(bytes, 0, 1)
+    ensureLoaded(bytes, bytes.length - 1, bytes.length)
     if (bytes.length === 0) {
       if (!base) throw new BtfError('BTF_BAD_STRINGS', 'BTF string section is empty', {offset: fileOffset})
       return
@@ -88,7 +92,7 @@ export class StringTable {
       // The first names are decoded one by one: a caller that reads a few dozen names
       // (check's BPF enums) should not pay for the whole table (checking and copying a
       // kernel's 2 MB took 3-8 ms of `check`); one that reads many makes the copy.
-      if (++this.gets <= DECODE_ONE_BY_ONE) return this.buf.toString('utf8', local, this.buf.indexOf(0, local))
+      if (++this.gets <= DECODE_ONE_BY_ONE) return this.buf.toString('utf8', local, loadedStringEnd(this.bytes, local, this.buf))
       this.prepare()
     }
     const ascii = this.ascii
@@ -105,12 +109,14 @@ export class StringTable {
     if (off < this.startOffset) return this.base ? this.base.startsWithAt(off, prefix) : false
     const at = off - this.startOffset
     if (at + prefix.length >= this.bytes.length) return false
+    ensureLoaded(this.bytes, at, at + prefix.length)
     for (let k = 0; k < prefix.length; k++) if (this.bytes[at + k] !== prefix.charCodeAt(k)) return false
     return true
   }
 
   private prepare(): void {
     this.checkedAscii = true
+    ensureAllLoaded(this.bytes)
     if (!isAscii(this.bytes)) return
     this.ascii = this.buf.toString('latin1')
   }
@@ -122,6 +128,7 @@ export class StringTable {
   find(s: string): number | undefined {
     if (s === '') return 0
     const needle = Buffer.from(`\0${s}\0`, 'utf8')
+    ensureAllLoaded(this.bytes)
     const i = this.buf.indexOf(needle)
     if (i >= 0) return this.startOffset + i + 1
     return this.base?.find(s)

@@ -16,7 +16,7 @@
  * Facts read from the kernel itself (archive, machine) win over distro facts, which win
  * over mainline version rules; the rules in rules.ts apply that order.
  */
-import {archiveKernels, btfLocation, prepareRemote, readKernelBtf} from '../archive/archive.js'
+import {archiveKernelsNamed, btfLocation, prepareRemote, readKernelBtf} from '../archive/archive.js'
 import {DEBIAN_ARCH_MACHINES, normalizeArch} from '../kernel/arch.js'
 import type {KernelEntry} from '../archive/manifest.js'
 import type {Btf} from '../btf/btf.js'
@@ -180,7 +180,7 @@ const BTF_RANK: Record<KernelEntry['btf'], number> = {'in-kernel': 0, generated:
  * @throws CheckUsageError `CHECK_AMBIGUOUS_KERNEL` when several different kernels match.
  */
 export function findArchiveEntry(root: string, release: string, arch?: string): KernelEntry | undefined {
-  const kernels = archiveKernels(root, release)
+  const kernels = archiveKernelsNamed(root, release)
   let hits = kernels.filter((k) => k.release === release)
   if (hits.length === 0) {
     hits = kernels.filter((k) => k.release.startsWith(release) && /^(\.el|\.fc|\.amzn|-[a-z])/.test(k.release.slice(release.length)))
@@ -280,7 +280,8 @@ export async function resolveKernel(opts: ResolveOptions): Promise<KernelProfile
         arch ??= entry.arch
         config = configFromEntry(entry)
         if (entry.path && !opts.btf) {
-          btfBytes = await readKernelBtf(opts.archive, entry)
+          // read on demand (btf/paged.ts): only the lazy parse below reads these bytes
+          btfBytes = await readKernelBtf(opts.archive, entry, {paged: true})
           btfOrigin = btfLocation(opts.archive, entry)
           btfKind = entry.btf === 'in-kernel' ? 'in-kernel' : 'generated'
         }

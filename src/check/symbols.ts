@@ -11,6 +11,7 @@
  */
 import type {Btf} from '../btf/btf.js'
 import {parseHeader} from '../btf/decode.js'
+import {ensureAllLoaded, indexOfLoaded, loadedStringEnd} from '../btf/paged.js'
 import type {StringTable} from '../btf/strings.js'
 import {BTF_TYPE_SIZE, Kind, infoKind, infoVlen, trailerSize} from '../btf/wire.js'
 
@@ -34,6 +35,7 @@ class Malformed extends Error {}
  * @throws BtfError from the header check, or an Error for a malformed type or string section.
  */
 export function scanSymbols(bytes: Uint8Array): KernelSymbols {
+  ensureAllLoaded(bytes) // reads every record (bytes read on demand, btf/paged.ts)
   const {header, littleEndian: le} = parseHeader(bytes)
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const typeStart = header.hdrLen + header.typeOff
@@ -209,8 +211,9 @@ export function symbolsFromBtf(btf: Btf): KernelSymbols {
 function hasTypedefWithPrefix(btf: Btf, prefix: string): boolean {
   for (let t: StringTable | undefined = btf.strings; t; t = t.base) {
     const bytes = Buffer.from(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength)
-    for (let at = bytes.indexOf(prefix, 0, 'latin1'); at >= 0; at = bytes.indexOf(prefix, at + 1, 'latin1')) {
-      const name = bytes.toString('utf8', at, bytes.indexOf(0, at))
+    // (bytes read on demand, btf/paged.ts, are read only as far as the search goes)
+    for (let at = indexOfLoaded(t.bytes, prefix, 0, bytes); at >= 0; at = indexOfLoaded(t.bytes, prefix, at + 1, bytes)) {
+      const name = bytes.toString('utf8', at, loadedStringEnd(t.bytes, at, bytes))
       if (btf.findByName(name, Kind.TYPEDEF) !== undefined) return true
     }
   }

@@ -2,7 +2,7 @@
  * Where the kernel side of a relocation comes from: a BTF file (any container
  * `loadBtf` reads), or a kernel of the archive by release.
  */
-import {loadArchiveKernels, readKernelBtf, resolveArchiveDir} from '../archive/archive.js'
+import {archiveKernelsNamed, prepareRemote, readKernelBtf, resolveArchiveDir} from '../archive/archive.js'
 import type {KernelEntry} from '../archive/manifest.js'
 import type {Btf} from '../btf/btf.js'
 import {parseBtf} from '../btf/decode.js'
@@ -56,7 +56,8 @@ export async function kernelBtfFromArchive(
   options: {arch?: string; archive?: string; noModules?: boolean; /** read module BTF only if one of their relocations needs it */ objects?: readonly BpfObject[]} = {},
 ): Promise<KernelBtf> {
   const root = resolveArchiveDir(options.archive)
-  const all = (await loadArchiveKernels(root, release)).filter((k) => k.release === release)
+  await prepareRemote(root, release)
+  const all = archiveKernelsNamed(root, release).filter((k) => k.release === release)
   const found = options.arch ? all.filter((k) => k.arch === options.arch) : all
   if (found.length === 0) {
     throw new InputError(
@@ -68,7 +69,8 @@ export async function kernelBtfFromArchive(
     throw new InputError('ARCHIVE_AMBIGUOUS_KERNEL', `${release} is in the archive for ${found.map((k) => k.arch).join(', ')}: choose one with --arch`)
   }
   const entry = found[0]!
-  const bytes = await readKernelBtf(root, entry)
+  // read on demand (btf/paged.ts): only the lazy parse reads these bytes
+  const bytes = await readKernelBtf(root, entry, {paged: true})
   const btf = parseBtf(bytes, {lazy: true})
   const name = `${entry.release} (${entry.distro} ${entry.version} ${entry.arch})`
   // The kernel's own BTF: libbpf on that machine also searches its modules' BTF.

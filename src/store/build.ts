@@ -423,6 +423,18 @@ export interface EnsureResult {
  * kcompat with another record format. Returns the index path.
  */
 export async function ensureIndex(archiveRoot: string, options: EnsureOptions = {}): Promise<EnsureResult> {
+  const r = await freshIndex(archiveRoot, options)
+  r.db?.close()
+  return {dbPath: r.dbPath, ...(r.build ? {build: r.build} : {})}
+}
+
+/**
+ * {@link ensureIndex}, for a caller that queries the index next: the connection that
+ * found the index fresh is handed back open instead of being closed and opened again
+ * (each open sets its pragmas and reads the schema version: a query opened the file
+ * twice). When the index had to be built, `db` is undefined.
+ */
+async function freshIndex(archiveRoot: string, options: EnsureOptions): Promise<EnsureResult & {db?: Db}> {
   const root = resolve(archiveRoot)
   if (!existsSync(root) || !statSync(root).isDirectory()) {
     throw new IndexError('INDEX_NO_ARCHIVE', `archive directory ${root} does not exist`)
@@ -449,12 +461,21 @@ export async function ensureIndex(archiveRoot: string, options: EnsureOptions = 
         }
       }
     } finally {
-      db.close()
+      if (!fresh) db.close()
     }
-    if (fresh) return {dbPath}
+    if (fresh) return {dbPath, db}
   }
   const build = await buildIndex(root, dbPath, {onProgress: options.onProgress, compression: options.compression ?? 'fast'})
   return {dbPath, build}
+}
+
+/**
+ * The up-to-date index of `archiveRoot` (see {@link ensureIndex}), open; the caller
+ * closes it.
+ */
+export async function openFreshIndex(archiveRoot: string, options: EnsureOptions = {}): Promise<KernelIndex> {
+  const {dbPath, db} = await freshIndex(archiveRoot, options)
+  return db ? KernelIndex.wrap(db) : KernelIndex.open(dbPath)
 }
 
 /**
@@ -462,8 +483,7 @@ export async function ensureIndex(archiveRoot: string, options: EnsureOptions = 
  * closes it: what the query commands do.
  */
 export async function queryIndex<T>(archiveRoot: string, options: EnsureOptions, fn: (index: KernelIndex) => T): Promise<T> {
-  const {dbPath} = await ensureIndex(archiveRoot, options)
-  const index = KernelIndex.open(dbPath)
+  const index = await openFreshIndex(archiveRoot, options)
   try {
     return fn(index)
   } finally {

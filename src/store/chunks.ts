@@ -14,7 +14,7 @@
  */
 import {availableParallelism} from 'node:os'
 import {promisify} from 'node:util'
-import {brotliCompress, brotliCompressSync, brotliDecompressSync, constants} from 'node:zlib'
+import {type BrotliOptions, brotliCompress, brotliCompressSync, brotliDecompressSync, constants} from 'node:zlib'
 import type {Db} from './db.js'
 import {IndexError} from './errors.js'
 import type {StoreName} from './extract.js'
@@ -189,7 +189,10 @@ export function writeStore(db: Db, store: StoreName, r: Records, old: readonly S
   return {written, chunks}
 }
 
-const brotliAsync = promisify(brotliCompress)
+// made on first use: reading zlib's brotliCompress at load loaded node:zlib (and Node's
+// stream modules with it) in every query command, which only ever decompress
+let brotliPromised: ((b: Buffer, o: BrotliOptions) => Promise<Buffer>) | undefined
+const brotliAsync = (b: Buffer, o: BrotliOptions): Promise<Buffer> => (brotliPromised ??= promisify(brotliCompress))(b, o)
 
 /** {@link encodeChunk} on libuv's thread pool (both streams at once), so chunks compress in parallel. */
 async function encodeChunkAsync(r: Records, quality: number): Promise<Buffer> {

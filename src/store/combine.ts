@@ -14,7 +14,7 @@
  */
 import {join} from 'node:path'
 import {kernelKey} from '../archive/manifest.js'
-import {type EnsureOptions, INDEX_FILE, ensureIndex} from './build.js'
+import {type EnsureOptions, INDEX_FILE, openFreshIndex} from './build.js'
 import {type FieldResult, type FuncResult, type KernelInfo, KernelIndex, type KernelRef, compareKernels} from './query.js'
 
 /** Merges the default archive's answer `own` with the remote's `other`; `ownKeys` are the default archive's kernels (`kernelKey`). */
@@ -34,18 +34,18 @@ export async function queryArchives<T>(
   fn: (index: KernelIndex) => T,
   combine: Combine<T>,
 ): Promise<T> {
-  const run = async (dir: string, o: EnsureOptions): Promise<{value: T; keys: Set<string>}> => {
-    const {dbPath} = await ensureIndex(dir, o)
-    const index = KernelIndex.open(dbPath)
+  const run = async (dir: string, o: EnsureOptions, withKeys: boolean): Promise<{value: T; keys: Set<string>}> => {
+    const index = await openFreshIndex(dir, o)
     try {
-      return {value: fn(index), keys: new Set(index.listKernels().map(kernelKey))}
+      // the keys serve only to merge KCOMPAT_REMOTE's answer (listKernels parses every kernel's config)
+      return {value: fn(index), keys: withKeys ? new Set(index.listKernels().map(kernelKey)) : new Set<string>()}
     } finally {
       index.close()
     }
   }
-  const own = await run(root, options)
+  const own = await run(root, options, remote !== undefined)
   if (!remote) return own.value
-  const other = await run(remote, {...options, db: join(remote, INDEX_FILE)})
+  const other = await run(remote, {...options, db: join(remote, INDEX_FILE)}, false)
   return combine(own.value, other.value, own.keys)
 }
 

@@ -193,7 +193,17 @@ export class KernelIndex {
 
   /** Opens the index file (migrating its schema if it is older). */
   static open(dbPath: string): KernelIndex {
-    return new KernelIndex(openDb(dbPath))
+    return KernelIndex.wrap(openDb(dbPath))
+  }
+
+  /** A KernelIndex on a connection openDb made (it takes the connection: {@link close} closes it). */
+  static wrap(db: Db): KernelIndex {
+    try {
+      return new KernelIndex(db)
+    } catch (e) {
+      db.close()
+      throw e
+    }
   }
 
   close(): void {
