@@ -2,10 +2,11 @@
 /**
  * What module BTF adds to the index, and what it costs to build: builds the index of an
  * archive as it is (module BTF included) and of a copy of it without module BTF (no
- * `pack/` segments, no legacy `.modules.tar.xz`, and a manifest without `pack` and
- * without the kernels' `modules` entries), and prints both sizes against the module BTF
- * the archive stores (its pack segments, vmlinux units included, plus any legacy
- * tarballs), with each build's wall and CPU time and the load average around it. Both
+ * legacy `.modules.tar.xz`, and a manifest without the kernels' `modules` entries; the
+ * pack stays, as it may hold vmlinux BTF no tarball has), and prints both sizes against
+ * the module BTF the archive stores (the pack segments that hold modules, vmlinux units
+ * included, plus any legacy tarballs), with each build's wall and CPU time and the load
+ * average around it. Both
  * copies start without a BTF cache, as a fresh clone does.
  *
  *   npm run build && node bench/index-modules.mjs --archive DIR [--fast]
@@ -41,13 +42,15 @@ try {
   const full = join(work, 'with')
   cpSync(values.archive, full, {recursive: true, filter: (s) => !skip(s)})
   const bare = join(work, 'without')
-  cpSync(values.archive, bare, {recursive: true, filter: (s) => !skip(s) && !s.endsWith('.modules.tar.xz') && !s.includes('/pack')})
+  // the pack stays: it may hold vmlinux BTF that no tarball has
+  cpSync(values.archive, bare, {recursive: true, filter: (s) => !skip(s) && !s.endsWith('.modules.tar.xz')})
   const m = readManifest(bare)
-  const {pack: _pack, ...rest} = m
-  writeManifest(bare, {...rest, kernels: m.kernels.map(({modules: _m, ...k}) => k)})
+  writeManifest(bare, {...m, kernels: m.kernels.map(({modules: _m, ...k}) => k)})
 
+  // the segments that hold some kernel's modules (vmlinux units included)
   let moduleBytes = 0
-  for (const s of m.pack?.segments ?? []) moduleBytes += statSync(join(values.archive, s.path)).size
+  const withModules = new Set(m.kernels.map((k) => k.modules?.unit !== undefined && k.modules.path).filter(Boolean))
+  for (const s of m.pack?.segments ?? []) if (withModules.has(s.path)) moduleBytes += statSync(join(values.archive, s.path)).size
   let modules = 0
   for (const k of m.kernels) {
     if (!k.modules?.path) continue
