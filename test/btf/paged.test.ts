@@ -17,26 +17,11 @@ import {attachScanStore} from '../../src/btf/scan-cache.js'
 import {Kind} from '../../src/btf/wire.js'
 import {BtfError} from '../../src/errors.js'
 import {kernelFixtures} from '../helpers/fixtures.js'
-import {requireTool, run} from '../helpers/tools.js'
+import {bpftoolNames, requireTool} from '../helpers/tools.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'kcompat-paged-'))
 afterAll(() => rmSync(dir, {recursive: true, force: true}))
 const kernels = kernelFixtures()
-
-/** Names by class as bpftool's raw dump prints them: `[id] KIND 'name'`, ids ascending. */
-function bpftoolNames(path: string): {funcs: Map<string, number[]>; types: Map<string, number[]>} {
-  const funcs = new Map<string, number[]>()
-  const types = new Map<string, number[]>()
-  for (const line of run('bpftool', ['btf', 'dump', 'file', path, 'format', 'raw']).toString('utf8').split('\n')) {
-    const m = /^\[(\d+)\] (\w+) '(.*?)'/.exec(line)
-    if (!m || m[3] === '(anon)') continue
-    const map = m[2] === 'FUNC' ? funcs : types
-    const list = map.get(m[3]!)
-    if (list) list.push(Number(m[1]))
-    else map.set(m[3]!, [Number(m[1])])
-  }
-  return {funcs, types}
-}
 
 /** Writes a kernel's raw BTF and its stored scan to files; returns their paths. */
 function files(k: (typeof kernels)[number]): {btf: string; scan: string} {

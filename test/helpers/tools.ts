@@ -61,3 +61,18 @@ export function firstDifference(actual: string, expected: string): string | unde
   }
   return 'texts differ only in a trailing newline'
 }
+
+/** Names by class as bpftool's raw dump prints them: `[id] KIND 'name'`, ids ascending. */
+export function bpftoolNames(path: string): {funcs: Map<string, number[]>; types: Map<string, number[]>} {
+  const funcs = new Map<string, number[]>()
+  const types = new Map<string, number[]>()
+  for (const line of run('bpftool', ['btf', 'dump', 'file', path, 'format', 'raw']).toString('utf8').split('\n')) {
+    const m = /^\[(\d+)\] (\w+) '(.*?)'/.exec(line)
+    if (!m || m[3] === '(anon)') continue
+    const map = m[2] === 'FUNC' ? funcs : types
+    const list = map.get(m[3]!)
+    if (list) list.push(Number(m[1]))
+    else map.set(m[3]!, [Number(m[1])])
+  }
+  return {funcs, types}
+}
