@@ -135,7 +135,7 @@ function suggestionsFor(ev: Evaluation, verdict: Verdict, k: KernelProfile): Sug
   }
   if (kernelBtfState(k).state === false || ev.reasons.some((r) => r.rule === 'core' && r.status === 'unknown')) {
     const e = k.archive?.entry
-    const archived = e && e.btf === 'generated' && e.path ? `${btfLocation(k.archive!.root, e)} in the archive (generated from debug info; \`kcompat btfgen --kernel ${e.release} --object …\` trims it to what your objects need)` : undefined
+    const archived = e && e.btf === 'generated' && e.path ? `${btfLocation(k.archive!.root, e)} in the archive (generated from debug info; \`kcompat btf export --kernel ${e.release} --out ${e.release}.btf\` writes it as a file, \`kcompat btfgen --kernel ${e.release} --object …\` trims it to what your objects need)` : undefined
     out.push({
       kind: 'btf',
       text: archived

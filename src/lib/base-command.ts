@@ -28,7 +28,7 @@ export abstract class BaseCommand extends Command {
   }
 
   /** Writes a large string to stdout, resolving once it is flushed; a closed pipe (`| head`) ends quietly. */
-  protected async writeOut(text: string): Promise<void> {
+  protected async writeOut(text: string | Uint8Array): Promise<void> {
     await writeStdout(text)
   }
 }

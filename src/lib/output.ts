@@ -88,9 +88,9 @@ export async function flushStdout(): Promise<void> {
  * command's start-up (measured: 20 processes each way, CPU time). If stdout would
  * block, the rest goes through process.stdout.
  */
-export async function writeStdout(text: string): Promise<void> {
+export async function writeStdout(text: string | Uint8Array): Promise<void> {
   if (text.length === 0) return
-  const bytes = Buffer.from(text, 'utf8')
+  const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text.buffer, text.byteOffset, text.byteLength)
   const done = writeDirect(bytes)
   if (done === bytes.length) return
   handleEpipe()
